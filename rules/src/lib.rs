@@ -3,3 +3,6 @@
 //! sockets, no I/O on the hot path.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+pub mod intel;
+pub mod signature;

@@ -6,6 +6,7 @@
 //! EVE JSON in packet order.
 #![deny(missing_docs)]
 
+pub mod app;
 pub mod capture;
 pub mod decode;
 pub mod flow;

@@ -1,1 +1,3 @@
-//! flow stage.
+//! Flow tracking: per-worker flow table and TCP stream reassembly.
+
+pub mod reassembly;

@@ -1,0 +1,1 @@
+//! Indicator sets and their loaders.

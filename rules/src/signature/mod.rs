@@ -1,0 +1,1 @@
+//! Suricata-syntax signatures.

@@ -1,0 +1,1 @@
+//! Application-layer parsers, one folder per protocol.
