@@ -1,1 +1,4 @@
-//! output stage.
+//! Outputs: EVE JSON encoding and the stats event.
+
+pub mod eve;
+pub mod stats;

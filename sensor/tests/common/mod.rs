@@ -1,0 +1,85 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use vigie_sensor::pipeline::{self, EveTypes, Progress, ReplayConfig, RunSummary};
+
+/// The shared corpus, or None (test skipped with a printed reason) when it is
+/// missing and VIGIE_EXTERNAL_TESTS is not set.
+pub fn corpus() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    if p.join("MANIFEST.tsv").exists() {
+        return Some(p);
+    }
+    if std::env::var("VIGIE_EXTERNAL_TESTS").is_ok_and(|v| v == "1") {
+        panic!("VIGIE_EXTERNAL_TESTS=1 but the corpus is missing at {}", p.display());
+    }
+    eprintln!("skip: corpus not found at {}", p.display());
+    None
+}
+
+/// Bundled captures in tests/pcaps.
+pub fn bundled(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/pcaps").join(name)
+}
+
+/// (path relative to the corpus folder, capinfos packet count) for every capture
+/// in MANIFEST.tsv.
+pub fn manifest_pcaps(corpus: &Path) -> Vec<(String, u64)> {
+    let text = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).expect("MANIFEST.tsv");
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut cols = line.split('\t');
+        let Some(path) = cols.next() else { continue };
+        let Some(note) = line.split('\t').nth(6) else { continue };
+        let Some(n) = note
+            .split("packets=")
+            .nth(1)
+            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|s| s.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        out.push((path.trim_start_matches("corpus/").to_string(), n));
+    }
+    out
+}
+
+#[derive(Clone, Default)]
+pub struct SharedBuf(pub Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Replays `files` and returns the EVE bytes and the run summary.
+pub fn replay(files: Vec<PathBuf>, threads: usize, types: &str) -> (Vec<u8>, RunSummary) {
+    let cfg = ReplayConfig {
+        threads,
+        eve_types: EveTypes::parse(types).unwrap(),
+        ..Default::default()
+    };
+    let buf = SharedBuf::default();
+    let summary = pipeline::replay(&cfg, files, Box::new(buf.clone()), Arc::new(Progress::default()))
+        .expect("replay");
+    let bytes = std::mem::take(&mut *buf.0.lock().unwrap());
+    (bytes, summary)
+}
+
+/// Parses EVE lines.
+pub fn events(bytes: &[u8]) -> Vec<serde_json::Value> {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("valid JSON line"))
+        .collect()
+}

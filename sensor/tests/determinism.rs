@@ -1,0 +1,48 @@
+//! Replay output does not depend on the number of worker threads: the same
+//! bytes with 1, 2 and 3 workers, over many corpus captures in one run.
+
+mod common;
+
+#[test]
+fn same_bytes_whatever_the_thread_count() {
+    let Some(corpus) = common::corpus() else { return };
+    let files: Vec<_> = common::manifest_pcaps(&corpus)
+        .into_iter()
+        .map(|(rel, _)| corpus.join(rel))
+        .collect();
+    assert!(files.len() > 1000);
+    let (one, s1) = common::replay(files.clone(), 1, "alert,flow,anomaly");
+    let (two, s2) = common::replay(files.clone(), 2, "alert,flow,anomaly");
+    let (three, _) = common::replay(files, 3, "alert,flow,anomaly");
+    println!(
+        "{} packets, {} bytes of EVE, {} events; worker balance with 2: {:?}",
+        s1.packets,
+        one.len(),
+        s1.events_written,
+        s2.per_worker_packets
+    );
+    assert!(s1.events_written > 1000);
+    assert_eq!(s1.packets, s2.packets);
+    assert!(one == two, "1 and 2 threads differ");
+    assert!(one == three, "1 and 3 threads differ");
+}
+
+#[test]
+fn stats_event_has_the_reference_names() {
+    let (eve, s) = common::replay(
+        vec![common::bundled("heartbleed.pcap"), common::bundled("dns-edns-ecs.pcap")],
+        2,
+        "stats",
+    );
+    let ev = common::events(&eve);
+    assert_eq!(ev.len(), 1);
+    let st = &ev[0]["stats"];
+    assert_eq!(st["decoder"]["pkts"], 23 + 89);
+    assert_eq!(st["decoder"]["pkts"], s.packets);
+    assert!(st["decoder"]["bytes"].as_u64().unwrap() > 0);
+    assert!(st["decoder"]["ipv4"].as_u64().unwrap() > 0);
+    assert!(st["decoder"]["tcp"].as_u64().unwrap() > 0);
+    assert!(st["decoder"]["udp"].as_u64().unwrap() > 0);
+    assert_eq!(st["capture"]["kernel_drops"], 0);
+    assert!(st["flow"]["total"].as_u64().unwrap() > 0);
+}
