@@ -16,7 +16,7 @@ use super::RawBatch;
 /// Link type used for frames whose interface is unknown (bad pcapng interface id).
 pub const DLT_INVALID: u32 = u32::MAX;
 
-const INITIAL_BUFFER: usize = 1 << 20;
+const INITIAL_BUFFER: usize = 4 << 20;
 /// A record larger than this is taken as corruption, not as a frame.
 const MAX_BUFFER: usize = 64 << 20;
 
@@ -101,14 +101,12 @@ fn open_maybe_gzip(path: &Path) -> Result<Box<dyn Read + Send>, io::Error> {
     let mut magic = [0u8; 2];
     let n = f.read(&mut magic)?;
     f.seek(SeekFrom::Start(0))?;
-    let buffered = BufReader::with_capacity(1 << 20, f);
     if n == 2 && magic == [0x1f, 0x8b] {
-        Ok(Box::new(BufReader::with_capacity(
-            1 << 20,
-            flate2::read::MultiGzDecoder::new(buffered),
-        )))
+        let buffered = BufReader::with_capacity(1 << 20, f);
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(buffered)))
     } else {
-        Ok(Box::new(buffered))
+        // pcap-parser reads in large chunks into its own buffer: no second buffer.
+        Ok(Box::new(f))
     }
 }
 

@@ -281,7 +281,7 @@ pub struct FlowConfig {
 impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
-            max_flows: 200_000,
+            max_flows: 100_000,
             timeouts: FlowTimeouts::default(),
         }
     }
@@ -505,18 +505,21 @@ impl FlowTable {
         }
     }
 
-    /// Ends flows idle past their timeout at time `now` (ns). Runs at most once per
-    /// second of packet time. Ended flows are passed to `ended` ordered by creation.
+    /// Ends flows idle past their timeout at time `now` (ns). Runs when the clock
+    /// has moved to another second. Idle time is the distance between `now` and
+    /// the flow's last packet either way: replayed captures made of several files
+    /// jump back in time, and a flow the clock moved away from is as good as idle.
+    /// Ended flows are passed to `ended` ordered by creation.
     pub fn expire(&mut self, now: u64, ended: &mut dyn FnMut(Flow, EndReason)) {
         let now_s = now / 1_000_000_000;
-        if now_s <= self.last_sweep_s {
+        if now_s == self.last_sweep_s {
             return;
         }
         self.last_sweep_s = now_s;
         let cfg = self.cfg.timeouts;
         let mut out = Vec::new();
         self.table.retain(|f| {
-            let idle = now.saturating_sub(f.last_ts) / 1_000_000_000;
+            let idle = now.abs_diff(f.last_ts) / 1_000_000_000;
             if idle > cfg.of(f) {
                 out.push(std::mem::replace(f, placeholder_flow()));
                 false

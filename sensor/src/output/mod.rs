@@ -1,4 +1,5 @@
 //! Outputs: EVE JSON encoding and the stats event.
 
 pub mod eve;
+pub mod flowlog;
 pub mod stats;

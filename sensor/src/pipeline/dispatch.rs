@@ -2,6 +2,7 @@
 //! symmetric flow hash and hands packets to workers in per-worker batches.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::capture::RawBatch;
 use crate::decode::{DecodeCounters, Decoded, Decoder, DecoderConfig, Packet, L4};
@@ -14,8 +15,11 @@ pub struct WorkPacket {
     pub pkt_no: u64,
     /// Capture time (ns since epoch).
     pub ts_ns: u64,
-    /// Offset of the packet's bytes in [`WorkBatch::data`].
+    /// Offset of the packet's bytes: in the shared reader batch, or in
+    /// [`WorkBatch::reassembled`] when `reassembled` is set.
     pub off: u32,
+    /// The bytes are a reassembled datagram kept in [`WorkBatch::reassembled`].
+    pub reassembled: bool,
     /// Length of the packet's bytes (the frame, or the reassembled datagram).
     pub len: u32,
     /// Captured length of the frame on the wire side (for byte counters).
@@ -43,19 +47,29 @@ pub struct WorkBatch {
     pub seq: u64,
     /// Highest packet number of the reader batch.
     pub last_pkt_no: u64,
-    /// Highest packet time of the reader batch (ns).
-    pub max_ts: u64,
+    /// Time of the reader batch's last packet (ns): the clock flow timeouts use.
+    pub clock_ts: u64,
     /// This worker's packets.
     pub pkts: Vec<WorkPacket>,
-    /// Their bytes.
-    pub data: Vec<u8>,
+    /// The reader batch holding the frames, shared by all workers (no copy).
+    pub raw: Option<Arc<RawBatch>>,
+    /// Bytes of datagrams rebuilt from fragments.
+    pub reassembled: Vec<u8>,
 }
 
 impl WorkBatch {
     /// The bytes of one packet.
     pub fn bytes(&self, p: &WorkPacket) -> &[u8] {
         let s = p.off as usize;
-        &self.data[s..s + p.len as usize]
+        let e = s + p.len as usize;
+        if p.reassembled {
+            &self.reassembled[s..e]
+        } else {
+            match &self.raw {
+                Some(r) => &r.data[s..e],
+                None => &[],
+            }
+        }
     }
 }
 
@@ -136,11 +150,12 @@ impl Dispatcher {
     }
 
     /// Decodes `batch` and fills one output batch per worker (`outs.len() == workers`).
-    pub fn dispatch(&mut self, batch: &RawBatch, seq: u64, outs: &mut [WorkBatch]) {
+    pub fn dispatch(&mut self, batch: &Arc<RawBatch>, seq: u64, outs: &mut [WorkBatch]) {
         for o in outs.iter_mut() {
             o.pkts.clear();
-            o.data.clear();
+            o.reassembled.clear();
             o.seq = seq;
+            o.raw = Some(batch.clone());
         }
         let mut pkt_no = batch.first_pkt_no;
         let mut last_expire = self.max_ts;
@@ -154,9 +169,9 @@ impl Dispatcher {
             let status = self
                 .decoder
                 .decode(rec.dlt, rec.ts_ns, frame, &mut self.scratch);
-            let bytes: &[u8] = match status {
-                Decoded::Ok => frame,
-                Decoded::Reassembled => self.decoder.reassembled(),
+            let reassembled = match status {
+                Decoded::Ok => false,
+                Decoded::Reassembled => true,
                 Decoded::FragmentHeld | Decoded::NoL3 => continue,
             };
             let dec = self.scratch;
@@ -183,13 +198,20 @@ impl Dispatcher {
             let hash = key.hash64();
             let w = (((hash >> 32) * self.workers as u64) >> 32) as usize;
             let out = &mut outs[w.min(self.workers - 1)];
-            let off = out.data.len() as u32;
-            out.data.extend_from_slice(bytes);
+            let (off, len) = if reassembled {
+                let bytes = self.decoder.reassembled();
+                let off = out.reassembled.len() as u32;
+                out.reassembled.extend_from_slice(bytes);
+                (off, bytes.len() as u32)
+            } else {
+                (rec.off, rec.caplen)
+            };
             out.pkts.push(WorkPacket {
                 pkt_no: this_no,
                 ts_ns: rec.ts_ns,
                 off,
-                len: bytes.len() as u32,
+                reassembled,
+                len,
                 wire_len: rec.caplen,
                 dec,
                 key,
@@ -205,9 +227,10 @@ impl Dispatcher {
             }
         }
         let last = pkt_no.saturating_sub(1);
+        let clock = batch.recs.last().map_or(self.max_ts, |r| r.ts_ns);
         for o in outs.iter_mut() {
             o.last_pkt_no = last;
-            o.max_ts = self.max_ts;
+            o.clock_ts = clock;
         }
     }
 

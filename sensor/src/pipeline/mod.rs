@@ -6,7 +6,7 @@
 //! Batches travel over bounded crossbeam channels and are recycled: nothing is
 //! allocated per packet once the pipeline is warm.
 
-mod dispatch;
+pub mod dispatch;
 mod order;
 mod worker;
 
@@ -205,12 +205,14 @@ pub fn replay(
             let mut d = dispatch::Dispatcher::new(dcfg, threads);
             let mut seq = 0u64;
             while let Ok(batch) = raw_rx.recv() {
+                let batch = Arc::new(batch);
                 let mut outs: Vec<WorkBatch> = (0..threads)
                     .map(|_| work_back_rx.try_recv().unwrap_or_default())
                     .collect();
                 d.dispatch(&batch, seq, &mut outs);
                 seq += 1;
-                let _ = raw_recycle.send(batch);
+                // Workers hold the batch now; the last one to finish recycles it.
+                drop(batch);
                 for (w, ob) in outs.into_iter().enumerate() {
                     if work_txs[w].send(ob).is_err() {
                         return d.finish();
@@ -226,6 +228,7 @@ pub fn replay(
         let ev_tx = ev_tx.clone();
         let back = work_back_tx.clone();
         let ev_back = ev_back_rx.clone();
+        let raw_recycle = raw_recycle.clone();
         let wcfg = worker::WorkerConfig {
             eve_types: cfg.eve_types,
             flow: cfg.flow,
@@ -235,9 +238,12 @@ pub fn replay(
                 .name(format!("vigie-worker-{w}"))
                 .spawn(move || {
                     let mut wk = worker::Worker::new(wcfg);
-                    while let Ok(batch) = rx.recv() {
+                    while let Ok(mut batch) = rx.recv() {
                         let buf = ev_back.try_recv().unwrap_or_default();
                         let out = wk.process(&batch, buf);
+                        if let Some(raw) = batch.raw.take().and_then(Arc::into_inner) {
+                            let _ = raw_recycle.send(raw);
+                        }
                         let _ = back.send(batch);
                         if ev_tx.send(out).is_err() {
                             break;

@@ -1,0 +1,117 @@
+//! EVE `flow` records and the flow part of every event's header.
+
+use super::eve;
+use crate::flow::table::{EndReason, Flow};
+
+/// Appends the common EVE header of a flow: timestamp through community_id.
+pub fn push_flow_header(out: &mut Vec<u8>, f: &Flow, ts: u64, pkt_no: Option<u64>, event: &str) {
+    out.extend_from_slice(b"{\"timestamp\":\"");
+    eve::push_timestamp(out, ts);
+    out.extend_from_slice(b"\",\"flow_id\":");
+    eve::push_u64(out, f.id);
+    if let Some(n) = pkt_no {
+        out.extend_from_slice(b",\"pcap_cnt\":");
+        eve::push_u64(out, n);
+    }
+    out.extend_from_slice(b",\"event_type\":");
+    eve::push_str(out, event);
+    if f.vlan_count > 0 {
+        out.extend_from_slice(b",\"vlan\":[");
+        for (i, v) in f.vlan[..(f.vlan_count as usize).min(3)].iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            eve::push_u64(out, *v as u64);
+        }
+        out.push(b']');
+    }
+    out.extend_from_slice(b",\"src_ip\":");
+    eve::push_ip(out, &f.src);
+    let icmp = f.proto == 1 || f.proto == 58;
+    if !icmp {
+        out.extend_from_slice(b",\"src_port\":");
+        eve::push_u64(out, f.sport as u64);
+    }
+    out.extend_from_slice(b",\"dest_ip\":");
+    eve::push_ip(out, &f.dst);
+    if !icmp {
+        out.extend_from_slice(b",\"dest_port\":");
+        eve::push_u64(out, f.dport as u64);
+    }
+    out.push(b',');
+    eve::push_proto(out, f.proto);
+    if icmp {
+        out.extend_from_slice(b",\"icmp_type\":");
+        eve::push_u64(out, f.sport as u64);
+        out.extend_from_slice(b",\"icmp_code\":");
+        eve::push_u64(out, f.dport as u64);
+    }
+    out.extend_from_slice(b",\"community_id\":");
+    let cid = eve::community_id(f.src, f.dst, f.sport, f.dport, f.proto);
+    eve::push_str(out, &cid);
+}
+
+fn tcp_flags_hex(out: &mut Vec<u8>, name: &str, v: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":\"");
+    out.push(HEX[(v >> 4) as usize]);
+    out.push(HEX[(v & 15) as usize]);
+    out.push(b'"');
+}
+
+/// Appends an EVE `flow` record (no newline) for a flow that ended at `now` (ns).
+pub fn write_flow_record(out: &mut Vec<u8>, f: &Flow, reason: EndReason, now: u64) {
+    let ts = if reason == EndReason::Shutdown { f.last_ts } else { now.max(f.last_ts) };
+    push_flow_header(out, f, ts, None, "flow");
+    out.extend_from_slice(b",\"flow\":{\"pkts_toserver\":");
+    eve::push_u64(out, f.pkts[0]);
+    out.extend_from_slice(b",\"pkts_toclient\":");
+    eve::push_u64(out, f.pkts[1]);
+    out.extend_from_slice(b",\"bytes_toserver\":");
+    eve::push_u64(out, f.bytes[0]);
+    out.extend_from_slice(b",\"bytes_toclient\":");
+    eve::push_u64(out, f.bytes[1]);
+    out.extend_from_slice(b",\"start\":\"");
+    eve::push_timestamp(out, f.first_ts);
+    out.extend_from_slice(b"\",\"end\":\"");
+    eve::push_timestamp(out, f.last_ts);
+    out.extend_from_slice(b"\",\"age\":");
+    eve::push_u64(out, (f.last_ts.saturating_sub(f.first_ts)) / 1_000_000_000);
+    out.extend_from_slice(b",\"state\":");
+    eve::push_str(out, f.state.as_str());
+    out.extend_from_slice(b",\"reason\":");
+    eve::push_str(out, reason.as_str());
+    out.extend_from_slice(b",\"alerted\":");
+    out.extend_from_slice(if f.alerted { b"true" } else { b"false" });
+    out.push(b'}');
+    if f.proto == 6 {
+        out.extend_from_slice(b",\"tcp\":{");
+        let all = f.tcp_flags[0] | f.tcp_flags[1];
+        // strip the leading comma of the first field
+        let mark = out.len();
+        tcp_flags_hex(out, "tcp_flags", all);
+        out.remove(mark);
+        tcp_flags_hex(out, "tcp_flags_ts", f.tcp_flags[0]);
+        tcp_flags_hex(out, "tcp_flags_tc", f.tcp_flags[1]);
+        for (bit, name) in [
+            (0x01u8, "fin"),
+            (0x02, "syn"),
+            (0x04, "rst"),
+            (0x08, "psh"),
+            (0x10, "ack"),
+            (0x20, "urg"),
+            (0x40, "ece"),
+            (0x80, "cwr"),
+        ] {
+            if all & bit != 0 {
+                out.extend_from_slice(b",\"");
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"\":true");
+            }
+        }
+        out.push(b'}');
+    }
+    out.push(b'}');
+}
