@@ -67,3 +67,11 @@ pub fn probe_response(data: &[u8]) -> Probe {
         Probe::NoMatch
     }
 }
+
+pub mod body;
+pub mod detect;
+pub mod eve;
+pub mod state;
+pub mod uri;
+
+pub use state::{HttpConfig, HttpEvent, HttpHeader, HttpState, HttpTransaction};
