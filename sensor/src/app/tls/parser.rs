@@ -171,9 +171,15 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, HandshakeError> {
         ..ServerHello::default()
     };
     r.take(32).ok_or(t)?;
-    sh.session_id = r.vec8().ok_or(t)?.to_vec();
+    // TLS 1.3 drafts before 22 dropped session_id and compression.
+    let early_draft = sh.version & 0xff00 == 0x7f00 && sh.version & 0xff < 22;
+    if !early_draft {
+        sh.session_id = r.vec8().ok_or(t)?.to_vec();
+    }
     sh.cipher = r.u16().ok_or(t)?;
-    sh.compression = r.u8().ok_or(t)?;
+    if !early_draft {
+        sh.compression = r.u8().ok_or(t)?;
+    }
     if r.is_empty() {
         return Ok(sh);
     }

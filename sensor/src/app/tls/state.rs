@@ -36,7 +36,7 @@ pub enum TlsEvent {
     MalformedExtension,
     /// A second ClientHello on the same flow (kept: the first).
     MultipleClientHello,
-    /// An SSLv2-framed record: not parsed further.
+    /// An SSLv2-framed ClientHello: skipped, not fingerprinted.
     Sslv2Record,
 }
 
@@ -140,9 +140,13 @@ impl TlsState {
                 st.header_len = 0;
                 let h = st.header;
                 if h[0] & 0x80 != 0 && h[2] == 1 {
-                    st.failed = true;
+                    // SSLv2-framed ClientHello (2-byte header): skip it, the
+                    // records that follow are v3 framed.
+                    let len = (usize::from(h[0] & 0x7f) << 8) | usize::from(h[1]);
+                    st.record_type = 0;
+                    st.remaining = len.saturating_sub(3);
                     self.raise(TlsEvent::Sslv2Record);
-                    return;
+                    continue;
                 }
                 if !(20..=24).contains(&h[0]) {
                     st.failed = true;
@@ -237,7 +241,8 @@ impl TlsState {
                     }
                     // A HelloRetryRequest is followed by the real ServerHello.
                     self.ja3s = Some(ja3s(&sh));
-                    if sh.negotiated_version() == 0x0304 {
+                    let v = sh.negotiated_version();
+                    if v == 0x0304 || v & 0xff00 == 0x7f00 {
                         // The rest of the server's handshake is encrypted.
                         self.dirs[1].encrypted = true;
                     }
