@@ -61,11 +61,9 @@ fn read_pcap(path: &Path) -> Result<Vec<(u32, u64, Vec<u8>)>, String> {
                             .copied()
                             .unwrap_or((1, 1_000_000));
                         let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                        let ts = if res == 0 {
-                            0
-                        } else {
-                            ticks / res * 1_000_000_000 + ticks % res * 1_000_000_000 / res
-                        };
+                        let res = res.max(1);
+                        let ts = (ticks / res).saturating_mul(1_000_000_000)
+                            + ticks % res * 1_000_000_000 / res;
                         let len = (epb.caplen as usize).min(epb.data.len());
                         out.push((lt, ts, epb.data[..len].to_vec()));
                     }

@@ -305,11 +305,9 @@ impl DecodeCounters {
             f(s.name(), self.stats[*s as usize]);
         }
         let pkts = self.stats[Stat::Pkts as usize];
-        let avg = if pkts == 0 {
-            0
-        } else {
-            self.stats[Stat::Bytes as usize] / pkts
-        };
+        let avg = self.stats[Stat::Bytes as usize]
+            .checked_div(pkts)
+            .unwrap_or(0);
         f("decoder.avg_pkt_size", avg);
         f("decoder.max_pkt_size", self.max_pkt_size);
         for e in DecodeEvent::ALL {

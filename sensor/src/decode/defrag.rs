@@ -161,7 +161,7 @@ impl Defragmenter {
             });
             return Insert::Dropped;
         }
-        if f.v6 && f.more && f.payload.len() % 8 != 0 {
+        if f.v6 && f.more && f.payload.len() & 7 != 0 {
             raise(DecodeEvent::Ipv6FragInvalidLength);
             return Insert::Dropped;
         }

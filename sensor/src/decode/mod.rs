@@ -419,6 +419,18 @@ impl Decoder {
         c.bump(Stat::Pkts);
         c.add(Stat::Bytes, frame.len() as u64);
         c.saw_size(frame.len() as u64);
+        // pcap LINKTYPE values may carry FCS information in the upper bits:
+        // bit 26 set means the frames end with (bits 28-31) 16-bit words of FCS.
+        let (dlt, frame) = if dlt > 0xffff {
+            let fcs = if dlt & 0x0400_0000 != 0 {
+                ((dlt >> 28) as usize) * 2
+            } else {
+                0
+            };
+            (dlt & 0xffff, &frame[..frame.len().saturating_sub(fcs)])
+        } else {
+            (dlt, frame)
+        };
 
         let start = match dlt {
             dlt::ETHERNET => Ok((Layer::Ethernet, 0)),

@@ -133,7 +133,7 @@ pub fn decode_tcp(
                 info.tsval = Some(u32::from_be_bytes([*a, *b, *c, *d]))
             }
             (2 | 3 | 4 | 8, _) => raise(DecodeEvent::TcpOptInvalidLen),
-            (5, _) if (len - 2) % 8 != 0 => raise(DecodeEvent::TcpOptInvalidLen),
+            (5, _) if (len - 2) & 7 != 0 => raise(DecodeEvent::TcpOptInvalidLen),
             _ => {}
         }
         i += len;
