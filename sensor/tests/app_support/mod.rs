@@ -187,8 +187,32 @@ fn parse_l4(proto: u8, src: IpAddr, dst: IpAddr, l4: &[u8], depth: u8) -> Option
         47 => {
             let flags = u16::from_be_bytes([*l4.first()?, *l4.get(1)?]);
             let et = u16::from_be_bytes([*l4.get(2)?, *l4.get(3)?]);
+            if flags & 0x0007 == 1 && et == 0x880b {
+                // Enhanced GRE (PPTP): key always, sequence/ack optional, PPP inside.
+                let mut off = 8;
+                if flags & 0x1000 != 0 {
+                    off += 4;
+                }
+                if flags & 0x0080 != 0 {
+                    off += 4;
+                }
+                let mut ppp = l4.get(off..)?;
+                if ppp.starts_with(&[0xff, 0x03]) {
+                    ppp = &ppp[2..];
+                }
+                let (proto, rest) = if ppp.first()? & 1 == 1 {
+                    (u16::from(ppp[0]), &ppp[1..])
+                } else {
+                    (u16::from_be_bytes([ppp[0], *ppp.get(1)?]), ppp.get(2..)?)
+                };
+                return match proto {
+                    0x21 => parse_l3(0x0800, rest, depth + 1),
+                    0x57 => parse_l3(0x86dd, rest, depth + 1),
+                    _ => None,
+                };
+            }
             if flags & 0x0007 != 0 {
-                return None; // enhanced GRE (PPTP) is not decapsulated here
+                return None;
             }
             let mut off = 4;
             for bit in [0x8000u16, 0x2000, 0x1000] {

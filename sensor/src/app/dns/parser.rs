@@ -190,6 +190,18 @@ pub struct DnsMessage {
     pub truncated_records: bool,
 }
 
+impl DnsMessage {
+    /// Response code including the EDNS extended bits from an OPT record
+    /// (RFC 6891: OPT TTL high byte is the upper 8 bits of a 12-bit rcode).
+    pub fn extended_rcode(&self) -> u16 {
+        let base = u16::from(self.header.rcode());
+        match self.additionals.iter().find(|r| r.rrtype == 41) {
+            Some(opt) => (((opt.ttl >> 24) as u16) << 4) | base,
+            None => base,
+        }
+    }
+}
+
 /// Parses one DNS message (no TCP length prefix).
 ///
 /// A message whose header or question section is cut is an error; one cut in a
