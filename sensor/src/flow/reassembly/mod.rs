@@ -353,6 +353,13 @@ impl TcpSession {
         matches!(self.state, TcpState::Closed | TcpState::Reset)
     }
 
+    /// Whether `seg` opens a new connection on the same addresses and ports
+    /// (a SYN after this session closed or was reset): the flow owner should
+    /// then [`TcpSession::finish`] this session and start a new one.
+    pub fn is_port_reuse(&self, seg: &Segment<'_>) -> bool {
+        self.is_closed() && seg.flags.contains(TcpFlags::SYN) && !seg.flags.contains(TcpFlags::ACK)
+    }
+
     /// Feeds one segment travelling in `dir`; calls `out` with the data,
     /// gaps, anomalies and state changes it produced, in order.
     pub fn on_segment(

@@ -554,6 +554,27 @@ fn data_after_fin_is_not_stream_data_and_early_fin_waits_for_data() {
 }
 
 #[test]
+fn syn_after_close_is_port_reuse() {
+    let mut h = Harness::new(cfg());
+    h.handshake(0, 0);
+    let syn = Segment {
+        seq: 99,
+        ack: 0,
+        flags: TcpFlags::SYN,
+        payload: b"",
+        ts_us: 2,
+    };
+    assert!(!h.session.is_port_reuse(&syn));
+    h.seg(C, 1, 1, RST, b"");
+    assert!(h.session.is_port_reuse(&syn));
+    let synack = Segment {
+        flags: TcpFlags::SYN | TcpFlags::ACK,
+        ..syn
+    };
+    assert!(!h.session.is_port_reuse(&synack));
+}
+
+#[test]
 fn synack_with_wrong_ack_is_ignored() {
     let mut h = Harness::new(cfg());
     h.seg(C, 1000, 0, SYN, b"");
@@ -666,4 +687,82 @@ fn random_permutations_rebuild_the_stream() {
         h.finish();
         assert_eq!(h.budget.memuse(), 0, "round {round}");
     }
+}
+
+#[test]
+fn random_losses_become_exact_gaps() {
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    let mut exact_rounds = 0;
+    for round in 0..2000 {
+        let len = 1 + rng.below(4000) as usize;
+        let stream: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let isn = rng.next() as u32;
+        let mut segs: Vec<(usize, usize)> = Vec::new();
+        let mut at = 0;
+        while at < len {
+            let n = (1 + rng.below(300) as usize).min(len - at);
+            if rng.below(8) != 0 {
+                segs.push((at, at + n));
+            }
+            at += n;
+        }
+        for i in (1..segs.len()).rev() {
+            let j = rng.below(i as u64 + 1) as usize;
+            segs.swap(i, j);
+        }
+        let mut covered = vec![false; len];
+        for (a, b) in &segs {
+            covered[*a..*b].iter_mut().for_each(|c| *c = true);
+        }
+        let seen_end = covered.iter().rposition(|c| *c).map_or(0, |p| p + 1);
+        // with acks, the sensor may give up on a hole before a late segment fills it
+        let with_acks = round % 2 == 1;
+        let mut h = Harness::new(ReassemblyConfig {
+            max_ooo_segments: 1 + rng.below(40) as usize,
+            ..cfg()
+        });
+        h.handshake(isn, 7);
+        let mut acked = 0usize;
+        for (a, b) in &segs {
+            let seq = isn.wrapping_add(1).wrapping_add(*a as u32);
+            h.seg(C, seq, 8, PA, &stream[*a..*b]);
+            if with_acks && rng.below(4) == 0 {
+                acked = acked.max(*b);
+                h.seg(
+                    S,
+                    8,
+                    isn.wrapping_add(1).wrapping_add(acked as u32),
+                    ACK,
+                    b"",
+                );
+            }
+        }
+        h.finish();
+        // every delivered byte is the original byte at its offset
+        let mut rebuilt = vec![None; len];
+        for e in &h.events {
+            if let Ev::Data(C, off, bytes) = e {
+                for (i, b) in bytes.iter().enumerate() {
+                    assert_eq!(*b, stream[*off as usize + i], "round {round}");
+                    rebuilt[*off as usize + i] = Some(*b);
+                }
+            }
+        }
+        // data and gaps tile the stream up to the last byte seen
+        let delivered = h.data(C).len() as u64;
+        let gap_total: u64 = h.gaps(C).iter().map(|(_, l)| *l).sum();
+        assert_eq!(delivered + gap_total, seen_end as u64, "round {round}");
+        if !with_acks && h.anomalies().iter().all(|a| *a == TcpAnomaly::Gap) {
+            // nothing given up early: exactly the lost bytes are gaps
+            exact_rounds += 1;
+            for (i, c) in covered.iter().enumerate().take(seen_end) {
+                assert_eq!(*c, rebuilt[i].is_some(), "round {round} byte {i}");
+            }
+        }
+        assert_eq!(h.budget.memuse(), 0, "round {round}");
+    }
+    assert!(
+        exact_rounds > 200,
+        "only {exact_rounds} rounds checked exactly"
+    );
 }
