@@ -436,7 +436,7 @@ impl TcpSession {
         }
         if fin {
             let fin_seq = data_seq.wrapping_add(seg.payload.len() as u32);
-            self.streams[i].on_fin(dir, fin_seq, out);
+            self.streams[i].on_fin(dir, fin_seq, budget, out);
         }
         self.update_close_state(budget, out);
     }

@@ -555,18 +555,36 @@ impl TcpStream {
         &mut self,
         dir: Direction,
         fin_seq: u32,
+        budget: &mut ReassemblyBudget,
         out: &mut O,
     ) {
         if !self.started || self.fin_off.is_some() {
             return;
         }
         let off = self.signed_offset(fin_seq);
-        if off < 0 {
+        // a FIN before bytes already delivered would truncate the past: not credible
+        if off < 0 || (off as u64) < self.next_off {
             return;
         }
         let off = off as u64;
         self.fin_off = Some(off);
         self.max_end = self.max_end.max(off);
+        // held bytes past the FIN are not part of the stream
+        while self.held.back().is_some_and(|h| h.end() > off) {
+            let Some(mut h) = self.held.pop_back() else {
+                break;
+            };
+            let cost = h.cost();
+            if h.start < off {
+                h.data.truncate((off - h.start) as usize);
+                self.held_mem = self.held_mem - cost + h.cost();
+                budget.release(cost - h.cost());
+                self.held.push_back(h);
+                break;
+            }
+            self.held_mem -= cost;
+            budget.release(cost);
+        }
         self.check_end(dir, out);
     }
 

@@ -551,6 +551,27 @@ fn data_after_fin_is_not_stream_data_and_early_fin_waits_for_data() {
     h.seg(C, 1, 1, PA, b"abcdefXYZ"); // bytes past the FIN are dropped
     assert_eq!(h.data(C), b"abcdef");
     assert_eq!(h.count(&Ev::End(C)), 1);
+
+    // segments held before the FIN shows up are cut at the FIN
+    let mut h = Harness::new(cfg());
+    h.handshake(0, 0);
+    h.seg(C, 4, 1, PA, b"defXY");
+    h.seg(C, 20, 1, PA, b"beyond");
+    h.seg(C, 7, 1, FIN | ACK, b"");
+    assert_eq!(h.session.stream(C).held_segments(), 1);
+    h.seg(C, 1, 1, PA, b"abc");
+    assert_eq!(h.data(C), b"abcdef");
+    assert_eq!(h.count(&Ev::End(C)), 1);
+    assert_eq!(h.session.stream(C).memuse(), h.budget.memuse());
+
+    // a FIN behind delivered data is not believed
+    let mut h = Harness::new(cfg());
+    h.handshake(0, 0);
+    h.seg(C, 1, 1, PA, b"abcdef");
+    h.seg(C, 3, 1, FIN | ACK, b"");
+    assert!(!h.session.stream(C).fin_seen());
+    h.seg(C, 7, 1, PA, b"gh");
+    assert_eq!(h.data(C), b"abcdefgh");
 }
 
 #[test]
