@@ -59,3 +59,8 @@ pub(crate) fn hex_colon(bytes: &[u8], upper: bool) -> String {
     }
     out
 }
+
+/// Lowercase hex of a digest, as EVE and the comparison tests print hashes.
+pub fn hex_digest(bytes: &[u8]) -> String {
+    hex_lower(bytes)
+}

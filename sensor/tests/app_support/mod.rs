@@ -102,6 +102,50 @@ fn l3_start(lt: i32, frame: &[u8]) -> Option<(usize, u16)> {
             }
             Some((off + 2, et))
         }
+        // 802.11 with radiotap (127) or bare (105): data frames with LLC/SNAP.
+        105 | 127 => {
+            let rt = if lt == 127 {
+                usize::from(u16::from_le_bytes([*frame.get(2)?, *frame.get(3)?]))
+            } else {
+                0
+            };
+            let fc = *frame.get(rt)?;
+            let flags = *frame.get(rt + 1)?;
+            if (fc >> 2) & 0x3 != 2 {
+                return None; // not a data frame
+            }
+            let mut hdr = 24;
+            if flags & 0x03 == 0x03 {
+                hdr += 6;
+            }
+            if fc & 0x80 != 0 {
+                hdr += 2; // QoS control
+            }
+            let llc = rt + hdr;
+            if frame.get(llc..llc + 3)? != [0xaa, 0xaa, 0x03] {
+                return None;
+            }
+            Some((
+                llc + 8,
+                u16::from_be_bytes([*frame.get(llc + 6)?, *frame.get(llc + 7)?]),
+            ))
+        }
+        // NFLOG: 4-byte header, then TLVs; type 9 holds the packet.
+        239 => {
+            let mut off = 4;
+            loop {
+                let len = usize::from(u16::from_le_bytes([*frame.get(off)?, *frame.get(off + 1)?]));
+                let typ = u16::from_le_bytes([*frame.get(off + 2)?, *frame.get(off + 3)?]);
+                if len < 4 {
+                    return None;
+                }
+                if typ == 9 {
+                    let v = frame.get(off + 4)? >> 4;
+                    return Some((off + 4, if v == 6 { 0x86dd } else { 0x0800 }));
+                }
+                off += (len + 3) & !3;
+            }
+        }
         // LINUX_SLL
         113 => Some((16, u16::from_be_bytes([*frame.get(14)?, *frame.get(15)?]))),
         // LINUX_SLL2
@@ -223,6 +267,8 @@ fn parse_l4(proto: u8, src: IpAddr, dst: IpAddr, l4: &[u8], depth: u8) -> Option
             let inner = l4.get(off..)?;
             match et {
                 0x6558 => parse_eth(inner, depth),
+                // ERSPAN type II: 8-byte header, then the mirrored frame.
+                0x88be => parse_eth(inner.get(8..)?, depth),
                 0x0800 | 0x86dd => parse_l3(et, inner, depth + 1),
                 _ => None,
             }
@@ -265,10 +311,34 @@ fn parse_l4(proto: u8, src: IpAddr, dst: IpAddr, l4: &[u8], depth: u8) -> Option
                 };
                 return parse_l3(et, inner, depth + 1);
             }
-            if tunnel(3544) && payload.first().is_some_and(|b| b >> 4 == 6) {
-                if let Some(inner) = parse_l3(0x86dd, payload, depth + 1) {
-                    return Some(inner);
+            if tunnel(3544) {
+                // Teredo: optional authentication and origin indication headers.
+                let mut p = payload;
+                if p.starts_with(&[0, 1]) {
+                    let id = usize::from(*p.get(2)?);
+                    let au = usize::from(*p.get(3)?);
+                    p = p.get(4 + id + au + 9..)?;
                 }
+                if p.starts_with(&[0, 0]) {
+                    p = p.get(8..)?;
+                }
+                if p.first().is_some_and(|b| b >> 4 == 6) {
+                    if let Some(inner) = parse_l3(0x86dd, p, depth + 1) {
+                        return Some(inner);
+                    }
+                }
+            }
+            if tunnel(5072) {
+                // AYIYA: identity 2^n bytes and signature 4*m bytes follow 8 bytes.
+                let id = 1usize << (payload.first()? >> 4);
+                let sig = usize::from(payload.get(1)? >> 4) * 4;
+                let next = *payload.get(3)?;
+                let inner = payload.get(8 + id + sig..)?;
+                return match next {
+                    41 => parse_l3(0x86dd, inner, depth + 1),
+                    4 => parse_l3(0x0800, inner, depth + 1),
+                    _ => None,
+                };
             }
             Some(L4 {
                 proto,

@@ -186,6 +186,8 @@ pub struct HttpTransaction {
     pub status_code: Option<u16>,
     /// Reason phrase.
     pub status_msg: Vec<u8>,
+    /// Status of the last interim (1xx) response, e.g. 100 Continue.
+    pub interim_status: Option<u16>,
     /// Response headers.
     pub response_headers: Vec<HttpHeader>,
     /// Raw response header block, including the final empty line (capped).
@@ -452,7 +454,22 @@ impl HttpState {
                             return;
                         }
                         if !data.starts_with(&b"HTTP/"[..data.len().min(5)]) {
-                            let t = self.resp.tx.or_else(|| self.oldest_unanswered());
+                            let t = self
+                                .resp
+                                .tx
+                                .filter(|_| self.resp.interim)
+                                .or_else(|| self.oldest_unanswered());
+                            let http09 = t
+                                .and_then(|i| self.txs.get(i))
+                                .is_some_and(|x| x.request_protocol.is_empty());
+                            if let (true, Some(i)) = (http09, t) {
+                                // HTTP/0.9: the response is a bare body up to close.
+                                self.resp.tx = Some(i);
+                                let limits = self.limits(self.cfg.response_body_limit);
+                                let sink = BodySink::new(Coding::Identity, limits);
+                                self.resp.phase = Phase::Body(Framing::UntilClose, Box::new(sink));
+                                continue;
+                            }
                             self.raise(HttpEvent::InvalidResponseLine, t);
                             self.resp.phase = Phase::Failed;
                             return;
@@ -539,13 +556,28 @@ impl HttpState {
             ..HttpTransaction::default()
         };
         let idx = self.txs.len();
-        let mut parts = line
-            .split(|&c| c == b' ' || c == b'\t')
-            .filter(|p| !p.is_empty());
-        let method = parts.next().unwrap_or_default().to_vec();
-        let uri = parts.next().map(|u| u.to_vec());
-        let proto = parts.next().map(|p| p.to_vec());
-        let extra = parts.next().is_some();
+        // METHOD SP URI [SP PROTOCOL]; a URI with spaces in it is kept whole
+        // (the protocol is the last word when it starts with HTTP/).
+        let is_sp = |c: &u8| *c == b' ' || *c == b'\t';
+        let trimmed = line.trim_ascii();
+        let (method, rest) = match trimmed.iter().position(is_sp) {
+            Some(i) => (&trimmed[..i], trimmed[i..].trim_ascii()),
+            None => (trimmed, &b""[..]),
+        };
+        let (uri, proto, extra) = match rest.iter().rposition(is_sp) {
+            Some(i) if rest[i + 1..].starts_with(b"HTTP/") => {
+                let u = rest[..i].trim_ascii();
+                (
+                    Some(u.to_vec()),
+                    Some(rest[i + 1..].to_vec()),
+                    u.iter().any(is_sp),
+                )
+            }
+            Some(_) => (Some(rest.to_vec()), None, true),
+            None if rest.is_empty() => (None, None, false),
+            None => (Some(rest.to_vec()), None, false),
+        };
+        let method = method.to_vec();
         tx.method = method;
         tx.request_line = line;
         self.txs.push(tx);
@@ -798,6 +830,7 @@ impl HttpState {
         let status = t.status_code.unwrap_or(0);
         if (100..200).contains(&status) && status != 101 {
             // Interim response: the final one for this request follows.
+            self.txs[idx].interim_status = Some(status);
             self.resp.interim = true;
             self.resp.phase = Phase::Line;
             return;
@@ -1074,6 +1107,26 @@ mod test {
         assert!(s.is_tunnel());
         assert_eq!(s.take_complete().len(), 1);
         assert_eq!(s.event_count(HttpEvent::InvalidRequestLine), 0);
+    }
+
+    #[test]
+    fn uri_with_spaces_and_http09() {
+        let mut s = HttpState::new();
+        feed_all(
+            &mut s,
+            b"GET /a b?c d HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+        );
+        let t = &s.transactions()[0];
+        assert_eq!(t.uri_raw, b"/a b?c d");
+        assert_eq!(t.request_protocol, b"HTTP/1.1");
+        assert_eq!(s.event_count(HttpEvent::InvalidRequestLine), 1);
+        let mut s = HttpState::new();
+        feed_all(&mut s, b"GET /\r\n", b"<html>old</html>");
+        s.close(Direction::ToClient);
+        let t = &s.take_complete()[0];
+        assert_eq!(t.response_body, b"<html>old</html>");
+        assert_eq!(t.status_code, None);
     }
 
     #[test]
