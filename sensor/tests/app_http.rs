@@ -84,7 +84,7 @@ fn zeek(root: &Path, score: &mut Score) {
             score.check("zeek.uri", &or_dash(&tx.uri_raw), get("uri"), &ctx);
             let host = tx
                 .header(Direction::ToServer, "host")
-                .map(|h| text(h))
+                .map(text)
                 .unwrap_or_else(|| "-".into());
             // Zeek drops the port from the Host header value.
             let host = host

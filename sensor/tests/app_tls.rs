@@ -50,7 +50,7 @@ fn run_tls(c: &Conn) -> Option<TlsState> {
     Some(st)
 }
 
-fn find<'a>(conns: &'a [Conn], a: IpAddr, ap: u16, b: IpAddr, bp: u16) -> Option<&'a Conn> {
+fn find(conns: &[Conn], a: IpAddr, ap: u16, b: IpAddr, bp: u16) -> Option<&Conn> {
     conns.iter().find(|c| c.proto == 6 && c.is(a, ap, b, bp))
 }
 

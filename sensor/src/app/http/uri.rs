@@ -86,9 +86,7 @@ pub fn remove_dot_segments(path: &[u8]) -> Vec<u8> {
     while !input.is_empty() {
         if input.starts_with(b"../") {
             input = &input[3..];
-        } else if input.starts_with(b"./") {
-            input = &input[2..];
-        } else if input.starts_with(b"/./") {
+        } else if input.starts_with(b"./") || input.starts_with(b"/./") {
             input = &input[2..];
         } else if input == b"/." {
             input = b"/";
