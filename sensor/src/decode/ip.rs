@@ -232,6 +232,10 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     pub fn ttl(&self) -> u8 {
         self.b()[field4::TTL]
     }
+    /// Protocol number as a byte.
+    pub fn protocol_raw(&self) -> u8 {
+        self.b()[field4::PROTOCOL]
+    }
     /// Protocol number.
     pub fn protocol(&self) -> IpProtocol {
         IpProtocol::from(self.b()[field4::PROTOCOL])
@@ -379,6 +383,10 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     pub fn payload_len(&self) -> u16 {
         let b = &self.b()[field6::LENGTH];
         u16::from_be_bytes([b[0], b[1]])
+    }
+    /// Next header after the fixed header, as a byte.
+    pub fn next_header_raw(&self) -> u8 {
+        self.b()[field6::NXT_HDR]
     }
     /// Next header after the fixed header.
     pub fn next_header(&self) -> IpProtocol {

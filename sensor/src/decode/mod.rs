@@ -274,11 +274,12 @@ pub enum L4 {
 /// [`Decoder::reassembled`] after [`Decoded::Reassembled`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Packet {
-    /// VLAN ids, outermost first (tags inside tunnels count too, up to 3).
+    /// VLAN ids, outermost first (tags inside tunnels count too, up to 3);
+    /// entries past `vlan_count` are stale.
     pub vlan: [u16; 3],
     /// Number of valid entries in `vlan`.
     pub vlan_count: u8,
-    /// Tunnels, outermost first.
+    /// Tunnels, outermost first; entries past `tunnel_count` are stale (use [`Packet::tunnels`]).
     pub tunnels: [TunnelLayer; 4],
     /// Number of valid entries in `tunnels`.
     pub tunnel_count: u8,
@@ -404,7 +405,18 @@ impl Decoder {
     /// Decodes one captured frame of link type `dlt` seen at `ts_ns` (ns since
     /// epoch); fills `out`. Counts `decoder.pkts`/`bytes` and per-layer counters.
     pub fn decode(&mut self, dlt: u32, ts_ns: u64, frame: &[u8], out: &mut Packet) -> Decoded {
-        *out = Packet::default();
+        // Entries of `vlan` and `tunnels` past their counts hold no meaning,
+        // so only the counted and scalar fields are reset (cheaper than a
+        // whole `Packet::default()`).
+        out.vlan_count = 0;
+        out.tunnel_count = 0;
+        out.l3 = None;
+        out.l4 = L4::None;
+        out.ip_off = 0;
+        out.l4_off = 0;
+        out.payload_off = 0;
+        out.payload_len = 0;
+        out.frag = false;
         if self.reasm_set {
             // Recycle the previous reassembly buffer.
             let old = std::mem::take(&mut self.reasm);
@@ -607,8 +619,17 @@ impl Decoder {
         }
         let layer = if f.v6 { Layer::Ipv6 } else { Layer::Ipv4 };
         let len = buf.len();
+        let tunnels_before = out.tunnel_count;
         let r = self.decode_from(&buf, layer, 0, len, f.ts_ns, out, depth + 1);
         out.frag = true;
+        // The rebuilt IPv6 header has no fragment header: when it is the
+        // innermost IP layer, say where it came from.
+        if f.v6 && out.tunnel_count == tunnels_before {
+            if let Some(l3) = out.l3.as_mut() {
+                l3.id = f.key.id;
+                l3.ipv6_exthdrs |= exthdr::FRAG;
+            }
+        }
         if !self.reasm_set {
             self.reasm = buf;
             self.reasm_set = true;
@@ -819,7 +840,7 @@ impl Decoder {
                     } else {
                         0
                     };
-                    let proto: u8 = p.protocol().into();
+                    let proto = p.protocol_raw();
                     let (src, dst) = (IpAddr::V4(p.src_addr()), IpAddr::V4(p.dst_addr()));
                     out.l3 = Some(L3 {
                         src,
@@ -877,7 +898,7 @@ impl Decoder {
                         ip::IPV6_HEADER_LEN + plen
                     };
                     let pkt = &data[..ip_end];
-                    let x = ip::walk_ipv6_ext(pkt, p.next_header().into(), &mut |e| self.ev(e));
+                    let x = ip::walk_ipv6_ext(pkt, p.next_header_raw(), &mut |e| self.ev(e));
                     let (src, dst) = (IpAddr::V6(p.src_addr()), IpAddr::V6(p.dst_addr()));
                     let frag = x.frag.filter(|f| f.offset != 0 || f.more);
                     out.l3 = Some(L3 {

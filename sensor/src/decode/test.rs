@@ -307,6 +307,40 @@ fn ipv4_fragments_reassemble_through_decoder() {
 }
 
 #[test]
+fn ipv6_fragmented_dns_from_zeek_trace() {
+    let Some(corpus) = corpus_dir() else { return };
+    let frames =
+        read_pcap(&corpus.join("expected/zeek/core-ipv6-frag/ipv6-fragmented-dns.pcap")).unwrap();
+    let mut d = Decoder::new(DecoderConfig::default());
+    let mut p = Packet::default();
+    let mut got = Vec::new();
+    for (lt, ts, f) in &frames {
+        let r = d.decode(*lt, *ts, f, &mut p);
+        if r == Decoded::Reassembled {
+            let l3 = p.l3.unwrap();
+            assert_eq!(l3.version, 6);
+            assert_ne!(l3.ipv6_exthdrs & exthdr::FRAG, 0);
+            assert_ne!(l3.id, 0);
+            let buf = d.reassembled();
+            assert_eq!(buf[0] >> 4, 6);
+            assert_eq!(
+                usize::from(u16::from_be_bytes([buf[4], buf[5]])) + 40,
+                buf.len()
+            );
+            assert_eq!(p.payload_off as usize + p.payload_len as usize, buf.len());
+            got.push((p.ports(), buf.len()));
+        }
+    }
+    // Frame 4 is a lone last fragment (id 1); frames 6-8 are one datagram (id 2)
+    // whose last fragment ends at 2864 + 374 bytes.
+    assert_eq!(d.counters.get("defrag.ipv6.fragments"), Some(4));
+    assert_eq!(d.defrag_in_progress(), 1);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0 .0, 53, "a DNS response from port 53");
+    assert_eq!(got[0].1, 40 + 2864 + 374);
+}
+
+#[test]
 fn event_names_are_suricatas() {
     // Every event not marked as vigie's own must exist in Suricata's rules.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
