@@ -42,6 +42,10 @@ pub use counters::{TcpAnomaly, TcpCounters};
 pub use policy::OverlapPolicy;
 pub use stream::TcpStream;
 
+/// Spare segment buffers kept for reuse, and the largest one worth keeping.
+const SPARE_BUFFERS: usize = 1024;
+const SPARE_BUFFER_MAX: usize = 4096;
+
 /// A RST is accepted when its sequence number is within this many bytes of
 /// the next expected one (a blind RST must guess that closely).
 const RST_SEQ_TOLERANCE: u32 = 1 << 20;
@@ -184,6 +188,20 @@ pub enum TcpState {
     Reset,
 }
 
+/// When in-order data is handed to the consumer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeliveryMode {
+    /// As soon as it is in order: lowest latency, works on one-sided captures.
+    /// A resend that disagrees with delivered bytes is only reported.
+    #[default]
+    Immediate,
+    /// Once the peer acknowledged it (Suricata's IDS mode), so the overlap
+    /// policy also decides between an in-order segment and a resend of it.
+    /// Unacknowledged data is delivered anyway when the hold limit or the
+    /// memcap is reached, and at session end.
+    Acked,
+}
+
 /// Reassembly settings, shared by all sessions of a worker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReassemblyConfig {
@@ -199,6 +217,8 @@ pub struct ReassemblyConfig {
     pub window: usize,
     /// Whether sessions seen without their SYN are tracked. Default true.
     pub midstream: bool,
+    /// When in-order data is delivered. Default [`DeliveryMode::Immediate`].
+    pub delivery: DeliveryMode,
 }
 
 impl Default for ReassemblyConfig {
@@ -210,6 +230,7 @@ impl Default for ReassemblyConfig {
             max_ooo_segments: 256,
             window: 32 << 10,
             midstream: true,
+            delivery: DeliveryMode::Immediate,
         }
     }
 }
@@ -221,6 +242,7 @@ pub struct ReassemblyBudget {
     config: ReassemblyConfig,
     memuse: usize,
     memuse_peak: usize,
+    spare: Vec<Vec<u8>>,
     /// Counters of everything the worker's sessions saw.
     pub counters: TcpCounters,
 }
@@ -232,6 +254,7 @@ impl ReassemblyBudget {
             config,
             memuse: 0,
             memuse_peak: 0,
+            spare: Vec::new(),
             counters: TcpCounters::default(),
         }
     }
@@ -268,6 +291,10 @@ impl ReassemblyBudget {
         }
     }
 
+    fn has_room(&self, bytes: usize) -> bool {
+        self.memuse.saturating_add(bytes) <= self.config.memcap
+    }
+
     fn force_reserve(&mut self, bytes: usize) {
         self.memuse = self.memuse.saturating_add(bytes);
         self.memuse_peak = self.memuse_peak.max(self.memuse);
@@ -275,6 +302,25 @@ impl ReassemblyBudget {
 
     fn release(&mut self, bytes: usize) {
         self.memuse = self.memuse.saturating_sub(bytes);
+    }
+
+    /// A copy of `data` in a recycled buffer when one is spare.
+    fn copy_of(&mut self, data: &[u8]) -> Vec<u8> {
+        match self.spare.pop() {
+            Some(mut buf) => {
+                buf.extend_from_slice(data);
+                buf
+            }
+            None => data.to_vec(),
+        }
+    }
+
+    /// Keeps a no longer needed segment buffer for reuse.
+    fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS && buf.capacity() <= SPARE_BUFFER_MAX {
+            buf.clear();
+            self.spare.push(buf);
+        }
     }
 }
 

@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 
 use super::window::StreamWindow;
-use super::{Direction, OverlapPolicy, ReassemblyBudget, StreamEvent, TcpAnomaly};
+use super::{DeliveryMode, Direction, OverlapPolicy, ReassemblyBudget, StreamEvent, TcpAnomaly};
 
 /// Memory charged per held segment on top of its bytes (bookkeeping).
 const HELD_OVERHEAD: usize = 48;
@@ -57,6 +57,8 @@ pub struct TcpStream {
     base_seq: u32,
     next_off: u64,
     max_end: u64,
+    /// Offsets below this may be delivered (the peer's ACK in `Acked` mode).
+    ack_limit: u64,
     held: VecDeque<Held>,
     held_mem: usize,
     fin_off: Option<u64>,
@@ -77,6 +79,7 @@ impl TcpStream {
             base_seq: 0,
             next_off: 0,
             max_end: 0,
+            ack_limit: u64::MAX,
             held: VecDeque::new(),
             held_mem: 0,
             fin_off: None,
@@ -181,6 +184,10 @@ impl TcpStream {
         self.base_seq = base_seq;
         self.next_off = 0;
         self.max_end = 0;
+        self.ack_limit = match budget.config().delivery {
+            DeliveryMode::Immediate => u64::MAX,
+            DeliveryMode::Acked => 0,
+        };
         self.fin_off = None;
         self.fin_acked = false;
         self.midstream = midstream;
@@ -254,7 +261,16 @@ impl TcpStream {
                     Some(h) => h.start < end,
                     None => false,
                 };
-                if overlaps_held {
+                if self.ack_limit != u64::MAX {
+                    // Acked mode: hold until acknowledged, unless there is no room
+                    let room = self.held.len() < budget.config().max_ooo_segments
+                        && budget.has_room(data.len() + 2 * HELD_OVERHEAD);
+                    if !room || !self.insert(dir, start, data, policy, false, budget, out) {
+                        // no room: deliver it now rather than lose it
+                        self.ack_limit = self.ack_limit.max(end);
+                        self.insert(dir, start, data, policy, true, budget, out);
+                    }
+                } else if overlaps_held {
                     self.insert(dir, start, data, policy, true, budget, out);
                 } else {
                     self.deliver(dir, data, budget, out);
@@ -263,17 +279,50 @@ impl TcpStream {
                 return;
             }
             if self.held.len() < budget.config().max_ooo_segments {
+                let tight = !budget.has_room(data.len() + 2 * HELD_OVERHEAD);
+                if tight && self.release_unacked(dir, budget, out) {
+                    continue;
+                }
                 self.insert(dir, start, data, policy, false, budget, out);
                 return;
             }
-            // hold list full: move on to the first held byte (or to this segment)
+            // hold list full: move on to the first held byte (or to this
+            // segment), delivering the first held segment even if unacknowledged
             report(dir, TcpAnomaly::OutOfOrderLimit, budget, out);
             let target = match self.held.front() {
-                Some(h) => h.start.min(start),
+                Some(h) => {
+                    self.ack_limit = self.ack_limit.max(h.end());
+                    h.start.min(start)
+                }
                 None => start,
             };
             self.skip_to(dir, target, budget, out);
+            self.drain(dir, budget, out);
         }
+    }
+
+    /// Memory is short: delivers the unacknowledged data contiguous with the
+    /// stream (Acked mode) to free it; false when there was none.
+    fn release_unacked<O: FnMut(StreamEvent<'_>)>(
+        &mut self,
+        dir: Direction,
+        budget: &mut ReassemblyBudget,
+        out: &mut O,
+    ) -> bool {
+        let mut run_end = self.next_off;
+        for h in &self.held {
+            if h.start > run_end {
+                break;
+            }
+            run_end = run_end.max(h.end());
+        }
+        if run_end <= self.next_off || run_end <= self.ack_limit {
+            return false;
+        }
+        self.ack_limit = run_end;
+        let before = self.next_off;
+        self.drain(dir, budget, out);
+        self.next_off > before
     }
 
     /// A segment resent bytes that were already delivered.
@@ -293,8 +342,9 @@ impl TcpStream {
         }
     }
 
-    /// Holds `data` at `start`, resolving overlaps with held segments by `policy`.
-    /// `force` takes the memory even over the memcap (for data delivered at once).
+    /// Holds `data` at `start`, resolving overlaps with held segments by
+    /// `policy`; false when the memcap refused it. `force` takes the memory
+    /// even over the memcap (for data delivered at once).
     #[allow(clippy::too_many_arguments)]
     fn insert<O: FnMut(StreamEvent<'_>)>(
         &mut self,
@@ -305,7 +355,7 @@ impl TcpStream {
         force: bool,
         budget: &mut ReassemblyBudget,
         out: &mut O,
-    ) {
+    ) -> bool {
         let end = start + data.len() as u64;
         let first = self.held.partition_point(|h| h.end() <= start);
         let mut last = first;
@@ -318,17 +368,12 @@ impl TcpStream {
                 budget.force_reserve(cost);
             } else if !budget.try_reserve(cost) {
                 report(dir, TcpAnomaly::SegmentMemcapDrop, budget, out);
-                return;
+                return false;
             }
             self.held_mem += cost;
-            self.held.insert(
-                first,
-                Held {
-                    start,
-                    data: data.to_vec(),
-                },
-            );
-            return;
+            let data = budget.copy_of(data);
+            self.held.insert(first, Held { start, data });
+            return true;
         }
         budget.counters.overlap += 1;
 
@@ -342,12 +387,12 @@ impl TcpStream {
                         }
                         report(dir, TcpAnomaly::OverlapDifferentData, budget, out);
                     }
-                    return;
+                    return true;
                 }
             }
         }
 
-        let mut merged = data.to_vec();
+        let mut merged = budget.copy_of(data);
         let mut differs = false;
         for h in self.held.range(first..last) {
             let (os, oe) = (start.max(h.start), end.min(h.end()));
@@ -392,7 +437,8 @@ impl TcpStream {
                 budget.force_reserve(extra);
             } else if !budget.try_reserve(extra) {
                 report(dir, TcpAnomaly::SegmentMemcapDrop, budget, out);
-                return;
+                budget.recycle(merged);
+                return false;
             }
         } else {
             budget.release(old_cost - new_cost);
@@ -404,7 +450,7 @@ impl TcpStream {
         let tail = match (removed.last(), right_from) {
             (Some(h), Some(from)) => h.data.get(from..).map(|d| Held {
                 start: end,
-                data: d.to_vec(),
+                data: budget.copy_of(d),
             }),
             _ => None,
         };
@@ -425,6 +471,10 @@ impl TcpStream {
         if let Some(t) = tail {
             self.held.insert(at + 1, t);
         }
+        for h in removed {
+            budget.recycle(h.data);
+        }
+        true
     }
 
     /// Delivers `data`, which starts at the next expected offset, up to the depth.
@@ -505,20 +555,33 @@ impl TcpStream {
         out: &mut O,
     ) {
         while !self.depth_reached {
-            match self.held.front() {
-                Some(h) if h.start <= self.next_off => {}
+            let (start, end) = match self.held.front() {
+                Some(h) if h.start <= self.next_off => (h.start, h.end()),
                 _ => break,
+            };
+            let until = end.min(self.ack_limit);
+            if end > self.next_off && until <= self.next_off {
+                break; // waiting for the peer's ACK
             }
             let Some(h) = self.held.pop_front() else {
                 break;
             };
-            self.held_mem -= h.cost();
-            budget.release(h.cost());
-            if h.end() <= self.next_off {
-                continue;
+            let cost = h.cost();
+            self.held_mem -= cost;
+            budget.release(cost);
+            if end > self.next_off {
+                let from = (self.next_off - start) as usize;
+                let to = (until - start) as usize;
+                self.deliver(dir, h.data.get(from..to).unwrap_or(&[]), budget, out);
             }
-            let from = (self.next_off - h.start) as usize;
-            self.deliver(dir, h.data.get(from..).unwrap_or(&[]), budget, out);
+            if self.next_off < end && !self.depth_reached {
+                // partly acknowledged: keep the rest
+                self.held_mem += cost;
+                budget.force_reserve(cost);
+                self.held.push_front(h);
+                break;
+            }
+            budget.recycle(h.data);
         }
         self.check_end(dir, out);
     }
@@ -532,6 +595,8 @@ impl TcpStream {
         budget: &mut ReassemblyBudget,
         out: &mut O,
     ) {
+        // moving on to `target` means giving out everything before it
+        self.ack_limit = self.ack_limit.max(target);
         while self.next_off < target && !self.depth_reached {
             let held_start = match self.held.front() {
                 Some(h) if h.start < target => Some(h.start),
@@ -610,13 +675,20 @@ impl TcpStream {
                 self.fin_acked = true;
             }
         }
+        if self.ack_limit != u64::MAX {
+            self.ack_limit = self.ack_limit.max(acked);
+        }
         // only skip over ranges we saw data beyond: a forged ACK cannot push
         // the stream past bytes nobody sent
         let target = acked.min(self.max_end);
-        if target > self.next_off && !self.depth_reached {
-            self.skip_to(dir, target, budget, out);
+        if self.depth_reached {
+            return;
         }
-        self.check_end(dir, out);
+        if target > self.next_off {
+            self.skip_to(dir, target, budget, out);
+        } else {
+            self.drain(dir, budget, out);
+        }
     }
 
     /// The session is over: deliver what is held, report what is missing, end the stream.
@@ -627,6 +699,7 @@ impl TcpStream {
         out: &mut O,
     ) {
         if self.started && !self.depth_reached {
+            self.ack_limit = u64::MAX;
             let mut target = self.max_end;
             if let Some(fin) = self.fin_off {
                 target = target.max(fin);
@@ -651,7 +724,9 @@ impl TcpStream {
     }
 
     fn drop_held(&mut self, budget: &mut ReassemblyBudget) {
-        self.held.clear();
+        for h in self.held.drain(..) {
+            budget.recycle(h.data);
+        }
         budget.release(self.held_mem);
         self.held_mem = 0;
     }

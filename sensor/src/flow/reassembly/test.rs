@@ -632,6 +632,98 @@ fn window_holds_recent_bytes_only() {
     assert_eq!(h.session.stream(C).window_offset(), 5);
 }
 
+fn acked() -> ReassemblyConfig {
+    ReassemblyConfig {
+        delivery: DeliveryMode::Acked,
+        ..cfg()
+    }
+}
+
+#[test]
+fn acked_mode_waits_for_the_ack_and_splits_segments() {
+    let mut h = Harness::new(acked());
+    h.handshake(0, 0);
+    h.seg(C, 1, 1, PA, b"hello ");
+    h.seg(C, 7, 1, PA, b"world");
+    assert_eq!(h.data(C), b"");
+    h.seg(S, 1, 4, ACK, b""); // acknowledges "hel"
+    assert_eq!(h.data(C), b"hel");
+    h.seg(S, 1, 12, ACK, b"");
+    assert_eq!(h.data(C), b"hello world");
+    assert_eq!(h.session.stream(C).held_segments(), 0);
+    assert!(h.gaps(C).is_empty());
+}
+
+#[test]
+fn acked_mode_applies_policy_to_unacked_resends() {
+    // the suricata-verify "eve-overlap-payload" case: GOOD, then EVIL at the
+    // same sequence numbers, then the ACK
+    for (policy, want) in [
+        (OverlapPolicy::Bsd, &b"GOOD"[..]),
+        (OverlapPolicy::First, b"GOOD"),
+        (OverlapPolicy::OldLinux, b"EVIL"),
+        (OverlapPolicy::Solaris, b"EVIL"),
+        (OverlapPolicy::Last, b"EVIL"),
+        (OverlapPolicy::Linux, b"GOOD"),
+    ] {
+        let mut h = Harness::new(ReassemblyConfig { policy, ..acked() });
+        h.handshake(1, 1000);
+        h.seg(C, 2, 1001, PA, b"GOOD");
+        h.seg(C, 2, 1001, PA, b"EVIL");
+        h.seg(S, 1001, 6, ACK, b"");
+        assert_eq!(h.data(C), want, "policy {policy}");
+        assert_eq!(h.anomalies(), vec![TcpAnomaly::OverlapDifferentData]);
+    }
+    // immediate mode keeps what it already delivered
+    let mut h = Harness::new(ReassemblyConfig {
+        policy: OverlapPolicy::Last,
+        ..cfg()
+    });
+    h.handshake(1, 1000);
+    h.seg(C, 2, 1001, PA, b"GOOD");
+    h.seg(C, 2, 1001, PA, b"EVIL");
+    assert_eq!(h.data(C), b"GOOD");
+    assert_eq!(h.anomalies(), vec![TcpAnomaly::OverlapDifferentData]);
+}
+
+#[test]
+fn acked_mode_one_sided_still_delivers() {
+    let mut h = Harness::new(ReassemblyConfig {
+        max_ooo_segments: 4,
+        ..acked()
+    });
+    h.handshake(0, 0);
+    for i in 0..10u32 {
+        h.seg(C, 1 + i * 3, 1, PA, b"abc");
+    }
+    // held up to the limit, then delivered one by one
+    assert_eq!(h.data(C).len(), 6 * 3);
+    assert_eq!(h.session.stream(C).held_segments(), 4);
+    h.finish();
+    assert_eq!(h.data(C), b"abc".repeat(10));
+    assert!(h.gaps(C).is_empty());
+    assert_eq!(h.budget.memuse(), 0);
+
+    // memcap: unacknowledged in-order data is delivered rather than dropped
+    let mut h = Harness::new(ReassemblyConfig {
+        memcap: 200,
+        window: 0,
+        ..acked()
+    });
+    h.handshake(0, 0);
+    h.seg(C, 1, 1, PA, &[b'a'; 60]);
+    assert_eq!(h.data(C), b"");
+    h.seg(C, 61, 1, PA, &[b'b'; 60]);
+    assert_eq!(h.data(C), [b'a'; 60]);
+    assert!(h.anomalies().is_empty());
+    h.seg(C, 121, 1, PA, &[b'c'; 60]);
+    assert_eq!(h.data(C).len(), 120);
+    h.finish();
+    assert_eq!(h.data(C).len(), 180);
+    assert!(h.anomalies().is_empty());
+    assert_eq!(h.budget.memuse(), 0);
+}
+
 #[test]
 fn session_is_send() {
     fn assert_send<T: Send>() {}
@@ -681,15 +773,32 @@ fn random_permutations_rebuild_the_stream() {
             segs.swap(i, j);
         }
         let policy = OverlapPolicy::ALL[round % OverlapPolicy::ALL.len()];
+        let delivery = if round % 2 == 0 {
+            DeliveryMode::Immediate
+        } else {
+            DeliveryMode::Acked
+        };
         let mut h = Harness::new(ReassemblyConfig {
             policy,
+            delivery,
             window: 64,
             ..cfg()
         });
         h.handshake(isn, 1);
+        let mut acked = 0;
         for (a, b) in &segs {
             let seq = isn.wrapping_add(1).wrapping_add(*a as u32);
             h.seg(C, seq, 2, PA, &stream[*a..*b]);
+            // the receiver acknowledges what it has in order so far
+            if delivery == DeliveryMode::Acked && rng.below(3) == 0 {
+                acked = h.session.stream(C).offset().max(acked);
+                let ack = isn.wrapping_add(1).wrapping_add(acked as u32);
+                h.seg(S, 2, ack, ACK, b"");
+            }
+        }
+        if delivery == DeliveryMode::Acked {
+            let ack = isn.wrapping_add(1).wrapping_add(len as u32);
+            h.seg(S, 2, ack, ACK, b"");
         }
         assert_eq!(
             h.data(C),
