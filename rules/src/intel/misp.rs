@@ -689,7 +689,11 @@ mod test {
         );
         let urls = 29 + 305 + 55 + 61 + 130 + 135 + 216 + 61 + 196 + 73;
         let domains = 28 + 300 + 32 + 51 + 87 + 134 + 204 + 42 + 186 + 56;
-        eprintln!("{report}");
+        assert_eq!(
+            [K::Ipv4, K::Domain, K::Url, K::Md5, K::Sha256].map(|k| set.count(k)),
+            [225, 1120, 1256, 51, 153]
+        );
+        assert_eq!((report.duplicates(), report.rejected_total()), (5, 0));
         assert!(set.count(K::Url) <= urls && set.count(K::Url) > urls * 9 / 10);
         assert!(set.count(K::Domain) <= domains && set.count(K::Domain) > domains * 9 / 10);
         let h = set

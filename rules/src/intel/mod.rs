@@ -34,6 +34,7 @@ mod lines;
 pub mod misp;
 mod report;
 mod set;
+pub mod source;
 pub mod stix;
 mod time;
 mod value;
@@ -41,7 +42,10 @@ pub mod warninglist;
 pub mod zeek;
 
 pub use report::{LoadReport, Location, Rejection};
-pub use set::{Hit, Hits, IndicatorSet, IndicatorSetBuilder, IndicatorValue};
+pub use set::{
+    Hit, Hits, IndicatorSet, IndicatorSetBuilder, IndicatorValue, DEFAULT_MAX_INDICATORS,
+};
+pub use source::{detect_format, load_path, SourceFormat};
 pub use time::parse_timestamp;
 pub use value::{IndicatorType, MAX_VALUE_LEN};
 

@@ -195,34 +195,63 @@ mod test {
         let Some(dir) = corpus("intel/zeek-feeds") else {
             return;
         };
-        // (file, ADDR, DOMAIN, URL, EMAIL, FILE_HASH, SUBNET) from MANIFEST.tsv.
+        // (file, rows by type from MANIFEST.tsv: ADDR, DOMAIN, URL, EMAIL,
+        // FILE_HASH, SUBNET; then loaded, rejected, duplicates merged). Duplicates
+        // are rows repeating value + meta.source + meta.url (checked with sort -u).
         let expect = [
-            ("Amnesty_NSO_Domains.intel", 0, 1407, 0, 17, 0, 0),
-            ("abuse-ch-malware.intel", 0, 0, 0, 0, 828, 0),
-            ("abuse-ch-threatfox-ip.intel", 3493, 0, 0, 0, 0, 0),
-            ("cps-collected-iocs.intel", 31759, 822, 15605, 1134, 538, 10),
-            ("stalkerware.intel", 35, 566, 0, 0, 1938, 0),
-            ("tor-exit.intel", 3251, 0, 0, 0, 0, 0),
+            (
+                "Amnesty_NSO_Domains.intel",
+                [0, 1407, 0, 17, 0, 0],
+                (1424, 0, 0),
+            ),
+            ("abuse-ch-malware.intel", [0, 0, 0, 0, 828, 0], (828, 0, 0)),
+            (
+                "abuse-ch-threatfox-ip.intel",
+                [3493, 0, 0, 0, 0, 0],
+                (2342, 0, 1151),
+            ),
+            (
+                "cps-collected-iocs.intel",
+                [31759, 822, 15605, 1134, 538, 10],
+                (47662, 2, 2204),
+            ),
+            (
+                "stalkerware.intel",
+                [35, 566, 0, 0, 1938, 0],
+                (2228, 0, 311),
+            ),
+            ("tor-exit.intel", [3251, 0, 0, 0, 0, 0], (1372, 0, 1879)),
         ];
-        for (file, addr, dom, url, email, hash, subnet) in expect {
+        for (file, rows, (loaded, rejected, dup)) in expect {
             let mut b = IndicatorSetBuilder::new();
             load_zeek_intel_file(&dir.join(file), &mut b).unwrap();
             let (set, report) = b.build();
-            let total = addr + dom + url + email + hash + subnet;
-            let accounted = report.loaded() + report.rejected_total() + report.duplicates();
-            assert_eq!(accounted, total as u64, "{file}\n{report}");
+            let total: u64 = rows.iter().sum();
+            assert_eq!(
+                (
+                    report.loaded(),
+                    report.rejected_total(),
+                    report.duplicates()
+                ),
+                (loaded, rejected, dup),
+                "{file}\n{report}"
+            );
+            assert_eq!(loaded + rejected + dup, total, "{file}");
+            assert_eq!(set.len() as u64, loaded);
+            let [addr, dom, url, email, hash, subnet] = rows;
             let ips = set.count(K::Ipv4) + set.count(K::Ipv6);
             let hashes = set.count(K::Md5) + set.count(K::Sha1) + set.count(K::Sha256);
-            eprintln!(
-                "{file}: {} loaded, {} rejected, {} dup",
-                report.loaded(),
-                report.rejected_total(),
-                report.duplicates()
-            );
-            assert!(ips <= (addr + subnet) as u64 && set.count(K::Domain) <= dom as u64);
-            assert!(set.count(K::Url) <= url as u64 && hashes <= hash as u64);
-            assert!(set.count(K::Email) <= email as u64);
+            assert!(ips <= addr + subnet && set.count(K::Domain) <= dom);
+            assert!(set.count(K::Url) <= url && hashes <= hash);
+            assert!(set.count(K::Email) <= email);
         }
+        // The two rejected rows are Intel::DOMAIN values carrying a URL path.
+        let mut b = IndicatorSetBuilder::new();
+        load_zeek_intel_file(&dir.join("cps-collected-iocs.intel"), &mut b).unwrap();
+        let r = b.report();
+        assert_eq!(r.rejections()[0].location, Location::Line(49207));
+        assert_eq!(r.rejections()[0].reason, "invalid domain name");
+        assert!(r.rejections()[0].detail.contains("publicvm.com/ws/agent/"));
     }
 
     #[test]
