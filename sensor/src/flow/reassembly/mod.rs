@@ -623,6 +623,9 @@ impl TcpSession {
     pub fn finish(&mut self, budget: &mut ReassemblyBudget, out: &mut impl FnMut(StreamEvent<'_>)) {
         let reset = self.state == TcpState::Reset;
         self.close(reset, budget, out);
+        if !reset {
+            self.state = TcpState::Closed;
+        }
         self.release(budget);
     }
 

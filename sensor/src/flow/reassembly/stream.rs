@@ -171,6 +171,7 @@ impl TcpStream {
     }
 
     /// Starts (or restarts, on a SYN with a new ISN) the direction at `base_seq`.
+    /// A restart keeps offsets growing, so consumers never see them go back.
     pub(super) fn start(
         &mut self,
         base_seq: u32,
@@ -181,17 +182,16 @@ impl TcpStream {
         self.drop_held(budget);
         self.started = true;
         self.isn = isn;
-        self.base_seq = base_seq;
-        self.next_off = 0;
-        self.max_end = 0;
+        self.base_seq = base_seq.wrapping_sub(self.next_off as u32);
+        self.max_end = self.next_off;
         self.ack_limit = match budget.config().delivery {
             DeliveryMode::Immediate => u64::MAX,
-            DeliveryMode::Acked => 0,
+            DeliveryMode::Acked => self.next_off,
         };
         self.fin_off = None;
         self.fin_acked = false;
         self.midstream = midstream;
-        self.window.restart(0);
+        self.window.restart(self.next_off);
     }
 
     /// Offset of `seq` relative to stream offset 0; negative before the start.
