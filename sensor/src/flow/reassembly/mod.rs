@@ -20,18 +20,24 @@
 //! ```
 //!
 //! Design choices:
-//! - Data is delivered as soon as it is in order (no wait for the peer's ACK),
-//!   so one-sided captures reassemble too. Overlap policies therefore decide
-//!   between copies that are both still held out of order; a later segment
-//!   that disagrees with bytes already delivered is reported
-//!   ([`TcpAnomaly::OverlapDifferentData`], when the bytes are still in the
-//!   window) and otherwise ignored, as the receiving host also kept the
-//!   in-order copy it got first.
+//! - [`DeliveryMode::Immediate`] (default) delivers data as soon as it is in
+//!   order, so one-sided captures reassemble too and the in-order path does
+//!   not copy: data goes to the callback straight from the packet, and only
+//!   into the bounded window. Overlap policies then decide between copies
+//!   still held out of order; a later segment that disagrees with bytes
+//!   already delivered is reported ([`TcpAnomaly::OverlapDifferentData`],
+//!   when the bytes are still in the window) and otherwise ignored.
+//! - [`DeliveryMode::Acked`] delivers data once the peer acknowledged it, as
+//!   Suricata does in IDS mode, so the policy also decides between an
+//!   in-order segment and a different resend of it (suricata-verify's
+//!   `eve-overlap-payload-*` cases). It copies every segment (into recycled
+//!   buffers) and delays delivery by one round trip.
 //! - Memory for held segments and windows comes from the worker's
 //!   [`ReassemblyBudget`]; a session gives it back in [`TcpSession::finish`] or
 //!   [`TcpSession::release`], which the owner must call before dropping it.
-//! - The in-order path does not allocate: data is passed to the callback
-//!   straight from the packet, and copied only into the bounded window.
+//! - Every path that can not wait (hold limit, memcap, ACK past a hole,
+//!   session end) moves on with an explicit [`StreamEvent::Gap`], so app
+//!   parsers can resync; nothing is silently skipped.
 
 mod counters;
 mod policy;
