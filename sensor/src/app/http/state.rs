@@ -247,6 +247,8 @@ struct Side {
     phase: Phase,
     line: Vec<u8>,
     line_too_long: bool,
+    /// Wire bytes of the start line so far (it may span several calls).
+    line_bytes: u64,
     /// Transaction index this side is working on.
     tx: Option<usize>,
     /// Response is an interim 1xx: headers end back at `Line`.
@@ -259,6 +261,7 @@ impl Default for Side {
             phase: Phase::Line,
             line: Vec::new(),
             line_too_long: false,
+            line_bytes: 0,
             tx: None,
             interim: false,
         }
@@ -411,13 +414,13 @@ impl HttpState {
                             return;
                         }
                     }
-                    let start_len = data.len();
                     let (n, done) = Self::take_line(&mut self.req, data, self.cfg.max_line_len);
                     data = &data[n..];
+                    self.req.line_bytes += n as u64;
                     if !done {
                         return;
                     }
-                    let consumed = (start_len - data.len()) as u64;
+                    let consumed = std::mem::take(&mut self.req.line_bytes);
                     self.on_request_line(consumed);
                 }
                 Phase::Headers => {
@@ -475,13 +478,14 @@ impl HttpState {
                             return;
                         }
                     }
-                    let before = data.len();
                     let (n, done) = Self::take_line(&mut self.resp, data, self.cfg.max_line_len);
                     data = &data[n..];
+                    self.resp.line_bytes += n as u64;
                     if !done {
                         return;
                     }
-                    self.on_status_line((before - data.len()) as u64);
+                    let consumed = std::mem::take(&mut self.resp.line_bytes);
+                    self.on_status_line(consumed);
                 }
                 Phase::Headers => {
                     let (n, done) = Self::take_line(&mut self.resp, data, self.cfg.max_line_len);
@@ -1055,6 +1059,11 @@ mod test {
             txs.iter().map(|t| t.tx_id).collect::<Vec<_>>(),
             vec![0, 1, 2]
         );
+        // Byte counts add up to the streams, fed one byte at a time.
+        let req_total: u64 = txs.iter().map(|t| t.request_bytes).sum();
+        let resp_total: u64 = txs.iter().map(|t| t.response_bytes).sum();
+        assert_eq!(req_total, req.len() as u64);
+        assert_eq!(resp_total, resp.len() as u64);
     }
 
     #[test]
