@@ -454,20 +454,22 @@ impl TcpSession {
             return;
         }
         let i = dir.index();
-        if !self.streams[i].is_started() {
-            if self.state == TcpState::New {
-                if !budget.config().midstream {
-                    return;
-                }
-                self.client = Some(dir);
-                self.midstream = true;
-                budget.counters.midstream_pickups += 1;
+        if self.state == TcpState::New {
+            if !budget.config().midstream {
+                return;
             }
+            self.client = Some(dir);
+            self.midstream = true;
+            budget.counters.midstream_pickups += 1;
+        }
+        // a direction seen without its SYN starts at its first data (or FIN):
+        // a bare ACK's sequence number is not worth trusting
+        if !self.streams[i].is_started() && (!seg.payload.is_empty() || fin) {
             self.streams[i].start(seg.seq, None, true, budget);
         }
         match self.state {
             TcpState::New => self.establish(out),
-            TcpState::SynRecv if ack && !syn && self.client == Some(dir) => self.establish(out),
+            TcpState::SynRecv if ack && !syn => self.establish(out),
             TcpState::SynSent | TcpState::SynRecv if !syn && !seg.payload.is_empty() => {
                 self.establish(out)
             }
@@ -519,6 +521,12 @@ impl TcpSession {
                     }
                     true
                 }
+                TcpState::SynSent if self.streams[i].isn().is_none() => {
+                    // the server answers with a SYN of its own (simultaneous
+                    // open, split handshake): take its ISN
+                    self.streams[i].start(data_base, Some(seg.seq), false, budget);
+                    true
+                }
                 // SYN on a running session: not a new stream, ignore it
                 _ => false,
             }
@@ -550,6 +558,20 @@ impl TcpSession {
                 TcpState::SynRecv if self.client == Some(client) => {
                     // resent SYN/ACK; keep the first ISN, but its ACK still counts
                     self.streams[i].isn() == Some(seg.seq)
+                }
+                TcpState::SynSent if self.client == Some(dir) => {
+                    // split handshake: the client acknowledges the server's SYN
+                    let server = &self.streams[client.index()];
+                    if server.isn().is_none() || seg.ack != server.next_seq() {
+                        budget.counters.record(TcpAnomaly::SynAckWrongAck);
+                        out(StreamEvent::Anomaly {
+                            dir,
+                            anomaly: TcpAnomaly::SynAckWrongAck,
+                        });
+                        return false;
+                    }
+                    self.state = TcpState::SynRecv;
+                    true
                 }
                 _ => false,
             }

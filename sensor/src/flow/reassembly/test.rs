@@ -608,6 +608,30 @@ fn synack_with_wrong_ack_is_ignored() {
 }
 
 #[test]
+fn split_handshake_and_bare_acks() {
+    // SYN, a bare ACK from the server, the server's own SYN, the client's
+    // SYN/ACK, the server's ACK, then client data (four-way split handshake)
+    let mut h = Harness::new(cfg());
+    h.seg(C, 1000, 0, SYN, b"");
+    h.seg(S, 2000, 1001, ACK, b"");
+    assert!(
+        !h.session.stream(S).is_started(),
+        "a bare ACK starts no stream"
+    );
+    h.seg(S, 3000, 0, SYN, b"");
+    assert_eq!(h.session.stream(S).isn(), Some(3000));
+    h.seg(C, 1000, 3001, SYN | ACK, b"");
+    assert_eq!(h.session.state(), TcpState::SynRecv);
+    h.seg(S, 3001, 1001, ACK, b"");
+    assert_eq!(h.session.state(), TcpState::Established);
+    h.seg(C, 1001, 3001, PA, b"EVIL");
+    h.seg(S, 3001, 1005, PA, b"ok");
+    assert_eq!(h.data(C), b"EVIL");
+    assert_eq!(h.data(S), b"ok");
+    assert!(h.anomalies().is_empty());
+}
+
+#[test]
 fn synack_first_when_syn_missing() {
     let mut h = Harness::new(cfg());
     h.seg(S, 7000, 1001, SYN | ACK, b"");
