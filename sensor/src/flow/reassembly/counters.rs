@@ -86,6 +86,8 @@ pub struct TcpCounters {
     pub rst: u64,
     /// FIN segments (`tcp.fin`).
     pub fin: u64,
+    /// Keep-alive probes, whose garbage byte is not stream data (`tcp.keepalive`).
+    pub keepalive: u64,
     /// Sessions picked up without seeing their handshake (`tcp.midstream_pickups`).
     pub midstream_pickups: u64,
     /// Segments whose data overlapped data already seen, same bytes or not (`tcp.overlap`).
@@ -118,6 +120,7 @@ impl TcpCounters {
         f("tcp.synack", self.synack);
         f("tcp.rst", self.rst);
         f("tcp.fin", self.fin);
+        f("tcp.keepalive", self.keepalive);
         f("tcp.midstream_pickups", self.midstream_pickups);
         f("tcp.overlap", self.overlap);
         f("tcp.reassembled_bytes", self.reassembled_bytes);
@@ -135,6 +138,7 @@ impl TcpCounters {
         self.synack += other.synack;
         self.rst += other.rst;
         self.fin += other.fin;
+        self.keepalive += other.keepalive;
         self.midstream_pickups += other.midstream_pickups;
         self.overlap += other.overlap;
         self.reassembled_bytes += other.reassembled_bytes;

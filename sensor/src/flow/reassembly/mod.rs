@@ -483,7 +483,12 @@ impl TcpSession {
             seg.seq
         };
         let policy = self.policy;
-        self.streams[i].on_data(dir, data_seq, seg.payload, policy, budget, out);
+        let keepalive = !syn && !fin && self.streams[i].is_keepalive(seg.seq, seg.payload.len());
+        if keepalive {
+            budget.counters.keepalive += 1;
+        } else {
+            self.streams[i].on_data(dir, data_seq, seg.payload, policy, budget, out);
+        }
         if ack {
             let other = dir.opposite();
             self.streams[other.index()].on_peer_ack(other, seg.ack, budget, out);

@@ -201,6 +201,15 @@ impl TcpStream {
         (self.next_off as i64).saturating_add(delta)
     }
 
+    /// Whether a segment of `len` bytes at `seq` is a keep-alive probe: at
+    /// most one (garbage) byte just before the highest byte seen.
+    pub(super) fn is_keepalive(&self, seq: u32, len: usize) -> bool {
+        self.started
+            && len <= 1
+            && self.max_end > 0
+            && self.signed_offset(seq).saturating_add(1) == self.max_end as i64
+    }
+
     /// Takes the payload of a segment whose first byte has sequence number `seq`.
     pub(super) fn on_data<O: FnMut(StreamEvent<'_>)>(
         &mut self,

@@ -608,6 +608,23 @@ fn synack_with_wrong_ack_is_ignored() {
 }
 
 #[test]
+fn keepalive_probe_is_not_data() {
+    for config in [cfg(), acked()] {
+        let mut h = Harness::new(config);
+        h.handshake(0, 0);
+        h.seg(C, 1, 1, PA, b"hello");
+        h.seg(C, 5, 1, ACK, b"\0"); // keep-alive: one garbage byte at next_seq - 1
+        h.seg(C, 5, 1, ACK, b""); // zero-length variant
+        h.seg(S, 1, 6, ACK, b"");
+        h.seg(C, 6, 1, PA, b"!");
+        h.finish();
+        assert_eq!(h.data(C), b"hello!");
+        assert!(h.anomalies().is_empty(), "{:?}", h.anomalies());
+        assert_eq!(h.budget.counters.keepalive, 2);
+    }
+}
+
+#[test]
 fn split_handshake_and_bare_acks() {
     // SYN, a bare ACK from the server, the server's own SYN, the client's
     // SYN/ACK, the server's ACK, then client data (four-way split handshake)
