@@ -13,11 +13,17 @@ pub(crate) struct RangeSet {
 
 impl RangeSet {
     pub(crate) fn empty(max: u128) -> Self {
-        RangeSet { ranges: Vec::new(), max }
+        RangeSet {
+            ranges: Vec::new(),
+            max,
+        }
     }
 
     pub(crate) fn full(max: u128) -> Self {
-        RangeSet { ranges: vec![(0, max)], max }
+        RangeSet {
+            ranges: vec![(0, max)],
+            max,
+        }
     }
 
     pub(crate) fn is_full(&self) -> bool {
@@ -68,7 +74,10 @@ impl RangeSet {
         if !done {
             out.push((next, self.max));
         }
-        RangeSet { ranges: out, max: self.max }
+        RangeSet {
+            ranges: out,
+            max: self.max,
+        }
     }
 
     pub(crate) fn minus(&self, other: &RangeSet) -> RangeSet {
@@ -92,7 +101,10 @@ impl RangeSet {
                 j += 1;
             }
         }
-        RangeSet { ranges: out, max: self.max }
+        RangeSet {
+            ranges: out,
+            max: self.max,
+        }
     }
 
     pub(crate) fn contains(&self, v: u128) -> bool {
@@ -118,11 +130,19 @@ pub(crate) struct AddrSet {
 
 impl AddrSet {
     pub(crate) fn any() -> Self {
-        AddrSet { v4: RangeSet::full(u32::MAX as u128), v6: RangeSet::full(u128::MAX), any: true }
+        AddrSet {
+            v4: RangeSet::full(u32::MAX as u128),
+            v6: RangeSet::full(u128::MAX),
+            any: true,
+        }
     }
 
     fn empty() -> Self {
-        AddrSet { v4: RangeSet::empty(u32::MAX as u128), v6: RangeSet::empty(u128::MAX), any: false }
+        AddrSet {
+            v4: RangeSet::empty(u32::MAX as u128),
+            v6: RangeSet::empty(u128::MAX),
+            any: false,
+        }
     }
 
     fn fix(mut self) -> Self {
@@ -131,19 +151,53 @@ impl AddrSet {
     }
 
     fn union(&self, o: &AddrSet) -> AddrSet {
-        AddrSet { v4: self.v4.union(&o.v4), v6: self.v6.union(&o.v6), any: false }.fix()
+        AddrSet {
+            v4: self.v4.union(&o.v4),
+            v6: self.v6.union(&o.v6),
+            any: false,
+        }
+        .fix()
     }
 
     fn minus(&self, o: &AddrSet) -> AddrSet {
-        AddrSet { v4: self.v4.minus(&o.v4), v6: self.v6.minus(&o.v6), any: false }.fix()
+        AddrSet {
+            v4: self.v4.minus(&o.v4),
+            v6: self.v6.minus(&o.v6),
+            any: false,
+        }
+        .fix()
     }
 
     fn complement(&self) -> AddrSet {
-        AddrSet { v4: self.v4.complement(), v6: self.v6.complement(), any: false }.fix()
+        AddrSet {
+            v4: self.v4.complement(),
+            v6: self.v6.complement(),
+            any: false,
+        }
+        .fix()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         self.v4.is_empty() && self.v6.is_empty()
+    }
+
+    /// Whether the set is small enough to index (less than a /8 of IPv4, a /28 of IPv6).
+    pub(crate) fn is_narrow(&self) -> bool {
+        let v4: u128 = self.v4.ranges.iter().map(|(l, h)| h - l + 1).sum();
+        let v6 = self
+            .v6
+            .ranges
+            .iter()
+            .try_fold(0u128, |a, (l, h)| a.checked_add((h - l).saturating_add(1)));
+        v4 < (1 << 24) && v6.is_some_and(|n| n < (1 << 100))
+    }
+
+    pub(crate) fn v4_ranges(&self) -> &[(u128, u128)] {
+        &self.v4.ranges
+    }
+
+    pub(crate) fn v6_ranges(&self) -> &[(u128, u128)] {
+        &self.v6.ranges
     }
 
     pub(crate) fn contains(&self, ip: IpAddr) -> bool {
@@ -157,6 +211,92 @@ impl AddrSet {
                 None => self.v6.contains(u128::from(a)),
             },
         }
+    }
+}
+
+/// Point lookup over many address ranges: which rules' ranges contain an address.
+#[derive(Debug, Default)]
+pub(crate) struct AddrIndex {
+    v4: SegmentIndex,
+    v6: SegmentIndex,
+}
+
+#[derive(Debug, Default)]
+struct SegmentIndex {
+    /// Segment i covers `starts[i]..starts[i+1]`.
+    starts: Vec<u128>,
+    lists: Vec<Box<[u32]>>,
+}
+
+impl SegmentIndex {
+    fn build(mut ranges: Vec<(u128, u128, u32)>) -> Self {
+        // Sweep over range starts and ends, keeping the set of active rules.
+        let mut events: Vec<(u128, bool, u32)> = Vec::with_capacity(ranges.len() * 2);
+        for (lo, hi, r) in ranges.drain(..) {
+            events.push((lo, true, r));
+            if let Some(end) = hi.checked_add(1) {
+                events.push((end, false, r));
+            }
+        }
+        events.sort_unstable();
+        let mut active: Vec<u32> = Vec::new();
+        let mut idx = SegmentIndex::default();
+        let mut i = 0;
+        while i < events.len() {
+            let pos = events[i].0;
+            while i < events.len() && events[i].0 == pos {
+                let (_, start, r) = events[i];
+                if start {
+                    active.push(r);
+                } else if let Some(j) = active.iter().position(|&a| a == r) {
+                    active.swap_remove(j);
+                }
+                i += 1;
+            }
+            let mut l = active.clone();
+            l.sort_unstable();
+            l.dedup();
+            idx.starts.push(pos);
+            idx.lists.push(l.into_boxed_slice());
+        }
+        idx
+    }
+
+    fn lookup(&self, x: u128) -> &[u32] {
+        match self.starts.partition_point(|s| *s <= x) {
+            0 => &[],
+            i => &self.lists[i - 1],
+        }
+    }
+}
+
+impl AddrIndex {
+    /// Builds the index from (set, rule) pairs.
+    pub(crate) fn build<'a>(sets: impl Iterator<Item = (&'a AddrSet, u32)>) -> Self {
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for (s, r) in sets {
+            v4.extend(s.v4_ranges().iter().map(|&(l, h)| (l, h, r)));
+            v6.extend(s.v6_ranges().iter().map(|&(l, h)| (l, h, r)));
+        }
+        AddrIndex {
+            v4: SegmentIndex::build(v4),
+            v6: SegmentIndex::build(v6),
+        }
+    }
+
+    /// Rules whose indexed set contains `ip`.
+    pub(crate) fn lookup(&self, ip: IpAddr) -> &[u32] {
+        match ip {
+            IpAddr::V4(a) => self.v4.lookup(u32::from(a) as u128),
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(v4) => self.v4.lookup(u32::from(v4) as u128),
+                None => self.v6.lookup(u128::from(a)),
+            },
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.v4.starts.is_empty() && self.v6.starts.is_empty()
     }
 }
 
@@ -196,7 +336,10 @@ impl Default for Vars {
     /// Suricata's default `address-groups` and `port-groups`.
     fn default() -> Self {
         let mut addr = HashMap::new();
-        addr.insert("HOME_NET".into(), "[192.168.0.0/16,10.0.0.0/8,172.16.0.0/12]".into());
+        addr.insert(
+            "HOME_NET".into(),
+            "[192.168.0.0/16,10.0.0.0/8,172.16.0.0/12]".into(),
+        );
         addr.insert("EXTERNAL_NET".into(), "!$HOME_NET".into());
         for n in [
             "HTTP_SERVERS",
@@ -322,11 +465,20 @@ fn parse_addr_depth(s: &str, vars: &Vars, depth: usize) -> Result<AddrSet, Strin
 fn parse_cidr(s: &str) -> Result<AddrSet, String> {
     let mut set = AddrSet::empty();
     if let Some((a, b)) = s.split_once('-') {
-        let lo: IpAddr = a.trim().parse().map_err(|_| format!("bad address \"{s}\""))?;
-        let hi: IpAddr = b.trim().parse().map_err(|_| format!("bad address \"{s}\""))?;
+        let lo: IpAddr = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad address \"{s}\""))?;
+        let hi: IpAddr = b
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad address \"{s}\""))?;
         match (lo, hi) {
             (IpAddr::V4(l), IpAddr::V4(h)) if l <= h => {
-                set.v4 = RangeSet::from_ranges(vec![(u32::from(l) as u128, u32::from(h) as u128)], u32::MAX as u128)
+                set.v4 = RangeSet::from_ranges(
+                    vec![(u32::from(l) as u128, u32::from(h) as u128)],
+                    u32::MAX as u128,
+                )
             }
             (IpAddr::V6(l), IpAddr::V6(h)) if l <= h => {
                 set.v6 = RangeSet::from_ranges(vec![(u128::from(l), u128::from(h))], u128::MAX)
@@ -349,7 +501,9 @@ fn parse_cidr(s: &str) -> Result<AddrSet, String> {
         Some(l) => {
             if let Ok(n) = l.parse::<u32>() {
                 n
-            } else if let (IpAddr::V4(_), Ok(std::net::IpAddr::V4(mask))) = (ip, l.parse::<IpAddr>()) {
+            } else if let (IpAddr::V4(_), Ok(std::net::IpAddr::V4(mask))) =
+                (ip, l.parse::<IpAddr>())
+            {
                 // Dotted netmask (`255.255.255.0`).
                 u32::from(mask).leading_ones()
             } else {
@@ -363,13 +517,23 @@ fn parse_cidr(s: &str) -> Result<AddrSet, String> {
     match ip {
         IpAddr::V4(a) => {
             let v = u32::from(a) as u128;
-            let host = if len == 0 { u32::MAX as u128 } else { ((1u128 << (32 - len)) - 1) & (u32::MAX as u128) };
+            let host = if len == 0 {
+                u32::MAX as u128
+            } else {
+                ((1u128 << (32 - len)) - 1) & (u32::MAX as u128)
+            };
             let lo = v & !host & (u32::MAX as u128);
             set.v4 = RangeSet::from_ranges(vec![(lo, lo | host)], u32::MAX as u128);
         }
         IpAddr::V6(a) => {
             let v = u128::from(a);
-            let host = if len == 0 { u128::MAX } else if len == 128 { 0 } else { (1u128 << (128 - len)) - 1 };
+            let host = if len == 0 {
+                u128::MAX
+            } else if len == 128 {
+                0
+            } else {
+                (1u128 << (128 - len)) - 1
+            };
             let lo = v & !host;
             set.v6 = RangeSet::from_ranges(vec![(lo, lo | host)], u128::MAX);
         }
@@ -424,7 +588,10 @@ fn parse_ports_depth(s: &str, vars: &Vars, depth: usize) -> Result<RangeSet, Str
         return Ok(RangeSet::full(65535));
     }
     let num = |t: &str| -> Result<u128, String> {
-        t.trim().parse::<u16>().map(|v| v as u128).map_err(|_| format!("bad port \"{s}\""))
+        t.trim()
+            .parse::<u16>()
+            .map(|v| v as u128)
+            .map_err(|_| format!("bad port \"{s}\""))
     };
     let (lo, hi) = match s.split_once(':') {
         Some((a, b)) => {
@@ -482,6 +649,23 @@ mod test {
         assert!(parse_addr("!any", &v).is_err());
         let v6 = parse_addr("2001:db8::/32", &v).unwrap();
         assert!(v6.contains(ip("2001:db8:ffff::1")) && !v6.contains(ip("2001:db9::1")));
+    }
+
+    #[test]
+    fn addr_index_lookup() {
+        let v = Vars::default();
+        let a = parse_addr("[1.2.3.0/24,5.6.7.8]", &v).unwrap();
+        let b = parse_addr("[1.2.3.128/25,2001:db8::/64]", &v).unwrap();
+        let idx = AddrIndex::build([(&a, 0u32), (&b, 1u32)].into_iter());
+        assert_eq!(idx.lookup(ip("1.2.3.1")), &[0]);
+        assert_eq!(idx.lookup(ip("1.2.3.200")), &[0, 1]);
+        assert_eq!(idx.lookup(ip("5.6.7.8")), &[0]);
+        assert!(idx.lookup(ip("5.6.7.9")).is_empty());
+        assert!(idx.lookup(ip("0.0.0.0")).is_empty());
+        assert_eq!(idx.lookup(ip("2001:db8::5")), &[1]);
+        assert!(a.is_narrow() && b.is_narrow());
+        assert!(!parse_addr("$EXTERNAL_NET", &v).unwrap().is_narrow());
+        assert!(!parse_addr("$HOME_NET", &v).unwrap().is_narrow());
     }
 
     #[test]

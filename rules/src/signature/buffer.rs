@@ -190,8 +190,14 @@ mod test {
         for b in BufferId::ALL {
             assert_eq!(BufferId::from_name(b.name()), Some(*b));
         }
-        assert_eq!(BufferId::from_name("http_client_body"), Some(BufferId::HttpRequestBody));
-        assert_eq!(BufferId::legacy_is_modifier("http_uri"), Some(BufferId::HttpUri));
+        assert_eq!(
+            BufferId::from_name("http_client_body"),
+            Some(BufferId::HttpRequestBody)
+        );
+        assert_eq!(
+            BufferId::legacy_is_modifier("http_uri"),
+            Some(BufferId::HttpUri)
+        );
         assert_eq!(BufferId::legacy_is_modifier("file_data"), None);
         assert_eq!(AppProto::from_name("http"), Some(AppProto::Http1));
         assert!(AppProto::Http2.satisfies(AppProto::Http1, true));

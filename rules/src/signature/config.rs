@@ -18,7 +18,9 @@ pub struct Classifications {
 
 impl Default for Classifications {
     fn default() -> Self {
-        let mut c = Classifications { map: HashMap::new() };
+        let mut c = Classifications {
+            map: HashMap::new(),
+        };
         // The embedded table is well-formed; a bad line would show as an empty table in tests.
         let _ = c.parse(DEFAULT_CLASSIFICATION);
         c
@@ -28,7 +30,9 @@ impl Default for Classifications {
 impl Classifications {
     /// An empty table.
     pub fn empty() -> Self {
-        Classifications { map: HashMap::new() }
+        Classifications {
+            map: HashMap::new(),
+        }
     }
 
     /// Adds (or replaces) the entries of a `classification.config` text.
@@ -46,12 +50,19 @@ impl Classifications {
             };
             let parts: Vec<&str> = rest.split(',').map(str::trim).collect();
             if parts.len() != 3 || parts[0].is_empty() {
-                errors.push((i + 1, format!("expected name,description,priority, got \"{}\"", rest.trim())));
+                errors.push((
+                    i + 1,
+                    format!(
+                        "expected name,description,priority, got \"{}\"",
+                        rest.trim()
+                    ),
+                ));
                 continue;
             }
             match parts[2].parse::<u8>() {
                 Ok(p) if p > 0 => {
-                    self.map.insert(parts[0].to_string(), (Arc::from(parts[1]), p));
+                    self.map
+                        .insert(parts[0].to_string(), (Arc::from(parts[1]), p));
                 }
                 _ => errors.push((i + 1, format!("bad priority \"{}\"", parts[2]))),
             }
@@ -107,7 +118,11 @@ fn kv_list(rest: &str) -> Vec<(&str, &str)> {
     rest.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
-        .map(|p| p.split_once(char::is_whitespace).map(|(k, v)| (k.trim(), v.trim())).unwrap_or((p, "")))
+        .map(|p| {
+            p.split_once(char::is_whitespace)
+                .map(|(k, v)| (k.trim(), v.trim()))
+                .unwrap_or((p, ""))
+        })
         .collect()
 }
 
@@ -128,7 +143,9 @@ impl ThresholdConfig {
     }
 
     fn line(&mut self, l: &str, vars: &Vars) -> Result<(), String> {
-        let (kind, rest) = l.split_once(char::is_whitespace).ok_or_else(|| format!("unknown line \"{l}\""))?;
+        let (kind, rest) = l
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| format!("unknown line \"{l}\""))?;
         let kv = kv_list(rest);
         let get = |k: &str| kv.iter().find(|(a, _)| *a == k).map(|(_, v)| *v);
         let num = |k: &str| -> Result<u64, String> {
@@ -139,10 +156,10 @@ impl ThresholdConfig {
         let sid = num("sig_id")? as u32;
         let track = |v: Option<&str>| -> Result<Track, String> {
             Ok(match v {
-                Some("by_src") => Track::BySrc,
-                Some("by_dst") => Track::ByDst,
-                Some("by_rule") => Track::ByRule,
-                Some("by_both") => Track::ByBoth,
+                Some("by_src") => Track::Source,
+                Some("by_dst") => Track::Destination,
+                Some("by_rule") => Track::Rule,
+                Some("by_both") => Track::Pair,
                 Some(o) => return Err(format!("{kind}: bad track \"{o}\"")),
                 None => return Err(format!("{kind}: missing track")),
             })
@@ -160,15 +177,27 @@ impl ThresholdConfig {
                 self.suppress.push(Suppress { gid, sid, by });
             }
             "threshold" | "event_filter" => {
-                let t = parse_threshold_pub(rest.split_once(',').and_then(|(_, r)| r.split_once(',')).map(|(_, r)| r).unwrap_or(""))?;
+                let t = parse_threshold_pub(
+                    rest.split_once(',')
+                        .and_then(|(_, r)| r.split_once(','))
+                        .map(|(_, r)| r)
+                        .unwrap_or(""),
+                )?;
                 self.thresholds.insert((gid, sid), t);
             }
             "rate_filter" => {
                 let new_action = get("new_action").ok_or("rate_filter: missing new_action")?;
-                let new_action = Action::from_name(new_action).ok_or_else(|| format!("rate_filter: bad new_action \"{new_action}\""))?;
+                let new_action = Action::from_name(new_action)
+                    .ok_or_else(|| format!("rate_filter: bad new_action \"{new_action}\""))?;
                 self.rate_filters.insert(
                     (gid, sid),
-                    RateFilter { track: track(get("track"))?, count: num("count")?, seconds: num("seconds")?, new_action, timeout: num("timeout")? },
+                    RateFilter {
+                        track: track(get("track"))?,
+                        count: num("count")?,
+                        seconds: num("seconds")?,
+                        new_action,
+                        timeout: num("timeout")?,
+                    },
                 );
             }
             o => return Err(format!("unknown directive \"{o}\"")),
@@ -182,8 +211,8 @@ impl ThresholdConfig {
                 && (s.sid == sid || s.sid == 0)
                 && match &s.by {
                     None => true,
-                    Some((Track::BySrc, set)) => set.contains(src),
-                    Some((Track::ByDst, set)) => set.contains(dst),
+                    Some((Track::Source, set)) => set.contains(src),
+                    Some((Track::Destination, set)) => set.contains(dst),
                     Some((_, set)) => set.contains(src) || set.contains(dst),
                 }
         })

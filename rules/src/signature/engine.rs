@@ -9,14 +9,15 @@ use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use super::addr::{parse_addr, parse_ports, Vars};
+use super::addr::{parse_addr, parse_ports, AddrIndex, Vars};
 use super::buffer::{AppProto, BufferId};
 use super::config::{Classifications, ThresholdConfig};
 use super::input::{DetectScratch, FlowVars, Match, PacketInput, TrackEntry, TrackKey};
 use super::matcher::{apply_transforms, match_list, ListCtx};
 use super::rule::{
-    compile_rule, Action, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, IntAct, IntCond, Names, PktCheck, Rule, RuleMeta, Src, StreamSel,
-    StreamWhich, ThreshKind, Threshold, Track, Transform, Transport,
+    compile_rule, Action, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, IntAct, IntCond, Names,
+    PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich, ThreshKind, Threshold, Track, Transform,
+    Transport,
 };
 use super::text::logical_lines;
 
@@ -42,7 +43,11 @@ impl fmt::Display for BuildError {
             ErrorKind::Io { path, err } => write!(f, "cannot read {}: {err}", path.display()),
             ErrorKind::Var { name, reason } => write!(f, "bad value for variable {name}: {reason}"),
             ErrorKind::Prefilter(e) => write!(f, "cannot build the prefilter automaton: {e}"),
-            ErrorKind::TooManyRules(n) => write!(f, "too many rules ({n}); at most {} are supported", u32::MAX),
+            ErrorKind::TooManyRules(n) => write!(
+                f,
+                "too many rules ({n}); at most {} are supported",
+                u32::MAX
+            ),
         }
     }
 }
@@ -72,7 +77,11 @@ pub struct RejectedRule {
 impl fmt::Display for RejectedRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.sid {
-            Some(s) => write!(f, "{}:{} sid {}: {}", self.origin, self.line, s, self.reason),
+            Some(s) => write!(
+                f,
+                "{}:{} sid {}: {}",
+                self.origin, self.line, s, self.reason
+            ),
             None => write!(f, "{}:{} sid ?: {}", self.origin, self.line, self.reason),
         }
     }
@@ -143,7 +152,11 @@ pub fn check_report(report: &LoadReport) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     for f in &report.files {
-        let _ = writeln!(s, "{}: {} loaded, {} rejected", f.origin, f.loaded, f.rejected);
+        let _ = writeln!(
+            s,
+            "{}: {} loaded, {} rejected",
+            f.origin, f.loaded, f.rejected
+        );
     }
     for r in &report.rejected {
         let _ = writeln!(s, "{r}");
@@ -154,7 +167,12 @@ pub fn check_report(report: &LoadReport) -> String {
     for (b, n) in &report.waiting {
         let _ = writeln!(s, "{n} rules waiting for buffer {b}");
     }
-    let _ = write!(s, "{} rules loaded, {} rejected", report.loaded(), report.rejected_count());
+    let _ = write!(
+        s,
+        "{} rules loaded, {} rejected",
+        report.loaded(),
+        report.rejected_count()
+    );
     s
 }
 
@@ -198,13 +216,16 @@ impl EngineBuilder {
     /// Sets an address variable (`HOME_NET` = `"[10.0.0.0/8]"`); name without `$`.
     pub fn address_var(&mut self, name: &str, value: &str) -> Result<&mut Self, BuildError> {
         let name = name.trim_start_matches('$').to_string();
+        self.names.clear_exprs();
         let old = self.vars.addr.insert(name.clone(), value.to_string());
         if let Err(reason) = parse_addr(value, &self.vars) {
             match old {
                 Some(o) => self.vars.addr.insert(name.clone(), o),
                 None => self.vars.addr.remove(&name),
             };
-            return Err(BuildError { kind: ErrorKind::Var { name, reason } });
+            return Err(BuildError {
+                kind: ErrorKind::Var { name, reason },
+            });
         }
         Ok(self)
     }
@@ -212,13 +233,16 @@ impl EngineBuilder {
     /// Sets a port variable (`HTTP_PORTS` = `"[80,8080]"`); name without `$`.
     pub fn port_var(&mut self, name: &str, value: &str) -> Result<&mut Self, BuildError> {
         let name = name.trim_start_matches('$').to_string();
+        self.names.clear_exprs();
         let old = self.vars.port.insert(name.clone(), value.to_string());
         if let Err(reason) = parse_ports(value, &self.vars) {
             match old {
                 Some(o) => self.vars.port.insert(name.clone(), o),
                 None => self.vars.port.remove(&name),
             };
-            return Err(BuildError { kind: ErrorKind::Var { name, reason } });
+            return Err(BuildError {
+                kind: ErrorKind::Var { name, reason },
+            });
         }
         Ok(self)
     }
@@ -232,7 +256,9 @@ impl EngineBuilder {
     /// Adds the entries of a classification.config text; bad lines go to the report.
     pub fn classification_str(&mut self, text: &str, origin: &str) -> &mut Self {
         for (line, e) in self.classes.parse(text) {
-            self.report.config_errors.push(format!("{origin}:{line}: {e}"));
+            self.report
+                .config_errors
+                .push(format!("{origin}:{line}: {e}"));
         }
         self
     }
@@ -247,7 +273,9 @@ impl EngineBuilder {
     /// Adds threshold.config lines (`suppress`, `threshold`, `event_filter`, `rate_filter`).
     pub fn threshold_str(&mut self, text: &str, origin: &str) -> &mut Self {
         for (line, e) in self.thresholds.parse(text, &self.vars) {
-            self.report.config_errors.push(format!("{origin}:{line}: {e}"));
+            self.report
+                .config_errors
+                .push(format!("{origin}:{line}: {e}"));
         }
         self
     }
@@ -276,8 +304,17 @@ impl EngineBuilder {
     /// bad rules are recorded in the report.
     pub fn add_str(&mut self, text: &str, origin: &str) -> &mut Self {
         let origin: Arc<str> = Arc::from(origin);
-        let mut file = FileReport { origin: origin.clone(), loaded: 0, rejected: 0 };
-        let mut ctx = CompileCtx { vars: &self.vars, classes: &self.classes, names: &mut self.names, origin: origin.clone() };
+        let mut file = FileReport {
+            origin: origin.clone(),
+            loaded: 0,
+            rejected: 0,
+        };
+        let mut ctx = CompileCtx {
+            vars: &self.vars,
+            classes: &self.classes,
+            names: &mut self.names,
+            origin: origin.clone(),
+        };
         for l in logical_lines(text) {
             match compile_rule(&l.text, l.line, &mut ctx) {
                 Ok(rule) => {
@@ -298,7 +335,12 @@ impl EngineBuilder {
                 }
                 Err(e) => {
                     file.rejected += 1;
-                    self.report.rejected.push(RejectedRule { origin: origin.clone(), line: l.line, sid: e.sid, reason: e.reason });
+                    self.report.rejected.push(RejectedRule {
+                        origin: origin.clone(),
+                        line: l.line,
+                        sid: e.sid,
+                        reason: e.reason,
+                    });
                 }
             }
         }
@@ -310,8 +352,16 @@ impl EngineBuilder {
     pub fn add_file(&mut self, path: impl AsRef<Path>) -> Result<&mut Self, BuildError> {
         let p = path.as_ref();
         if p.is_dir() {
-            let rd = std::fs::read_dir(p).map_err(|err| BuildError { kind: ErrorKind::Io { path: p.to_path_buf(), err } })?;
-            let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|f| f.extension().is_some_and(|x| x == "rules")).collect();
+            let rd = std::fs::read_dir(p).map_err(|err| BuildError {
+                kind: ErrorKind::Io {
+                    path: p.to_path_buf(),
+                    err,
+                },
+            })?;
+            let mut files: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "rules"))
+                .collect();
             files.sort();
             for f in files {
                 self.add_file(&f)?;
@@ -347,9 +397,17 @@ impl EngineBuilder {
     pub fn build(self) -> Result<Engine, BuildError> {
         let mut report = self.report.clone();
         report.waiting = self.waiting();
-        let EngineBuilder { thresholds, provided, prefilter, mut rules, .. } = self;
+        let EngineBuilder {
+            thresholds,
+            provided,
+            prefilter,
+            mut rules,
+            ..
+        } = self;
         if rules.len() > u32::MAX as usize / 4 {
-            return Err(BuildError { kind: ErrorKind::TooManyRules(rules.len()) });
+            return Err(BuildError {
+                kind: ErrorKind::TooManyRules(rules.len()),
+            });
         }
         // Suricata's default action order: pass, drop, reject, alert; then load order.
         rules.sort_by_key(|r| action_rank(r.meta.action));
@@ -372,20 +430,31 @@ impl EngineBuilder {
                         let l = &r.lists[li];
                         gb.add(l.src, &l.transforms, pat, idx as u32);
                     }
-                    None => gb.always.push(idx as u32),
+                    None => gb.add_always(r, idx as u32),
                 }
             }
         }
         let mut built = Vec::with_capacity(GROUPS);
         for gb in groups {
-            built.push(gb.build()?);
+            built.push(gb.build(&rules)?);
         }
-        Ok(Engine { id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed), rules, groups: built, thresholds, report })
+        Ok(Engine {
+            id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
+            rules,
+            groups: built,
+            thresholds,
+            report,
+        })
     }
 }
 
 fn read(p: &Path) -> Result<String, BuildError> {
-    let bytes = std::fs::read(p).map_err(|err| BuildError { kind: ErrorKind::Io { path: p.to_path_buf(), err } })?;
+    let bytes = std::fs::read(p).map_err(|err| BuildError {
+        kind: ErrorKind::Io {
+            path: p.to_path_buf(),
+            err,
+        },
+    })?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -427,8 +496,20 @@ fn group_mask(r: &Rule) -> u8 {
     let app = match r.app {
         None => 0b1111,
         Some((a, _)) => match a {
-            AppProto::Dns | AppProto::Dcerpc | AppProto::Krb5 | AppProto::Nfs | AppProto::Enip | AppProto::Ldap | AppProto::Sip => t | u,
-            AppProto::Dhcp | AppProto::Snmp | AppProto::Tftp | AppProto::Ntp | AppProto::Ike | AppProto::Quic | AppProto::Bittorrent => u,
+            AppProto::Dns
+            | AppProto::Dcerpc
+            | AppProto::Krb5
+            | AppProto::Nfs
+            | AppProto::Enip
+            | AppProto::Ldap
+            | AppProto::Sip => t | u,
+            AppProto::Dhcp
+            | AppProto::Snmp
+            | AppProto::Tftp
+            | AppProto::Ntp
+            | AppProto::Ike
+            | AppProto::Quic
+            | AppProto::Bittorrent => u,
             _ => t,
         },
     };
@@ -438,6 +519,9 @@ fn group_mask(r: &Rule) -> u8 {
 #[derive(Default)]
 struct GroupBuild {
     always: Vec<u32>,
+    by_app: Vec<(AppProto, bool, Vec<u32>)>,
+    by_src: Vec<u32>,
+    by_dst: Vec<u32>,
     pfs: Vec<PfBuild>,
 }
 
@@ -450,11 +534,42 @@ struct PfBuild {
 }
 
 impl GroupBuild {
+    /// Routes a rule without fast pattern: by app protocol, else by a narrow
+    /// source or destination address set, else to the every-packet list.
+    fn add_always(&mut self, r: &Rule, idx: u32) {
+        if let Some((a, any)) = r.app {
+            match self
+                .by_app
+                .iter_mut()
+                .find(|(x, y, _)| *x == a && *y == any)
+            {
+                Some((_, _, v)) => v.push(idx),
+                None => self.by_app.push((a, any, vec![idx])),
+            }
+        } else if !r.bidir && r.src.is_narrow() {
+            self.by_src.push(idx);
+        } else if !r.bidir && r.dst.is_narrow() {
+            self.by_dst.push(idx);
+        } else {
+            self.always.push(idx);
+        }
+    }
+
     fn add(&mut self, src: Src, transforms: &[Transform], pat: &[u8], rule: u32) {
-        let pf = match self.pfs.iter().position(|p| p.src == src && p.transforms == transforms) {
+        let pf = match self
+            .pfs
+            .iter()
+            .position(|p| p.src == src && p.transforms == transforms)
+        {
             Some(i) => &mut self.pfs[i],
             None => {
-                self.pfs.push(PfBuild { src, transforms: transforms.to_vec(), pats: Vec::new(), index: HashMap::new(), rules: Vec::new() });
+                self.pfs.push(PfBuild {
+                    src,
+                    transforms: transforms.to_vec(),
+                    pats: Vec::new(),
+                    index: HashMap::new(),
+                    rules: Vec::new(),
+                });
                 let n = self.pfs.len() - 1;
                 &mut self.pfs[n]
             }
@@ -472,20 +587,43 @@ impl GroupBuild {
         pf.rules[id].push(rule);
     }
 
-    fn build(self) -> Result<Group, BuildError> {
+    fn build(self, all: &[Rule]) -> Result<Group, BuildError> {
         let mut pfs = Vec::with_capacity(self.pfs.len());
         for p in self.pfs {
             let ac = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
                 .ascii_case_insensitive(true)
                 .build(&p.pats)
-                .map_err(|e| BuildError { kind: ErrorKind::Prefilter(e.to_string()) })?;
+                .map_err(|e| BuildError {
+                    kind: ErrorKind::Prefilter(e.to_string()),
+                })?;
             let rules = p.rules.into_iter().map(Vec::into_boxed_slice).collect();
-            pfs.push(Prefilter { src: p.src, transforms: p.transforms, ac, rules });
+            pfs.push(Prefilter {
+                src: p.src,
+                transforms: p.transforms,
+                ac,
+                rules,
+            });
         }
         let mut always = self.always;
         always.sort_unstable();
-        Ok(Group { always, pfs })
+        let src_index = AddrIndex::build(
+            self.by_src
+                .iter()
+                .filter_map(|&i| all.get(i as usize).map(|r| (&*r.src, i))),
+        );
+        let dst_index = AddrIndex::build(
+            self.by_dst
+                .iter()
+                .filter_map(|&i| all.get(i as usize).map(|r| (&*r.dst, i))),
+        );
+        Ok(Group {
+            always,
+            by_app: self.by_app,
+            src_index,
+            dst_index,
+            pfs,
+        })
     }
 }
 
@@ -500,8 +638,13 @@ struct Prefilter {
 
 #[derive(Debug)]
 struct Group {
-    /// Rules without a fast pattern: evaluated for every packet of the group.
+    /// Rules without a fast pattern and without a narrower key: evaluated for every packet.
     always: Vec<u32>,
+    /// Rules without a fast pattern, by the app protocol in their header.
+    by_app: Vec<(AppProto, bool, Vec<u32>)>,
+    /// Rules without a fast pattern and with a narrow source (resp. destination) set.
+    src_index: AddrIndex,
+    dst_index: AddrIndex,
     pfs: Vec<Prefilter>,
 }
 
@@ -546,6 +689,23 @@ impl Engine {
         self.rules.iter().map(|r| &r.meta)
     }
 
+    /// Per protocol group (tcp, udp, icmp, other): rules evaluated on every packet,
+    /// and (buffer name, patterns) of each prefilter automaton.
+    pub fn prefilter_stats(&self) -> Vec<(usize, Vec<(String, usize)>)> {
+        self.groups
+            .iter()
+            .map(|g| {
+                (
+                    g.always.len() + g.by_app.iter().map(|a| a.2.len()).sum::<usize>(),
+                    g.pfs
+                        .iter()
+                        .map(|p| (super::rule::src_name(p.src).to_string(), p.rules.len()))
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
     /// Number of prefilter automata (all groups and buffers).
     pub fn prefilter_count(&self) -> usize {
         self.groups.iter().map(|g| g.pfs.len()).sum()
@@ -554,7 +714,13 @@ impl Engine {
     /// Inspects one packet: appends a [`Match`] per matching rule to `out`
     /// (in evaluation order) and updates the flow's flowbits/flowints and the
     /// worker's threshold counters.
-    pub fn inspect(&self, input: &PacketInput<'_>, flow: &mut FlowVars, scratch: &mut DetectScratch, out: &mut Vec<Match>) {
+    pub fn inspect(
+        &self,
+        input: &PacketInput<'_>,
+        flow: &mut FlowVars,
+        scratch: &mut DetectScratch,
+        out: &mut Vec<Match>,
+    ) {
         flow.bind(self.id);
         if scratch.engine_id != self.id {
             scratch.engine_id = self.id;
@@ -566,6 +732,23 @@ impl Engine {
         scratch.candidates.clear();
         for &r in &group.always {
             mark(scratch, r);
+        }
+        for (a, any, rs) in &group.by_app {
+            if input.flow.app_proto.satisfies(*a, *any) {
+                for &r in rs {
+                    mark(scratch, r);
+                }
+            }
+        }
+        if !group.src_index.is_empty() {
+            for &r in group.src_index.lookup(input.src) {
+                mark(scratch, r);
+            }
+        }
+        if !group.dst_index.is_empty() {
+            for &r in group.dst_index.lookup(input.dst) {
+                mark(scratch, r);
+            }
         }
         for pf in &group.pfs {
             match pf.src {
@@ -593,8 +776,12 @@ impl Engine {
         }
         cands.sort_unstable();
         for &r in &cands {
-            let Some(rule) = self.rules.get(r as usize) else { continue };
-            if self.eval(rule, input, flow, scratch) && self.fire(r, rule, input, flow, scratch, out) {
+            let Some(rule) = self.rules.get(r as usize) else {
+                continue;
+            };
+            if self.eval(rule, input, flow, scratch)
+                && self.fire(r, rule, input, flow, scratch, out)
+            {
                 break;
             }
         }
@@ -626,7 +813,13 @@ impl Engine {
     }
 
     /// Full evaluation of one rule; no side effects except scratch space.
-    fn eval(&self, r: &Rule, p: &PacketInput<'_>, flow: &FlowVars, scratch: &mut DetectScratch) -> bool {
+    fn eval(
+        &self,
+        r: &Rule,
+        p: &PacketInput<'_>,
+        flow: &FlowVars,
+        scratch: &mut DetectScratch,
+    ) -> bool {
         let t_ok = match r.transport {
             Transport::Any => true,
             Transport::Tcp => p.proto == 6,
@@ -645,13 +838,6 @@ impl Engine {
                 return false;
             }
         }
-        let fwd = r.src.contains(p.src) && r.dst.contains(p.dst) && r.sport.contains(p.sport) && r.dport.contains(p.dport);
-        if !fwd {
-            let rev = r.bidir && r.src.contains(p.dst) && r.dst.contains(p.src) && r.sport.contains(p.dport) && r.dport.contains(p.sport);
-            if !rev {
-                return false;
-            }
-        }
         let f = &r.flow;
         if let Some(ts) = f.to_server {
             if !p.flow.tracked || p.flow.to_server != ts {
@@ -665,6 +851,20 @@ impl Engine {
         }
         if let Some(frag) = f.frag {
             if p.is_fragment != frag {
+                return false;
+            }
+        }
+        let fwd = r.sport.contains(p.sport)
+            && r.dport.contains(p.dport)
+            && r.src.contains(p.src)
+            && r.dst.contains(p.dst);
+        if !fwd {
+            let rev = r.bidir
+                && r.sport.contains(p.dport)
+                && r.dport.contains(p.sport)
+                && r.src.contains(p.dst)
+                && r.dst.contains(p.src);
+            if !rev {
                 return false;
             }
         }
@@ -715,7 +915,15 @@ impl Engine {
         ok
     }
 
-    fn eval_lists(&self, r: &Rule, p: &PacketInput<'_>, scratch: &mut DetectScratch, b64: &mut Vec<u8>, latin1: &mut String, tbuf: &mut Vec<u8>) -> bool {
+    fn eval_lists(
+        &self,
+        r: &Rule,
+        p: &PacketInput<'_>,
+        scratch: &mut DetectScratch,
+        b64: &mut Vec<u8>,
+        latin1: &mut String,
+        tbuf: &mut Vec<u8>,
+    ) -> bool {
         let mut decoded = Vec::new();
         let mut ctx = ListCtx::new(b64, latin1);
         for l in &r.lists {
@@ -733,7 +941,10 @@ impl Engine {
                     }
                     ok
                 }
-                Src::App(b) => p.buffers.iter().any(|(id, data)| *id == b && run(l, data, &mut ctx, tbuf, &mut scratch.tmp2)),
+                Src::App(b) => p
+                    .buffers
+                    .iter()
+                    .any(|(id, data)| *id == b && run(l, data, &mut ctx, tbuf, &mut scratch.tmp2)),
                 Src::Base64 => {
                     decoded.clear();
                     decoded.extend_from_slice(ctx.b64);
@@ -749,7 +960,15 @@ impl Engine {
 
     /// Applies a matched rule's side effects and thresholds; pushes the match.
     /// Returns true when a pass rule matched (stop evaluating the packet).
-    fn fire(&self, idx: u32, r: &Rule, p: &PacketInput<'_>, flow: &mut FlowVars, scratch: &mut DetectScratch, out: &mut Vec<Match>) -> bool {
+    fn fire(
+        &self,
+        idx: u32,
+        r: &Rule,
+        p: &PacketInput<'_>,
+        flow: &mut FlowVars,
+        scratch: &mut DetectScratch,
+        out: &mut Vec<Match>,
+    ) -> bool {
         for a in &r.bit_acts {
             match *a {
                 BitAct::Set(i) => flow.set(i, true),
@@ -776,7 +995,11 @@ impl Engine {
         if self.thresholds.suppressed(m.gid, m.sid, p.src, p.dst) {
             return false;
         }
-        let cfg = self.thresholds.thresholds.get(&(m.gid, m.sid)).or_else(|| self.thresholds.thresholds.get(&(m.gid, 0)));
+        let cfg = self
+            .thresholds
+            .thresholds
+            .get(&(m.gid, m.sid))
+            .or_else(|| self.thresholds.thresholds.get(&(m.gid, 0)));
         if let Some(t) = cfg.or(r.threshold.as_ref()) {
             if !count_hit(scratch, idx * 4, t, p) {
                 return false;
@@ -785,25 +1008,41 @@ impl Engine {
         let mut action = m.action;
         if let Some(rf) = self.thresholds.rate_filters.get(&(m.gid, m.sid)) {
             let key = track_key(idx * 4 + 2, rf.track, p);
-            let e = scratch.tracks.entry(key).or_insert(TrackEntry { start: p.ts_micros, count: 0, until: 0 });
+            let e = scratch.tracks.entry(key).or_insert(TrackEntry {
+                start: p.ts_micros,
+                count: 0,
+                until: 0,
+            });
             if p.ts_micros.saturating_sub(e.start) >= rf.seconds.saturating_mul(1_000_000) {
                 e.start = p.ts_micros;
                 e.count = 0;
             }
             e.count += 1;
             if e.count > rf.count {
-                e.until = p.ts_micros.saturating_add(rf.timeout.saturating_mul(1_000_000));
+                e.until = p
+                    .ts_micros
+                    .saturating_add(rf.timeout.saturating_mul(1_000_000));
             }
             if p.ts_micros < e.until {
                 action = rf.new_action;
             }
         }
-        out.push(Match { rule: m.clone(), action, noalert: m.noalert });
+        out.push(Match {
+            rule: m.clone(),
+            action,
+            noalert: m.noalert,
+        });
         action == Action::Pass
     }
 }
 
-fn run(l: &super::rule::List, data: &[u8], ctx: &mut ListCtx<'_>, tbuf: &mut Vec<u8>, tmp2: &mut Vec<u8>) -> bool {
+fn run(
+    l: &super::rule::List,
+    data: &[u8],
+    ctx: &mut ListCtx<'_>,
+    tbuf: &mut Vec<u8>,
+    tmp2: &mut Vec<u8>,
+) -> bool {
     if l.transforms.is_empty() {
         match_list(&l.items, data, ctx)
     } else {
@@ -814,10 +1053,10 @@ fn run(l: &super::rule::List, data: &[u8], ctx: &mut ListCtx<'_>, tbuf: &mut Vec
 
 fn track_key(slot: u32, track: Track, p: &PacketInput<'_>) -> TrackKey {
     let (a, b) = match track {
-        Track::BySrc => (Some(p.src), None),
-        Track::ByDst => (Some(p.dst), None),
-        Track::ByRule => (None, None),
-        Track::ByBoth => (Some(p.src), Some(p.dst)),
+        Track::Source => (Some(p.src), None),
+        Track::Destination => (Some(p.dst), None),
+        Track::Rule => (None, None),
+        Track::Pair => (Some(p.src), Some(p.dst)),
     };
     TrackKey { slot, a, b }
 }
@@ -830,9 +1069,18 @@ fn count_hit(scratch: &mut DetectScratch, slot: u32, t: &Threshold, p: &PacketIn
     let window = t.seconds.saturating_mul(1_000_000);
     if scratch.tracks.len() >= MAX_TRACKS {
         let now = p.ts_micros;
-        scratch.tracks.retain(|_, e| now.saturating_sub(e.start) < 3_600_000_000 || now < e.until);
+        scratch
+            .tracks
+            .retain(|_, e| now.saturating_sub(e.start) < 3_600_000_000 || now < e.until);
     }
-    let e = scratch.tracks.entry(track_key(slot, t.track, p)).or_insert(TrackEntry { start: p.ts_micros, count: 0, until: 0 });
+    let e = scratch
+        .tracks
+        .entry(track_key(slot, t.track, p))
+        .or_insert(TrackEntry {
+            start: p.ts_micros,
+            count: 0,
+            until: 0,
+        });
     if p.ts_micros.saturating_sub(e.start) >= window {
         e.start = p.ts_micros;
         e.count = 0;
@@ -889,10 +1137,18 @@ fn check(c: &PktCheck, p: &PacketInput<'_>) -> bool {
         PktCheck::Id(v) => p.ip.id == v,
         PktCheck::SameIp => p.src == p.dst,
         PktCheck::UriLen { cmp, raw } => {
-            let want = if raw { BufferId::HttpUriRaw } else { BufferId::HttpUri };
-            p.buffers.iter().any(|(id, d)| *id == want && cmp.test(d.len() as u64))
+            let want = if raw {
+                BufferId::HttpUriRaw
+            } else {
+                BufferId::HttpUri
+            };
+            p.buffers
+                .iter()
+                .any(|(id, d)| *id == want && cmp.test(d.len() as u64))
         }
-        PktCheck::AppProto { proto, negated } => (p.flow.app_proto.satisfies(proto, true)) != negated,
+        PktCheck::AppProto { proto, negated } => {
+            (p.flow.app_proto.satisfies(proto, true)) != negated
+        }
         PktCheck::StreamSize { which, cmp } => {
             let (s, c) = (p.flow.bytes_to_client, p.flow.bytes_to_server);
             match which {

@@ -157,7 +157,10 @@ impl<'a> PacketInput<'a> {
             sport: 0,
             dport: 0,
             proto,
-            ip: IpFields { ttl: 64, ..IpFields::default() },
+            ip: IpFields {
+                ttl: 64,
+                ..IpFields::default()
+            },
             is_fragment: false,
             tcp: None,
             icmp: None,

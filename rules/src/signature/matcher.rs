@@ -16,7 +16,12 @@ pub(crate) struct ListCtx<'s> {
 
 impl<'s> ListCtx<'s> {
     pub(crate) fn new(b64: &'s mut Vec<u8>, latin1: &'s mut String) -> Self {
-        ListCtx { vars: [0; 8], budget: BUDGET, b64, latin1 }
+        ListCtx {
+            vars: [0; 8],
+            budget: BUDGET,
+            b64,
+            latin1,
+        }
     }
 }
 
@@ -38,7 +43,7 @@ fn find(c: &Content, hay: &[u8]) -> Option<usize> {
         return None;
     }
     if !c.nocase {
-        return c.finder.find(hay);
+        return memchr::memmem::find(hay, &c.pat);
     }
     let first = c.pat[0];
     let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
@@ -96,7 +101,9 @@ fn step(items: &[Item], i: usize, buf: &[u8], cursor: usize, ctx: &mut ListCtx<'
             if c.negated {
                 let found = match win {
                     None => false,
-                    Some((s, e)) if c.endswith => e == buf.len() && e - s >= c.pat.len() && eq(c, &buf[e - c.pat.len()..e]),
+                    Some((s, e)) if c.endswith => {
+                        e == buf.len() && e - s >= c.pat.len() && eq(c, &buf[e - c.pat.len()..e])
+                    }
                     Some((s, e)) => find(c, &buf[s..e]).is_some(),
                 };
                 return !found && step(items, i + 1, buf, cursor, ctx);
@@ -139,13 +146,26 @@ fn step(items: &[Item], i: usize, buf: &[u8], cursor: usize, ctx: &mut ListCtx<'
                 _ => false,
             }
         }
-        Item::IsDataAt { n, relative, negated } => {
+        Item::IsDataAt {
+            n,
+            relative,
+            negated,
+        } => {
             let n = val(*n, ctx);
             // Suricata: relative wants cursor + n <= len, absolute wants n < len.
-            let ok = if *relative { cursor as i64 + n <= buf.len() as i64 } else { n < buf.len() as i64 };
+            let ok = if *relative {
+                cursor as i64 + n <= buf.len() as i64
+            } else {
+                n < buf.len() as i64
+            };
             ok != *negated && step(items, i + 1, buf, cursor, ctx)
         }
-        Item::ByteTest { spec, op, negated, value } => {
+        Item::ByteTest {
+            spec,
+            op,
+            negated,
+            value,
+        } => {
             let Some((v, _)) = read_bytes(spec, buf, cursor, ctx) else {
                 return false;
             };
@@ -182,7 +202,11 @@ fn step(items: &[Item], i: usize, buf: &[u8], cursor: usize, ctx: &mut ListCtx<'
             }
             step(items, i + 1, buf, pos as usize, ctx)
         }
-        Item::ByteExtract { spec, multiplier, var } => {
+        Item::ByteExtract {
+            spec,
+            multiplier,
+            var,
+        } => {
             let Some((v, after)) = read_bytes(spec, buf, cursor, ctx) else {
                 return false;
             };
@@ -191,7 +215,12 @@ fn step(items: &[Item], i: usize, buf: &[u8], cursor: usize, ctx: &mut ListCtx<'
             }
             step(items, i + 1, buf, after, ctx)
         }
-        Item::ByteMath { spec, op, rvalue, var } => {
+        Item::ByteMath {
+            spec,
+            op,
+            rvalue,
+            var,
+        } => {
             let Some((v, _)) = read_bytes(spec, buf, cursor, ctx) else {
                 return false;
             };
@@ -213,7 +242,11 @@ fn step(items: &[Item], i: usize, buf: &[u8], cursor: usize, ctx: &mut ListCtx<'
             step(items, i + 1, buf, cursor, ctx)
         }
         Item::Bsize(cmp) => cmp.test(buf.len() as u64) && step(items, i + 1, buf, cursor, ctx),
-        Item::Base64Decode { bytes, offset, relative } => {
+        Item::Base64Decode {
+            bytes,
+            offset,
+            relative,
+        } => {
             let start = if *relative { cursor } else { 0 }.saturating_add(*offset as usize);
             let src = buf.get(start..).unwrap_or(&[]);
             let src = match bytes {
@@ -238,7 +271,8 @@ fn eq(c: &Content, hay: &[u8]) -> bool {
 fn regex_find(re: &Re, hay: &[u8], ctx: &mut ListCtx<'_>) -> Option<usize> {
     match re {
         Re::Bytes { .. } => re.bytes()?.find(hay).map(|m| m.end()),
-        Re::Fancy(r) => {
+        Re::Fancy { .. } => {
+            let r = re.fancy()?;
             // Latin-1 view: each byte is one char, so `\xNN` in the pattern means byte NN.
             ctx.latin1.clear();
             ctx.latin1.extend(hay.iter().map(|&b| b as char));
@@ -249,15 +283,27 @@ fn regex_find(re: &Re, hay: &[u8], ctx: &mut ListCtx<'_>) -> Option<usize> {
 }
 
 /// Reads the value a byte_* keyword points at; returns (value, offset after the bytes).
-fn read_bytes(spec: &ByteSpec, buf: &[u8], cursor: usize, ctx: &ListCtx<'_>) -> Option<(u64, usize)> {
+fn read_bytes(
+    spec: &ByteSpec,
+    buf: &[u8],
+    cursor: usize,
+    ctx: &ListCtx<'_>,
+) -> Option<(u64, usize)> {
     let base = if spec.relative { cursor as i64 } else { 0 };
     let start = base.checked_add(val(spec.offset, ctx))?;
     if start < 0 {
         return None;
     }
     let start = start as usize;
-    let end = start.checked_add(spec.nbytes as usize)?;
+    let end = if spec.nbytes == 0 {
+        buf.len().min(start.saturating_add(20))
+    } else {
+        start.checked_add(spec.nbytes as usize)?
+    };
     let raw = buf.get(start..end)?;
+    if raw.is_empty() {
+        return None;
+    }
     let mut v: u64 = match spec.string_base {
         Some(base) => {
             let s = std::str::from_utf8(raw).ok()?;
@@ -387,7 +433,12 @@ mod test {
     #[test]
     fn transforms() {
         let (mut o, mut t) = (Vec::new(), Vec::new());
-        apply_transforms(&[Transform::DotPrefix, Transform::ToLowercase], b"Example.COM", &mut o, &mut t);
+        apply_transforms(
+            &[Transform::DotPrefix, Transform::ToLowercase],
+            b"Example.COM",
+            &mut o,
+            &mut t,
+        );
         assert_eq!(o, b".example.com");
         apply_transforms(&[Transform::UrlDecode], b"/a%20b+c%2", &mut o, &mut t);
         assert_eq!(o, b"/a b c%2");

@@ -24,10 +24,13 @@ mod text;
 
 pub use buffer::{AppProto, BufferId};
 pub use config::Classifications;
-pub use engine::{check_report, BuildError, Engine, EngineBuilder, FileReport, LoadReport, RejectedRule};
+pub use engine::{
+    check_report, BuildError, Engine, EngineBuilder, FileReport, LoadReport, RejectedRule,
+};
 pub use input::{
-    tcp_flags, DetectScratch, FlowInfo, FlowVars, IcmpFields, IpFields, Match, PacketInput, TcpFields, IPOPT_EOL, IPOPT_ESEC, IPOPT_LSRR,
-    IPOPT_NOP, IPOPT_RR, IPOPT_SATID, IPOPT_SEC, IPOPT_SSRR, IPOPT_TS,
+    tcp_flags, DetectScratch, FlowInfo, FlowVars, IcmpFields, IpFields, Match, PacketInput,
+    TcpFields, IPOPT_EOL, IPOPT_ESEC, IPOPT_LSRR, IPOPT_NOP, IPOPT_RR, IPOPT_SATID, IPOPT_SEC,
+    IPOPT_SSRR, IPOPT_TS,
 };
 pub use rule::{Action, RuleMeta};
 

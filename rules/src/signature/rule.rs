@@ -75,8 +75,9 @@ pub struct RuleMeta {
     pub category: Option<Arc<str>>,
     /// Priority (EVE `alert.severity`): `priority` keyword, else the classtype's, else 3.
     pub severity: u8,
-    /// `metadata` as key -> values, keys in first-seen order.
-    pub metadata: Vec<(String, Vec<String>)>,
+    /// `metadata` as (key, value) pairs in rule order; a key may repeat.
+    /// Strings are interned across the rule set.
+    pub metadata: Box<[(Arc<str>, Arc<str>)]>,
     /// `reference` values as written (`url,example.com`).
     pub references: Vec<String>,
     /// `target:src_ip|dest_ip`, if given.
@@ -129,14 +130,24 @@ fn parse_u64(s: &str) -> Result<u64, String> {
 fn parse_i64(s: &str) -> Result<i64, String> {
     let s = s.trim();
     if let Some(r) = s.strip_prefix('-') {
-        return parse_u64(r).and_then(|v| i64::try_from(v).map(|v| -v).map_err(|_| format!("number \"{s}\" too large")));
+        return parse_u64(r).and_then(|v| {
+            i64::try_from(v)
+                .map(|v| -v)
+                .map_err(|_| format!("number \"{s}\" too large"))
+        });
     }
     parse_u64(s).and_then(|v| i64::try_from(v).map_err(|_| format!("number \"{s}\" too large")))
 }
 
 pub(crate) fn parse_num_cmp(s: &str, max: u64) -> Result<NumCmp, String> {
     let s = s.trim();
-    let chk = |v: u64| if v > max { Err(format!("value {v} out of range (max {max})")) } else { Ok(v) };
+    let chk = |v: u64| {
+        if v > max {
+            Err(format!("value {v} out of range (max {max})"))
+        } else {
+            Ok(v)
+        }
+    };
     let c = if let Some((a, b)) = s.split_once("<>") {
         let (a, b) = (chk(parse_u64(a)?)?, chk(parse_u64(b)?)?);
         if a >= b {
@@ -184,7 +195,6 @@ pub(crate) enum Val {
 #[derive(Debug, Clone)]
 pub(crate) struct Content {
     pub(crate) pat: Vec<u8>,
-    pub(crate) finder: memchr::memmem::Finder<'static>,
     pub(crate) nocase: bool,
     pub(crate) negated: bool,
     pub(crate) offset: Option<Val>,
@@ -206,8 +216,14 @@ impl Content {
 /// supports the pattern, `fancy-regex` over a Latin-1 view otherwise.
 #[derive(Debug)]
 pub(crate) enum Re {
-    Bytes { src: String, compiled: OnceLock<Option<regex::bytes::Regex>> },
-    Fancy(Box<fancy_regex::Regex>),
+    Bytes {
+        src: String,
+        compiled: OnceLock<Option<regex::bytes::Regex>>,
+    },
+    Fancy {
+        src: String,
+        compiled: OnceLock<Option<Box<fancy_regex::Regex>>>,
+    },
 }
 
 #[derive(Debug)]
@@ -270,13 +286,38 @@ pub(crate) struct JumpSpec {
 pub(crate) enum Item {
     Content(Box<Content>),
     Pcre(Box<Pcre>),
-    IsDataAt { n: Val, relative: bool, negated: bool },
-    ByteTest { spec: ByteSpec, op: ByteOp, negated: bool, value: Val },
-    ByteJump { spec: ByteSpec, jump: JumpSpec },
-    ByteExtract { spec: ByteSpec, multiplier: u32, var: u8 },
-    ByteMath { spec: ByteSpec, op: MathOp, rvalue: Val, var: u8 },
+    IsDataAt {
+        n: Val,
+        relative: bool,
+        negated: bool,
+    },
+    ByteTest {
+        spec: ByteSpec,
+        op: ByteOp,
+        negated: bool,
+        value: Val,
+    },
+    ByteJump {
+        spec: ByteSpec,
+        jump: JumpSpec,
+    },
+    ByteExtract {
+        spec: ByteSpec,
+        multiplier: u32,
+        var: u8,
+    },
+    ByteMath {
+        spec: ByteSpec,
+        op: MathOp,
+        rvalue: Val,
+        var: u8,
+    },
     Bsize(NumCmp),
-    Base64Decode { bytes: Option<u32>, offset: u32, relative: bool },
+    Base64Decode {
+        bytes: Option<u32>,
+        offset: u32,
+        relative: bool,
+    },
 }
 
 impl Item {
@@ -285,7 +326,10 @@ impl Item {
             Item::Content(c) => c.relative(),
             Item::Pcre(p) => p.relative,
             Item::IsDataAt { relative, .. } => *relative,
-            Item::ByteTest { spec, .. } | Item::ByteJump { spec, .. } | Item::ByteExtract { spec, .. } | Item::ByteMath { spec, .. } => spec.relative,
+            Item::ByteTest { spec, .. }
+            | Item::ByteJump { spec, .. }
+            | Item::ByteExtract { spec, .. }
+            | Item::ByteMath { spec, .. } => spec.relative,
             Item::Base64Decode { relative, .. } => *relative,
             Item::Bsize(_) => false,
         }
@@ -425,7 +469,12 @@ pub(crate) enum BitAct {
 pub(crate) enum IntCond {
     IsSet(u32),
     NotSet(u32),
-    Cmp { id: u32, op: ByteOp, ne: bool, value: i64 },
+    Cmp {
+        id: u32,
+        op: ByteOp,
+        ne: bool,
+        value: i64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -445,10 +494,10 @@ pub(crate) enum ThreshKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Track {
-    BySrc,
-    ByDst,
-    ByRule,
-    ByBoth,
+    Source,
+    Destination,
+    Rule,
+    Pair,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -465,10 +514,10 @@ pub(crate) struct Rule {
     pub(crate) meta: Arc<RuleMeta>,
     pub(crate) transport: Transport,
     pub(crate) app: Option<(AppProto, bool)>,
-    pub(crate) src: AddrSet,
-    pub(crate) sport: PortSet,
-    pub(crate) dst: AddrSet,
-    pub(crate) dport: PortSet,
+    pub(crate) src: Arc<AddrSet>,
+    pub(crate) sport: Arc<PortSet>,
+    pub(crate) dst: Arc<AddrSet>,
+    pub(crate) dport: Arc<PortSet>,
     pub(crate) bidir: bool,
     pub(crate) flow: FlowCond,
     pub(crate) checks: Vec<PktCheck>,
@@ -497,7 +546,11 @@ impl Rule {
             .collect();
         for c in &self.checks {
             if let PktCheck::UriLen { raw, .. } = c {
-                v.push(if *raw { BufferId::HttpUriRaw } else { BufferId::HttpUri });
+                v.push(if *raw {
+                    BufferId::HttpUriRaw
+                } else {
+                    BufferId::HttpUri
+                });
             }
         }
         v.sort();
@@ -530,14 +583,51 @@ impl Rule {
     }
 }
 
-/// Name tables shared by all rules of one engine (flowbits, flowints).
+/// Tables shared by all rules of one engine: flowbit/flowint ids, interned
+/// strings and resolved address/port expressions (most rules share a few).
 #[derive(Debug, Default)]
 pub(crate) struct Names {
     pub(crate) bits: HashMap<String, u32>,
     pub(crate) ints: HashMap<String, u32>,
+    strings: std::collections::HashSet<Arc<str>>,
+    addrs: HashMap<String, Arc<AddrSet>>,
+    ports: HashMap<String, Arc<PortSet>>,
 }
 
 impl Names {
+    /// Forgets resolved expressions (after a variable changed).
+    pub(crate) fn clear_exprs(&mut self) {
+        self.addrs.clear();
+        self.ports.clear();
+    }
+
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.strings.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.strings.insert(a.clone());
+        a
+    }
+
+    fn addr(&mut self, expr: &str, vars: &Vars) -> Result<Arc<AddrSet>, String> {
+        if let Some(a) = self.addrs.get(expr) {
+            return Ok(a.clone());
+        }
+        let a = Arc::new(parse_addr(expr, vars)?);
+        self.addrs.insert(expr.to_string(), a.clone());
+        Ok(a)
+    }
+
+    fn ports(&mut self, expr: &str, vars: &Vars) -> Result<Arc<PortSet>, String> {
+        if let Some(p) = self.ports.get(expr) {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(parse_ports(expr, vars)?);
+        self.ports.insert(expr.to_string(), p.clone());
+        Ok(p)
+    }
+
     fn bit(&mut self, n: &str) -> u32 {
         let next = self.bits.len() as u32;
         *self.bits.entry(n.to_string()).or_insert(next)
@@ -568,9 +658,16 @@ pub(crate) fn scan_sid(text: &str) -> Option<u32> {
     while let Some(i) = rest.find("sid") {
         let before = rest[..i].chars().next_back();
         let after = rest[i + 3..].trim_start();
-        if matches!(before, None | Some(' ') | Some(';') | Some('(') | Some('\t')) {
+        if matches!(
+            before,
+            None | Some(' ') | Some(';') | Some('(') | Some('\t')
+        ) {
             if let Some(v) = after.strip_prefix(':') {
-                let d: String = v.trim_start().chars().take_while(|c| c.is_ascii_digit()).collect();
+                let d: String = v
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect();
                 if let Ok(n) = d.parse() {
                     return Some(n);
                 }
@@ -588,7 +685,7 @@ struct Builder<'c, 'a> {
     rule: Rule,
     /// Index into `rule.lists` of the current sticky buffer.
     cur: usize,
-    /// Last content/pcre/... item: (list, item).
+    /// Last content item, which content modifiers apply to: (list, item).
     last: Option<(usize, usize)>,
     vars: Vec<String>,
     priority: Option<u8>,
@@ -596,22 +693,46 @@ struct Builder<'c, 'a> {
 }
 
 /// Parses and compiles one logical rule line.
-pub(crate) fn compile_rule(text: &str, line: usize, ctx: &mut CompileCtx<'_>) -> Result<Rule, RuleError> {
+pub(crate) fn compile_rule(
+    text: &str,
+    line: usize,
+    ctx: &mut CompileCtx<'_>,
+) -> Result<Rule, RuleError> {
     let sid_hint = scan_sid(text);
-    let err = |reason: String| RuleError { sid: sid_hint, reason };
+    let err = |reason: String| RuleError {
+        sid: sid_hint,
+        reason,
+    };
     let raw = split_rule(text).map_err(err)?;
-    let action = Action::from_name(raw.action).ok_or_else(|| err(format!("unknown action \"{}\"", raw.action)))?;
+    let action = Action::from_name(raw.action)
+        .ok_or_else(|| err(format!("unknown action \"{}\"", raw.action)))?;
     let (transport, app, stream_override) = parse_proto(raw.proto).map_err(err)?;
     let bidir = match raw.dir {
         "->" => false,
         "<>" => true,
-        "<-" => return Err(err("direction \"<-\" is not supported; write the rule with \"->\"".into())),
+        "<-" => {
+            return Err(err(
+                "direction \"<-\" is not supported; write the rule with \"->\"".into(),
+            ))
+        }
         d => return Err(err(format!("bad direction \"{d}\""))),
     };
-    let src = parse_addr(raw.src, ctx.vars).map_err(|e| err(format!("source address: {e}")))?;
-    let sport = parse_ports(raw.sport, ctx.vars).map_err(|e| err(format!("source port: {e}")))?;
-    let dst = parse_addr(raw.dst, ctx.vars).map_err(|e| err(format!("destination address: {e}")))?;
-    let dport = parse_ports(raw.dport, ctx.vars).map_err(|e| err(format!("destination port: {e}")))?;
+    let src = ctx
+        .names
+        .addr(raw.src, ctx.vars)
+        .map_err(|e| err(format!("source address: {e}")))?;
+    let sport = ctx
+        .names
+        .ports(raw.sport, ctx.vars)
+        .map_err(|e| err(format!("source port: {e}")))?;
+    let dst = ctx
+        .names
+        .addr(raw.dst, ctx.vars)
+        .map_err(|e| err(format!("destination address: {e}")))?;
+    let dport = ctx
+        .names
+        .ports(raw.dport, ctx.vars)
+        .map_err(|e| err(format!("destination port: {e}")))?;
     let opts = split_options(raw.options).map_err(err)?;
     let meta = RuleMeta {
         action,
@@ -622,7 +743,7 @@ pub(crate) fn compile_rule(text: &str, line: usize, ctx: &mut CompileCtx<'_>) ->
         classtype: None,
         category: None,
         severity: 3,
-        metadata: Vec::new(),
+        metadata: Box::new([]),
         references: Vec::new(),
         target: None,
         noalert: false,
@@ -638,9 +759,19 @@ pub(crate) fn compile_rule(text: &str, line: usize, ctx: &mut CompileCtx<'_>) ->
         dst,
         dport,
         bidir,
-        flow: FlowCond { to_server: None, established: None, stateless: false, stream: stream_override, frag: None },
+        flow: FlowCond {
+            to_server: None,
+            established: None,
+            stateless: false,
+            stream: stream_override,
+            frag: None,
+        },
         checks: Vec::new(),
-        lists: vec![List { src: Src::Payload, transforms: Vec::new(), items: Vec::new() }],
+        lists: vec![List {
+            src: Src::Payload,
+            transforms: Vec::new(),
+            items: Vec::new(),
+        }],
         bit_conds: Vec::new(),
         bit_acts: Vec::new(),
         int_conds: Vec::new(),
@@ -651,22 +782,40 @@ pub(crate) fn compile_rule(text: &str, line: usize, ctx: &mut CompileCtx<'_>) ->
         ignored: Vec::new(),
     };
     let mut meta_tmp = (*rule.meta).clone();
-    let mut b = Builder { ctx, rule, cur: 0, last: None, vars: Vec::new(), priority: None, sid: None };
+    let mut b = Builder {
+        ctx,
+        rule,
+        cur: 0,
+        last: None,
+        vars: Vec::new(),
+        priority: None,
+        sid: None,
+    };
     for (name, value) in opts {
-        b.option(name, value, &mut meta_tmp).map_err(|reason| RuleError { sid: b.sid.or(sid_hint), reason })?;
+        b.option(name, value, &mut meta_tmp)
+            .map_err(|reason| RuleError {
+                sid: b.sid.or(sid_hint),
+                reason,
+            })?;
     }
     let sid = b.sid.ok_or_else(|| err("rule has no sid".into()))?;
     meta_tmp.sid = sid;
     if let Some(p) = b.priority {
         meta_tmp.severity = p;
     }
-    b.finish(&mut meta_tmp).map_err(|reason| RuleError { sid: Some(sid), reason })?;
+    b.finish(&mut meta_tmp).map_err(|reason| RuleError {
+        sid: Some(sid),
+        reason,
+    })?;
     let mut rule = b.rule;
     rule.meta = Arc::new(meta_tmp);
     Ok(rule)
 }
 
-fn parse_proto(p: &str) -> Result<(Transport, Option<(AppProto, bool)>, StreamSel), String> {
+/// Transport, app protocol (with "http means any HTTP version"), stream selection.
+type ProtoSpec = (Transport, Option<(AppProto, bool)>, StreamSel);
+
+fn parse_proto(p: &str) -> Result<ProtoSpec, String> {
     let lower = p.to_ascii_lowercase();
     Ok(match lower.as_str() {
         "ip" | "pkt" | "ipv4" | "ipv6" | "ip4" | "ip6" => (Transport::Any, None, StreamSel::Both),
@@ -676,9 +825,15 @@ fn parse_proto(p: &str) -> Result<(Transport, Option<(AppProto, bool)>, StreamSe
         "udp" => (Transport::Udp, None, StreamSel::Both),
         "icmp" | "icmpv4" | "icmpv6" => (Transport::Icmp, None, StreamSel::Both),
         "sctp" => (Transport::Sctp, None, StreamSel::Both),
-        "http" => (Transport::Any, Some((AppProto::Http1, true)), StreamSel::Both),
+        "http" => (
+            Transport::Any,
+            Some((AppProto::Http1, true)),
+            StreamSel::Both,
+        ),
         other => match AppProto::from_name(other) {
-            Some(a) if !matches!(a, AppProto::Unknown | AppProto::Failed) => (Transport::Any, Some((a, false)), StreamSel::Both),
+            Some(a) if !matches!(a, AppProto::Unknown | AppProto::Failed) => {
+                (Transport::Any, Some((a, false)), StreamSel::Both)
+            }
             _ => return Err(format!("unsupported protocol \"{p}\"")),
         },
     })
@@ -777,10 +932,19 @@ const UNSUPPORTED: &[&str] = &[
 
 impl Builder<'_, '_> {
     fn list_for(&mut self, src: Src) -> usize {
-        if let Some(i) = self.rule.lists.iter().position(|l| l.src == src && l.transforms.is_empty()) {
+        if let Some(i) = self
+            .rule
+            .lists
+            .iter()
+            .position(|l| l.src == src && l.transforms.is_empty())
+        {
             return i;
         }
-        self.rule.lists.push(List { src, transforms: Vec::new(), items: Vec::new() });
+        self.rule.lists.push(List {
+            src,
+            transforms: Vec::new(),
+            items: Vec::new(),
+        });
         self.rule.lists.len() - 1
     }
 
@@ -789,12 +953,17 @@ impl Builder<'_, '_> {
     }
 
     fn push(&mut self, item: Item) {
+        let is_content = matches!(item, Item::Content(_));
         self.rule.lists[self.cur].items.push(item);
-        self.last = Some((self.cur, self.rule.lists[self.cur].items.len() - 1));
+        if is_content {
+            self.last = Some((self.cur, self.rule.lists[self.cur].items.len() - 1));
+        }
     }
 
     fn last_content(&mut self, kw: &str) -> Result<&mut Content, String> {
-        let (l, i) = self.last.ok_or_else(|| format!("\"{kw}\" needs a preceding content"))?;
+        let (l, i) = self
+            .last
+            .ok_or_else(|| format!("\"{kw}\" needs a preceding content"))?;
         match self.rule.lists.get_mut(l).and_then(|l| l.items.get_mut(i)) {
             Some(Item::Content(c)) => Ok(c),
             _ => Err(format!("\"{kw}\" needs a preceding content")),
@@ -828,45 +997,73 @@ impl Builder<'_, '_> {
         Ok((self.vars.len() - 1) as u8)
     }
 
-    fn option(&mut self, name: &str, value: Option<&str>, meta: &mut RuleMeta) -> Result<(), String> {
+    fn option(
+        &mut self,
+        name: &str,
+        value: Option<&str>,
+        meta: &mut RuleMeta,
+    ) -> Result<(), String> {
         match name {
             "msg" => meta.msg = unescape(strip_quotes(need(name, value)?)),
             "sid" => {
                 let v = need(name, value)?;
-                let n = v.trim().parse::<u32>().map_err(|_| format!("bad sid \"{v}\""))?;
+                let n = v
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|_| format!("bad sid \"{v}\""))?;
                 if n == 0 {
                     return Err("sid must not be 0".into());
                 }
                 self.sid = Some(n);
             }
-            "rev" => meta.rev = need(name, value)?.trim().parse().map_err(|_| "bad rev".to_string())?,
-            "gid" => meta.gid = need(name, value)?.trim().parse().map_err(|_| "bad gid".to_string())?,
+            "rev" => {
+                meta.rev = need(name, value)?
+                    .trim()
+                    .parse()
+                    .map_err(|_| "bad rev".to_string())?
+            }
+            "gid" => {
+                meta.gid = need(name, value)?
+                    .trim()
+                    .parse()
+                    .map_err(|_| "bad gid".to_string())?
+            }
             "classtype" => {
                 let c = need(name, value)?.trim();
-                let (desc, prio) = self.ctx.classes.get(c).ok_or_else(|| format!("unknown classtype \"{c}\""))?;
+                let (desc, prio) = self
+                    .ctx
+                    .classes
+                    .get(c)
+                    .ok_or_else(|| format!("unknown classtype \"{c}\""))?;
                 meta.classtype = Some(c.to_string());
                 meta.category = Some(desc);
                 meta.severity = prio;
             }
             "priority" => {
-                let p = need(name, value)?.trim().parse::<u8>().map_err(|_| "bad priority".to_string())?;
+                let p = need(name, value)?
+                    .trim()
+                    .parse::<u8>()
+                    .map_err(|_| "bad priority".to_string())?;
                 if p == 0 {
                     return Err("priority must be 1-255".into());
                 }
                 self.priority = Some(p);
             }
             "metadata" => {
+                let mut md: Vec<(Arc<str>, Arc<str>)> =
+                    std::mem::take(&mut meta.metadata).into_vec();
                 for kv in need(name, value)?.split(',') {
                     let kv = kv.trim();
                     if kv.is_empty() {
                         continue;
                     }
-                    let (k, v) = kv.split_once(' ').map(|(k, v)| (k.trim(), v.trim())).unwrap_or((kv, ""));
-                    match meta.metadata.iter_mut().find(|(mk, _)| mk == k) {
-                        Some((_, vals)) => vals.push(v.to_string()),
-                        None => meta.metadata.push((k.to_string(), vec![v.to_string()])),
-                    }
+                    let (k, v) = kv
+                        .split_once(' ')
+                        .map(|(k, v)| (k.trim(), v.trim()))
+                        .unwrap_or((kv, ""));
+                    md.push((self.ctx.names.intern(k), self.ctx.names.intern(v)));
                 }
+                meta.metadata = md.into_boxed_slice();
             }
             "reference" => meta.references.push(need(name, value)?.to_string()),
             "target" => {
@@ -885,10 +1082,8 @@ impl Builder<'_, '_> {
             "requires" => {}
             "content" | "uricontent" => {
                 let (negated, pat) = parse_content(need(name, value)?)?;
-                let finder = memchr::memmem::Finder::new(&pat).into_owned();
                 let c = Content {
                     pat,
-                    finder,
                     nocase: false,
                     negated,
                     offset: None,
@@ -930,7 +1125,10 @@ impl Builder<'_, '_> {
                         return Err(format!("negative {name}"));
                     }
                     if (name == "depth" || name == "within") && (n as usize) < c.pat.len() {
-                        return Err(format!("{name} {n} is smaller than the content length {}", c.pat.len()));
+                        return Err(format!(
+                            "{name} {n} is smaller than the content length {}",
+                            c.pat.len()
+                        ));
                     }
                 }
                 let slot = match name {
@@ -948,7 +1146,9 @@ impl Builder<'_, '_> {
                 no_value(name, value)?;
                 let c = self.last_content(name)?;
                 if c.relative() || c.offset.is_some() || c.depth.is_some() {
-                    return Err("startswith can't be combined with offset/depth/distance/within".into());
+                    return Err(
+                        "startswith can't be combined with offset/depth/distance/within".into(),
+                    );
                 }
                 c.startswith = true;
             }
@@ -973,7 +1173,11 @@ impl Builder<'_, '_> {
                         o => return Err(format!("isdataat: unknown option \"{o}\"")),
                     }
                 }
-                self.push(Item::IsDataAt { n, relative, negated });
+                self.push(Item::IsDataAt {
+                    n,
+                    relative,
+                    negated,
+                });
             }
             "pcre" => self.pcre(need(name, value)?)?,
             "byte_test" => self.byte_test(need(name, value)?)?,
@@ -990,20 +1194,40 @@ impl Builder<'_, '_> {
                 let mut relative = false;
                 if let Some(v) = value {
                     for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                        let (k, a) = p.split_once(' ').map(|(k, a)| (k.trim(), a.trim())).unwrap_or((p, ""));
+                        let (k, a) = p
+                            .split_once(' ')
+                            .map(|(k, a)| (k.trim(), a.trim()))
+                            .unwrap_or((p, ""));
                         match k {
-                            "bytes" => bytes = Some(a.parse().map_err(|_| format!("base64_decode: bad bytes \"{a}\""))?),
-                            "offset" => offset = a.parse().map_err(|_| format!("base64_decode: bad offset \"{a}\""))?,
+                            "bytes" => {
+                                bytes = Some(
+                                    a.parse()
+                                        .map_err(|_| format!("base64_decode: bad bytes \"{a}\""))?,
+                                )
+                            }
+                            "offset" => {
+                                offset = a
+                                    .parse()
+                                    .map_err(|_| format!("base64_decode: bad offset \"{a}\""))?
+                            }
                             "relative" => relative = true,
                             o => return Err(format!("base64_decode: unknown option \"{o}\"")),
                         }
                     }
                 }
-                self.push(Item::Base64Decode { bytes, offset, relative });
+                self.push(Item::Base64Decode {
+                    bytes,
+                    offset,
+                    relative,
+                });
             }
             "base64_data" => {
                 no_value(name, value)?;
-                self.rule.lists.push(List { src: Src::Base64, transforms: Vec::new(), items: Vec::new() });
+                self.rule.lists.push(List {
+                    src: Src::Base64,
+                    transforms: Vec::new(),
+                    items: Vec::new(),
+                });
                 self.cur = self.rule.lists.len() - 1;
             }
             "pkt_data" => {
@@ -1039,7 +1263,8 @@ impl Builder<'_, '_> {
                 };
                 let n = match body.parse::<u8>() {
                     Ok(n) => n,
-                    Err(_) => ip_proto_number(body).ok_or_else(|| format!("ip_proto: unknown protocol \"{body}\""))?,
+                    Err(_) => ip_proto_number(body)
+                        .ok_or_else(|| format!("ip_proto: unknown protocol \"{body}\""))?,
                 } as u64;
                 let cmp = match (neg, op) {
                     (true, _) => NumCmp::Ne(n),
@@ -1070,13 +1295,26 @@ impl Builder<'_, '_> {
                 let (mode, bits, _) = parse_flags(need(name, value)?, "MDR", &[0x01, 0x02, 0x04])?;
                 self.check(PktCheck::Fragbits { mode, bits });
             }
-            "fragoffset" => self.check(PktCheck::Fragoffset(parse_num_cmp(need(name, value)?, 8191)?)),
+            "fragoffset" => self.check(PktCheck::Fragoffset(parse_num_cmp(
+                need(name, value)?,
+                8191,
+            )?)),
             "flags" | "tcp.flags" => {
-                let (mode, bits, mask) = parse_flags(need(name, value)?, "FSRPAUCE", &[0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x80, 0x40])?;
+                let (mode, bits, mask) = parse_flags(
+                    need(name, value)?,
+                    "FSRPAUCE",
+                    &[0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x80, 0x40],
+                )?;
                 self.check(PktCheck::Flags { mode, bits, mask });
             }
-            "seq" => self.check(PktCheck::Seq(parse_u64(need(name, value)?).and_then(|v| u32::try_from(v).map_err(|_| "seq out of range".into()))?)),
-            "ack" => self.check(PktCheck::Ack(parse_u64(need(name, value)?).and_then(|v| u32::try_from(v).map_err(|_| "ack out of range".into()))?)),
+            "seq" => self
+                .check(PktCheck::Seq(parse_u64(need(name, value)?).and_then(
+                    |v| u32::try_from(v).map_err(|_| "seq out of range".into()),
+                )?)),
+            "ack" => self
+                .check(PktCheck::Ack(parse_u64(need(name, value)?).and_then(
+                    |v| u32::try_from(v).map_err(|_| "ack out of range".into()),
+                )?)),
             "window" => {
                 let v = need(name, value)?.trim();
                 let c = match v.strip_prefix('!') {
@@ -1088,9 +1326,24 @@ impl Builder<'_, '_> {
             "tcp.mss" => self.check(PktCheck::TcpMss(parse_num_cmp(need(name, value)?, 65535)?)),
             "itype" => self.check(PktCheck::Itype(parse_num_cmp(need(name, value)?, 255)?)),
             "icode" => self.check(PktCheck::Icode(parse_num_cmp(need(name, value)?, 255)?)),
-            "icmp_id" => self.check(PktCheck::IcmpId(need(name, value)?.trim().parse().map_err(|_| "bad icmp_id".to_string())?)),
-            "icmp_seq" => self.check(PktCheck::IcmpSeq(need(name, value)?.trim().parse().map_err(|_| "bad icmp_seq".to_string())?)),
-            "id" => self.check(PktCheck::Id(need(name, value)?.trim().parse().map_err(|_| "bad id".to_string())?)),
+            "icmp_id" => self.check(PktCheck::IcmpId(
+                need(name, value)?
+                    .trim()
+                    .parse()
+                    .map_err(|_| "bad icmp_id".to_string())?,
+            )),
+            "icmp_seq" => self.check(PktCheck::IcmpSeq(
+                need(name, value)?
+                    .trim()
+                    .parse()
+                    .map_err(|_| "bad icmp_seq".to_string())?,
+            )),
+            "id" => self.check(PktCheck::Id(
+                need(name, value)?
+                    .trim()
+                    .parse()
+                    .map_err(|_| "bad id".to_string())?,
+            )),
             "sameip" => {
                 no_value(name, value)?;
                 self.check(PktCheck::SameIp);
@@ -1115,14 +1368,17 @@ impl Builder<'_, '_> {
                     None => (false, v),
                 };
                 let p = p.split(',').next().unwrap_or(p).trim();
-                let proto = AppProto::from_name(p).ok_or_else(|| format!("app-layer-protocol: unknown protocol \"{p}\""))?;
+                let proto = AppProto::from_name(p)
+                    .ok_or_else(|| format!("app-layer-protocol: unknown protocol \"{p}\""))?;
                 self.check(PktCheck::AppProto { proto, negated });
             }
             "stream_size" => {
                 let v = need(name, value)?;
                 let parts: Vec<&str> = v.split(',').map(str::trim).collect();
                 if parts.len() != 3 {
-                    return Err(format!("stream_size: expected <server|client|both|either>,<op>,<n>, got \"{v}\""));
+                    return Err(format!(
+                        "stream_size: expected <server|client|both|either>,<op>,<n>, got \"{v}\""
+                    ));
                 }
                 let which = match parts[0] {
                     "server" => StreamWhich::Server,
@@ -1156,21 +1412,36 @@ impl Builder<'_, '_> {
         if let Some(t) = Transform::from_name(name) {
             no_value(name, value)?;
             let cur = self.cur;
-            let l = &mut self.rule.lists[cur];
-            if !l.items.is_empty() {
-                return Err(format!("transform \"{name}\" must come right after its sticky buffer"));
+            if !self.rule.lists[cur].items.is_empty() {
+                // A transform after matches on the same buffer: what follows inspects
+                // the transformed buffer, in a list of its own.
+                let src = self.rule.lists[cur].src;
+                let mut transforms = self.rule.lists[cur].transforms.clone();
+                transforms.push(t);
+                self.rule.lists.push(List {
+                    src,
+                    transforms,
+                    items: Vec::new(),
+                });
+                self.cur = self.rule.lists.len() - 1;
+                return Ok(());
             }
-            l.transforms.push(t);
+            self.rule.lists[cur].transforms.push(t);
             return Ok(());
         }
         if let Some(b) = BufferId::legacy_is_modifier(name) {
             no_value(name, value)?;
-            let (l, i) = self.last.ok_or_else(|| format!("\"{name}\" needs a preceding content"))?;
+            let (l, i) = self
+                .last
+                .ok_or_else(|| format!("\"{name}\" needs a preceding content"))?;
             if !matches!(self.rule.lists[l].items.get(i), Some(Item::Content(_))) {
                 return Err(format!("\"{name}\" needs a preceding content"));
             }
             if self.rule.lists[l].src != Src::Payload {
-                return Err(format!("\"{name}\" on a content already in buffer {}", src_name(self.rule.lists[l].src)));
+                return Err(format!(
+                    "\"{name}\" on a content already in buffer {}",
+                    src_name(self.rule.lists[l].src)
+                ));
             }
             let item = self.rule.lists[l].items.remove(i);
             let target = self.list_for(Src::App(b));
@@ -1197,12 +1468,17 @@ impl Builder<'_, '_> {
             Some(r) => (true, r.trim_start()),
             None => (false, v),
         };
-        let body = v.strip_prefix('"').and_then(|r| r.strip_suffix('"')).ok_or("pcre: value must be a quoted /regex/flags")?;
+        let body = v
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .ok_or("pcre: value must be a quoted /regex/flags")?;
         let (negated, body) = match body.strip_prefix('!') {
             Some(r) => (true, r),
             None => (negated, body),
         };
-        let body = body.strip_prefix('/').ok_or("pcre: regex must start with '/'")?;
+        let body = body
+            .strip_prefix('/')
+            .ok_or("pcre: regex must start with '/'")?;
         let end = body.rfind('/').ok_or("pcre: regex must end with '/'")?;
         let (pat, flags) = (&body[..end], &body[end + 1..]);
         let mut inline = String::new();
@@ -1250,35 +1526,63 @@ impl Builder<'_, '_> {
             src.push_str(pat);
         }
         let re = compile_regex(&src, ungreedy)?;
-        let item = Item::Pcre(Box::new(Pcre { re, relative, negated }));
+        let item = Item::Pcre(Box::new(Pcre {
+            re,
+            relative,
+            negated,
+        }));
         match buffer {
             Some(b) => {
                 let cur_src = self.rule.lists[self.cur].src;
                 if cur_src != Src::Payload && cur_src != Src::App(b) {
-                    return Err(format!("bad pcre: buffer flag for {b} inside sticky buffer {}", src_name(cur_src)));
+                    return Err(format!(
+                        "bad pcre: buffer flag for {b} inside sticky buffer {}",
+                        src_name(cur_src)
+                    ));
                 }
                 let l = self.list_for(Src::App(b));
                 self.rule.lists[l].items.push(item);
-                self.last = Some((l, self.rule.lists[l].items.len() - 1));
             }
             None => self.push(item),
         }
         Ok(())
     }
 
-    fn byte_spec(&self, parts: &[&str], fixed: usize, kw: &str) -> Result<(ByteSpec, Vec<String>), String> {
-        let nb = parts.first().ok_or_else(|| format!("{kw}: missing byte count"))?;
-        let nbytes: u8 = nb.trim().parse().map_err(|_| format!("{kw}: bad byte count \"{nb}\""))?;
+    fn byte_spec(
+        &self,
+        parts: &[&str],
+        fixed: usize,
+        kw: &str,
+    ) -> Result<(ByteSpec, Vec<String>), String> {
+        let nb = parts
+            .first()
+            .ok_or_else(|| format!("{kw}: missing byte count"))?;
+        let nbytes: u8 = nb
+            .trim()
+            .parse()
+            .map_err(|_| format!("{kw}: bad byte count \"{nb}\""))?;
         let off_i = if kw == "byte_test" { 3 } else { 1 };
-        let off = parts.get(off_i).ok_or_else(|| format!("{kw}: missing offset"))?;
+        let off = parts
+            .get(off_i)
+            .ok_or_else(|| format!("{kw}: missing offset"))?;
         let offset = self.val(off)?;
-        let mut spec = ByteSpec { nbytes, offset, relative: false, endian: Endian::Big, string_base: None, bitmask: None };
+        let mut spec = ByteSpec {
+            nbytes,
+            offset,
+            relative: false,
+            endian: Endian::Big,
+            string_base: None,
+            bitmask: None,
+        };
         let mut rest = Vec::new();
         let mut string = false;
         let mut base = None;
         for p in parts.iter().skip(fixed) {
             let p = p.trim();
-            let (k, a) = p.split_once(' ').map(|(k, a)| (k.trim(), a.trim())).unwrap_or((p, ""));
+            let (k, a) = p
+                .split_once(' ')
+                .map(|(k, a)| (k.trim(), a.trim()))
+                .unwrap_or((p, ""));
             match k {
                 "relative" => spec.relative = true,
                 "big" => spec.endian = Endian::Big,
@@ -1300,8 +1604,9 @@ impl Builder<'_, '_> {
         }
         if string || base.is_some() {
             spec.string_base = Some(base.unwrap_or(10));
-            if nbytes == 0 || nbytes > 20 {
-                return Err(format!("{kw}: string byte count must be 1-20"));
+            // 0 means "the rest of the buffer" (Suricata 7, e.g. on http.content_len).
+            if nbytes > 20 {
+                return Err(format!("{kw}: string byte count must be 0-20"));
             }
         } else if !(1..=8).contains(&nbytes) {
             return Err(format!("{kw}: byte count must be 1-8"));
@@ -1312,7 +1617,9 @@ impl Builder<'_, '_> {
     fn byte_test(&mut self, v: &str) -> Result<(), String> {
         let parts: Vec<&str> = v.split(',').map(str::trim).collect();
         if parts.len() < 4 {
-            return Err(format!("byte_test: expected bytes,op,value,offset[,...], got \"{v}\""));
+            return Err(format!(
+                "byte_test: expected bytes,op,value,offset[,...], got \"{v}\""
+            ));
         }
         let (spec, rest) = self.byte_spec(&parts, 4, "byte_test")?;
         if let Some(r) = rest.first() {
@@ -1334,21 +1641,41 @@ impl Builder<'_, '_> {
             o => return Err(format!("byte_test: bad operator \"{o}\"")),
         };
         let value = self.val(parts[2])?;
-        self.push(Item::ByteTest { spec, op, negated, value });
+        self.push(Item::ByteTest {
+            spec,
+            op,
+            negated,
+            value,
+        });
         Ok(())
     }
 
     fn byte_jump(&mut self, v: &str) -> Result<(), String> {
         let parts: Vec<&str> = v.split(',').map(str::trim).collect();
         if parts.len() < 2 {
-            return Err(format!("byte_jump: expected bytes,offset[,...], got \"{v}\""));
+            return Err(format!(
+                "byte_jump: expected bytes,offset[,...], got \"{v}\""
+            ));
         }
         let (spec, rest) = self.byte_spec(&parts, 2, "byte_jump")?;
-        let mut jump = JumpSpec { multiplier: 1, align: false, from_beginning: false, from_end: false, post_offset: 0 };
+        let mut jump = JumpSpec {
+            multiplier: 1,
+            align: false,
+            from_beginning: false,
+            from_end: false,
+            post_offset: 0,
+        };
         for r in rest {
-            let (k, a) = r.split_once(' ').map(|(k, a)| (k.trim(), a.trim())).unwrap_or((r.as_str(), ""));
+            let (k, a) = r
+                .split_once(' ')
+                .map(|(k, a)| (k.trim(), a.trim()))
+                .unwrap_or((r.as_str(), ""));
             match k {
-                "multiplier" => jump.multiplier = a.parse().map_err(|_| format!("byte_jump: bad multiplier \"{a}\""))?,
+                "multiplier" => {
+                    jump.multiplier = a
+                        .parse()
+                        .map_err(|_| format!("byte_jump: bad multiplier \"{a}\""))?
+                }
                 "align" => jump.align = true,
                 "from_beginning" => jump.from_beginning = true,
                 "from_end" => jump.from_end = true,
@@ -1363,20 +1690,33 @@ impl Builder<'_, '_> {
     fn byte_extract(&mut self, v: &str) -> Result<(), String> {
         let parts: Vec<&str> = v.split(',').map(str::trim).collect();
         if parts.len() < 3 {
-            return Err(format!("byte_extract: expected bytes,offset,name[,...], got \"{v}\""));
+            return Err(format!(
+                "byte_extract: expected bytes,offset,name[,...], got \"{v}\""
+            ));
         }
         let (spec, rest) = self.byte_spec(&parts, 3, "byte_extract")?;
         let mut multiplier = 1;
         for r in rest {
-            let (k, a) = r.split_once(' ').map(|(k, a)| (k.trim(), a.trim())).unwrap_or((r.as_str(), ""));
+            let (k, a) = r
+                .split_once(' ')
+                .map(|(k, a)| (k.trim(), a.trim()))
+                .unwrap_or((r.as_str(), ""));
             match k {
-                "multiplier" => multiplier = a.parse().map_err(|_| format!("byte_extract: bad multiplier \"{a}\""))?,
+                "multiplier" => {
+                    multiplier = a
+                        .parse()
+                        .map_err(|_| format!("byte_extract: bad multiplier \"{a}\""))?
+                }
                 "align" => {}
                 o => return Err(format!("byte_extract: unknown option \"{o}\"")),
             }
         }
         let var = self.new_var(parts[2])?;
-        self.push(Item::ByteExtract { spec, multiplier, var });
+        self.push(Item::ByteExtract {
+            spec,
+            multiplier,
+            var,
+        });
         Ok(())
     }
 
@@ -1391,7 +1731,11 @@ impl Builder<'_, '_> {
                 None => flags.push(p),
             }
         }
-        let get = |k: &str| kv.get(k).copied().ok_or_else(|| format!("byte_math: missing \"{k}\""));
+        let get = |k: &str| {
+            kv.get(k)
+                .copied()
+                .ok_or_else(|| format!("byte_math: missing \"{k}\""))
+        };
         let nbytes = get("bytes")?;
         let offset = get("offset")?;
         let mut parts: Vec<&str> = vec![nbytes, offset];
@@ -1427,7 +1771,12 @@ impl Builder<'_, '_> {
         };
         let rvalue = self.val(get("rvalue")?)?;
         let var = self.new_var(get("result")?)?;
-        self.push(Item::ByteMath { spec, op, rvalue, var });
+        self.push(Item::ByteMath {
+            spec,
+            op,
+            rvalue,
+            var,
+        });
         Ok(())
     }
 
@@ -1463,7 +1812,11 @@ impl Builder<'_, '_> {
             return Err(format!("flowbits: \"{cmd}\" needs a name"));
         }
         let any = arg.contains('|');
-        let names: Vec<&str> = arg.split(['|', '&']).map(str::trim).filter(|s| !s.is_empty()).collect();
+        let names: Vec<&str> = arg
+            .split(['|', '&'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
         if names.is_empty() || names.iter().any(|n| n.contains(char::is_whitespace)) {
             return Err(format!("flowbits: bad name \"{arg}\""));
         }
@@ -1515,7 +1868,12 @@ impl Builder<'_, '_> {
                     "<=" => (ByteOp::Le, false),
                     _ => (ByteOp::Ge, false),
                 };
-                self.rule.int_conds.push(IntCond::Cmp { id, op, ne, value: value()? });
+                self.rule.int_conds.push(IntCond::Cmp {
+                    id,
+                    op,
+                    ne,
+                    value: value()?,
+                });
             }
             o => return Err(format!("flowint: unknown operator \"{o}\"")),
         }
@@ -1525,22 +1883,43 @@ impl Builder<'_, '_> {
     fn finish(&mut self, meta: &mut RuleMeta) -> Result<(), String> {
         let _ = meta;
         // Drop an unused default payload list.
-        if self.rule.lists.first().is_some_and(|l| l.items.is_empty() && l.transforms.is_empty()) {
+        if self
+            .rule
+            .lists
+            .first()
+            .is_some_and(|l| l.items.is_empty() && l.transforms.is_empty())
+        {
             self.rule.lists.remove(0);
         }
         for l in &self.rule.lists {
             if l.items.is_empty() {
-                return Err(format!("sticky buffer {} has no content or other match after it", src_name(l.src)));
+                return Err(format!(
+                    "sticky buffer {} has no content or other match after it",
+                    src_name(l.src)
+                ));
             }
-            if l.src == Src::Base64 && !self.rule.lists.iter().any(|o| o.items.iter().any(|i| matches!(i, Item::Base64Decode { .. }))) {
+            if l.src == Src::Base64
+                && !self.rule.lists.iter().any(|o| {
+                    o.items
+                        .iter()
+                        .any(|i| matches!(i, Item::Base64Decode { .. }))
+                })
+            {
                 return Err("base64_data without base64_decode".into());
             }
         }
         let t = self.rule.transport;
         for c in &self.rule.checks {
             let bad = match c {
-                PktCheck::Flags { .. } | PktCheck::Seq(_) | PktCheck::Ack(_) | PktCheck::Window(_) | PktCheck::TcpMss(_) => !matches!(t, Transport::Tcp | Transport::Any),
-                PktCheck::Itype(_) | PktCheck::Icode(_) | PktCheck::IcmpId(_) | PktCheck::IcmpSeq(_) => !matches!(t, Transport::Icmp | Transport::Any),
+                PktCheck::Flags { .. }
+                | PktCheck::Seq(_)
+                | PktCheck::Ack(_)
+                | PktCheck::Window(_)
+                | PktCheck::TcpMss(_) => !matches!(t, Transport::Tcp | Transport::Any),
+                PktCheck::Itype(_)
+                | PktCheck::Icode(_)
+                | PktCheck::IcmpId(_)
+                | PktCheck::IcmpSeq(_) => !matches!(t, Transport::Icmp | Transport::Any),
                 _ => false,
             };
             if bad {
@@ -1599,7 +1978,10 @@ fn parse_flags(v: &str, letters: &str, bits: &[u8]) -> Result<(FlagMode, u8, u8)
             '2' => 'E',
             c => c.to_ascii_uppercase(),
         };
-        letters.find(c).and_then(|i| bits.get(i).copied()).ok_or_else(|| format!("unknown flag '{c}' in \"{v}\""))
+        letters
+            .find(c)
+            .and_then(|i| bits.get(i).copied())
+            .ok_or_else(|| format!("unknown flag '{c}' in \"{v}\""))
     };
     for c in main.chars() {
         match c {
@@ -1620,12 +2002,19 @@ fn parse_flags(v: &str, letters: &str, bits: &[u8]) -> Result<(FlagMode, u8, u8)
 }
 
 fn parse_threshold(v: &str, detection_filter: bool) -> Result<Threshold, String> {
-    let mut kind = if detection_filter { Some(ThreshKind::DetectionFilter) } else { None };
+    let mut kind = if detection_filter {
+        Some(ThreshKind::DetectionFilter)
+    } else {
+        None
+    };
     let mut track = None;
     let mut count = None;
     let mut seconds = None;
     for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, a) = p.split_once(char::is_whitespace).map(|(k, a)| (k.trim(), a.trim())).ok_or_else(|| format!("threshold: bad option \"{p}\""))?;
+        let (k, a) = p
+            .split_once(char::is_whitespace)
+            .map(|(k, a)| (k.trim(), a.trim()))
+            .ok_or_else(|| format!("threshold: bad option \"{p}\""))?;
         match k {
             "type" if !detection_filter => {
                 kind = Some(match a {
@@ -1637,10 +2026,10 @@ fn parse_threshold(v: &str, detection_filter: bool) -> Result<Threshold, String>
             }
             "track" => {
                 track = Some(match a {
-                    "by_src" => Track::BySrc,
-                    "by_dst" => Track::ByDst,
-                    "by_rule" => Track::ByRule,
-                    "by_both" => Track::ByBoth,
+                    "by_src" => Track::Source,
+                    "by_dst" => Track::Destination,
+                    "by_rule" => Track::Rule,
+                    "by_both" => Track::Pair,
                     o => return Err(format!("threshold: bad track \"{o}\"")),
                 })
             }
@@ -1664,13 +2053,31 @@ pub(crate) fn parse_threshold_pub(v: &str) -> Result<Threshold, String> {
 /// Compiles a pcre body: `regex` bytes engine when it can, else `fancy-regex`.
 fn compile_regex(src: &str, ungreedy: bool) -> Result<Re, String> {
     let mut p = regex_syntax::ParserBuilder::new();
-    p.unicode(false).utf8(false).swap_greed(ungreedy).nest_limit(250);
+    p.unicode(false)
+        .utf8(false)
+        .swap_greed(ungreedy)
+        .nest_limit(250);
     match p.build().parse(src) {
-        Ok(_) => Ok(Re::Bytes { src: if ungreedy { format!("(?U){src}") } else { src.to_string() }, compiled: OnceLock::new() }),
+        Ok(_) => Ok(Re::Bytes {
+            src: if ungreedy {
+                format!("(?U){src}")
+            } else {
+                src.to_string()
+            },
+            compiled: OnceLock::new(),
+        }),
         Err(first) => {
-            let fsrc = if ungreedy { format!("(?U){src}") } else { src.to_string() };
-            match fancy_regex::RegexBuilder::new(&fsrc).backtrack_limit(100_000).build() {
-                Ok(r) => Ok(Re::Fancy(Box::new(r))),
+            let fsrc = if ungreedy {
+                format!("(?U){src}")
+            } else {
+                src.to_string()
+            };
+            // Parse now so a bad pattern is a load-time error; compile on first use.
+            match fancy_regex::Expr::parse_tree(&fsrc) {
+                Ok(_) => Ok(Re::Fancy {
+                    src: fsrc,
+                    compiled: OnceLock::new(),
+                }),
                 Err(e) => {
                     let first = first.to_string();
                     let first = first.lines().last().unwrap_or("").trim().to_string();
@@ -1686,9 +2093,32 @@ impl Re {
     pub(crate) fn bytes(&self) -> Option<&regex::bytes::Regex> {
         match self {
             Re::Bytes { src, compiled } => compiled
-                .get_or_init(|| regex::bytes::RegexBuilder::new(src).unicode(false).size_limit(4 << 20).dfa_size_limit(1 << 20).build().ok())
+                .get_or_init(|| {
+                    regex::bytes::RegexBuilder::new(src)
+                        .unicode(false)
+                        .size_limit(4 << 20)
+                        .dfa_size_limit(1 << 20)
+                        .build()
+                        .ok()
+                })
                 .as_ref(),
-            Re::Fancy(_) => None,
+            Re::Fancy { .. } => None,
+        }
+    }
+
+    /// The compiled fancy regex, built on first use.
+    pub(crate) fn fancy(&self) -> Option<&fancy_regex::Regex> {
+        match self {
+            Re::Fancy { src, compiled } => compiled
+                .get_or_init(|| {
+                    fancy_regex::RegexBuilder::new(src)
+                        .backtrack_limit(100_000)
+                        .build()
+                        .ok()
+                        .map(Box::new)
+                })
+                .as_deref(),
+            Re::Bytes { .. } => None,
         }
     }
 }

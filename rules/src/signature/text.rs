@@ -21,7 +21,10 @@ pub(crate) fn logical_lines(text: &str) -> Vec<RuleLine> {
                 if t.is_empty() || t.starts_with('#') {
                     continue;
                 }
-                cur = Some(RuleLine { line: i + 1, text: t.to_string() });
+                cur = Some(RuleLine {
+                    line: i + 1,
+                    text: t.to_string(),
+                });
             }
         }
         if let Some(c) = cur.as_mut() {
@@ -57,12 +60,17 @@ pub(crate) struct RawRule<'a> {
 pub(crate) fn split_rule(text: &str) -> Result<RawRule<'_>, String> {
     let text = text.trim();
     let open = text.find('(').ok_or("no option list: missing '('")?;
-    let close = text.rfind(')').ok_or("option list not closed: missing ')'")?;
+    let close = text
+        .rfind(')')
+        .ok_or("option list not closed: missing ')'")?;
     if close < open {
         return Err("option list not closed: missing ')'".into());
     }
     if !text[close + 1..].trim().is_empty() {
-        return Err(format!("text after the option list: \"{}\"", text[close + 1..].trim()));
+        return Err(format!(
+            "text after the option list: \"{}\"",
+            text[close + 1..].trim()
+        ));
     }
     let head = &text[..open];
     let mut toks: Vec<&str> = Vec::with_capacity(7);
@@ -95,7 +103,10 @@ pub(crate) fn split_rule(text: &str) -> Result<RawRule<'_>, String> {
         return Err("unbalanced brackets in the rule header".into());
     }
     if toks.len() != 7 {
-        return Err(format!("rule header has {} fields, expected 7 (action proto src sport dir dst dport)", toks.len()));
+        return Err(format!(
+            "rule header has {} fields, expected 7 (action proto src sport dir dst dport)",
+            toks.len()
+        ));
     }
     Ok(RawRule {
         action: toks[0],
@@ -211,7 +222,10 @@ pub(crate) fn parse_content(v: &str) -> Result<(bool, Vec<u8>), String> {
                 }
                 b' ' | b'\t' => {}
                 _ => {
-                    let d = (c as char).to_digit(16).ok_or_else(|| format!("bad hex character '{}' in content", c as char))? as u8;
+                    let d = (c as char)
+                        .to_digit(16)
+                        .ok_or_else(|| format!("bad hex character '{}' in content", c as char))?
+                        as u8;
                     match hex_hi.take() {
                         Some(h) => out.push(h << 4 | d),
                         None => hex_hi = Some(d),
@@ -245,7 +259,9 @@ pub(crate) fn parse_content(v: &str) -> Result<(bool, Vec<u8>), String> {
     }
     let rest = v[end + 1..].trim();
     if !rest.is_empty() {
-        return Err(format!("unexpected \"{rest}\" after the content string (Snort 3 syntax?)"));
+        return Err(format!(
+            "unexpected \"{rest}\" after the content string (Snort 3 syntax?)"
+        ));
     }
     if out.is_empty() {
         return Err("empty content".into());
@@ -263,13 +279,17 @@ mod test {
         let l = logical_lines(t);
         assert_eq!(l.len(), 2);
         assert_eq!(l[0].line, 3);
-        assert_eq!(l[0].text, "alert tcp any any -> any any (msg:\"a\"; sid:1;)");
+        assert_eq!(
+            l[0].text,
+            "alert tcp any any -> any any (msg:\"a\"; sid:1;)"
+        );
         assert_eq!(l[1].line, 7);
     }
 
     #[test]
     fn header_with_spaced_lists() {
-        let r = split_rule("alert tcp [1.2.3.4, 5.6.7.8] any -> $HOME_NET [80, 443] (sid:1;)").unwrap();
+        let r =
+            split_rule("alert tcp [1.2.3.4, 5.6.7.8] any -> $HOME_NET [80, 443] (sid:1;)").unwrap();
         assert_eq!(r.src, "[1.2.3.4, 5.6.7.8]");
         assert_eq!(r.dport, "[80, 443]");
         assert_eq!(r.options, "sid:1;");
@@ -279,7 +299,8 @@ mod test {
 
     #[test]
     fn options_split_on_unescaped_semicolon() {
-        let o = split_options(r#"msg:"a\;b; c"; content:"x|3b|"; nocase; pcre:"/a\;b/"; sid:1;"#).unwrap();
+        let o = split_options(r#"msg:"a\;b; c"; content:"x|3b|"; nocase; pcre:"/a\;b/"; sid:1;"#)
+            .unwrap();
         let names: Vec<_> = o.iter().map(|(k, _)| *k).collect();
         assert_eq!(names, ["msg", "content", "nocase", "pcre", "sid"]);
         assert_eq!(o[0].1, Some(r#""a\;b; c""#));
@@ -289,8 +310,14 @@ mod test {
 
     #[test]
     fn content_bytes() {
-        assert_eq!(parse_content(r#""A|42 43|D\"\;""#).unwrap(), (false, b"ABCD\";".to_vec()));
-        assert_eq!(parse_content(r#"!"|0d0a|""#).unwrap(), (true, b"\r\n".to_vec()));
+        assert_eq!(
+            parse_content(r#""A|42 43|D\"\;""#).unwrap(),
+            (false, b"ABCD\";".to_vec())
+        );
+        assert_eq!(
+            parse_content(r#"!"|0d0a|""#).unwrap(),
+            (true, b"\r\n".to_vec())
+        );
         assert!(parse_content(r#""|4|""#).is_err());
         assert!(parse_content(r#""|zz|""#).is_err());
         assert!(parse_content(r#""abc",nocase"#).is_err());
