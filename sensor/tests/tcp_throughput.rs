@@ -108,7 +108,7 @@ fn run(
 #[test]
 #[ignore = "throughput measurement; run in release with --ignored"]
 fn reassembly_throughput() {
-    let total = 2usize << 30;
+    let total = 8usize << 30;
     let (imm, acked) = (DeliveryMode::Immediate, DeliveryMode::Acked);
     for (name, swap, window, delivery) in [
         ("immediate, in order, 32 KiB window", 0, 32 << 10, imm),
