@@ -191,7 +191,7 @@ fn zeek_tunnel_type(k: TunnelKind) -> &'static str {
         | TunnelKind::SixInFour
         | TunnelKind::FourInSix
         | TunnelKind::SixInSix => "Tunnel::IP",
-        TunnelKind::Vxlan => "Tunnel::VXLAN",
+        TunnelKind::Vxlan | TunnelKind::VxlanGpe => "Tunnel::VXLAN",
         TunnelKind::Geneve => "Tunnel::GENEVE",
         TunnelKind::GtpU => "Tunnel::GTPv1",
         TunnelKind::Teredo => "Tunnel::TEREDO",
@@ -325,5 +325,95 @@ fn zeek_tunnel_cases_match_conn_log() {
     assert!(
         failures.is_empty(),
         "unmatched Zeek connections: {failures:#?}"
+    );
+}
+
+const ARKIME_CASES: &[&str] = &[
+    "6-4-gre-ppp-udp-4-dns",
+    "gre-erspan-vxlan",
+    "gre-erspan",
+    "gre-sample",
+    "gtp-iphone",
+    "gtp-u",
+    "ipv6-gtp6",
+    "ipv6-in-ipv4",
+    "mpls-basic",
+    "pppoe",
+    "socks5-http-302-frag",
+    "tcpdump-geneve",
+    "twovlan",
+    "vxlan",
+];
+
+/// Arkime's expected sessions for its tunnel traces: every session's IP pair
+/// and protocol (and ports, where Arkime gives them) must be among the inner
+/// or outer tuples vigie decodes.
+#[test]
+fn arkime_tunnel_cases_match_sessions() {
+    let Some(corpus) = corpus() else { return };
+    let mut failures = Vec::new();
+    for case in ARKIME_CASES {
+        let dir = corpus.join("expected/arkime").join(case);
+        let frames = read_pcap(&dir.join(format!("{case}.pcap"))).unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(dir.join(format!("{case}.test")))
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        let json: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{case}: {e}"));
+        let mut dec = Decoder::new(DecoderConfig::default());
+        let mut out = Packet::default();
+        let mut seen_tuples: HashSet<(IpAddr, u16, IpAddr, u16, u8)> = HashSet::new();
+        for (lt, ts, f) in &frames {
+            if matches!(
+                dec.decode(*lt, *ts, f, &mut out),
+                Decoded::Ok | Decoded::Reassembled
+            ) {
+                for t in out.tunnels() {
+                    seen_tuples.insert((t.src, t.sport, t.dst, t.dport, t.proto));
+                }
+                if let Some(l3) = out.l3 {
+                    let (sp, dp) = out.ports();
+                    seen_tuples.insert((l3.src, sp, l3.dst, dp, l3.proto));
+                }
+            }
+        }
+        let sessions = json["sessions3"].as_array().cloned().unwrap_or_default();
+        assert!(!sessions.is_empty(), "{case}: no sessions");
+        let (mut matched, mut non_ip) = (0, 0);
+        for s in &sessions {
+            let b = &s["body"];
+            let ip = |side: &str| {
+                b[side]["ip"]
+                    .as_str()
+                    .and_then(|s| s.parse::<IpAddr>().ok())
+            };
+            let port = |side: &str| b[side]["port"].as_u64().unwrap_or(0) as u16;
+            let (Some(a), Some(z)) = (ip("source"), ip("destination")) else {
+                non_ip += 1;
+                continue;
+            };
+            let (ap, zp) = (port("source"), port("destination"));
+            let proto = b["ipProtocol"].as_u64().unwrap_or(0) as u8;
+            let ports_known = ap != 0 && zp != 0;
+            let hit = seen_tuples.iter().any(|&(x, xp, y, yp, p)| {
+                p == proto
+                    && ((x == a && y == z && (!ports_known || (xp == ap && yp == zp)))
+                        || (x == z && y == a && (!ports_known || (xp == zp && yp == ap))))
+            });
+            if hit {
+                matched += 1;
+            } else {
+                eprintln!("  {case}: missing {a}:{ap} -> {z}:{zp} proto {proto}");
+                failures.push(format!("{case}: {a}:{ap} -> {z}:{zp} proto {proto}"));
+            }
+        }
+        eprintln!(
+            "arkime {case}: {matched}/{} IP sessions matched ({non_ip} non-IP sessions skipped); {} packets",
+            sessions.len() - non_ip,
+            frames.len()
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "unmatched Arkime sessions: {failures:#?}"
     );
 }

@@ -79,7 +79,7 @@ named_enum! {
         VlanQinq => "decoder.vlan_qinq",
         /// Frames with three VLAN tags.
         VlanQinqinq => "decoder.vlan_qinqinq",
-        /// VXLAN tunnels.
+        /// VXLAN (and VXLAN-GPE) tunnels.
         Vxlan => "decoder.vxlan",
         /// VN-Tag headers.
         Vntag => "decoder.vntag",

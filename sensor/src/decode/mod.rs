@@ -1,6 +1,6 @@
 //! Packet decoding: link layers, VLAN/MPLS/PPPoE, IPv4/IPv6 (with
 //! defragmentation), TCP/UDP/ICMP/SCTP and tunnels (GRE, ERSPAN, PPTP, VXLAN,
-//! Geneve, GTP-U, Teredo, AYIYA, IP-in-IP in every combination).
+//! VXLAN-GPE, Geneve, GTP-U, Teredo, AYIYA, IP-in-IP in every combination).
 //!
 //! [`Decoder::decode`] fills a [`Packet`] of byte offsets and parsed header
 //! values for one captured frame without allocating. Every anomaly is a
@@ -109,6 +109,8 @@ pub enum TunnelKind {
     Pptp,
     /// VXLAN (UDP 4789).
     Vxlan,
+    /// VXLAN-GPE (UDP 4790).
+    VxlanGpe,
     /// Geneve (UDP 6081).
     Geneve,
     /// GTP-U (UDP 2152).
@@ -1136,6 +1138,16 @@ impl Decoder {
         if dport == 4789 {
             if let Some(hl) = tunnel::vxlan(payload) {
                 return Some((TunnelKind::Vxlan, Layer::Ethernet, hl, Stat::Vxlan));
+            }
+        }
+        if dport == 4790 {
+            if let Some(next) = tunnel::vxlan_gpe(payload) {
+                let l = match next {
+                    tunnel::GpeNext::Ipv4 => Layer::Ipv4,
+                    tunnel::GpeNext::Ipv6 => Layer::Ipv6,
+                    tunnel::GpeNext::Ethernet => Layer::Ethernet,
+                };
+                return Some((TunnelKind::VxlanGpe, l, 8, Stat::Vxlan));
             }
         }
         if dport == 6081 {

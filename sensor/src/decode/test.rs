@@ -340,6 +340,53 @@ fn ipv6_fragmented_dns_from_zeek_trace() {
     assert_eq!(got[0].1, 40 + 2864 + 374);
 }
 
+/// Byte mutations of real frames (deterministic xorshift): offsets stay
+/// inside the buffer and nothing panics, whatever the bytes say.
+#[test]
+fn mutated_frames_stay_in_bounds() {
+    let frames: Vec<Vec<u8>> = [QINQ, VNTAG, ERSPAN2, PPTP, VXLAN_ARP, PPPOE_LCP]
+        .iter()
+        .map(|h| hex(h))
+        .collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut d = Decoder::new(DecoderConfig::default());
+    let mut p = Packet::default();
+    let mut outcomes = [0usize; 4];
+    for round in 0..6000 {
+        let mut f = frames[round % frames.len()].clone();
+        for _ in 0..1 + next() % 4 {
+            let i = (next() as usize) % f.len();
+            f[i] = next() as u8;
+        }
+        let cut = f.len() - (next() as usize % 8).min(f.len());
+        let f = &f[..cut];
+        let r = d.decode(dlt::ETHERNET, round as u64, f, &mut p);
+        let buf: &[u8] = if r == Decoded::Reassembled {
+            d.reassembled()
+        } else {
+            f
+        };
+        outcomes[r as usize] += 1;
+        if matches!(r, Decoded::Ok | Decoded::Reassembled) {
+            assert!(
+                p.payload_off as usize + p.payload_len as usize <= buf.len(),
+                "round {round}"
+            );
+            assert!(p.tunnel_count <= 4 && p.vlan_count <= 3);
+        }
+    }
+    // Most single-byte changes leave the frame decodable; some must not.
+    assert!(outcomes[Decoded::Ok as usize] > 3000, "{outcomes:?}");
+    assert!(outcomes[Decoded::NoL3 as usize] > 0, "{outcomes:?}");
+    assert!(d.counters.anomalies() > 0);
+}
+
 #[test]
 fn event_names_are_suricatas() {
     // Every event not marked as vigie's own must exist in Suricata's rules.

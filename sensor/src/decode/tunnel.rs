@@ -242,6 +242,34 @@ pub fn vxlan(b: &[u8]) -> Option<usize> {
     Some(8)
 }
 
+/// What a VXLAN-GPE header announces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpeNext {
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+    /// Ethernet.
+    Ethernet,
+}
+
+/// VXLAN-GPE header (UDP 4790, 8 bytes): returns the payload kind when the
+/// payload is plausible. Without the P flag the payload is Ethernet.
+pub fn vxlan_gpe(b: &[u8]) -> Option<GpeNext> {
+    let f = *b.first()?;
+    if f & 0x08 == 0 {
+        return None;
+    }
+    let next = if f & 0x04 != 0 { *b.get(3)? } else { 3 };
+    let inner = b.get(8..)?;
+    match next {
+        1 if plausible_ip(inner) && inner[0] >> 4 == 4 => Some(GpeNext::Ipv4),
+        2 if plausible_ip(inner) && inner[0] >> 4 == 6 => Some(GpeNext::Ipv6),
+        3 if inner.len() >= 14 && plausible_ethernet(inner) => Some(GpeNext::Ethernet),
+        _ => None,
+    }
+}
+
 /// Geneve header: returns (header length, protocol type) when the payload is plausible.
 pub fn geneve(b: &[u8]) -> Option<(usize, u16)> {
     let v = *b.first()?;
@@ -435,5 +463,9 @@ mod test {
             None
         );
         assert_eq!(ayiya(&[0x41, 0x52, 0x11, 41, 0, 0, 0, 0]), None);
+        let mut gpe = vec![0x0c, 0, 0, 1, 0, 0, 0, 0, 0x45, 0, 0, 20];
+        assert_eq!(vxlan_gpe(&gpe), Some(GpeNext::Ipv4));
+        gpe[3] = 2;
+        assert_eq!(vxlan_gpe(&gpe), None);
     }
 }
