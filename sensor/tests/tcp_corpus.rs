@@ -566,3 +566,26 @@ fn suricata_verify_overlap_and_gap_cases() {
         );
     }
 }
+
+#[test]
+fn anomaly_event_names_exist_in_suricata_stream_event_rules() {
+    let Some(dir) = shared_dir("corpus/rules/suricata-builtin-events") else {
+        return;
+    };
+    let path = dir.join("stream-events.rules");
+    let rules =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut named = 0;
+    for anomaly in TcpAnomaly::ALL {
+        if let Some(event) = anomaly.suricata_event() {
+            let keyword = format!("stream-event:{event};");
+            assert!(
+                rules.contains(&keyword),
+                "{keyword} not in {}",
+                path.display()
+            );
+            named += 1;
+        }
+    }
+    assert!(named >= 4);
+}
