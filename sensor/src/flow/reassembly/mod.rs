@@ -243,6 +243,9 @@ impl Default for ReassemblyConfig {
 
 /// A worker's reassembly resources: its settings, its memory budget, and its
 /// counters. Owned by the worker and lent to each call; never shared.
+///
+/// It also keeps up to 1024 spare segment buffers of at most 4 KiB for reuse
+/// (at most 4 MiB, outside [`ReassemblyBudget::memuse`]).
 #[derive(Debug)]
 pub struct ReassemblyBudget {
     config: ReassemblyConfig,
