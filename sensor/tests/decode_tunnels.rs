@@ -338,6 +338,7 @@ const ARKIME_CASES: &[&str] = &[
     "ipv6-gtp6",
     "ipv6-in-ipv4",
     "mpls-basic",
+    "nflog",
     "pppoe",
     "socks5-http-302-frag",
     "tcpdump-geneve",

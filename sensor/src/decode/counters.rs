@@ -103,6 +103,8 @@ named_enum! {
         GtpU => "decoder.gtpu",
         /// *vigie*: AYIYA tunnels.
         Ayiya => "decoder.ayiya",
+        /// *vigie*: NFLOG frames carrying a packet.
+        Nflog => "decoder.nflog",
         /// *vigie*: 802.11 data frames behind radiotap.
         Ieee80211 => "decoder.ieee80211",
         /// IPv4 fragments seen.

@@ -161,6 +161,8 @@ pub enum PppNext {
     Ipv4,
     /// IPv6 (0x0057).
     Ipv6,
+    /// MPLS unicast or multicast (0x0281, 0x0283).
+    Mpls,
     /// Link/network control or compressed data: no IP to decode.
     Control,
     /// Anything else.
@@ -195,10 +197,50 @@ pub fn ppp(b: &[u8]) -> Result<(PppNext, usize), DecodeEvent> {
     let next = match proto {
         0x0021 => PppNext::Ipv4,
         0x0057 => PppNext::Ipv6,
+        0x0281 | 0x0283 => PppNext::Mpls,
         p if p >= 0x8000 || p == 0x00fd || p == 0x002d || p == 0x002f => PppNext::Control,
         _ => PppNext::Unsupported,
     };
     Ok((next, off + len))
+}
+
+/// NFLOG (Linux netfilter log) header and TLVs: returns (IP version, offset
+/// and length of the packet payload TLV). TLV lengths are in the capturing
+/// host's byte order; little-endian is tried first.
+pub fn nflog(b: &[u8]) -> Option<(u8, usize, usize)> {
+    let version = match *b.first()? {
+        2 => 4,
+        10 => 6,
+        _ => return None,
+    };
+    if *b.get(1)? != 0 {
+        return None;
+    }
+    let mut off = 4;
+    while off + 4 <= b.len() {
+        let h = b.get(off..off + 4)?;
+        let le = (
+            usize::from(u16::from_le_bytes([h[0], h[1]])),
+            u16::from_le_bytes([h[2], h[3]]),
+        );
+        let be = (
+            usize::from(u16::from_be_bytes([h[0], h[1]])),
+            u16::from_be_bytes([h[2], h[3]]),
+        );
+        let fits = |(len, _): (usize, u16)| len >= 4 && off + len <= b.len();
+        let (len, ty) = if fits(le) {
+            le
+        } else if fits(be) {
+            be
+        } else {
+            return None;
+        };
+        if ty & 0x7fff == 9 {
+            return Some((version, off + 4, len - 4));
+        }
+        off += len.div_ceil(4) * 4;
+    }
+    None
 }
 
 /// Cisco HDLC header: returns the ethertype and header length.
@@ -327,6 +369,25 @@ mod test {
         assert_eq!(ppp(&[0xff, 0x03, 0x00]), Err(DecodeEvent::PppPktTooSmall));
         assert_eq!(ppp(&[0x00, 0x2b]), Ok((PppNext::Unsupported, 2)));
         assert_eq!(chdlc(&[0x0f, 0, 0x08, 0x00]), Ok((0x0800, 4)));
+        assert_eq!(ppp(&[0x02, 0x81]), Ok((PppNext::Mpls, 2)));
+    }
+
+    // Frame 1 of tcpdump's nflog.pcap: IPv4 DNS answer inside TLV type 9.
+    const NFLOG: &str = "02000014080001000800012705000a00000000000800040000000002100008000006ffffb8a386b9c3d6000006000f000001000006001100000e0000120010000811961c10c8b8a386b9c3d6080000001400030000000000522a1f9e00000000000960fc4d00090045000049000040003711c5144a522a2a0a0000140035a65900356ddf437181800001000100000000076578616d706c6503636f6d0000010001c00c0001000100002f9600045db8d877000000";
+
+    #[test]
+    fn nflog_payload_tlv() {
+        let f = hex(NFLOG);
+        let (v, off, len) = nflog(&f).unwrap();
+        assert_eq!(v, 4);
+        assert_eq!(f[off], 0x45);
+        assert_eq!(len, 0x49, "the IPv4 total length");
+        for n in 0..f.len() {
+            if let Some((_, o, l)) = nflog(&f[..n]) {
+                assert!(o + l <= n);
+            }
+        }
+        assert_eq!(nflog(&[7, 0, 0, 0]), None);
     }
 
     #[test]

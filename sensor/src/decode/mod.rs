@@ -54,6 +54,8 @@ pub mod dlt {
     pub const IPV4: u32 = 228;
     /// Raw IPv6.
     pub const IPV6: u32 = 229;
+    /// Linux netfilter log.
+    pub const NFLOG: u32 = 239;
     /// Linux cooked capture v2.
     pub const LINUX_SLL2: u32 = 276;
 }
@@ -474,6 +476,15 @@ impl Decoder {
                 link::sll2(frame).map(|(p, hl)| (Layer::EtherType(p), hl))
             }
             dlt::PPP | dlt::PPP_HDLC => Ok((Layer::Ppp, 0)),
+            dlt::NFLOG => match link::nflog(frame) {
+                Some((v, off, len)) => {
+                    c.bump(Stat::Nflog);
+                    let layer = if v == 4 { Layer::Ipv4 } else { Layer::Ipv6 };
+                    let r = self.decode_from(frame, layer, off, off + len, ts_ns, out, 0);
+                    return self.finish(r);
+                }
+                None => return Decoded::NoL3,
+            },
             dlt::C_HDLC => {
                 c.bump(Stat::Chdlc);
                 link::chdlc(frame).map(|(p, hl)| (Layer::EtherType(p), hl))
@@ -783,6 +794,10 @@ impl Decoder {
                         Ok((PppNext::Ipv6, hl)) => {
                             off += hl;
                             layer = Layer::Ipv6;
+                        }
+                        Ok((PppNext::Mpls, hl)) => {
+                            off += hl;
+                            layer = Layer::EtherType(0x8847);
                         }
                         Ok((PppNext::Control, _)) => return Self::no_l3(out, entry_tunnels),
                         Ok((PppNext::Unsupported, _)) => {
