@@ -32,9 +32,11 @@ fn run_dns(c: &Conn) -> Vec<DnsTransaction> {
         return Vec::new();
     }
     let mut st = DnsState::new();
-    for (d, chunk) in &c.chunks {
+    for (i, (d, chunk)) in c.chunks.iter().enumerate() {
         if c.proto == 17 {
             st.parse_udp(chunk, *d);
+        } else if let Some(n) = c.gaps.get(&i) {
+            st.gap(*d, *n);
         } else {
             st.parse_tcp(chunk, *d);
         }

@@ -23,8 +23,11 @@ fn run_http(c: &Conn) -> Vec<HttpTransaction> {
         return Vec::new();
     }
     let mut st = HttpState::new();
-    for (d, chunk) in &c.chunks {
-        st.parse(chunk, *d);
+    for (i, (d, chunk)) in c.chunks.iter().enumerate() {
+        match c.gaps.get(&i) {
+            Some(n) => st.gap(*d, *n),
+            None => st.parse(chunk, *d),
+        }
     }
     st.close(Direction::ToServer);
     st.close(Direction::ToClient);

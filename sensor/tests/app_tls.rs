@@ -36,11 +36,17 @@ fn run_tls(c: &Conn) -> Option<TlsState> {
     let mut st = TlsState::new();
     // Feed chunks in capture order, skipping any plaintext prefix.
     let mut seen = [0usize, 0usize];
-    for (d, chunk) in &c.chunks {
+    for (n, (d, chunk)) in c.chunks.iter().enumerate() {
         let (i, start) = match d {
             Direction::ToServer => (0, cs),
             Direction::ToClient => (1, ss),
         };
+        if let Some(len) = c.gaps.get(&n) {
+            if seen[i] >= start {
+                st.gap(*d, *len);
+            }
+            continue;
+        }
         let from = start.saturating_sub(seen[i]).min(chunk.len());
         seen[i] += chunk.len();
         if from < chunk.len() {

@@ -38,8 +38,10 @@ pub struct Conn {
     /// In-order payload chunks (TCP: new stream bytes; UDP: datagrams), in
     /// capture order.
     pub chunks: Vec<(Direction, Vec<u8>)>,
-    /// Bytes dropped because of a gap in a TCP direction.
+    /// A TCP direction had a gap (bytes never captured).
     pub gap: bool,
+    /// Gap markers: chunk index (an empty chunk) → bytes missing there.
+    pub gaps: HashMap<usize, u64>,
 }
 
 impl Conn {
@@ -146,6 +148,8 @@ fn l3_start(lt: i32, frame: &[u8]) -> Option<(usize, u16)> {
                 off += (len + 3) & !3;
             }
         }
+        // Cisco HDLC: address, control, then an Ethernet type.
+        104 => Some((4, u16::from_be_bytes([*frame.get(2)?, *frame.get(3)?]))),
         // LINUX_SLL
         113 => Some((16, u16::from_be_bytes([*frame.get(14)?, *frame.get(15)?]))),
         // LINUX_SLL2
@@ -399,6 +403,61 @@ pub fn read_frames(path: &Path) -> Vec<(i32, Vec<u8>)> {
     frames
 }
 
+/// Moves every pending segment that is now contiguous into the stream.
+fn drain(conn: &mut Conn, d: &mut DirAsm, dir: Direction) {
+    let Some(mut next) = d.next else { return };
+    loop {
+        let mut progressed = false;
+        let mut i = 0;
+        while i < d.pending.len() {
+            let (seq, ref data) = d.pending[i];
+            let rel = seq.wrapping_sub(next) as i32;
+            let end_rel = rel as i64 + data.len() as i64;
+            if end_rel <= 0 {
+                d.pending.swap_remove(i);
+                continue;
+            }
+            if rel <= 0 {
+                let fresh = data[(-rel) as usize..].to_vec();
+                next = next.wrapping_add(fresh.len() as u32);
+                conn.chunks.push((dir, fresh));
+                d.pending.swap_remove(i);
+                progressed = true;
+                continue;
+            }
+            i += 1;
+        }
+        if !progressed {
+            break;
+        }
+    }
+    d.next = Some(next);
+}
+
+/// Declares the bytes up to the nearest pending segment lost, then drains.
+fn skip_gap(conn: &mut Conn, d: &mut DirAsm, dir: Direction) {
+    let Some(next) = d.next else {
+        d.pending.clear();
+        return;
+    };
+    let nearest = d
+        .pending
+        .iter()
+        .map(|(s, _)| s.wrapping_sub(next) as i32)
+        .filter(|r| *r > 0)
+        .min();
+    match nearest {
+        Some(rel) => {
+            conn.gap = true;
+            conn.gaps.insert(conn.chunks.len(), rel as u64);
+            conn.chunks.push((dir, Vec::new()));
+            d.next = Some(next.wrapping_add(rel as u32));
+            drain(conn, d, dir);
+        }
+        None => d.pending.clear(),
+    }
+}
+
 /// Reads a capture and returns its connections with in-order payload.
 pub fn connections(path: &Path) -> Vec<Conn> {
     let mut tcp: Vec<TcpAsm> = Vec::new();
@@ -435,6 +494,7 @@ pub fn connections(path: &Path) -> Vec<Conn> {
                         server: s,
                         chunks: Vec::new(),
                         gap: false,
+                        gaps: HashMap::new(),
                     });
                     let i = udp.len() - 1;
                     udp_index.insert((c.0, c.1, s.0, s.1), i);
@@ -488,6 +548,7 @@ pub fn connections(path: &Path) -> Vec<Conn> {
                         server: s,
                         chunks: Vec::new(),
                         gap: false,
+                        gaps: HashMap::new(),
                     },
                     dirs: [DirAsm::default(), DirAsm::default()],
                 });
@@ -515,45 +576,19 @@ pub fn connections(path: &Path) -> Vec<Conn> {
         if l4.payload.is_empty() {
             continue;
         }
-        let next = *d.next.get_or_insert(l4.seq);
+        d.next.get_or_insert(l4.seq);
         d.pending.push((l4.seq, l4.payload.to_vec()));
-        // Emit whatever is now contiguous.
-        let mut next = next;
-        loop {
-            let mut progressed = false;
-            let mut i = 0;
-            while i < d.pending.len() {
-                let (seq, ref data) = d.pending[i];
-                let rel = seq.wrapping_sub(next) as i32;
-                let end_rel = rel as i64 + data.len() as i64;
-                if end_rel <= 0 {
-                    d.pending.swap_remove(i);
-                    continue;
-                }
-                if rel <= 0 {
-                    let skip = (-rel) as usize;
-                    let fresh = data[skip..].to_vec();
-                    next = next.wrapping_add(fresh.len() as u32);
-                    asm.conn.chunks.push((dir, fresh));
-                    d.pending.swap_remove(i);
-                    progressed = true;
-                    continue;
-                }
-                i += 1;
-            }
-            if !progressed {
-                break;
-            }
-        }
-        d.next = Some(next);
-        if d.pending.len() > 2048 {
-            asm.conn.gap = true;
-            d.pending.clear();
+        drain(&mut asm.conn, d, dir);
+        // Far behind: the missing bytes are not coming (capture loss).
+        if d.pending.len() > 64 {
+            skip_gap(&mut asm.conn, d, dir);
         }
     }
     for a in &mut tcp {
-        if a.dirs.iter().any(|d| !d.pending.is_empty()) {
-            a.conn.gap = true;
+        for (i, dir) in [(0, Direction::ToServer), (1, Direction::ToClient)] {
+            while !a.dirs[i].pending.is_empty() {
+                skip_gap(&mut a.conn, &mut a.dirs[i], dir);
+            }
         }
     }
     let mut out: Vec<Conn> = tcp.into_iter().map(|a| a.conn).collect();

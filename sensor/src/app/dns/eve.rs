@@ -74,6 +74,71 @@ pub fn eve_answer(tx: &DnsTransaction) -> Option<Value> {
     Some(Value::Object(o))
 }
 
+/// Header fields shared by v3 request and response records.
+fn v3_header(o: &mut Map<String, Value>, m: &DnsMessage, kind: &str) {
+    let h = &m.header;
+    o.insert("version".into(), json!(3));
+    o.insert("type".into(), json!(kind));
+    o.insert("id".into(), json!(h.id));
+    o.insert("flags".into(), json!(format!("{:x}", h.flags)));
+    for (name, set) in [
+        ("qr", h.is_response()),
+        ("aa", h.aa()),
+        ("tc", h.tc()),
+        ("rd", h.rd()),
+        ("ra", h.ra()),
+        ("z", h.z()),
+    ] {
+        if set {
+            o.insert(name.into(), json!(true));
+        }
+    }
+    o.insert("opcode".into(), json!(h.opcode()));
+    let queries: Vec<Value> = m
+        .queries
+        .iter()
+        .map(|q| json!({"rrname": text(&q.name), "rrtype": rrtype_string(q.rrtype)}))
+        .collect();
+    if !queries.is_empty() {
+        o.insert("queries".into(), Value::Array(queries));
+    }
+}
+
+/// The EVE `dns` record of the request in Suricata's version 3 layout
+/// (`type: request`, `queries` list), if a request was seen.
+pub fn eve_request_v3(tx: &DnsTransaction) -> Option<Value> {
+    let req = tx.request.as_ref()?;
+    let mut o = Map::new();
+    v3_header(&mut o, req, "request");
+    o.insert("tx_id".into(), json!(tx.tx_id));
+    Some(Value::Object(o))
+}
+
+/// The EVE `dns` record of the response in Suricata's version 3 layout
+/// (`type: response`, `queries`, `answers`, `authorities`), if one was seen.
+pub fn eve_response_v3(tx: &DnsTransaction) -> Option<Value> {
+    let resp = tx.response.as_ref()?;
+    let mut o = Map::new();
+    v3_header(&mut o, resp, "response");
+    o.insert(
+        "rcode".into(),
+        json!(rcode_string(u16::from(resp.header.rcode()))),
+    );
+    if !resp.answers.is_empty() {
+        o.insert(
+            "answers".into(),
+            Value::Array(resp.answers.iter().map(eve_rr).collect()),
+        );
+    }
+    if !resp.authorities.is_empty() {
+        o.insert(
+            "authorities".into(),
+            Value::Array(resp.authorities.iter().map(eve_rr).collect()),
+        );
+    }
+    Some(Value::Object(o))
+}
+
 /// The `dns` object for an alert on this transaction: `query` list and
 /// `answer` object, as Suricata adds to alerts.
 pub fn eve_alert(tx: &DnsTransaction) -> Value {
@@ -193,5 +258,12 @@ mod test {
         assert_eq!(a["grouped"]["AAAA"][0], "2a00:1450::2004");
         assert_eq!(a["qr"], true);
         assert!(a.get("aa").is_none());
+        let q3 = eve_request_v3(tx).unwrap();
+        assert_eq!(q3["type"], "request");
+        assert_eq!(q3["queries"][0]["rrname"], "www.google.com");
+        let r3 = eve_response_v3(tx).unwrap();
+        assert_eq!(r3["type"], "response");
+        assert_eq!(r3["answers"][0]["rdata"], "2a00:1450::2004");
+        assert_eq!(r3["rcode"], "NOERROR");
     }
 }

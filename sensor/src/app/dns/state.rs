@@ -29,11 +29,13 @@ pub enum DnsEvent {
     NotARequest,
     /// A TCP message of length zero.
     ZeroLengthMessage,
+    /// A TCP stream gap: the direction stopped.
+    Gap,
 }
 
 impl DnsEvent {
     /// Every event, in declaration order (index = counter slot).
-    pub const ALL: [DnsEvent; 9] = [
+    pub const ALL: [DnsEvent; 10] = [
         DnsEvent::MalformedData,
         DnsEvent::TruncatedRecords,
         DnsEvent::NameTooLong,
@@ -43,6 +45,7 @@ impl DnsEvent {
         DnsEvent::UnsolicitedResponse,
         DnsEvent::NotARequest,
         DnsEvent::ZeroLengthMessage,
+        DnsEvent::Gap,
     ];
 
     /// Name as used in `app-layer-event:dns.<name>` rules.
@@ -57,6 +60,7 @@ impl DnsEvent {
             DnsEvent::UnsolicitedResponse => "unsolicited_response",
             DnsEvent::NotARequest => "not_a_request",
             DnsEvent::ZeroLengthMessage => "zero_length_message",
+            DnsEvent::Gap => "gap",
         }
     }
 
@@ -94,6 +98,7 @@ pub struct DnsState {
     txs: Vec<DnsTransaction>,
     next_tx_id: u64,
     tcp_buf: [Vec<u8>; 2],
+    tcp_failed: [bool; 2],
     counts: [u64; DnsEvent::ALL.len()],
 }
 
@@ -115,6 +120,9 @@ impl DnsState {
             Direction::ToServer => 0,
             Direction::ToClient => 1,
         };
+        if self.tcp_failed[slot] {
+            return;
+        }
         let mut buf = std::mem::take(&mut self.tcp_buf[slot]);
         buf.extend_from_slice(data);
         let mut pos = 0;
@@ -137,6 +145,20 @@ impl DnsState {
         // What is left is less than one message: at most 2 + 65535 bytes.
         debug_assert!(buf.len() <= MAX_TCP_BUFFER);
         self.tcp_buf[slot] = buf;
+    }
+
+    /// `len` TCP stream bytes in `dir` are missing (a reassembly gap): the
+    /// message framing is lost, so the direction stops.
+    pub fn gap(&mut self, dir: Direction, _len: u64) {
+        let slot = match dir {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        };
+        self.tcp_buf[slot].clear();
+        if !self.tcp_failed[slot] {
+            self.tcp_failed[slot] = true;
+            self.raise(DnsEvent::Gap, None);
+        }
     }
 
     fn handle_message(&mut self, data: &[u8], dir: Direction) {
@@ -309,5 +331,14 @@ mod test {
         assert!(s.event_count(DnsEvent::TooManyTransactions) >= 5);
         s.parse_tcp(&[0, 0, 0, 0], Direction::ToServer);
         assert_eq!(s.event_count(DnsEvent::ZeroLengthMessage), 2);
+        // After a gap the TCP framing is lost: later messages are ignored.
+        let mut s = DnsState::new();
+        s.gap(Direction::ToServer, 10);
+        s.parse_tcp(&[0, 32], Direction::ToServer);
+        s.parse_tcp(QUERY, Direction::ToServer);
+        assert_eq!(s.event_count(DnsEvent::Gap), 1);
+        assert!(s.transactions().is_empty());
+        s.parse_udp(QUERY, Direction::ToServer);
+        assert_eq!(s.transactions().len(), 1);
     }
 }

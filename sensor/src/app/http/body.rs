@@ -254,6 +254,10 @@ pub struct BodySink {
     pub truncated: bool,
     anomalies: Vec<BodyAnomaly>,
     stopped: bool,
+    /// The body has a content coding (caps apply to its output).
+    coded: bool,
+    /// Bytes of the body were lost in a stream gap: no hashes.
+    pub gap: bool,
 }
 
 impl BodySink {
@@ -275,6 +279,8 @@ impl BodySink {
             truncated: false,
             anomalies: Vec::new(),
             stopped: false,
+            coded: coding != Coding::Identity,
+            gap: false,
         }
     }
 
@@ -333,7 +339,7 @@ impl BodySink {
             return;
         }
         let mut out = out;
-        if self.decoder.is_some() {
+        if self.coded {
             let room = self
                 .limits
                 .decompress_limit
@@ -361,9 +367,19 @@ impl BodySink {
         self.data.extend_from_slice(&out[..out.len().min(room)]);
     }
 
+    /// `len` body bytes were lost in a stream gap: stored data stays, a
+    /// compressed stream stops decoding, and no hashes will be given.
+    pub fn gap(&mut self, len: u64) {
+        self.wire_len += len;
+        self.gap = true;
+        if self.coded {
+            self.stopped = true;
+        }
+    }
+
     /// Flushes the decoder at the body's end; returns (MD5, SHA-256) of the
-    /// decoded body.
-    pub fn finish(&mut self) -> ([u8; 16], [u8; 32]) {
+    /// decoded body, or `None` when a gap made them meaningless.
+    pub fn finish(&mut self) -> Option<([u8; 16], [u8; 32])> {
         if !self.stopped {
             let tail = match self.decoder.take() {
                 Some(Decoder::Gzip(d)) => d.finish().ok(),
@@ -380,7 +396,10 @@ impl BodySink {
         self.stopped = true;
         let md5 = std::mem::take(&mut self.md5).finalize();
         let sha = std::mem::take(&mut self.sha256).finalize();
-        (md5.into(), sha.into())
+        if self.gap {
+            return None;
+        }
+        Some((md5.into(), sha.into()))
     }
 
     /// Anomalies raised since the last call.
@@ -439,7 +458,7 @@ mod test {
         for c in gz.chunks(7) {
             s.write(c);
         }
-        let (md5, _) = s.finish();
+        let (md5, _) = s.finish().unwrap();
         assert_eq!(s.data, text);
         assert_eq!(md5, <[u8; 16]>::from(Md5::digest(&text)));
         let mut z = ZlibEncoder::new(Vec::new(), Compression::default());

@@ -82,11 +82,15 @@ pub enum HttpEvent {
     HostMismatch,
     /// The connection ended inside a message.
     TruncatedMessage,
+    /// A request line without a protocol (HTTP/0.9 or malformed).
+    MissingProtocol,
+    /// Stream bytes were lost (reassembly gap).
+    Gap,
 }
 
 impl HttpEvent {
     /// Every event, in declaration order (index = counter slot).
-    pub const ALL: [HttpEvent; 19] = [
+    pub const ALL: [HttpEvent; 21] = [
         HttpEvent::LineTooLong,
         HttpEvent::InvalidRequestLine,
         HttpEvent::InvalidResponseLine,
@@ -106,6 +110,8 @@ impl HttpEvent {
         HttpEvent::MissingHost,
         HttpEvent::HostMismatch,
         HttpEvent::TruncatedMessage,
+        HttpEvent::MissingProtocol,
+        HttpEvent::Gap,
     ];
 
     /// Name as used in `app-layer-event:http.<name>` rules.
@@ -130,6 +136,8 @@ impl HttpEvent {
             HttpEvent::MissingHost => "missing_host_header",
             HttpEvent::HostMismatch => "host_header_ambiguous",
             HttpEvent::TruncatedMessage => "truncated_message",
+            HttpEvent::MissingProtocol => "request_line_missing_protocol",
+            HttpEvent::Gap => "gap",
         }
     }
 }
@@ -364,7 +372,16 @@ impl HttpState {
                 self.raise(HttpEvent::TruncatedMessage, tx);
                 self.finish_body(dir, tx, sink);
             }
-            Phase::Headers => self.raise(HttpEvent::TruncatedMessage, tx),
+            Phase::Headers => {
+                let http09 = dir == Direction::ToServer
+                    && tx
+                        .and_then(|i| self.txs.get(i))
+                        .is_some_and(|t| t.request_protocol.is_empty());
+                match (http09, tx) {
+                    (true, Some(i)) => self.finish_request_headers(i),
+                    _ => self.raise(HttpEvent::TruncatedMessage, tx),
+                }
+            }
             other => {
                 let side = match dir {
                     Direction::ToServer => &mut self.req,
@@ -372,6 +389,57 @@ impl HttpState {
                 };
                 side.phase = other;
             }
+        }
+    }
+
+    /// `len` bytes of the stream in `dir` are missing (a reassembly gap).
+    /// Inside a body of known framing the body goes on (and gets no hashes);
+    /// anywhere else the direction's framing is lost and it stops.
+    pub fn gap(&mut self, dir: Direction, len: u64) {
+        let side = match dir {
+            Direction::ToServer => &mut self.req,
+            Direction::ToClient => &mut self.resp,
+        };
+        let tx = side.tx;
+        let mut done = false;
+        let ok = match &mut side.phase {
+            Phase::Tunnel | Phase::Failed => return,
+            Phase::Body(Framing::Length(n), sink) if len <= *n => {
+                *n -= len;
+                sink.gap(len);
+                done = *n == 0;
+                true
+            }
+            Phase::Body(Framing::Chunked(ChunkState::Data(n)), sink) if len <= *n => {
+                *n -= len;
+                sink.gap(len);
+                if *n == 0 {
+                    if let Phase::Body(Framing::Chunked(st), _) = &mut side.phase {
+                        *st = ChunkState::DataEnd;
+                    }
+                }
+                true
+            }
+            Phase::Body(Framing::UntilClose, sink) => {
+                sink.gap(len);
+                true
+            }
+            _ => false,
+        };
+        self.raise(HttpEvent::Gap, tx);
+        if !ok {
+            let side = match dir {
+                Direction::ToServer => &mut self.req,
+                Direction::ToClient => &mut self.resp,
+            };
+            let phase = std::mem::replace(&mut side.phase, Phase::Failed);
+            if let Phase::Body(_, sink) = phase {
+                self.finish_body(dir, tx, sink);
+            }
+            return;
+        }
+        if done {
+            self.after_body_feed(dir, true, None);
         }
     }
 
@@ -613,8 +681,11 @@ impl HttpState {
                 self.req.phase = Phase::Headers;
             }
             None => {
-                // HTTP/0.9: no headers, no body.
-                self.finish_request_headers(idx);
+                // No protocol: HTTP/0.9, unless header lines follow (as
+                // libhtp does, they are read; the stream end finishes a
+                // true 0.9 request).
+                self.raise(HttpEvent::MissingProtocol, Some(idx));
+                self.req.phase = Phase::Headers;
             }
         }
     }
@@ -917,7 +988,7 @@ impl HttpState {
     }
 
     fn finish_body(&mut self, dir: Direction, tx: Option<usize>, mut sink: Box<BodySink>) {
-        let (md5, sha) = sink.finish();
+        let hashes = sink.finish();
         for a in sink.take_anomalies() {
             self.raise(body_event(a), tx);
         }
@@ -928,8 +999,8 @@ impl HttpState {
             Direction::ToServer => {
                 t.request_body = std::mem::take(&mut sink.data);
                 t.request_body_len = sink.wire_len;
-                t.request_body_md5 = Some(md5);
-                t.request_body_sha256 = Some(sha);
+                t.request_body_md5 = hashes.map(|h| h.0);
+                t.request_body_sha256 = hashes.map(|h| h.1);
                 t.request_complete = true;
                 if t.method.eq_ignore_ascii_case(b"CONNECT") {
                     self.req.phase = Phase::Tunnel;
@@ -939,8 +1010,8 @@ impl HttpState {
                 t.response_body = std::mem::take(&mut sink.data);
                 t.response_body_len = sink.wire_len;
                 t.response_body_decoded_len = sink.decoded_len;
-                t.response_body_md5 = Some(md5);
-                t.response_body_sha256 = Some(sha);
+                t.response_body_md5 = hashes.map(|h| h.0);
+                t.response_body_sha256 = hashes.map(|h| h.1);
                 t.response_complete = true;
             }
         }
@@ -1132,10 +1203,49 @@ mod test {
         assert_eq!(s.event_count(HttpEvent::InvalidRequestLine), 1);
         let mut s = HttpState::new();
         feed_all(&mut s, b"GET /\r\n", b"<html>old</html>");
+        s.close(Direction::ToServer);
         s.close(Direction::ToClient);
         let t = &s.take_complete()[0];
         assert_eq!(t.response_body, b"<html>old</html>");
         assert_eq!(t.status_code, None);
+        assert_eq!(t.events, vec![HttpEvent::MissingProtocol]);
+        // Not 0.9 after all: header lines follow the protocol-less line.
+        let mut s = HttpState::new();
+        s.parse(
+            b"GET /\nFakeHeader\nHost: localhost\nUser-Agent: myscript\n\n",
+            Direction::ToServer,
+        );
+        let t = &s.transactions()[0];
+        assert!(t.request_complete);
+        assert_eq!(
+            t.header(Direction::ToServer, "user-agent"),
+            Some(&b"myscript"[..])
+        );
+        assert_eq!(s.event_count(HttpEvent::InvalidHeader), 1);
+    }
+
+    #[test]
+    fn gaps_in_bodies_and_headers() {
+        let mut s = HttpState::new();
+        s.parse(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", Direction::ToServer);
+        s.parse(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+            Direction::ToClient,
+        );
+        s.gap(Direction::ToClient, 4);
+        s.parse(b"xyz", Direction::ToClient);
+        let t = &s.take_complete()[0];
+        assert_eq!(t.response_body, b"abcxyz");
+        assert_eq!(t.response_body_len, 10);
+        assert!(t.response_body_md5.is_none());
+        assert_eq!(t.events, vec![HttpEvent::Gap]);
+        // A gap in the headers loses the framing: the direction stops.
+        let mut s = HttpState::new();
+        s.parse(b"GET / HTTP/1.1\r\nHo", Direction::ToServer);
+        s.gap(Direction::ToServer, 100);
+        s.parse(b"GET /next HTTP/1.1\r\n\r\n", Direction::ToServer);
+        assert_eq!(s.transactions().len(), 1);
+        assert_eq!(s.event_count(HttpEvent::Gap), 1);
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub fn eve_tls(s: &TlsState) -> Value {
     if let Some(c) = s.leaf() {
         o.insert("notbefore".into(), json!(format_time(c.not_before)));
         o.insert("notafter".into(), json!(format_time(c.not_after)));
+        if !c.san_dns.is_empty() {
+            o.insert("subjectaltname".into(), json!(c.san_dns));
+        }
     }
     if let Some(j) = &s.ja3 {
         o.insert("ja3".into(), json!({"hash": j.hash, "string": j.string}));

@@ -38,11 +38,13 @@ pub enum TlsEvent {
     MultipleClientHello,
     /// An SSLv2-framed ClientHello: skipped, not fingerprinted.
     Sslv2Record,
+    /// A stream gap outside application data: the direction stopped.
+    Gap,
 }
 
 impl TlsEvent {
     /// Every event, in declaration order (index = counter slot).
-    pub const ALL: [TlsEvent; 10] = [
+    pub const ALL: [TlsEvent; 11] = [
         TlsEvent::InvalidRecordType,
         TlsEvent::InvalidRecordVersion,
         TlsEvent::InvalidRecordLength,
@@ -53,6 +55,7 @@ impl TlsEvent {
         TlsEvent::MalformedExtension,
         TlsEvent::MultipleClientHello,
         TlsEvent::Sslv2Record,
+        TlsEvent::Gap,
     ];
 
     /// Name as used in `app-layer-event:tls.<name>` rules.
@@ -68,6 +71,7 @@ impl TlsEvent {
             TlsEvent::MalformedExtension => "malformed_extension",
             TlsEvent::MultipleClientHello => "multiple_client_hello",
             TlsEvent::Sslv2Record => "sslv2_record",
+            TlsEvent::Gap => "gap",
         }
     }
 }
@@ -189,6 +193,29 @@ impl TlsState {
                 23 => st.app_data = true,
                 _ => {}
             }
+        }
+    }
+
+    /// `len` stream bytes in `dir` are missing (a reassembly gap). Inside an
+    /// encrypted or application record the gap is skipped; anywhere else the
+    /// record framing is lost and the direction stops.
+    pub fn gap(&mut self, dir: Direction, len: u64) {
+        let d = match dir {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        };
+        let st = &mut self.dirs[d];
+        if st.failed {
+            return;
+        }
+        let skippable = st.header_len == 0
+            && (st.remaining as u64) >= len
+            && (st.record_type != 22 || st.encrypted);
+        if skippable {
+            st.remaining -= len as usize;
+        } else {
+            st.failed = true;
+            self.raise(TlsEvent::Gap);
         }
     }
 
@@ -376,6 +403,26 @@ mod test {
         s.parse(&record(22, &m), Direction::ToServer);
         assert!(s.client_hello.is_some());
         assert_eq!(s.event_count(TlsEvent::MultipleClientHello), 1);
+    }
+
+    #[test]
+    fn gap_in_app_data_is_skipped() {
+        let mut s = TlsState::new();
+        let mut app = record(23, &[0xee; 100]);
+        app.extend_from_slice(&record(22, &client_hello_msg()));
+        s.parse(&app[..20], Direction::ToServer);
+        s.gap(Direction::ToServer, 50);
+        s.parse(&app[70..], Direction::ToServer);
+        assert!(s.client_hello.is_some());
+        assert_eq!(s.event_count(TlsEvent::Gap), 0);
+        // A gap inside a handshake record stops the direction.
+        let mut s = TlsState::new();
+        let hs = record(22, &client_hello_msg());
+        s.parse(&hs[..10], Direction::ToServer);
+        s.gap(Direction::ToServer, 5);
+        s.parse(&hs[15..], Direction::ToServer);
+        assert!(s.client_hello.is_none());
+        assert_eq!(s.event_count(TlsEvent::Gap), 1);
     }
 
     #[test]
