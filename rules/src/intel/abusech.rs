@@ -7,6 +7,7 @@ use super::csv::split_fields;
 use super::lines::{Line, LineReader};
 use super::time::parse_timestamp;
 use super::{IndicatorSetBuilder, IndicatorType, IntelError, Location, Provenance};
+use std::borrow::Cow;
 use std::io::BufRead;
 use std::path::Path;
 
@@ -19,7 +20,7 @@ fn load_rows<R: BufRead>(
     reader: R,
     source: &str,
     b: &mut IndicatorSetBuilder,
-    mut row: impl FnMut(&[String], &mut IndicatorSetBuilder, Location),
+    mut row: impl FnMut(&[Cow<'_, str>], &mut IndicatorSetBuilder, Location),
 ) -> Result<(), IntelError> {
     b.count_source();
     let mut lines = LineReader::new(reader);
@@ -49,7 +50,7 @@ pub fn load_sslbl_ja3<R: BufRead>(
 ) -> Result<(), IntelError> {
     load_rows(reader, source, b, |f, b, at| {
         let Some(value) = f.first() else { return };
-        let reason = f.get(3).map(String::as_str).filter(|s| !s.is_empty());
+        let reason = f.get(3).map(|s| s.as_ref()).filter(|s| !s.is_empty());
         let tags: Vec<&str> = reason.into_iter().collect();
         let prov = Provenance {
             feed: SSLBL_JA3_FEED,
@@ -73,7 +74,7 @@ pub fn load_sslbl_cert_sha1<R: BufRead>(
         if value.eq_ignore_ascii_case("sha1") {
             return;
         }
-        let reason = f.get(1).map(String::as_str).filter(|s| !s.is_empty());
+        let reason = f.get(1).map(|s| s.as_ref()).filter(|s| !s.is_empty());
         let tags: Vec<&str> = reason.into_iter().collect();
         let prov = Provenance {
             feed: SSLBL_CERT_FEED,

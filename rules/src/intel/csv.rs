@@ -10,12 +10,20 @@
 
 use super::lines::{Line, LineReader};
 use super::{IndicatorSetBuilder, IndicatorType, IntelError, Location, Provenance};
+use std::borrow::Cow;
 use std::io::BufRead;
 use std::path::Path;
 
-/// Splits one CSV line (RFC 4180 quoting) into at most `max` fields.
-pub(crate) fn split_fields(line: &str, max: usize) -> Vec<String> {
-    let mut out = Vec::new();
+/// Splits one CSV line (RFC 4180 quoting) into at most `max` fields; commas
+/// in the last field are part of its text.
+pub(crate) fn split_fields(line: &str, max: usize) -> Vec<Cow<'_, str>> {
+    if !line.contains('"') {
+        return line
+            .splitn(max.max(1), ',')
+            .map(|f| Cow::Borrowed(f.trim()))
+            .collect();
+    }
+    let mut out: Vec<Cow<'_, str>> = Vec::new();
     let mut cur = String::new();
     let mut chars = line.chars().peekable();
     let mut in_quotes = false;
@@ -36,9 +44,8 @@ pub(crate) fn split_fields(line: &str, max: usize) -> Vec<String> {
         }
         match c {
             '"' if at_start => in_quotes = true,
-            // Past the last field, commas are part of its text.
             ',' if out.len() + 1 < max => {
-                out.push(std::mem::take(&mut cur).trim().to_string());
+                out.push(Cow::Owned(std::mem::take(&mut cur).trim().to_string()));
                 at_start = true;
                 continue;
             }
@@ -47,7 +54,7 @@ pub(crate) fn split_fields(line: &str, max: usize) -> Vec<String> {
         }
         at_start = false;
     }
-    out.push(cur.trim().to_string());
+    out.push(Cow::Owned(cur.trim().to_string()));
     out
 }
 
@@ -100,19 +107,19 @@ pub fn load_csv<R: BufRead>(
             continue;
         }
         let fields = split_fields(trimmed, 3);
-        let value = fields.first().map_or("", String::as_str);
+        let value = fields.first().map_or("", |f| f.as_ref());
         if first {
             first = false;
             if value.eq_ignore_ascii_case("value") || value.eq_ignore_ascii_case("indicator") {
                 continue;
             }
         }
-        let type_name = fields.get(1).map_or("", String::as_str);
+        let type_name = fields.get(1).map_or("", |f| f.as_ref());
         let Some(ty) = type_from_name(type_name) else {
-            b.reject(source, at, "unknown indicator type", type_name);
+            b.reject(source, at, "unknown indicator type", &type_name);
             continue;
         };
-        let tag = fields.get(2).map(String::as_str).filter(|t| !t.is_empty());
+        let tag = fields.get(2).map(|f| f.as_ref()).filter(|t| !t.is_empty());
         let tags: Vec<&str> = tag.into_iter().collect();
         let prov = Provenance {
             feed,

@@ -69,6 +69,15 @@ pub struct LoadReport {
     pub(crate) sources: u64,
 }
 
+/// Displays a value quoted and cut to a printable length.
+pub(crate) struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", truncate_detail(self.0))
+    }
+}
+
 /// Cuts a detail string to a printable length on a char boundary.
 pub(crate) fn truncate_detail(s: &str) -> String {
     const MAX: usize = 120;
@@ -90,12 +99,14 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
 }
 
 impl LoadReport {
+    /// Counts a rejection; the detail is only formatted for listed ones, so
+    /// millions of bad lines cost no formatting.
     pub(crate) fn reject(
         &mut self,
         source: &str,
         location: Location,
         reason: &'static str,
-        detail: &str,
+        detail: &dyn fmt::Display,
     ) {
         self.rejected_total += 1;
         *self.rejected_by_reason.entry(reason).or_insert(0) += 1;
@@ -104,7 +115,7 @@ impl LoadReport {
                 source: source.to_string(),
                 location,
                 reason,
-                detail: truncate_detail(detail),
+                detail: truncate_detail(&detail.to_string()),
             });
         }
     }

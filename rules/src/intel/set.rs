@@ -2,7 +2,7 @@
 
 use super::index::{hash_bytes, KeyTable, SuffixHasher};
 use super::ip::{Prefix, RangeTable, NONE};
-use super::report::{truncate_detail, LoadReport, Location};
+use super::report::{LoadReport, Location, Quoted};
 use super::value::{decode_hex, normalize, url_key, IndicatorType, KeyBuf, MAX_DOMAIN_LEN};
 use super::warninglist::Warninglist;
 use super::{feed_sid, IndicatorKind, Provenance, Tlp};
@@ -170,7 +170,7 @@ impl IndicatorSetBuilder {
 
     /// Records a refused entry (for loaders: the reason category and detail).
     pub fn reject(&mut self, source: &str, location: Location, reason: &'static str, detail: &str) {
-        self.report.reject(source, location, reason, detail);
+        self.report.reject(source, location, reason, &detail);
     }
 
     /// Counts an entry deliberately not loaded, by reason.
@@ -196,22 +196,14 @@ impl IndicatorSetBuilder {
         let norm = match normalize(ty, value, &mut self.buf) {
             Ok(n) => n,
             Err(e) => {
-                self.report.reject(
-                    source,
-                    location,
-                    e.as_str(),
-                    &format!("{:?}", truncate_detail(value)),
-                );
+                self.report
+                    .reject(source, location, e.as_str(), &Quoted(value));
                 return false;
             }
         };
         if self.pending.len() >= self.max_indicators {
-            self.report.reject(
-                source,
-                location,
-                "indicator limit reached",
-                &truncate_detail(value),
-            );
+            self.report
+                .reject(source, location, "indicator limit reached", &Quoted(value));
             return false;
         }
         let Some(feed) = self
@@ -220,7 +212,7 @@ impl IndicatorSetBuilder {
             .and_then(|f| u16::try_from(f).ok())
         else {
             self.report
-                .reject(source, location, "too many feeds (max 65535)", prov.feed);
+                .reject(source, location, "too many feeds (max 65535)", &prov.feed);
             return false;
         };
         let (Some(event), Some(tags)) = (
@@ -228,7 +220,7 @@ impl IndicatorSetBuilder {
             self.intern_tags(prov.tags),
         ) else {
             self.report
-                .reject(source, location, "provenance tables full", "");
+                .reject(source, location, "provenance tables full", &"");
             return false;
         };
         let bytes = self.buf.as_bytes();
@@ -239,7 +231,7 @@ impl IndicatorSetBuilder {
                 source,
                 location,
                 "indicator set full (value storage exceeds 4 GiB)",
-                "",
+                &"",
             );
             return false;
         };
@@ -248,7 +240,7 @@ impl IndicatorSetBuilder {
                 source,
                 location,
                 "indicator set full (value storage exceeds 4 GiB)",
-                "",
+                &"",
             );
             return false;
         }

@@ -209,8 +209,10 @@ pub(crate) fn normalize_domain(s: &str, out: &mut KeyBuf) -> Result<(), ValueErr
             return Err(ValueError::BadDomain);
         }
     }
-    if !out.extend(s.to_ascii_lowercase().as_bytes()) {
-        return Err(ValueError::TooLong);
+    for b in s.bytes() {
+        if !out.push(b.to_ascii_lowercase()) {
+            return Err(ValueError::TooLong);
+        }
     }
     Ok(())
 }
@@ -326,7 +328,16 @@ pub(crate) fn normalize_url(s: &str, out: &mut KeyBuf) -> Result<(), ValueError>
     if hostport.is_empty() {
         return Err(ValueError::BadUrl);
     }
-    let host = if hostport.starts_with('[') {
+    let host = if let Some(rest) = hostport.strip_prefix('[') {
+        // IPv6 literal: "[addr]" with an optional ":port".
+        let (addr, after) = rest.split_once(']').ok_or(ValueError::BadUrl)?;
+        let port_ok = after.is_empty()
+            || after
+                .strip_prefix(':')
+                .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if addr.parse::<std::net::Ipv6Addr>().is_err() || !port_ok {
+            return Err(ValueError::BadUrl);
+        }
         hostport
     } else {
         match hostport.rsplit_once(':') {
@@ -609,6 +620,9 @@ mod test {
         assert_eq!(key("http://%%%/x"), Err(ValueError::BadUrl));
         assert_eq!(key("http:///x"), Err(ValueError::BadUrl));
         assert_eq!(key("http://a b/"), Err(ValueError::BadUrl));
+        assert_eq!(key("http://[::1/x"), Err(ValueError::BadUrl));
+        assert_eq!(key("http://[::1]:8080/x").unwrap(), "[::1]:8080/x");
+        assert_eq!(key("http://[nope]/x"), Err(ValueError::BadUrl));
         assert_eq!(key("http://evil.com/%4"), Ok("evil.com/%4".to_string()));
         let mut b = KeyBuf::new();
         assert!(url_key(b"EVIL.com:443", b"/a%7Eb?x=%41", &mut b));
