@@ -592,15 +592,23 @@ impl Decoder {
     }
 
     fn frag_key(out: &Packet, src: IpAddr, dst: IpAddr, id: u32, proto: u8) -> FragKey {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        out.tunnels().hash(&mut h);
+        let tunnel = if out.tunnel_count == 0 {
+            0
+        } else {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            out.tunnels().hash(&mut h);
+            h.finish()
+        };
+        let mut vlan = [0u16; 3];
+        let n = usize::from(out.vlan_count).min(3);
+        vlan[..n].copy_from_slice(&out.vlan[..n]);
         FragKey {
             src,
             dst,
             id,
             proto,
-            vlan: out.vlan,
-            tunnel: h.finish(),
+            vlan,
+            tunnel,
         }
     }
 
