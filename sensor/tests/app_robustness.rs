@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use app_support::{connections, corpus};
 use vigie_sensor::app::dns::DnsState;
 use vigie_sensor::app::http::{eve as http_eve, HttpState};
+use vigie_sensor::app::quic::QuicState;
 use vigie_sensor::app::tls::{eve as tls_eve, TlsState};
 use vigie_sensor::app::{detect_protocol, Direction};
 
@@ -52,6 +53,7 @@ fn parsers_survive_the_whole_corpus() {
             let mut tls = TlsState::new();
             let mut http = HttpState::new();
             let mut dns = DnsState::new();
+            let mut quic = QuicState::new();
             for (i, (d, chunk)) in c.chunks.iter().enumerate() {
                 if let Some(n) = c.gaps.get(&i) {
                     tls.gap(*d, *n);
@@ -62,6 +64,7 @@ fn parsers_survive_the_whole_corpus() {
                 tls.parse(chunk, *d);
                 http.parse(chunk, *d);
                 if c.proto == 17 {
+                    quic.parse(chunk, *d);
                     dns.parse_udp(chunk, *d);
                 } else {
                     dns.parse_tcp(chunk, *d);
@@ -70,6 +73,7 @@ fn parsers_survive_the_whole_corpus() {
             http.close(Direction::ToServer);
             http.close(Direction::ToClient);
             let _ = tls_eve::eve_tls(&tls);
+            let _ = quic.eve();
             let _ = tls.buffers(Direction::ToServer);
             assert!(tls.server_certs.len() <= vigie_sensor::app::tls::state::MAX_CHAIN_LEN);
             let txs = http.take_all();

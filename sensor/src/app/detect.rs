@@ -1,6 +1,6 @@
 //! Application protocol detection: by content first, then by port.
 
-use super::{dns, http, tls};
+use super::{dns, http, quic, tls};
 
 /// IP protocol number of TCP.
 const IPPROTO_TCP: u8 = 6;
@@ -16,6 +16,8 @@ pub enum AppProto {
     Tls,
     /// DNS over UDP or TCP.
     Dns,
+    /// QUIC (IETF versions 1 and 2, drafts 29-32): Initial packets only.
+    Quic,
     /// Detection ran and failed: EVE `app_proto` "failed".
     Unknown,
 }
@@ -27,6 +29,7 @@ impl AppProto {
             AppProto::Http => "http",
             AppProto::Tls => "tls",
             AppProto::Dns => "dns",
+            AppProto::Quic => "quic",
             AppProto::Unknown => "failed",
         }
     }
@@ -76,6 +79,9 @@ pub fn detect_protocol(
         probes.push((AppProto::Tls, t));
         let h = combine(http::probe_request(ts), http::probe_response(tc));
         probes.push((AppProto::Http, h));
+    }
+    if !tcp {
+        probes.push((AppProto::Quic, quic::probe(ts)));
     }
     // DNS has no magic bytes: only judged by plausibility on DNS ports.
     if dns_port(sport) || dns_port(dport) {
@@ -160,6 +166,25 @@ mod test {
         assert_eq!(
             detect_protocol(17, 5000, 53, &[0xff; 40], &[]),
             Some(AppProto::Unknown)
+        );
+    }
+
+    #[test]
+    fn quic_initial_by_content() {
+        // Long header, Initial, version 1, 8-byte DCID, then token/length.
+        let mut p = vec![
+            0xc3, 0, 0, 0, 1, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0x41, 0x00,
+        ];
+        p.resize(1200, 0);
+        assert_eq!(
+            detect_protocol(17, 50000, 443, &p, &[]),
+            Some(AppProto::Quic)
+        );
+        // Version negotiation / unknown version is not QUIC Initial.
+        p[4] = 9;
+        assert_ne!(
+            detect_protocol(17, 50000, 4433, &p, &[]),
+            Some(AppProto::Quic)
         );
     }
 

@@ -8,6 +8,7 @@
 pub mod detect;
 pub mod dns;
 pub mod http;
+pub mod quic;
 pub mod tls;
 
 pub use detect::{detect_protocol, AppProto};
