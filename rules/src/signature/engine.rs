@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::addr::{parse_addr, parse_ports, AddrIndex, Vars};
 use super::buffer::{AppProto, BufferId};
@@ -467,19 +467,21 @@ fn action_rank(a: Action) -> u8 {
     }
 }
 
-const GROUPS: usize = 4;
+/// Groups: 4 protocol classes, each split by flow direction (to server, to client).
+const GROUPS: usize = 8;
 const G_TCP: usize = 0;
 const G_UDP: usize = 1;
 const G_ICMP: usize = 2;
 const G_OTHER: usize = 3;
 
-fn group_of(proto: u8) -> usize {
-    match proto {
+fn group_of(proto: u8, to_client: bool) -> usize {
+    let g = match proto {
         6 => G_TCP,
         17 => G_UDP,
         1 | 58 => G_ICMP,
         _ => G_OTHER,
-    }
+    };
+    g + 4 * usize::from(to_client)
 }
 
 /// Protocol groups a rule can match in.
@@ -513,8 +515,17 @@ fn group_mask(r: &Rule) -> u8 {
             _ => t,
         },
     };
-    base & app
+    let protos = base & app;
+    // A rule tied to one direction goes only into that direction's groups.
+    match r.flow.to_server {
+        Some(true) => protos,
+        Some(false) => protos << 4,
+        None => protos | protos << 4,
+    }
 }
+
+/// Automata with at most this many pattern bytes are built as DFAs.
+const DFA_MAX_PATTERN_BYTES: usize = 32 * 1024;
 
 #[derive(Default)]
 struct GroupBuild {
@@ -590,9 +601,16 @@ impl GroupBuild {
     fn build(self, all: &[Rule]) -> Result<Group, BuildError> {
         let mut pfs = Vec::with_capacity(self.pfs.len());
         for p in self.pfs {
+            // Small payload automata (scanned on every packet) become DFAs, several times
+            // faster to scan. App buffers are short and big sets stay
+            // contiguous NFAs: on ET Open's tcp payload set a DFA cost ~27 MB for ~15%.
+            let bytes: usize = p.pats.iter().map(Vec::len).sum();
+            let kind = (p.src == Src::Payload && bytes <= DFA_MAX_PATTERN_BYTES)
+                .then_some(AhoCorasickKind::DFA);
             let ac = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
                 .ascii_case_insensitive(true)
+                .kind(kind)
                 .build(&p.pats)
                 .map_err(|e| BuildError {
                     kind: ErrorKind::Prefilter(e.to_string()),
@@ -689,7 +707,8 @@ impl Engine {
         self.rules.iter().map(|r| &r.meta)
     }
 
-    /// Per protocol group (tcp, udp, icmp, other): rules evaluated on every packet,
+    /// Per group (tcp, udp, icmp, other to server, then the same to client): rules
+    /// without fast pattern,
     /// and (buffer name, patterns) of each prefilter automaton.
     pub fn prefilter_stats(&self) -> Vec<(usize, Vec<(String, usize)>)> {
         self.groups
@@ -728,7 +747,11 @@ impl Engine {
             scratch.seen.resize(self.rules.len().div_ceil(64), 0);
             scratch.tracks.clear();
         }
-        let group = &self.groups[group_of(input.proto)];
+        // Untracked packets can only match rules without a direction, which sit in both halves.
+        let to_client = input.flow.tracked && !input.flow.to_server;
+        let Some(group) = self.groups.get(group_of(input.proto, to_client)) else {
+            return;
+        };
         scratch.candidates.clear();
         for &r in &group.always {
             mark(scratch, r);

@@ -376,6 +376,23 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             tcp(b"\x03\x07"),
             true,
         ),
+        (
+            r#"alert tcp any any -> any any (content:"|01 e8|"; byte_jump:0,0,relative,post_offset -3; pcre:"/^\x7c\x01\xe8/R"; sid:1;)"#,
+            tcp(b"\x7c\x01\xe8x"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (http.content_len; byte_test:0,>,4000,0,string,dec; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .buf(B::HttpContentLen, b"4001"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (http.content_len; byte_test:0,>,4000,0,string,dec; sid:1;)"#,
+            tcp(b"").app(AppProto::Http1).buf(B::HttpContentLen, b"40"),
+            false,
+        ),
         // dsize, bsize, urilen
         (
             r#"alert tcp any any -> any any (dsize:>5; sid:1;)"#,

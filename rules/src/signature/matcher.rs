@@ -295,6 +295,9 @@ fn read_bytes(
         return None;
     }
     let start = start as usize;
+    if spec.nbytes == 0 && spec.string_base.is_none() {
+        return (start <= buf.len()).then_some((0, start));
+    }
     let end = if spec.nbytes == 0 {
         buf.len().min(start.saturating_add(20))
     } else {

@@ -1608,6 +1608,8 @@ impl Builder<'_, '_> {
             if nbytes > 20 {
                 return Err(format!("{kw}: string byte count must be 0-20"));
             }
+        } else if nbytes == 0 && kw == "byte_jump" {
+            // byte_jump:0 jumps by post_offset only.
         } else if !(1..=8).contains(&nbytes) {
             return Err(format!("{kw}: byte count must be 1-8"));
         }
