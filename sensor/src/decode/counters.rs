@@ -93,6 +93,8 @@ named_enum! {
         Mpls => "decoder.mpls",
         /// ERSPAN headers (types I, II, III).
         Erspan => "decoder.erspan",
+        /// 802.1ah (PBB) headers.
+        Ieee8021ah => "decoder.ieee8021ah",
         /// Frames whose encapsulation went deeper than allowed.
         TooManyLayers => "decoder.too_many_layers",
         /// *vigie*: IPv4 inside IPv4 (IP proto 4).
@@ -153,6 +155,8 @@ named_enum! {
         VlanHeaderTooSmall => "decoder.event.vlan.header_too_small",
         /// More than three VLAN tags.
         VlanTooManyLayers => "decoder.event.vlan.too_many_layers",
+        /// Truncated 802.1ah I-TAG or customer header.
+        Ieee8021ahHeaderTooSmall => "decoder.event.ieee8021ah.header_too_small",
         /// Truncated VN-Tag.
         VntagHeaderTooSmall => "decoder.event.vntag.header_too_small",
         /// Truncated MPLS label.

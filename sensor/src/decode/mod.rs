@@ -777,6 +777,16 @@ impl Decoder {
                             return Self::no_l3(out, entry_tunnels);
                         }
                     },
+                    0x88e7 => {
+                        // 802.1ah: a 4-byte I-TAG, then the customer's Ethernet header.
+                        if data.len() < 4 + link::ETHERNET_HEADER_LEN {
+                            self.ev(DecodeEvent::Ieee8021ahHeaderTooSmall);
+                            return Self::no_l3(out, entry_tunnels);
+                        }
+                        self.counters.bump(Stat::Ieee8021ah);
+                        off += 4;
+                        layer = Layer::Ethernet;
+                    }
                     0x6558 => layer = Layer::Ethernet,
                     0x880b => layer = Layer::Ppp,
                     0x0806 => {

@@ -179,6 +179,22 @@ fn vxlan_arp_keeps_outer_udp() {
 }
 
 #[test]
+fn ieee8021ah_wraps_a_customer_frame() {
+    // Provider header + I-TAG (I-SID 0x000100) around the real q-in-q frame.
+    let inner = hex(QINQ);
+    let mut f = hex("0000000000020000000000018100000588e700000100");
+    f.extend_from_slice(&inner);
+    let (r, p, d) = decode_one(dlt::ETHERNET, &f);
+    assert_eq!(r, Decoded::Ok);
+    assert_eq!(&p.vlan[..usize::from(p.vlan_count)], &[5, 13, 10]);
+    assert_eq!(p.ports(), (47808, 47808));
+    assert_eq!(d.counters.get("decoder.ieee8021ah"), Some(1));
+    let (r, _, d) = decode_one(dlt::ETHERNET, &f[..30]);
+    assert_eq!(r, Decoded::NoL3);
+    assert_eq!(d.last_anomalies(), &[DecodeEvent::Ieee8021ahHeaderTooSmall]);
+}
+
+#[test]
 fn pppoe_lcp_has_no_l3() {
     let f = hex(PPPOE_LCP);
     let (r, p, d) = decode_one(dlt::ETHERNET, &f);
