@@ -5,6 +5,21 @@
 //! [`Decoder::decode`] fills a [`Packet`] of byte offsets and parsed header
 //! values for one captured frame without allocating. Every anomaly is a
 //! [`DecodeEvent`], counted in [`DecodeCounters`] and never printed.
+//!
+//! Behaviour worth knowing:
+//! - Truncated captures (snaplen) raise `ipv4.trunc_pkt` / `ipv6.trunc_pkt`
+//!   / `udp.len_invalid` and decoding goes on with the bytes present.
+//! - Link padding is cut at the IP (or PPPoE, UDP) length, so
+//!   `payload_len` never counts Ethernet padding.
+//! - UDP tunnels are recognised by port and only when the inner packet is
+//!   plausible: VXLAN 4789, VXLAN-GPE 4790, Geneve 6081, GTP-U 2152 (G-PDU),
+//!   AYIYA 5072, Teredo on 3544 or, on other ports (relays), when an inner
+//!   address is a Teredo address (2001:0::/32) and the IPv6 length fits exactly.
+//! - When a tunnel's inner frame has no IP (ARP in VXLAN, PPP control in
+//!   PPTP, ...), the outer packet is the result and its tunnel entry is dropped.
+//! - Deeper than `max_tunnel_depth` tunnels: `too_many_layers`, the last
+//!   accepted layer is the result.
+//! - Fragments go to [`defrag`] (first data wins on overlap).
 
 pub mod counters;
 pub mod defrag;
