@@ -7,12 +7,12 @@ mod app_support;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use app_support::{connections, pcaps_in, subdirs, Conn, Score};
+use app_support::{connections, pcaps_in, subdirs, Score};
 use serde_json::Value;
-use vigie_sensor::app::dns::{eve as dns_eve, DnsState};
-use vigie_sensor::app::http::{eve as http_eve, HttpState};
-use vigie_sensor::app::tls::{eve as tls_eve, TlsState};
-use vigie_sensor::app::{detect_protocol, AppProto, Direction};
+use vigie_sensor::app::dns::eve as dns_eve;
+use vigie_sensor::app::http::eve as http_eve;
+use vigie_sensor::app::tls::eve as tls_eve;
+use vigie_sensor::app::{AppLayer, AppState, Direction};
 
 /// One `filter:` of a test.yaml: its event type and `match:` fields.
 #[derive(Debug, Default)]
@@ -104,47 +104,25 @@ fn records(pcap: &Path) -> BTreeMap<&'static str, Vec<BTreeMap<String, String>>>
         flatten(kind, &v, &mut m);
         recs.entry(kind).or_default().push(m);
     };
+    // Through the per-flow AppLayer, as the pipeline will run it.
     for c in connections(pcap) {
-        let first = |d: Direction| -> Vec<u8> {
-            if c.proto == 17 {
-                c.chunks
-                    .iter()
-                    .find(|(x, _)| *x == d)
-                    .map(|(_, b)| b.clone())
-                    .unwrap_or_default()
-            } else {
-                c.stream(d)
+        let mut layer = AppLayer::new(c.proto, c.client.1, c.server.1);
+        for (i, (d, b)) in c.chunks.iter().enumerate() {
+            match c.gaps.get(&i) {
+                Some(n) => layer.on_gap(*d, *n),
+                None => layer.on_data(*d, b),
             }
-        };
-        let (ts, tc) = (first(Direction::ToServer), first(Direction::ToClient));
-        match detect_protocol(c.proto, c.client.1, c.server.1, &ts, &tc) {
-            Some(AppProto::Tls) => {
-                let mut st = TlsState::new();
-                feed(&c, |d, b, gap| match gap {
-                    Some(n) => st.gap(d, n),
-                    None => st.parse(b, d),
-                });
-                push("tls", tls_eve::eve_tls(&st));
-            }
-            Some(AppProto::Http) => {
-                let mut st = HttpState::new();
-                feed(&c, |d, b, gap| match gap {
-                    Some(n) => st.gap(d, n),
-                    None => st.parse(b, d),
-                });
-                st.close(Direction::ToServer);
-                st.close(Direction::ToClient);
+        }
+        layer.on_close(Direction::ToServer);
+        layer.on_close(Direction::ToClient);
+        match &mut layer.state {
+            AppState::Tls(st) => push("tls", tls_eve::eve_tls(st)),
+            AppState::Http(st) => {
                 for tx in st.take_all() {
                     push("http", http_eve::eve_http(&tx));
                 }
             }
-            Some(AppProto::Dns) => {
-                let mut st = DnsState::new();
-                feed(&c, |d, b, gap| match (c.proto, gap) {
-                    (17, _) => st.parse_udp(b, d),
-                    (_, Some(n)) => st.gap(d, n),
-                    _ => st.parse_tcp(b, d),
-                });
+            AppState::Dns(st) => {
                 for tx in st.take_all() {
                     for v in [dns_eve::eve_request_v3(&tx), dns_eve::eve_response_v3(&tx)]
                         .into_iter()
@@ -164,13 +142,6 @@ fn records(pcap: &Path) -> BTreeMap<&'static str, Vec<BTreeMap<String, String>>>
         }
     }
     recs
-}
-
-/// Feeds a connection's chunks; a gap marker comes as `Some(len)`.
-fn feed(c: &Conn, mut f: impl FnMut(Direction, &[u8], Option<u64>)) {
-    for (i, (d, b)) in c.chunks.iter().enumerate() {
-        f(*d, b, c.gaps.get(&i).copied());
-    }
 }
 
 #[test]

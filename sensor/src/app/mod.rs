@@ -8,10 +8,12 @@
 pub mod detect;
 pub mod dns;
 pub mod http;
+pub mod layer;
 pub mod quic;
 pub mod tls;
 
 pub use detect::{detect_protocol, AppProto};
+pub use layer::{AppLayer, AppState};
 
 /// Which way application data travels inside a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

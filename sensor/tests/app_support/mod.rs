@@ -577,7 +577,9 @@ pub fn connections(path: &Path) -> Vec<Conn> {
             continue;
         }
         d.next.get_or_insert(l4.seq);
-        d.pending.push((l4.seq, l4.payload.to_vec()));
+        // Data on a SYN (TCP Fast Open) starts after the SYN's sequence number.
+        let seq = if syn { l4.seq.wrapping_add(1) } else { l4.seq };
+        d.pending.push((seq, l4.payload.to_vec()));
         drain(&mut asm.conn, d, dir);
         // Far behind: the missing bytes are not coming (capture loss).
         if d.pending.len() > 64 {
