@@ -71,7 +71,7 @@ impl<'a> Der<'a> {
         self.buf = &b[end..];
         Ok((tag, content, whole))
     }
-    fn expect(&mut self, tag: u8) -> Result<&'a [u8], CertError> {
+    fn expect_tag(&mut self, tag: u8) -> Result<&'a [u8], CertError> {
         let (t, c, _) = self.next()?;
         if t != tag {
             return Err(CertError::UnexpectedTag);
@@ -88,19 +88,19 @@ const OID: u8 = 0x06;
 /// Parses a DER certificate.
 pub fn parse_certificate(der: &[u8]) -> Result<Certificate, CertError> {
     let mut top = Der::new(der);
-    let cert = top.expect(SEQUENCE)?;
+    let cert = top.expect_tag(SEQUENCE)?;
     let mut c = Der::new(cert);
-    let tbs = c.expect(SEQUENCE)?;
+    let tbs = c.expect_tag(SEQUENCE)?;
     let mut t = Der::new(tbs);
     if t.peek_tag() == Some(0xa0) {
         t.next()?;
     }
-    let serial = t.expect(INTEGER)?;
-    t.expect(SEQUENCE)?; // signature algorithm
-    let issuer = t.expect(SEQUENCE)?;
-    let validity = t.expect(SEQUENCE)?;
-    let subject = t.expect(SEQUENCE)?;
-    t.expect(SEQUENCE)?; // subjectPublicKeyInfo
+    let serial = t.expect_tag(INTEGER)?;
+    t.expect_tag(SEQUENCE)?; // signature algorithm
+    let issuer = t.expect_tag(SEQUENCE)?;
+    let validity = t.expect_tag(SEQUENCE)?;
+    let subject = t.expect_tag(SEQUENCE)?;
+    t.expect_tag(SEQUENCE)?; // subjectPublicKeyInfo
     let mut san_dns = Vec::new();
     while !t.is_empty() {
         let (tag, content, _) = t.next()?;
@@ -125,12 +125,12 @@ pub fn parse_certificate(der: &[u8]) -> Result<Certificate, CertError> {
 
 fn read_san(exts: &[u8], out: &mut Vec<String>) -> Result<(), CertError> {
     let mut outer = Der::new(exts);
-    let list = outer.expect(SEQUENCE)?;
+    let list = outer.expect_tag(SEQUENCE)?;
     let mut l = Der::new(list);
     while !l.is_empty() {
-        let ext = l.expect(SEQUENCE)?;
+        let ext = l.expect_tag(SEQUENCE)?;
         let mut e = Der::new(ext);
-        let oid = e.expect(OID)?;
+        let oid = e.expect_tag(OID)?;
         // 2.5.29.17 subjectAltName
         if oid != [0x55, 0x1d, 0x11] {
             continue;
@@ -139,7 +139,7 @@ fn read_san(exts: &[u8], out: &mut Vec<String>) -> Result<(), CertError> {
         if value.0 == 0x01 {
             value = e.next()?; // critical flag
         }
-        let mut names = Der::new(Der::new(value.1).expect(SEQUENCE)?);
+        let mut names = Der::new(Der::new(value.1).expect_tag(SEQUENCE)?);
         while !names.is_empty() {
             let (tag, content, _) = names.next()?;
             if tag == 0x82 && out.len() < 256 {
@@ -212,13 +212,13 @@ fn format_name(name: &[u8]) -> Result<String, CertError> {
     let mut out = String::new();
     let mut rdns = Der::new(name);
     while !rdns.is_empty() {
-        let set = rdns.expect(SET)?;
+        let set = rdns.expect_tag(SET)?;
         let mut attrs = Der::new(set);
         let mut first_in_rdn = true;
         while !attrs.is_empty() {
-            let atv = attrs.expect(SEQUENCE)?;
+            let atv = attrs.expect_tag(SEQUENCE)?;
             let mut a = Der::new(atv);
-            let oid = a.expect(OID)?;
+            let oid = a.expect_tag(OID)?;
             let (tag, value, _) = a.next()?;
             if !out.is_empty() {
                 out.push_str(if first_in_rdn { ", " } else { " + " });
