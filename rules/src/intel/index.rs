@@ -1,0 +1,175 @@
+//! Open-addressing hash table from a 64-bit key hash to a group id. The table
+//! stores only a 32-bit tag and the group (8 bytes a slot, load <= 1/2); the
+//! caller confirms a candidate by comparing the stored value, so a tag
+//! collision costs a compare, never a wrong answer.
+
+const EMPTY: u64 = 0;
+
+/// Finaliser of MurmurHash3: spreads every input bit over the output.
+#[inline]
+pub(crate) fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    h
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// Hash of exact bytes (digests, URL keys, e-mail, JA4).
+#[inline]
+pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
+    let mut h = FNV_OFFSET;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w))
+            .wrapping_mul(FNV_PRIME)
+            .rotate_left(29);
+    }
+    for &x in chunks.remainder() {
+        h = (h ^ u64::from(x)).wrapping_mul(FNV_PRIME);
+    }
+    mix(h ^ b.len() as u64)
+}
+
+/// Incremental hash of a domain read from right to left, lowercased, so each
+/// label suffix's hash is available when its dot is reached.
+#[derive(Clone, Copy)]
+pub(crate) struct SuffixHasher(u64);
+
+impl SuffixHasher {
+    #[inline]
+    pub(crate) fn new() -> SuffixHasher {
+        SuffixHasher(FNV_OFFSET)
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, b: u8) {
+        self.0 = (self.0 ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
+    }
+
+    #[inline]
+    pub(crate) fn finish(self) -> u64 {
+        mix(self.0)
+    }
+
+    /// Hash of a whole (already lowercase) name.
+    pub(crate) fn of(name: &[u8]) -> u64 {
+        let mut h = SuffixHasher::new();
+        for &b in name.iter().rev() {
+            h.push(b);
+        }
+        h.finish()
+    }
+}
+
+/// Hash → group table.
+#[derive(Debug, Default)]
+pub(crate) struct KeyTable {
+    slots: Box<[u64]>,
+    mask: usize,
+}
+
+impl KeyTable {
+    pub(crate) fn with_capacity(n: usize) -> KeyTable {
+        if n == 0 {
+            return KeyTable::default();
+        }
+        let size = (n * 2).next_power_of_two().max(8);
+        KeyTable {
+            slots: vec![EMPTY; size].into_boxed_slice(),
+            mask: size - 1,
+        }
+    }
+
+    #[inline]
+    fn tag(hash: u64) -> u64 {
+        // Never 0 in the tag half, so a full slot is never EMPTY.
+        (hash >> 32) | 1
+    }
+
+    /// Inserts a group whose key is known to be absent.
+    pub(crate) fn insert(&mut self, hash: u64, group: u32) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let entry = (Self::tag(hash) << 32) | u64::from(group);
+        let mut i = (hash as usize) & self.mask;
+        while self.slots[i] != EMPTY {
+            i = (i + 1) & self.mask;
+        }
+        self.slots[i] = entry;
+    }
+
+    /// Finds the group whose key has `hash` and for which `eq` holds.
+    #[inline]
+    pub(crate) fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let tag = Self::tag(hash);
+        let mut i = (hash as usize) & self.mask;
+        loop {
+            let s = self.slots[i];
+            if s == EMPTY {
+                return None;
+            }
+            if s >> 32 == tag {
+                let g = s as u32;
+                if eq(g) {
+                    return Some(g);
+                }
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.slots.len() * 8
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn suffix_hash_matches_whole_name_hash() {
+        let name = b"a.Evil.com";
+        let mut h = SuffixHasher::new();
+        let mut at_dots = Vec::new();
+        for (i, &b) in name.iter().enumerate().rev() {
+            if b == b'.' {
+                at_dots.push((i, h.finish()));
+            }
+            h.push(b);
+        }
+        assert_eq!(at_dots[0].1, SuffixHasher::of(b"com"));
+        assert_eq!(at_dots[1].1, SuffixHasher::of(b"evil.com"));
+        assert_eq!(h.finish(), SuffixHasher::of(b"a.evil.com"));
+    }
+
+    #[test]
+    fn table_finds_inserted_and_rejects_others() {
+        let keys: Vec<Vec<u8>> = (0..1000u32).map(|i| i.to_le_bytes().to_vec()).collect();
+        let mut t = KeyTable::with_capacity(keys.len());
+        for (g, k) in keys.iter().enumerate() {
+            t.insert(hash_bytes(k), g as u32);
+        }
+        for (g, k) in keys.iter().enumerate() {
+            let found = t.find(hash_bytes(k), |c| keys[c as usize] == *k);
+            assert_eq!(found, Some(g as u32));
+        }
+        let absent = 5000u32.to_le_bytes();
+        assert_eq!(
+            t.find(hash_bytes(&absent), |c| keys[c as usize] == absent),
+            None
+        );
+        assert_eq!(KeyTable::default().find(1, |_| true), None);
+    }
+}

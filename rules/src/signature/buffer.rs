@@ -1,0 +1,206 @@
+//! Names of the inspection buffers a rule can look at and of the application
+//! protocols a flow can carry.
+
+use std::fmt;
+
+macro_rules! buffer_table {
+    ($( $var:ident => $name:literal, legacy: $legacy:literal, modifier: $modifier:literal, doc: $doc:literal; )*) => {
+        /// An app-layer inspection buffer ("sticky buffer") the sensor can hand to
+        /// [`Engine::inspect`](super::Engine::inspect) through
+        /// [`PacketInput::buffers`](super::PacketInput::buffers).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum BufferId {
+            $( #[doc = $doc] $var, )*
+        }
+
+        impl BufferId {
+            /// Every buffer, in declaration order.
+            pub const ALL: &'static [BufferId] = &[ $( BufferId::$var, )* ];
+
+            /// Suricata's dotted name of the buffer (`http.uri`, `dns.query`, ...).
+            pub fn name(self) -> &'static str {
+                match self { $( BufferId::$var => $name, )* }
+            }
+
+            /// Looks a buffer up by its dotted name or its legacy underscore name.
+            pub fn from_name(name: &str) -> Option<BufferId> {
+                match name {
+                    $( $name => Some(BufferId::$var), )*
+                    _ => {
+                        $( if !$legacy.is_empty() && name == $legacy { return Some(BufferId::$var); } )*
+                        None
+                    }
+                }
+            }
+
+            /// Whether the legacy underscore name is a content modifier (applies to the
+            /// previous content, like `http_uri`) rather than a sticky buffer.
+            pub(crate) fn legacy_is_modifier(name: &str) -> Option<BufferId> {
+                $( if $modifier && name == $legacy { return Some(BufferId::$var); } )*
+                None
+            }
+        }
+    };
+}
+
+buffer_table! {
+    HttpMethod => "http.method", legacy: "http_method", modifier: true, doc: "HTTP request method.";
+    HttpUri => "http.uri", legacy: "http_uri", modifier: true, doc: "Normalized HTTP request URI.";
+    HttpUriRaw => "http.uri.raw", legacy: "http_raw_uri", modifier: true, doc: "Raw HTTP request URI.";
+    HttpHeader => "http.header", legacy: "http_header", modifier: true, doc: "Normalized HTTP headers (without cookies).";
+    HttpHeaderRaw => "http.header.raw", legacy: "http_raw_header", modifier: true, doc: "Raw HTTP header block.";
+    HttpHost => "http.host", legacy: "http_host", modifier: true, doc: "Normalized (lowercase) HTTP Host.";
+    HttpHostRaw => "http.host.raw", legacy: "http_raw_host", modifier: true, doc: "Raw HTTP Host.";
+    HttpUserAgent => "http.user_agent", legacy: "http_user_agent", modifier: true, doc: "HTTP User-Agent value.";
+    HttpCookie => "http.cookie", legacy: "http_cookie", modifier: true, doc: "HTTP Cookie / Set-Cookie value.";
+    HttpRequestBody => "http.request_body", legacy: "http_client_body", modifier: true, doc: "HTTP request body.";
+    HttpResponseBody => "http.response_body", legacy: "http_server_body", modifier: true, doc: "HTTP response body (before file.data decoding).";
+    HttpStatCode => "http.stat_code", legacy: "http_stat_code", modifier: true, doc: "HTTP response status code.";
+    HttpStatMsg => "http.stat_msg", legacy: "http_stat_msg", modifier: true, doc: "HTTP response status message.";
+    HttpContentType => "http.content_type", legacy: "http_content_type", modifier: false, doc: "HTTP Content-Type value.";
+    HttpContentLen => "http.content_len", legacy: "http_content_len", modifier: false, doc: "HTTP Content-Length value.";
+    HttpServer => "http.server", legacy: "", modifier: false, doc: "HTTP Server header value.";
+    HttpLocation => "http.location", legacy: "", modifier: false, doc: "HTTP Location header value.";
+    HttpProtocol => "http.protocol", legacy: "http_protocol", modifier: false, doc: "HTTP protocol string (HTTP/1.1).";
+    HttpStart => "http.start", legacy: "http_start", modifier: false, doc: "HTTP start line plus headers.";
+    HttpRequestLine => "http.request_line", legacy: "http_request_line", modifier: false, doc: "HTTP request line.";
+    HttpResponseLine => "http.response_line", legacy: "http_response_line", modifier: false, doc: "HTTP response line.";
+    HttpHeaderNames => "http.header_names", legacy: "http_header_names", modifier: false, doc: "HTTP header names, CRLF separated.";
+    HttpAccept => "http.accept", legacy: "http_accept", modifier: false, doc: "HTTP Accept value.";
+    HttpAcceptEnc => "http.accept_enc", legacy: "http_accept_enc", modifier: false, doc: "HTTP Accept-Encoding value.";
+    HttpAcceptLang => "http.accept_lang", legacy: "http_accept_lang", modifier: false, doc: "HTTP Accept-Language value.";
+    HttpConnection => "http.connection", legacy: "http_connection", modifier: false, doc: "HTTP Connection value.";
+    HttpReferer => "http.referer", legacy: "http_referer", modifier: false, doc: "HTTP Referer value.";
+    FileData => "file.data", legacy: "file_data", modifier: false, doc: "File data (decoded HTTP/SMTP/... body).";
+    DnsQuery => "dns.query", legacy: "dns_query", modifier: false, doc: "DNS query name.";
+    TlsSni => "tls.sni", legacy: "tls_sni", modifier: false, doc: "TLS Server Name Indication.";
+    TlsCertSubject => "tls.cert_subject", legacy: "tls_cert_subject", modifier: false, doc: "TLS server certificate subject.";
+    TlsCertIssuer => "tls.cert_issuer", legacy: "tls_cert_issuer", modifier: false, doc: "TLS server certificate issuer.";
+    TlsCertSerial => "tls.cert_serial", legacy: "tls_cert_serial", modifier: false, doc: "TLS server certificate serial.";
+    TlsCertFingerprint => "tls.cert_fingerprint", legacy: "tls_cert_fingerprint", modifier: false, doc: "TLS certificate SHA-1 fingerprint (colon hex).";
+    TlsCerts => "tls.certs", legacy: "", modifier: false, doc: "Each DER certificate of the chain (one instance per certificate).";
+    Ja3Hash => "ja3.hash", legacy: "ja3_hash", modifier: false, doc: "JA3 client fingerprint (md5 hex).";
+    Ja3String => "ja3.string", legacy: "ja3_string", modifier: false, doc: "JA3 client fingerprint string.";
+    Ja3sHash => "ja3s.hash", legacy: "ja3s_hash", modifier: false, doc: "JA3S server fingerprint (md5 hex).";
+    Ja3sString => "ja3s.string", legacy: "ja3s_string", modifier: false, doc: "JA3S server fingerprint string.";
+    Ja4Hash => "ja4.hash", legacy: "", modifier: false, doc: "JA4 client fingerprint.";
+    SshProto => "ssh.proto", legacy: "ssh_proto", modifier: false, doc: "SSH protocol version string.";
+    SshSoftware => "ssh.software", legacy: "ssh_software", modifier: false, doc: "SSH software version string.";
+    SmbNamedPipe => "smb.named_pipe", legacy: "", modifier: false, doc: "SMB named pipe.";
+    SmbShare => "smb.share", legacy: "", modifier: false, doc: "SMB share.";
+}
+
+impl fmt::Display for BufferId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+macro_rules! app_table {
+    ($( $var:ident => $name:literal; )*) => {
+        /// Application protocol the sensor detected on a flow.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        pub enum AppProto {
+            /// Not (yet) known.
+            #[default]
+            Unknown,
+            /// Detection ran and gave up.
+            Failed,
+            $( #[doc = $name] $var, )*
+        }
+
+        impl AppProto {
+            /// Suricata's name of the protocol.
+            pub fn name(self) -> &'static str {
+                match self {
+                    AppProto::Unknown => "unknown",
+                    AppProto::Failed => "failed",
+                    $( AppProto::$var => $name, )*
+                }
+            }
+
+            /// Looks a protocol up by Suricata's name (`http` means HTTP/1).
+            pub fn from_name(name: &str) -> Option<AppProto> {
+                match name {
+                    "unknown" => Some(AppProto::Unknown),
+                    "failed" => Some(AppProto::Failed),
+                    "http" => Some(AppProto::Http1),
+                    "ssl" => Some(AppProto::Tls),
+                    $( $name => Some(AppProto::$var), )*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+app_table! {
+    Http1 => "http1";
+    Http2 => "http2";
+    Dns => "dns";
+    Tls => "tls";
+    Ssh => "ssh";
+    Ftp => "ftp";
+    FtpData => "ftp-data";
+    Smtp => "smtp";
+    Imap => "imap";
+    Pop3 => "pop3";
+    Smb => "smb";
+    Dcerpc => "dcerpc";
+    Nfs => "nfs";
+    Tftp => "tftp";
+    Krb5 => "krb5";
+    Dhcp => "dhcp";
+    Snmp => "snmp";
+    Sip => "sip";
+    Rdp => "rdp";
+    Rfb => "rfb";
+    Mqtt => "mqtt";
+    Modbus => "modbus";
+    Dnp3 => "dnp3";
+    Enip => "enip";
+    Ntp => "ntp";
+    Ike => "ike";
+    Quic => "quic";
+    Telnet => "telnet";
+    Irc => "irc";
+    Ldap => "ldap";
+    Pgsql => "pgsql";
+    Bittorrent => "bittorrent-dht";
+    Websocket => "websocket";
+}
+
+impl AppProto {
+    /// Whether a rule asking for `want` matches a flow of protocol `self`
+    /// (`http` in a rule covers HTTP/1 and HTTP/2).
+    pub(crate) fn satisfies(self, want: AppProto, http_any: bool) -> bool {
+        if http_any && want == AppProto::Http1 {
+            return matches!(self, AppProto::Http1 | AppProto::Http2);
+        }
+        self == want
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for b in BufferId::ALL {
+            assert_eq!(BufferId::from_name(b.name()), Some(*b));
+        }
+        assert_eq!(
+            BufferId::from_name("http_client_body"),
+            Some(BufferId::HttpRequestBody)
+        );
+        assert_eq!(
+            BufferId::legacy_is_modifier("http_uri"),
+            Some(BufferId::HttpUri)
+        );
+        assert_eq!(BufferId::legacy_is_modifier("file_data"), None);
+        assert_eq!(AppProto::from_name("http"), Some(AppProto::Http1));
+        assert!(AppProto::Http2.satisfies(AppProto::Http1, true));
+        assert!(!AppProto::Dns.satisfies(AppProto::Http1, true));
+    }
+}

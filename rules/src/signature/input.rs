@@ -1,0 +1,282 @@
+//! What the sensor hands to detection for one packet, and the per-flow and
+//! per-worker state detection keeps between packets.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::buffer::{AppProto, BufferId};
+use super::rule::{Action, RuleMeta};
+
+/// `ipopts` bit: record route.
+pub const IPOPT_RR: u32 = 1 << 0;
+/// `ipopts` bit: end of list.
+pub const IPOPT_EOL: u32 = 1 << 1;
+/// `ipopts` bit: no-op.
+pub const IPOPT_NOP: u32 = 1 << 2;
+/// `ipopts` bit: timestamp.
+pub const IPOPT_TS: u32 = 1 << 3;
+/// `ipopts` bit: security.
+pub const IPOPT_SEC: u32 = 1 << 4;
+/// `ipopts` bit: extended security.
+pub const IPOPT_ESEC: u32 = 1 << 5;
+/// `ipopts` bit: loose source routing.
+pub const IPOPT_LSRR: u32 = 1 << 6;
+/// `ipopts` bit: strict source routing.
+pub const IPOPT_SSRR: u32 = 1 << 7;
+/// `ipopts` bit: stream identifier.
+pub const IPOPT_SATID: u32 = 1 << 8;
+
+/// TCP flag bits as in the TCP header (`flags` keyword letters F S R P A U C E).
+pub mod tcp_flags {
+    /// FIN.
+    pub const FIN: u8 = 0x01;
+    /// SYN.
+    pub const SYN: u8 = 0x02;
+    /// RST.
+    pub const RST: u8 = 0x04;
+    /// PSH.
+    pub const PSH: u8 = 0x08;
+    /// ACK.
+    pub const ACK: u8 = 0x10;
+    /// URG.
+    pub const URG: u8 = 0x20;
+    /// ECE.
+    pub const ECE: u8 = 0x40;
+    /// CWR.
+    pub const CWR: u8 = 0x80;
+}
+
+/// IP header fields used by `ttl`, `id`, `fragbits`, `fragoffset`, `ipopts`, `tos`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IpFields {
+    /// TTL / hop limit.
+    pub ttl: u8,
+    /// Identification (IPv4) or fragment id (IPv6).
+    pub id: u32,
+    /// Type of service / traffic class.
+    pub tos: u8,
+    /// Don't fragment bit.
+    pub df: bool,
+    /// More fragments bit.
+    pub mf: bool,
+    /// Reserved bit.
+    pub rb: bool,
+    /// Fragment offset in 8-byte units.
+    pub frag_offset: u16,
+    /// Options present, as `IPOPT_*` bits.
+    pub ipopts: u32,
+}
+
+/// TCP header fields.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcpFields {
+    /// Flags byte (see [`tcp_flags`]).
+    pub flags: u8,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgement number.
+    pub ack: u32,
+    /// Window (unscaled).
+    pub window: u16,
+    /// MSS option, if present.
+    pub mss: Option<u16>,
+}
+
+/// ICMP / ICMPv6 header fields.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IcmpFields {
+    /// Type.
+    pub itype: u8,
+    /// Code.
+    pub icode: u8,
+    /// Identifier (echo and similar messages).
+    pub id: Option<u16>,
+    /// Sequence number (echo and similar messages).
+    pub seq: Option<u16>,
+}
+
+/// What the flow table knows about the packet's flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowInfo {
+    /// The packet belongs to a tracked flow (false: `flow:stateless` only).
+    pub tracked: bool,
+    /// Packet goes from client to server.
+    pub to_server: bool,
+    /// Three-way handshake completed (TCP) or traffic seen both ways (UDP).
+    pub established: bool,
+    /// Application protocol detected on the flow.
+    pub app_proto: AppProto,
+    /// Bytes the client sent so far (for `stream_size:client`).
+    pub bytes_to_server: u64,
+    /// Bytes the server sent so far (for `stream_size:server`).
+    pub bytes_to_client: u64,
+}
+
+/// One packet as detection sees it. Fields are public: the sensor fills them
+/// from its decoder, flow table, reassembler and app-layer parsers.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketInput<'a> {
+    /// Packet time, microseconds since the epoch (thresholds use it).
+    pub ts_micros: u64,
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Source port (0 if none).
+    pub sport: u16,
+    /// Destination port (0 if none).
+    pub dport: u16,
+    /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...).
+    pub proto: u8,
+    /// IP header fields.
+    pub ip: IpFields,
+    /// Packet is an IP fragment (not reassembled).
+    pub is_fragment: bool,
+    /// TCP header, for TCP packets.
+    pub tcp: Option<TcpFields>,
+    /// ICMP header, for ICMP packets.
+    pub icmp: Option<IcmpFields>,
+    /// Transport payload of this packet.
+    pub payload: &'a [u8],
+    /// Flow information.
+    pub flow: FlowInfo,
+    /// Reassembled stream data for this direction, when the sensor has it.
+    pub stream: Option<&'a [u8]>,
+    /// App-layer buffers present for this packet; a buffer may appear several times.
+    pub buffers: &'a [(BufferId, &'a [u8])],
+}
+
+impl<'a> PacketInput<'a> {
+    /// A packet with the given addresses, protocol and payload and every other field empty.
+    pub fn new(src: IpAddr, dst: IpAddr, proto: u8, payload: &'a [u8]) -> Self {
+        PacketInput {
+            ts_micros: 0,
+            src,
+            dst,
+            sport: 0,
+            dport: 0,
+            proto,
+            ip: IpFields {
+                ttl: 64,
+                ..IpFields::default()
+            },
+            is_fragment: false,
+            tcp: None,
+            icmp: None,
+            payload,
+            flow: FlowInfo::default(),
+            stream: None,
+            buffers: &[],
+        }
+    }
+}
+
+/// Per-flow rule state (flowbits, flowint). The sensor keeps one per flow,
+/// created with `Default`, and passes it to every inspection of the flow.
+#[derive(Debug, Clone, Default)]
+pub struct FlowVars {
+    /// Engine these ids belong to: state from an older engine is dropped.
+    pub(crate) engine_id: u64,
+    pub(crate) bits: Vec<u64>,
+    pub(crate) ints: Vec<(u32, i64)>,
+}
+
+impl FlowVars {
+    pub(crate) fn bind(&mut self, engine_id: u64) {
+        if self.engine_id != engine_id {
+            self.engine_id = engine_id;
+            self.bits.clear();
+            self.ints.clear();
+        }
+    }
+
+    pub(crate) fn is_set(&self, bit: u32) -> bool {
+        let (w, b) = ((bit / 64) as usize, bit % 64);
+        self.bits.get(w).is_some_and(|v| v & (1 << b) != 0)
+    }
+
+    pub(crate) fn set(&mut self, bit: u32, on: bool) {
+        let (w, b) = ((bit / 64) as usize, bit % 64);
+        if self.bits.len() <= w {
+            if !on {
+                return;
+            }
+            self.bits.resize(w + 1, 0);
+        }
+        if on {
+            self.bits[w] |= 1 << b;
+        } else {
+            self.bits[w] &= !(1 << b);
+        }
+    }
+
+    pub(crate) fn int(&self, id: u32) -> Option<i64> {
+        self.ints.iter().find(|(k, _)| *k == id).map(|(_, v)| *v)
+    }
+
+    pub(crate) fn set_int(&mut self, id: u32, v: i64) {
+        match self.ints.iter_mut().find(|(k, _)| *k == id) {
+            Some(e) => e.1 = v,
+            None => self.ints.push((id, v)),
+        }
+    }
+
+    /// Whether no flowbit or flowint is set.
+    pub fn is_empty(&self) -> bool {
+        self.bits.iter().all(|w| *w == 0) && self.ints.is_empty()
+    }
+}
+
+/// One rule that matched a packet: what an EVE alert needs.
+#[derive(Debug, Clone)]
+pub struct Match {
+    /// The rule's metadata, shared with the engine.
+    pub rule: Arc<RuleMeta>,
+    /// Action to take (the rule's, or a `rate_filter`'s new action).
+    pub action: Action,
+    /// The rule matched but must not raise an alert (`noalert`, `flowbits:noalert`).
+    pub noalert: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct TrackKey {
+    pub(crate) slot: u32,
+    pub(crate) a: Option<IpAddr>,
+    pub(crate) b: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TrackEntry {
+    pub(crate) start: u64,
+    pub(crate) count: u64,
+    /// For rate_filter: new action in force until this time.
+    pub(crate) until: u64,
+}
+
+/// Per-worker mutable detection state: prefilter scratch space and the
+/// time-based counters of `threshold`, `detection_filter` and `threshold.config`.
+/// One per worker thread; not shared.
+#[derive(Debug, Default)]
+pub struct DetectScratch {
+    pub(crate) engine_id: u64,
+    pub(crate) seen: Vec<u64>,
+    pub(crate) candidates: Vec<u32>,
+    pub(crate) tmp: Vec<u8>,
+    pub(crate) tmp2: Vec<u8>,
+    pub(crate) b64: Vec<u8>,
+    pub(crate) latin1: String,
+    pub(crate) tracks: HashMap<TrackKey, TrackEntry>,
+}
+
+impl DetectScratch {
+    /// Empty scratch; sized on first use.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of threshold/detection_filter tracking entries currently held.
+    pub fn tracked_entries(&self) -> usize {
+        self.tracks.len()
+    }
+}

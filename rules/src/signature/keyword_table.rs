@@ -1,0 +1,1074 @@
+//! One table of (rule, packet, expected) cases, run with the prefilter on and off.
+
+use super::*;
+use std::net::IpAddr;
+
+#[derive(Clone)]
+struct Pkt {
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    sport: u16,
+    dport: u16,
+    payload: Vec<u8>,
+    stream: Option<Vec<u8>>,
+    bufs: Vec<(BufferId, Vec<u8>)>,
+    ip: IpFields,
+    tcp: Option<TcpFields>,
+    icmp: Option<IcmpFields>,
+    flow: FlowInfo,
+    frag: bool,
+    ts: u64,
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn tcp(payload: &[u8]) -> Pkt {
+    Pkt {
+        src: ip("192.168.1.10"),
+        dst: ip("93.184.216.34"),
+        proto: 6,
+        sport: 40000,
+        dport: 80,
+        payload: payload.to_vec(),
+        stream: None,
+        bufs: Vec::new(),
+        ip: IpFields {
+            ttl: 64,
+            id: 1234,
+            ..IpFields::default()
+        },
+        tcp: Some(TcpFields {
+            flags: tcp_flags::ACK | tcp_flags::PSH,
+            seq: 1000,
+            ack: 2000,
+            window: 512,
+            mss: None,
+        }),
+        icmp: None,
+        flow: FlowInfo {
+            tracked: true,
+            to_server: true,
+            established: true,
+            app_proto: AppProto::Unknown,
+            ..FlowInfo::default()
+        },
+        frag: false,
+        ts: 1_700_000_000_000_000,
+    }
+}
+
+fn udp(payload: &[u8]) -> Pkt {
+    let mut p = tcp(payload);
+    p.proto = 17;
+    p.tcp = None;
+    p.dport = 53;
+    p
+}
+
+fn icmp(itype: u8, icode: u8) -> Pkt {
+    let mut p = tcp(b"abcdefgh");
+    p.proto = 1;
+    p.tcp = None;
+    p.sport = 0;
+    p.dport = 0;
+    p.icmp = Some(IcmpFields {
+        itype,
+        icode,
+        id: Some(7),
+        seq: Some(9),
+    });
+    p
+}
+
+impl Pkt {
+    fn buf(mut self, b: BufferId, d: &[u8]) -> Self {
+        self.bufs.push((b, d.to_vec()));
+        self
+    }
+    fn app(mut self, a: AppProto) -> Self {
+        self.flow.app_proto = a;
+        self
+    }
+    fn with(mut self, f: impl FnOnce(&mut Pkt)) -> Self {
+        f(&mut self);
+        self
+    }
+    fn run(&self, engine: &Engine, fv: &mut FlowVars, sc: &mut DetectScratch) -> Vec<Match> {
+        let bufs: Vec<(BufferId, &[u8])> =
+            self.bufs.iter().map(|(b, d)| (*b, d.as_slice())).collect();
+        let mut p = PacketInput::new(self.src, self.dst, self.proto, &self.payload);
+        p.sport = self.sport;
+        p.dport = self.dport;
+        p.ip = self.ip;
+        p.tcp = self.tcp;
+        p.icmp = self.icmp;
+        p.flow = self.flow;
+        p.is_fragment = self.frag;
+        p.stream = self.stream.as_deref();
+        p.buffers = &bufs;
+        p.ts_micros = self.ts;
+        let mut out = Vec::new();
+        engine.inspect(&p, fv, sc, &mut out);
+        out
+    }
+}
+
+fn engine(rules: &str, prefilter: bool) -> Engine {
+    let mut b = EngineBuilder::new();
+    b.prefilter(prefilter);
+    b.add_str(rules, "table");
+    let r = b.report();
+    assert_eq!(r.rejected_count(), 0, "rule rejected: {}", check_report(&r));
+    b.build().unwrap()
+}
+
+fn cases() -> Vec<(&'static str, Pkt, bool)> {
+    use BufferId as B;
+    vec![
+        // content, nocase, hex, escapes
+        (
+            r#"alert tcp any any -> any any (content:"GET /"; sid:1;)"#,
+            tcp(b"GET / HTTP/1.1"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"get /"; sid:1;)"#,
+            tcp(b"GET / HTTP/1.1"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"get /"; nocase; sid:1;)"#,
+            tcp(b"GET / HTTP/1.1"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"|47 45|T|20|"; sid:1;)"#,
+            tcp(b"GET / HTTP/1.1"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"a\;b\"c"; sid:1;)"#,
+            tcp(b"xa;b\"c"),
+            true,
+        ),
+        // offset / depth
+        (
+            r#"alert tcp any any -> any any (content:"HTTP"; depth:4; sid:1;)"#,
+            tcp(b"GET / HTTP/1.1"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"HTTP"; offset:6; depth:4; sid:1;)"#,
+            tcp(b"GET / HTTP/1.1"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"HTTP"; offset:7; sid:1;)"#,
+            tcp(b"GET / HTTP/1.1"),
+            false,
+        ),
+        // distance / within, with backtracking over an earlier hit
+        (
+            r#"alert tcp any any -> any any (content:"AB"; content:"CD"; distance:0; within:2; sid:1;)"#,
+            tcp(b"ABxxABCD"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"AB"; content:"CD"; distance:1; within:3; sid:1;)"#,
+            tcp(b"ABCD"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"AB"; content:"CD"; distance:1; sid:1;)"#,
+            tcp(b"ABxCD"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"CD"; content:"AB"; distance:-4; within:2; sid:1;)"#,
+            tcp(b"ABCD"),
+            true,
+        ),
+        // negation
+        (
+            r#"alert tcp any any -> any any (content:"GET"; content:!"POST"; sid:1;)"#,
+            tcp(b"GET / HTTP/1.1"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"GET"; content:!"HTTP"; sid:1;)"#,
+            tcp(b"GET / HTTP/1.1"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"GET"; content:!"HTTP"; distance:0; within:4; sid:1;)"#,
+            tcp(b"GET / HTTP/1.1"),
+            true,
+        ),
+        // startswith / endswith
+        (
+            r#"alert tcp any any -> any any (content:"GET"; startswith; sid:1;)"#,
+            tcp(b"GET /"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"ET"; startswith; sid:1;)"#,
+            tcp(b"GET /"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"1.1"; endswith; sid:1;)"#,
+            tcp(b"GET / HTTP/1.1"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"HTTP"; endswith; sid:1;)"#,
+            tcp(b"GET / HTTP/1.1"),
+            false,
+        ),
+        // isdataat
+        (
+            r#"alert tcp any any -> any any (content:"GET"; isdataat:5,relative; sid:1;)"#,
+            tcp(b"GET 12345"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"GET"; isdataat:7,relative; sid:1;)"#,
+            tcp(b"GET 12345"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"GET"; isdataat:!1,relative; sid:1;)"#,
+            tcp(b"xGET"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (isdataat:8; sid:1;)"#,
+            tcp(b"GET 12345"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (isdataat:9; sid:1;)"#,
+            tcp(b"GET 12345"),
+            false,
+        ),
+        // pcre
+        (
+            r#"alert tcp any any -> any any (pcre:"/^GET\s+\/[a-z]+\.php/"; sid:1;)"#,
+            tcp(b"GET /index.php"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (pcre:"/^get/"; sid:1;)"#,
+            tcp(b"GET /"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (pcre:"/^get/i"; sid:1;)"#,
+            tcp(b"GET /"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"GET"; pcre:"/^\s\/x/R"; sid:1;)"#,
+            tcp(b"GET /x"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"/x"; pcre:"/^\s\/x/R"; sid:1;)"#,
+            tcp(b"GET /x"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (pcre:"/\xff\x00/"; sid:1;)"#,
+            tcp(b"a\xff\x00b"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (pcre:"/foo(?!bar)/"; sid:1;)"#,
+            tcp(b"foobar foobaz"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (pcre:"/foo(?!bar)/"; sid:1;)"#,
+            tcp(b"foobar"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (pcre:"!/evil/"; content:"ok"; sid:1;)"#,
+            tcp(b"ok"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (pcre:"/\.php$/U"; sid:1;)"#,
+            tcp(b"x").app(AppProto::Http1).buf(B::HttpUri, b"/a.php"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (pcre:"/\.php$/U"; sid:1;)"#,
+            tcp(b"/a.php").app(AppProto::Http1),
+            false,
+        ),
+        // byte_test / byte_jump / byte_extract / byte_math
+        (
+            r#"alert tcp any any -> any any (byte_test:2,>,0x100,0; sid:1;)"#,
+            tcp(b"\x01\x01rest"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_test:2,>,0x100,0,little; sid:1;)"#,
+            tcp(b"\x01\x01rest"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_test:2,=,0x0102,0,little; sid:1;)"#,
+            tcp(b"\x02\x01rest"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_test:2,!=,0x0102,0,little; sid:1;)"#,
+            tcp(b"\x02\x01rest"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_test:3,=,123,1,string,dec; sid:1;)"#,
+            tcp(b"x123y"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_test:1,&,0x80,0; sid:1;)"#,
+            tcp(b"\x81"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_test:4,>,1,100; sid:1;)"#,
+            tcp(b"\x81"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_jump:1,0; content:"Z"; within:1; sid:1;)"#,
+            tcp(b"\x03abcZ"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_jump:1,0; content:"Z"; within:1; sid:1;)"#,
+            tcp(b"\x02abcZ"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"L"; byte_jump:1,0,relative,post_offset 1; content:"Z"; within:1; sid:1;)"#,
+            tcp(b"L\x02abxZ"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_extract:1,0,len; content:"END"; distance:len; within:3; sid:1;)"#,
+            tcp(b"\x02abEND"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_extract:1,0,len; content:"END"; distance:len; within:3; sid:1;)"#,
+            tcp(b"\x01abEND"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_math:bytes 1, offset 0, oper +, rvalue 4, result r; byte_test:1,=,r,1; sid:1;)"#,
+            tcp(b"\x03\x07"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"|01 e8|"; byte_jump:0,0,relative,post_offset -3; pcre:"/^\x7c\x01\xe8/R"; sid:1;)"#,
+            tcp(b"\x7c\x01\xe8x"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (http.content_len; byte_test:0,>,4000,0,string,dec; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .buf(B::HttpContentLen, b"4001"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (http.content_len; byte_test:0,>,4000,0,string,dec; sid:1;)"#,
+            tcp(b"").app(AppProto::Http1).buf(B::HttpContentLen, b"40"),
+            false,
+        ),
+        // dsize, bsize, urilen
+        (
+            r#"alert tcp any any -> any any (dsize:>5; sid:1;)"#,
+            tcp(b"123456"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (dsize:2<>6; sid:1;)"#,
+            tcp(b"123456"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (dsize:6; sid:1;)"#,
+            tcp(b"123456"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (http.host; bsize:11; content:"example.com"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .buf(B::HttpHost, b"example.com"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (http.host; content:"example.com"; bsize:<5; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .buf(B::HttpHost, b"example.com"),
+            false,
+        ),
+        (
+            r#"alert http any any -> any any (urilen:<10; sid:1;)"#,
+            tcp(b"").app(AppProto::Http1).buf(B::HttpUri, b"/short"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (urilen:>10; sid:1;)"#,
+            tcp(b"").app(AppProto::Http1).buf(B::HttpUri, b"/short"),
+            false,
+        ),
+        // flow
+        (
+            r#"alert tcp any any -> any any (flow:established,to_server; content:"x"; sid:1;)"#,
+            tcp(b"x"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (flow:established,to_client; content:"x"; sid:1;)"#,
+            tcp(b"x"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (flow:not_established; content:"x"; sid:1;)"#,
+            tcp(b"x"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (flow:stateless; content:"x"; sid:1;)"#,
+            tcp(b"x").with(|p| p.flow.tracked = false),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (flow:to_server; content:"x"; sid:1;)"#,
+            tcp(b"x").with(|p| p.flow.tracked = false),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (flow:only_stream; content:"xyz"; sid:1;)"#,
+            tcp(b"z").with(|p| p.stream = Some(b"xyz".to_vec())),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (flow:only_stream; content:"xyz"; sid:1;)"#,
+            tcp(b"xyz"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (flow:no_stream; content:"xyz"; sid:1;)"#,
+            tcp(b"z").with(|p| p.stream = Some(b"xyz".to_vec())),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"xyz"; sid:1;)"#,
+            tcp(b"z").with(|p| p.stream = Some(b"xyz".to_vec())),
+            true,
+        ),
+        // IP / TCP / ICMP header keywords
+        (
+            r#"alert ip any any -> any any (ttl:<10; sid:1;)"#,
+            tcp(b"").with(|p| p.ip.ttl = 3),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (ttl:<10; sid:1;)"#,
+            tcp(b""),
+            false,
+        ),
+        (
+            r#"alert ip any any -> any any (ip_proto:6; sid:1;)"#,
+            tcp(b""),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (ip_proto:!tcp; sid:1;)"#,
+            tcp(b""),
+            false,
+        ),
+        (
+            r#"alert ip any any -> any any (ipopts:rr; sid:1;)"#,
+            tcp(b"").with(|p| p.ip.ipopts = IPOPT_RR | IPOPT_NOP),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (ipopts:lsrr; sid:1;)"#,
+            tcp(b"").with(|p| p.ip.ipopts = IPOPT_RR),
+            false,
+        ),
+        (
+            r#"alert ip any any -> any any (fragbits:M; sid:1;)"#,
+            tcp(b"").with(|p| p.ip.mf = true),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (fragbits:D; sid:1;)"#,
+            tcp(b"").with(|p| p.ip.mf = true),
+            false,
+        ),
+        (
+            r#"alert ip any any -> any any (fragbits:!D; sid:1;)"#,
+            tcp(b"").with(|p| p.ip.mf = true),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (fragoffset:>0; sid:1;)"#,
+            tcp(b"").with(|p| p.ip.frag_offset = 185),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (id:1234; sid:1;)"#,
+            tcp(b""),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (flags:S; sid:1;)"#,
+            tcp(b"").with(|p| p.tcp.as_mut().unwrap().flags = tcp_flags::SYN),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (flags:S; sid:1;)"#,
+            tcp(b"").with(|p| p.tcp.as_mut().unwrap().flags = tcp_flags::SYN | tcp_flags::ACK),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (flags:S+; sid:1;)"#,
+            tcp(b"").with(|p| p.tcp.as_mut().unwrap().flags = tcp_flags::SYN | tcp_flags::ACK),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (flags:S,CE; sid:1;)"#,
+            tcp(b"").with(|p| p.tcp.as_mut().unwrap().flags = tcp_flags::SYN | tcp_flags::CWR),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (tcp.flags:*FS; sid:1;)"#,
+            tcp(b"").with(|p| p.tcp.as_mut().unwrap().flags = tcp_flags::FIN),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (seq:1000; ack:2000; window:512; sid:1;)"#,
+            tcp(b""),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (window:!512; sid:1;)"#,
+            tcp(b""),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (tcp.mss:<536; sid:1;)"#,
+            tcp(b"").with(|p| p.tcp.as_mut().unwrap().mss = Some(100)),
+            true,
+        ),
+        (
+            r#"alert icmp any any -> any any (itype:8; icode:0; sid:1;)"#,
+            icmp(8, 0),
+            true,
+        ),
+        (
+            r#"alert icmp any any -> any any (itype:>8; sid:1;)"#,
+            icmp(8, 0),
+            false,
+        ),
+        (
+            r#"alert icmp any any -> any any (icmp_id:7; icmp_seq:9; sid:1;)"#,
+            icmp(8, 0),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (sameip; sid:1;)"#,
+            tcp(b"").with(|p| p.dst = p.src),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (sameip; sid:1;)"#,
+            tcp(b""),
+            false,
+        ),
+        // addresses, ports, direction, protocols
+        (
+            r#"alert tcp $HOME_NET any -> $EXTERNAL_NET $HTTP_PORTS (content:"x"; sid:1;)"#,
+            tcp(b"x"),
+            true,
+        ),
+        (
+            r#"alert tcp $EXTERNAL_NET any -> $HOME_NET any (content:"x"; sid:1;)"#,
+            tcp(b"x"),
+            false,
+        ),
+        (
+            r#"alert tcp $EXTERNAL_NET any <> $HOME_NET any (content:"x"; sid:1;)"#,
+            tcp(b"x"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any [!80,443] (content:"x"; sid:1;)"#,
+            tcp(b"x"),
+            false,
+        ),
+        (
+            r#"alert tcp any 1024: -> any :1023 (content:"x"; sid:1;)"#,
+            tcp(b"x"),
+            true,
+        ),
+        (
+            r#"alert udp any any -> any any (content:"x"; sid:1;)"#,
+            tcp(b"x"),
+            false,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.query; content:"evil"; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Dns)
+                .buf(B::DnsQuery, b"www.evil.com"),
+            true,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.query; content:"evil"; sid:1;)"#,
+            udp(b"").buf(B::DnsQuery, b"www.evil.com"),
+            false,
+        ),
+        (
+            r#"alert http any any -> any any (content:"x"; sid:1;)"#,
+            tcp(b"x").app(AppProto::Http2),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (app-layer-protocol:tls; sid:1;)"#,
+            tcp(b"x").app(AppProto::Tls),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (app-layer-protocol:!tls; sid:1;)"#,
+            tcp(b"x").app(AppProto::Tls),
+            false,
+        ),
+        // sticky buffers, legacy modifiers, transforms
+        (
+            r#"alert http any any -> any any (http.uri; content:"/admin"; startswith; sid:1;)"#,
+            tcp(b"").app(AppProto::Http1).buf(B::HttpUri, b"/admin/x"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (content:"/admin"; http_uri; sid:1;)"#,
+            tcp(b"/admin").app(AppProto::Http1).buf(B::HttpUri, b"/x"),
+            false,
+        ),
+        (
+            r#"alert http any any -> any any (content:"/admin"; http_uri; content:"Mozilla"; http_user_agent; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .buf(B::HttpUri, b"/admin")
+                .buf(B::HttpUserAgent, b"Mozilla/5"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (uricontent:"/admin"; sid:1;)"#,
+            tcp(b"").app(AppProto::Http1).buf(B::HttpUri, b"/admin"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (file_data; content:"PK"; depth:2; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .buf(B::FileData, b"PK\x03\x04"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (http.header; content:"X-Evil|3a|"; http.method; content:"POST"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .buf(B::HttpHeader, b"Host: a\r\nX-Evil: 1\r\n")
+                .buf(B::HttpMethod, b"POST"),
+            true,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.query; dotprefix; content:".evil.com"; endswith; sid:1;)"#,
+            udp(b"").app(AppProto::Dns).buf(B::DnsQuery, b"evil.com"),
+            true,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.query; dotprefix; content:".evil.com"; endswith; sid:1;)"#,
+            udp(b"").app(AppProto::Dns).buf(B::DnsQuery, b"notevil.com"),
+            false,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.query; to_lowercase; content:"evil"; sid:1;)"#,
+            udp(b"").app(AppProto::Dns).buf(B::DnsQuery, b"EVIL.com"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (http.uri; url_decode; content:"/a b"; sid:1;)"#,
+            tcp(b"").app(AppProto::Http1).buf(B::HttpUri, b"/a%20b"),
+            true,
+        ),
+        (
+            r#"alert tls any any -> any any (tls.sni; content:"bad.example"; sid:1;)"#,
+            tcp(b"").app(AppProto::Tls).buf(B::TlsSni, b"bad.example"),
+            true,
+        ),
+        (
+            r#"alert tls any any -> any any (ja3.hash; content:"e7d705a3286e19ea42f587b344ee6865"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Tls)
+                .buf(B::Ja3Hash, b"e7d705a3286e19ea42f587b344ee6865"),
+            true,
+        ),
+        (
+            r#"alert tls any any -> any any (tls.certs; content:"Acme"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Tls)
+                .buf(B::TlsCerts, b"cert1")
+                .buf(B::TlsCerts, b"xAcmex"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"x"; pkt_data; content:"y"; sid:1;)"#,
+            tcp(b"xy"),
+            true,
+        ),
+        // base64
+        (
+            r#"alert tcp any any -> any any (content:"auth="; base64_decode:relative; base64_data; content:"admin"; sid:1;)"#,
+            tcp(b"auth=YWRtaW46cGFzcw=="),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"auth="; base64_decode:relative; base64_data; content:"root"; sid:1;)"#,
+            tcp(b"auth=YWRtaW46cGFzcw=="),
+            false,
+        ),
+        // fast_pattern on a short content while a longer one exists
+        (
+            r#"alert tcp any any -> any any (content:"ab"; fast_pattern; content:"longer-pattern"; sid:1;)"#,
+            tcp(b"ab longer-pattern"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"ab"; fast_pattern; content:"longer-pattern"; sid:1;)"#,
+            tcp(b"ab longer"),
+            false,
+        ),
+    ]
+}
+
+#[test]
+fn keyword_table_prefilter_on_and_off() {
+    let mut failures = Vec::new();
+    for (i, (rule, pkt, want)) in cases().into_iter().enumerate() {
+        for pf in [true, false] {
+            let e = engine(rule, pf);
+            let got = !pkt
+                .run(&e, &mut FlowVars::default(), &mut DetectScratch::new())
+                .is_empty();
+            if got != want {
+                failures.push(format!(
+                    "case {i} prefilter={pf}: {rule} expected {want} got {got}"
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn flowbits_across_packets() {
+    for pf in [true, false] {
+        let e = engine(
+            r#"alert tcp any any -> any any (content:"login"; flowbits:set,auth; flowbits:noalert; sid:1;)
+alert tcp any any -> any any (content:"secret"; flowbits:isset,auth; sid:2;)
+alert tcp any any -> any any (content:"secret"; flowbits:isnotset,auth; sid:3;)
+alert tcp any any -> any any (content:"logout"; flowbits:unset,auth; sid:4;)
+alert tcp any any -> any any (content:"either"; flowbits:isset,auth|other; sid:5;)"#,
+            pf,
+        );
+        let (mut fv, mut sc) = (FlowVars::default(), DetectScratch::new());
+        let sids = |m: Vec<Match>| {
+            m.iter()
+                .map(|m| (m.rule.sid, m.noalert))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            sids(tcp(b"secret").run(&e, &mut fv, &mut sc)),
+            vec![(3, false)]
+        );
+        assert_eq!(
+            sids(tcp(b"login").run(&e, &mut fv, &mut sc)),
+            vec![(1, true)]
+        );
+        assert_eq!(
+            sids(tcp(b"secret either").run(&e, &mut fv, &mut sc)),
+            vec![(2, false), (5, false)]
+        );
+        assert_eq!(
+            sids(tcp(b"logout").run(&e, &mut fv, &mut sc)),
+            vec![(4, false)]
+        );
+        assert_eq!(
+            sids(tcp(b"secret").run(&e, &mut fv, &mut sc)),
+            vec![(3, false)]
+        );
+        // Another flow's vars are independent.
+        let mut other = FlowVars::default();
+        assert_eq!(
+            sids(tcp(b"secret").run(&e, &mut other, &mut sc)),
+            vec![(3, false)]
+        );
+    }
+}
+
+#[test]
+fn flowint_counts() {
+    let e = engine(
+        r#"alert tcp any any -> any any (content:"try"; flowint:tries,+,1; noalert; sid:1;)
+alert tcp any any -> any any (content:"try"; flowint:tries,>=,3; sid:2;)"#,
+        true,
+    );
+    let (mut fv, mut sc) = (FlowVars::default(), DetectScratch::new());
+    let mut alerts = Vec::new();
+    for _ in 0..4 {
+        let m = tcp(b"try").run(&e, &mut fv, &mut sc);
+        alerts.push(m.iter().filter(|m| !m.noalert).count());
+    }
+    assert_eq!(alerts, vec![0, 0, 1, 1]);
+}
+
+#[test]
+fn thresholds_use_packet_time() {
+    let e = engine(
+        r#"alert tcp any any -> any any (content:"a"; threshold:type limit, track by_src, count 2, seconds 60; sid:1;)
+alert tcp any any -> any any (content:"b"; threshold:type threshold, track by_src, count 3, seconds 60; sid:2;)
+alert tcp any any -> any any (content:"c"; threshold:type both, track by_dst, count 2, seconds 60; sid:3;)
+alert tcp any any -> any any (content:"d"; detection_filter:track by_src, count 2, seconds 60; sid:4;)"#,
+        true,
+    );
+    let mut sc = DetectScratch::new();
+    let mut count = |payload: &[u8], n: usize, step: u64| -> Vec<usize> {
+        let mut fv = FlowVars::default();
+        (0..n)
+            .map(|i| {
+                tcp(payload)
+                    .with(|p| p.ts += i as u64 * step)
+                    .run(&e, &mut fv, &mut sc)
+                    .len()
+            })
+            .collect()
+    };
+    assert_eq!(count(b"a", 4, 1_000_000), vec![1, 1, 0, 0]);
+    assert_eq!(count(b"b", 6, 1_000_000), vec![0, 0, 1, 0, 0, 1]);
+    assert_eq!(count(b"c", 4, 1_000_000), vec![0, 1, 0, 0]);
+    assert_eq!(count(b"d", 4, 1_000_000), vec![0, 0, 1, 1]);
+    // A new window after 60 s of packet time.
+    let mut fv = FlowVars::default();
+    let late = tcp(b"a")
+        .with(|p| p.ts += 120_000_000)
+        .run(&e, &mut fv, &mut sc);
+    assert_eq!(late.len(), 1);
+}
+
+#[test]
+fn threshold_config_suppress_and_rate_filter() {
+    let mut b = EngineBuilder::new();
+    b.threshold_str(
+        "suppress gen_id 1, sig_id 1, track by_src, ip 192.168.1.10\nrate_filter gen_id 1, sig_id 2, track by_rule, count 1, seconds 60, new_action drop, timeout 30\n",
+        "threshold.config",
+    );
+    b.add_str(
+        "alert tcp any any -> any any (content:\"x\"; sid:1;)\nalert tcp any any -> any any (content:\"y\"; sid:2;)\n",
+        "t",
+    );
+    let e = b.build().unwrap();
+    let mut sc = DetectScratch::new();
+    let mut fv = FlowVars::default();
+    assert!(tcp(b"x").run(&e, &mut fv, &mut sc).is_empty());
+    assert_eq!(
+        tcp(b"x")
+            .with(|p| p.src = ip("10.9.9.9"))
+            .run(&e, &mut fv, &mut sc)
+            .len(),
+        1
+    );
+    let a1 = tcp(b"y").run(&e, &mut fv, &mut sc);
+    let a2 = tcp(b"y").run(&e, &mut fv, &mut sc);
+    assert_eq!((a1[0].action, a2[0].action), (Action::Alert, Action::Drop));
+}
+
+#[test]
+fn match_carries_alert_fields_and_pass_stops() {
+    let e = engine(
+        r#"alert tcp any any -> any any (msg:"ET TEST \"quoted\""; content:"x"; classtype:trojan-activity; metadata:created_at 2024_01_01, tag a, tag b; reference:url,example.com; gid:1; rev:7; sid:10;)
+alert tcp any any -> any any (msg:"prio"; content:"y"; classtype:bad-unknown; priority:1; sid:11;)"#,
+        true,
+    );
+    let m = tcp(b"x").run(&e, &mut FlowVars::default(), &mut DetectScratch::new());
+    let r = &m[0].rule;
+    assert_eq!(
+        (r.gid, r.sid, r.rev, r.msg.as_str()),
+        (1, 10, 7, "ET TEST \"quoted\"")
+    );
+    assert_eq!(r.category.as_deref(), Some("A Network Trojan was detected"));
+    assert_eq!(r.severity, 1);
+    let md: Vec<(&str, &str)> = r.metadata.iter().map(|(k, v)| (&**k, &**v)).collect();
+    assert_eq!(
+        md,
+        vec![("created_at", "2024_01_01"), ("tag", "a"), ("tag", "b")]
+    );
+    let m = tcp(b"y").run(&e, &mut FlowVars::default(), &mut DetectScratch::new());
+    assert_eq!(m[0].rule.severity, 1);
+
+    let e = engine(
+        "alert tcp any any -> any any (content:\"x\"; sid:1;)\npass tcp any any -> any any (content:\"x\"; sid:2;)\n",
+        true,
+    );
+    let m = tcp(b"x").run(&e, &mut FlowVars::default(), &mut DetectScratch::new());
+    assert_eq!(
+        m.iter().map(|m| (m.rule.sid, m.action)).collect::<Vec<_>>(),
+        vec![(2, Action::Pass)]
+    );
+}
+
+#[test]
+fn rejects_with_reasons() {
+    let mut b = EngineBuilder::new();
+    b.add_str(
+        r#"alert tcp any any -> any any (content:"x"; foo; sid:1;)
+alert tcp any any -> any any (pcre:"/(unclosed/"; sid:2;)
+alert xyz any any -> any any (sid:3;)
+alert tcp any any <- any any (sid:4;)
+alert tcp any any -> any any (content:"x"; xbits:set,a,track ip_src; sid:5;)
+alert tcp any any -> any any (content:"x"; classtype:nope; sid:6;)
+alert tcp any any -> any any (content:"x";)
+alert tcp any any -> any any (content:"x"; sid:7;)
+alert tcp any any -> any any (content:"y"; sid:7;)
+alert tcp $NOPE any -> any any (sid:8;)
+alert tcp any any -> any any (content:"abc"; depth:2; sid:9;)
+alert tcp any any -> any any (content:"x"; byte_test:2,=,1,0,dce; sid:10;)
+"#,
+        "bad.rules",
+    );
+    let r = b.report();
+    let text = check_report(&r);
+    assert!(text.ends_with("1 rules loaded, 11 rejected"), "{text}");
+    for want in [
+        "bad.rules:1 sid 1: unknown keyword \"foo\"",
+        "bad.rules:2 sid 2: bad pcre",
+        "bad.rules:3 sid 3: unsupported protocol \"xyz\"",
+        "bad.rules:4 sid 4: direction \"<-\"",
+        "bad.rules:5 sid 5: unsupported keyword \"xbits\"",
+        "bad.rules:6 sid 6: unknown classtype \"nope\"",
+        "bad.rules:7 sid ?: rule has no sid",
+        "bad.rules:9 sid 7: duplicate sid (first loaded at bad.rules:8)",
+        "bad.rules:10 sid 8: source address: unknown address variable \"$NOPE\"",
+        "bad.rules:11 sid 9: depth 2 is smaller than the content length 3",
+        "bad.rules:12 sid 10: byte_test: \"dce\" is not supported",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn waiting_for_buffers_are_counted() {
+    let mut b = EngineBuilder::new();
+    b.provided_buffers(&[BufferId::HttpUri]);
+    b.add_str(
+        r#"alert http any any -> any any (http.uri; content:"/a"; sid:1;)
+alert http any any -> any any (http.user_agent; content:"curl"; sid:2;)
+alert tls any any -> any any (tls.sni; content:"x"; sid:3;)
+alert tls any any -> any any (tls.sni; content:"y"; sid:4;)"#,
+        "w",
+    );
+    let r = b.report();
+    assert_eq!(r.loaded(), 4);
+    assert_eq!(r.waiting.get(&BufferId::TlsSni), Some(&2));
+    assert_eq!(r.waiting.get(&BufferId::HttpUserAgent), Some(&1));
+    assert!(check_report(&r).contains("2 rules waiting for buffer tls.sni"));
+}
+
+#[test]
+fn variables_are_settable() {
+    let mut b = EngineBuilder::new();
+    b.address_var("HOME_NET", "[93.184.216.0/24]").unwrap();
+    b.port_var("HTTP_PORTS", "[80,8080]").unwrap();
+    assert!(b.address_var("X", "[1.2.3.4").is_err());
+    assert!(b
+        .port_var("Y", "99999")
+        .to_string_err()
+        .contains("bad value for variable Y"));
+    b.add_str(
+        r#"alert tcp any any -> $HOME_NET $HTTP_PORTS (content:"x"; sid:1;)"#,
+        "v",
+    );
+    let e = b.build().unwrap();
+    assert_eq!(
+        tcp(b"x")
+            .with(|p| p.dport = 8080)
+            .run(&e, &mut FlowVars::default(), &mut DetectScratch::new())
+            .len(),
+        1
+    );
+    assert_eq!(
+        tcp(b"x")
+            .with(|p| p.dst = ip("10.0.0.1"))
+            .run(&e, &mut FlowVars::default(), &mut DetectScratch::new())
+            .len(),
+        0
+    );
+}
+
+trait ErrString {
+    fn to_string_err(self) -> String;
+}
+
+impl<T> ErrString for Result<T, BuildError> {
+    fn to_string_err(self) -> String {
+        match self {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+}
+
+#[test]
+fn engine_is_send_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+    assert_send_sync::<Match>();
+    fn assert_send<T: Send>() {}
+    assert_send::<DetectScratch>();
+    assert_send::<FlowVars>();
+}
+
+#[test]
+fn deterministic_order_and_dedup() {
+    let e = engine(
+        r#"alert tcp any any -> any any (content:"abc"; content:"abc"; sid:30;)
+alert tcp any any -> any any (content:"abc"; sid:10;)
+alert tcp any any -> any any (dsize:>0; sid:20;)"#,
+        true,
+    );
+    let m = tcp(b"abc abc abc").run(&e, &mut FlowVars::default(), &mut DetectScratch::new());
+    assert_eq!(
+        m.iter().map(|m| m.rule.sid).collect::<Vec<_>>(),
+        vec![30, 10, 20]
+    );
+}

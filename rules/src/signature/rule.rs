@@ -1,0 +1,2126 @@
+//! A compiled rule and the compiler from option text to it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use super::addr::{parse_addr, parse_ports, AddrSet, PortSet, Vars};
+use super::buffer::{AppProto, BufferId};
+use super::config::Classifications;
+use super::text::{parse_content, split_options, split_rule, strip_quotes, unescape};
+
+/// What to do when a rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Raise an alert.
+    Alert,
+    /// Stop inspecting the packet/flow with lower-priority rules.
+    Pass,
+    /// Drop the packet (IPS) and alert.
+    Drop,
+    /// Send a reset/unreachable to the sender and alert.
+    Reject,
+    /// Reject towards the source.
+    RejectSrc,
+    /// Reject towards the destination.
+    RejectDst,
+    /// Reject towards both ends.
+    RejectBoth,
+}
+
+impl Action {
+    /// The action's name as written in rules and in EVE `alert.action` input.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Alert => "alert",
+            Action::Pass => "pass",
+            Action::Drop => "drop",
+            Action::Reject => "reject",
+            Action::RejectSrc => "rejectsrc",
+            Action::RejectDst => "rejectdst",
+            Action::RejectBoth => "rejectboth",
+        }
+    }
+
+    pub(crate) fn from_name(s: &str) -> Option<Action> {
+        Some(match s {
+            "alert" => Action::Alert,
+            "pass" => Action::Pass,
+            "drop" => Action::Drop,
+            "reject" => Action::Reject,
+            "rejectsrc" => Action::RejectSrc,
+            "rejectdst" => Action::RejectDst,
+            "rejectboth" => Action::RejectBoth,
+            _ => return None,
+        })
+    }
+}
+
+/// Everything about a rule that an alert reports. Shared (`Arc`) between the
+/// engine and every [`Match`](super::Match).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMeta {
+    /// Action written in the rule.
+    pub action: Action,
+    /// Generator id (`gid`, default 1).
+    pub gid: u32,
+    /// Signature id.
+    pub sid: u32,
+    /// Revision.
+    pub rev: u32,
+    /// `msg` text, unescaped.
+    pub msg: String,
+    /// `classtype` short name.
+    pub classtype: Option<String>,
+    /// Classification description (EVE `alert.category`).
+    pub category: Option<Arc<str>>,
+    /// Priority (EVE `alert.severity`): `priority` keyword, else the classtype's, else 3.
+    pub severity: u8,
+    /// `metadata` as (key, value) pairs in rule order; a key may repeat.
+    /// Strings are interned across the rule set.
+    pub metadata: Box<[(Arc<str>, Arc<str>)]>,
+    /// `reference` values as written (`url,example.com`).
+    pub references: Vec<String>,
+    /// `target:src_ip|dest_ip`, if given.
+    pub target: Option<String>,
+    /// The rule has `noalert` or `flowbits:noalert`.
+    pub noalert: bool,
+    /// File or origin name the rule came from.
+    pub origin: Arc<str>,
+    /// Line of the rule in its origin.
+    pub line: usize,
+}
+
+/// A numeric comparison (`dsize:>10`, `ttl:<5`, `urilen:10<>20`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NumCmp {
+    Eq(u64),
+    Ne(u64),
+    Lt(u64),
+    Gt(u64),
+    Le(u64),
+    Ge(u64),
+    /// Exclusive range.
+    Range(u64, u64),
+}
+
+impl NumCmp {
+    pub(crate) fn test(self, v: u64) -> bool {
+        match self {
+            NumCmp::Eq(a) => v == a,
+            NumCmp::Ne(a) => v != a,
+            NumCmp::Lt(a) => v < a,
+            NumCmp::Gt(a) => v > a,
+            NumCmp::Le(a) => v <= a,
+            NumCmp::Ge(a) => v >= a,
+            NumCmp::Range(a, b) => v > a && v < b,
+        }
+    }
+}
+
+fn parse_u64(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let r = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16)
+    } else {
+        s.parse::<u64>()
+    };
+    r.map_err(|_| format!("bad number \"{s}\""))
+}
+
+fn parse_i64(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if let Some(r) = s.strip_prefix('-') {
+        return parse_u64(r).and_then(|v| {
+            i64::try_from(v)
+                .map(|v| -v)
+                .map_err(|_| format!("number \"{s}\" too large"))
+        });
+    }
+    parse_u64(s).and_then(|v| i64::try_from(v).map_err(|_| format!("number \"{s}\" too large")))
+}
+
+pub(crate) fn parse_num_cmp(s: &str, max: u64) -> Result<NumCmp, String> {
+    let s = s.trim();
+    let chk = |v: u64| {
+        if v > max {
+            Err(format!("value {v} out of range (max {max})"))
+        } else {
+            Ok(v)
+        }
+    };
+    let c = if let Some((a, b)) = s.split_once("<>") {
+        let (a, b) = (chk(parse_u64(a)?)?, chk(parse_u64(b)?)?);
+        if a >= b {
+            return Err(format!("bad range \"{s}\""));
+        }
+        NumCmp::Range(a, b)
+    } else if let Some(r) = s.strip_prefix("<=") {
+        NumCmp::Le(chk(parse_u64(r)?)?)
+    } else if let Some(r) = s.strip_prefix(">=") {
+        NumCmp::Ge(chk(parse_u64(r)?)?)
+    } else if let Some(r) = s.strip_prefix("!=").or_else(|| s.strip_prefix('!')) {
+        NumCmp::Ne(chk(parse_u64(r)?)?)
+    } else if let Some(r) = s.strip_prefix('<') {
+        NumCmp::Lt(chk(parse_u64(r)?)?)
+    } else if let Some(r) = s.strip_prefix('>') {
+        NumCmp::Gt(chk(parse_u64(r)?)?)
+    } else if let Some(r) = s.strip_prefix('=') {
+        NumCmp::Eq(chk(parse_u64(r)?)?)
+    } else if let Some((a, b)) = s.split_once('-').filter(|(a, _)| !a.is_empty()) {
+        let (a, b) = (chk(parse_u64(a)?)?, chk(parse_u64(b)?)?);
+        if a > b {
+            return Err(format!("bad range \"{s}\""));
+        }
+        // Inclusive `a-b` as used by some keywords.
+        NumCmp::Range(a.saturating_sub(1).min(a), b.saturating_add(1))
+    } else {
+        NumCmp::Eq(chk(parse_u64(s)?)?)
+    };
+    if let NumCmp::Range(0, b) = c {
+        if s.contains('-') {
+            return Ok(NumCmp::Lt(b));
+        }
+    }
+    Ok(c)
+}
+
+/// An integer operand: literal or a `byte_extract`/`byte_math` variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Val {
+    Lit(i64),
+    Var(u8),
+}
+
+/// A content match.
+#[derive(Debug, Clone)]
+pub(crate) struct Content {
+    pub(crate) pat: Vec<u8>,
+    pub(crate) nocase: bool,
+    pub(crate) negated: bool,
+    pub(crate) offset: Option<Val>,
+    pub(crate) depth: Option<Val>,
+    pub(crate) distance: Option<Val>,
+    pub(crate) within: Option<Val>,
+    pub(crate) startswith: bool,
+    pub(crate) endswith: bool,
+    pub(crate) fast_pattern: bool,
+}
+
+impl Content {
+    pub(crate) fn relative(&self) -> bool {
+        self.distance.is_some() || self.within.is_some()
+    }
+}
+
+/// Compiled regular expression: the `regex` crate's bytes engine where it
+/// supports the pattern, `fancy-regex` over a Latin-1 view otherwise.
+#[derive(Debug)]
+pub(crate) enum Re {
+    Bytes {
+        src: String,
+        compiled: OnceLock<Option<regex::bytes::Regex>>,
+    },
+    Fancy {
+        src: String,
+        compiled: OnceLock<Option<Box<fancy_regex::Regex>>>,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) struct Pcre {
+    pub(crate) re: Re,
+    pub(crate) relative: bool,
+    pub(crate) negated: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endian {
+    Big,
+    Little,
+}
+
+/// Options shared by the byte_* keywords.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ByteSpec {
+    pub(crate) nbytes: u8,
+    pub(crate) offset: Val,
+    pub(crate) relative: bool,
+    pub(crate) endian: Endian,
+    /// `string,<base>`: value written as text in this base.
+    pub(crate) string_base: Option<u32>,
+    pub(crate) bitmask: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ByteOp {
+    Lt,
+    Gt,
+    Eq,
+    Le,
+    Ge,
+    And,
+    Xor,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MathOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Shl,
+    Shr,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JumpSpec {
+    pub(crate) multiplier: u32,
+    pub(crate) align: bool,
+    pub(crate) from_beginning: bool,
+    pub(crate) from_end: bool,
+    pub(crate) post_offset: i64,
+}
+
+/// One step of a buffer's inspection list.
+#[derive(Debug)]
+pub(crate) enum Item {
+    Content(Box<Content>),
+    Pcre(Box<Pcre>),
+    IsDataAt {
+        n: Val,
+        relative: bool,
+        negated: bool,
+    },
+    ByteTest {
+        spec: ByteSpec,
+        op: ByteOp,
+        negated: bool,
+        value: Val,
+    },
+    ByteJump {
+        spec: ByteSpec,
+        jump: JumpSpec,
+    },
+    ByteExtract {
+        spec: ByteSpec,
+        multiplier: u32,
+        var: u8,
+    },
+    ByteMath {
+        spec: ByteSpec,
+        op: MathOp,
+        rvalue: Val,
+        var: u8,
+    },
+    Bsize(NumCmp),
+    Base64Decode {
+        bytes: Option<u32>,
+        offset: u32,
+        relative: bool,
+    },
+}
+
+impl Item {
+    pub(crate) fn relative(&self) -> bool {
+        match self {
+            Item::Content(c) => c.relative(),
+            Item::Pcre(p) => p.relative,
+            Item::IsDataAt { relative, .. } => *relative,
+            Item::ByteTest { spec, .. }
+            | Item::ByteJump { spec, .. }
+            | Item::ByteExtract { spec, .. }
+            | Item::ByteMath { spec, .. } => spec.relative,
+            Item::Base64Decode { relative, .. } => *relative,
+            Item::Bsize(_) => false,
+        }
+    }
+}
+
+/// Buffer transformations (`dotprefix`, `to_lowercase`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Transform {
+    ToLowercase,
+    ToUppercase,
+    StripWhitespace,
+    CompressWhitespace,
+    DotPrefix,
+    UrlDecode,
+    FromBase64,
+}
+
+impl Transform {
+    fn from_name(s: &str) -> Option<Transform> {
+        Some(match s {
+            "to_lowercase" => Transform::ToLowercase,
+            "to_uppercase" => Transform::ToUppercase,
+            "strip_whitespace" => Transform::StripWhitespace,
+            "compress_whitespace" => Transform::CompressWhitespace,
+            "dotprefix" => Transform::DotPrefix,
+            "url_decode" => Transform::UrlDecode,
+            "from_base64" => Transform::FromBase64,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a list's bytes come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Src {
+    /// Packet payload, and/or the reassembled stream.
+    Payload,
+    /// An app-layer buffer.
+    App(BufferId),
+    /// The output of the last `base64_decode`.
+    Base64,
+}
+
+#[derive(Debug)]
+pub(crate) struct List {
+    pub(crate) src: Src,
+    pub(crate) transforms: Vec<Transform>,
+    pub(crate) items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Any,
+    Tcp,
+    Udp,
+    Icmp,
+    Sctp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamSel {
+    Both,
+    OnlyStream,
+    NoStream,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FlowCond {
+    pub(crate) to_server: Option<bool>,
+    pub(crate) established: Option<bool>,
+    pub(crate) stateless: bool,
+    pub(crate) stream: StreamSel,
+    pub(crate) frag: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlagMode {
+    /// Exactly these flags (after the mask).
+    Exact,
+    /// At least these.
+    Plus,
+    /// Any of these.
+    Any,
+    /// None of these.
+    Not,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamWhich {
+    Server,
+    Client,
+    Both,
+    Either,
+}
+
+/// Header-field checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PktCheck {
+    Dsize(NumCmp),
+    Ttl(NumCmp),
+    IpProto(NumCmp),
+    Ipopts(u32),
+    Fragbits { mode: FlagMode, bits: u8 },
+    Fragoffset(NumCmp),
+    Flags { mode: FlagMode, bits: u8, mask: u8 },
+    Seq(u32),
+    Ack(u32),
+    Window(NumCmp),
+    TcpMss(NumCmp),
+    Itype(NumCmp),
+    Icode(NumCmp),
+    IcmpId(u16),
+    IcmpSeq(u16),
+    Id(u32),
+    Tos(NumCmp),
+    SameIp,
+    UriLen { cmp: NumCmp, raw: bool },
+    AppProto { proto: AppProto, negated: bool },
+    StreamSize { which: StreamWhich, cmp: NumCmp },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BitCond {
+    IsSet { ids: Vec<u32>, any: bool },
+    IsNotSet { ids: Vec<u32>, any: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BitAct {
+    Set(u32),
+    Unset(u32),
+    Toggle(u32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IntCond {
+    IsSet(u32),
+    NotSet(u32),
+    Cmp {
+        id: u32,
+        op: ByteOp,
+        ne: bool,
+        value: i64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IntAct {
+    Set(u32, i64),
+    Add(u32, i64),
+    Sub(u32, i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ThreshKind {
+    Limit,
+    Threshold,
+    Both,
+    DetectionFilter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Track {
+    Source,
+    Destination,
+    Rule,
+    Pair,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Threshold {
+    pub(crate) kind: ThreshKind,
+    pub(crate) track: Track,
+    pub(crate) count: u64,
+    pub(crate) seconds: u64,
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub(crate) meta: Arc<RuleMeta>,
+    pub(crate) transport: Transport,
+    pub(crate) app: Option<(AppProto, bool)>,
+    pub(crate) src: Arc<AddrSet>,
+    pub(crate) sport: Arc<PortSet>,
+    pub(crate) dst: Arc<AddrSet>,
+    pub(crate) dport: Arc<PortSet>,
+    pub(crate) bidir: bool,
+    pub(crate) flow: FlowCond,
+    pub(crate) checks: Vec<PktCheck>,
+    pub(crate) lists: Vec<List>,
+    pub(crate) bit_conds: Vec<BitCond>,
+    pub(crate) bit_acts: Vec<BitAct>,
+    pub(crate) int_conds: Vec<IntCond>,
+    pub(crate) int_acts: Vec<IntAct>,
+    pub(crate) threshold: Option<Threshold>,
+    pub(crate) detection_filter: Option<Threshold>,
+    pub(crate) nvars: u8,
+    /// Keywords accepted but without effect on matching (`tag`).
+    pub(crate) ignored: Vec<&'static str>,
+}
+
+impl Rule {
+    /// App-layer buffers this rule needs from the sensor.
+    pub(crate) fn needed_buffers(&self) -> Vec<BufferId> {
+        let mut v: Vec<BufferId> = self
+            .lists
+            .iter()
+            .filter_map(|l| match l.src {
+                Src::App(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        for c in &self.checks {
+            if let PktCheck::UriLen { raw, .. } = c {
+                v.push(if *raw {
+                    BufferId::HttpUriRaw
+                } else {
+                    BufferId::HttpUri
+                });
+            }
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// (list index, pattern, nocase) chosen for the prefilter.
+    pub(crate) fn fast_pattern(&self) -> Option<(usize, &[u8])> {
+        let mut best: Option<(usize, &Content)> = None;
+        for (li, l) in self.lists.iter().enumerate() {
+            if l.src == Src::Base64 {
+                continue;
+            }
+            for it in &l.items {
+                if let Item::Content(c) = it {
+                    if c.negated {
+                        continue;
+                    }
+                    if c.fast_pattern {
+                        return Some((li, &c.pat));
+                    }
+                    if best.is_none_or(|(_, b)| c.pat.len() > b.pat.len()) {
+                        best = Some((li, c));
+                    }
+                }
+            }
+        }
+        best.map(|(li, c)| (li, c.pat.as_slice()))
+    }
+}
+
+/// Tables shared by all rules of one engine: flowbit/flowint ids, interned
+/// strings and resolved address/port expressions (most rules share a few).
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    pub(crate) bits: HashMap<String, u32>,
+    pub(crate) ints: HashMap<String, u32>,
+    strings: std::collections::HashSet<Arc<str>>,
+    addrs: HashMap<String, Arc<AddrSet>>,
+    ports: HashMap<String, Arc<PortSet>>,
+}
+
+impl Names {
+    /// Forgets resolved expressions (after a variable changed).
+    pub(crate) fn clear_exprs(&mut self) {
+        self.addrs.clear();
+        self.ports.clear();
+    }
+
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.strings.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.strings.insert(a.clone());
+        a
+    }
+
+    fn addr(&mut self, expr: &str, vars: &Vars) -> Result<Arc<AddrSet>, String> {
+        if let Some(a) = self.addrs.get(expr) {
+            return Ok(a.clone());
+        }
+        let a = Arc::new(parse_addr(expr, vars)?);
+        self.addrs.insert(expr.to_string(), a.clone());
+        Ok(a)
+    }
+
+    fn ports(&mut self, expr: &str, vars: &Vars) -> Result<Arc<PortSet>, String> {
+        if let Some(p) = self.ports.get(expr) {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(parse_ports(expr, vars)?);
+        self.ports.insert(expr.to_string(), p.clone());
+        Ok(p)
+    }
+
+    fn bit(&mut self, n: &str) -> u32 {
+        let next = self.bits.len() as u32;
+        *self.bits.entry(n.to_string()).or_insert(next)
+    }
+    fn int(&mut self, n: &str) -> u32 {
+        let next = self.ints.len() as u32;
+        *self.ints.entry(n.to_string()).or_insert(next)
+    }
+}
+
+/// Why a rule did not load, with its sid when it could be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RuleError {
+    pub(crate) sid: Option<u32>,
+    pub(crate) reason: String,
+}
+
+pub(crate) struct CompileCtx<'a> {
+    pub(crate) vars: &'a Vars,
+    pub(crate) classes: &'a Classifications,
+    pub(crate) names: &'a mut Names,
+    pub(crate) origin: Arc<str>,
+}
+
+/// Finds `sid:N` in raw text, for error reports on rules that fail early.
+pub(crate) fn scan_sid(text: &str) -> Option<u32> {
+    let mut rest = text;
+    while let Some(i) = rest.find("sid") {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + 3..].trim_start();
+        if matches!(
+            before,
+            None | Some(' ') | Some(';') | Some('(') | Some('\t')
+        ) {
+            if let Some(v) = after.strip_prefix(':') {
+                let d: String = v
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect();
+                if let Ok(n) = d.parse() {
+                    return Some(n);
+                }
+            }
+        }
+        rest = &rest[i + 3..];
+    }
+    None
+}
+
+const MAX_VARS: usize = 8;
+
+struct Builder<'c, 'a> {
+    ctx: &'c mut CompileCtx<'a>,
+    rule: Rule,
+    /// Index into `rule.lists` of the current sticky buffer.
+    cur: usize,
+    /// Last content item, which content modifiers apply to: (list, item).
+    last: Option<(usize, usize)>,
+    vars: Vec<String>,
+    priority: Option<u8>,
+    sid: Option<u32>,
+}
+
+/// Parses and compiles one logical rule line.
+pub(crate) fn compile_rule(
+    text: &str,
+    line: usize,
+    ctx: &mut CompileCtx<'_>,
+) -> Result<Rule, RuleError> {
+    let sid_hint = scan_sid(text);
+    let err = |reason: String| RuleError {
+        sid: sid_hint,
+        reason,
+    };
+    let raw = split_rule(text).map_err(err)?;
+    let action = Action::from_name(raw.action)
+        .ok_or_else(|| err(format!("unknown action \"{}\"", raw.action)))?;
+    let (transport, app, stream_override) = parse_proto(raw.proto).map_err(err)?;
+    let bidir = match raw.dir {
+        "->" => false,
+        "<>" => true,
+        "<-" => {
+            return Err(err(
+                "direction \"<-\" is not supported; write the rule with \"->\"".into(),
+            ))
+        }
+        d => return Err(err(format!("bad direction \"{d}\""))),
+    };
+    let src = ctx
+        .names
+        .addr(raw.src, ctx.vars)
+        .map_err(|e| err(format!("source address: {e}")))?;
+    let sport = ctx
+        .names
+        .ports(raw.sport, ctx.vars)
+        .map_err(|e| err(format!("source port: {e}")))?;
+    let dst = ctx
+        .names
+        .addr(raw.dst, ctx.vars)
+        .map_err(|e| err(format!("destination address: {e}")))?;
+    let dport = ctx
+        .names
+        .ports(raw.dport, ctx.vars)
+        .map_err(|e| err(format!("destination port: {e}")))?;
+    let opts = split_options(raw.options).map_err(err)?;
+    let meta = RuleMeta {
+        action,
+        gid: 1,
+        sid: 0,
+        rev: 0,
+        msg: String::new(),
+        classtype: None,
+        category: None,
+        severity: 3,
+        metadata: Box::new([]),
+        references: Vec::new(),
+        target: None,
+        noalert: false,
+        origin: ctx.origin.clone(),
+        line,
+    };
+    let rule = Rule {
+        meta: Arc::new(meta),
+        transport,
+        app,
+        src,
+        sport,
+        dst,
+        dport,
+        bidir,
+        flow: FlowCond {
+            to_server: None,
+            established: None,
+            stateless: false,
+            stream: stream_override,
+            frag: None,
+        },
+        checks: Vec::new(),
+        lists: vec![List {
+            src: Src::Payload,
+            transforms: Vec::new(),
+            items: Vec::new(),
+        }],
+        bit_conds: Vec::new(),
+        bit_acts: Vec::new(),
+        int_conds: Vec::new(),
+        int_acts: Vec::new(),
+        threshold: None,
+        detection_filter: None,
+        nvars: 0,
+        ignored: Vec::new(),
+    };
+    let mut meta_tmp = (*rule.meta).clone();
+    let mut b = Builder {
+        ctx,
+        rule,
+        cur: 0,
+        last: None,
+        vars: Vec::new(),
+        priority: None,
+        sid: None,
+    };
+    for (name, value) in opts {
+        b.option(name, value, &mut meta_tmp)
+            .map_err(|reason| RuleError {
+                sid: b.sid.or(sid_hint),
+                reason,
+            })?;
+    }
+    let sid = b.sid.ok_or_else(|| err("rule has no sid".into()))?;
+    meta_tmp.sid = sid;
+    if let Some(p) = b.priority {
+        meta_tmp.severity = p;
+    }
+    b.finish(&mut meta_tmp).map_err(|reason| RuleError {
+        sid: Some(sid),
+        reason,
+    })?;
+    let mut rule = b.rule;
+    rule.meta = Arc::new(meta_tmp);
+    Ok(rule)
+}
+
+/// Transport, app protocol (with "http means any HTTP version"), stream selection.
+type ProtoSpec = (Transport, Option<(AppProto, bool)>, StreamSel);
+
+fn parse_proto(p: &str) -> Result<ProtoSpec, String> {
+    let lower = p.to_ascii_lowercase();
+    Ok(match lower.as_str() {
+        "ip" | "pkt" | "ipv4" | "ipv6" | "ip4" | "ip6" => (Transport::Any, None, StreamSel::Both),
+        "tcp" => (Transport::Tcp, None, StreamSel::Both),
+        "tcp-pkt" => (Transport::Tcp, None, StreamSel::NoStream),
+        "tcp-stream" => (Transport::Tcp, None, StreamSel::OnlyStream),
+        "udp" => (Transport::Udp, None, StreamSel::Both),
+        "icmp" | "icmpv4" | "icmpv6" => (Transport::Icmp, None, StreamSel::Both),
+        "sctp" => (Transport::Sctp, None, StreamSel::Both),
+        "http" => (
+            Transport::Any,
+            Some((AppProto::Http1, true)),
+            StreamSel::Both,
+        ),
+        other => match AppProto::from_name(other) {
+            Some(a) if !matches!(a, AppProto::Unknown | AppProto::Failed) => {
+                (Transport::Any, Some((a, false)), StreamSel::Both)
+            }
+            _ => return Err(format!("unsupported protocol \"{p}\"")),
+        },
+    })
+}
+
+fn need<'v>(name: &str, v: Option<&'v str>) -> Result<&'v str, String> {
+    match v {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(format!("keyword \"{name}\" needs a value")),
+    }
+}
+
+fn no_value(name: &str, v: Option<&str>) -> Result<(), String> {
+    match v {
+        None => Ok(()),
+        Some(x) => Err(format!("keyword \"{name}\" takes no value (got \"{x}\")")),
+    }
+}
+
+/// Keywords Suricata has that this engine recognises but cannot evaluate.
+const UNSUPPORTED: &[&str] = &[
+    "xbits",
+    "asn1",
+    "app-layer-event",
+    "ftpbounce",
+    "ssl_version",
+    "ssl_state",
+    "tls.version",
+    "tls_cert_notbefore",
+    "tls_cert_notafter",
+    "tls_cert_expired",
+    "tls_cert_valid",
+    "dce_iface",
+    "dce_opnum",
+    "dce_stub_data",
+    "stream-event",
+    "decode-event",
+    "engine-event",
+    "iprep",
+    "dataset",
+    "datarep",
+    "lua",
+    "luajit",
+    "replace",
+    "geoip",
+    "pcrexform",
+    "xor",
+    "to_md5",
+    "to_sha1",
+    "to_sha256",
+    "header_lowercase",
+    "strip_pseudo_headers",
+    "rpc",
+    "fragbits_ext",
+    "file.name",
+    "filename",
+    "fileext",
+    "filemagic",
+    "filemd5",
+    "filesha1",
+    "filesha256",
+    "filesize",
+    "filestore",
+    "http2.header",
+    "icmpv6.hdr",
+    "ipv4.hdr",
+    "ipv6.hdr",
+    "tcp.hdr",
+    "udp.hdr",
+    "icmpv4.hdr",
+    "quic.sni",
+    "quic.version",
+    "sip.method",
+    "sip.uri",
+    "krb5_cname",
+    "krb5_sname",
+    "snmp.community",
+    "mqtt.topic",
+    "ike.vendor",
+    "ssh.hassh",
+    "ssh.hassh.string",
+    "ssh.hassh.server",
+    "tcp.flags_ext",
+    "dnp3_func",
+    "dnp3_ind",
+    "dnp3_obj",
+    "dnp3_data",
+    "modbus",
+    "enip_command",
+    "cip_service",
+    "base64_decode_ext",
+    "transform_xor",
+    "bypass",
+    "config",
+];
+
+impl Builder<'_, '_> {
+    fn list_for(&mut self, src: Src) -> usize {
+        if let Some(i) = self
+            .rule
+            .lists
+            .iter()
+            .position(|l| l.src == src && l.transforms.is_empty())
+        {
+            return i;
+        }
+        self.rule.lists.push(List {
+            src,
+            transforms: Vec::new(),
+            items: Vec::new(),
+        });
+        self.rule.lists.len() - 1
+    }
+
+    fn sticky(&mut self, src: Src) {
+        self.cur = self.list_for(src);
+    }
+
+    fn push(&mut self, item: Item) {
+        let is_content = matches!(item, Item::Content(_));
+        self.rule.lists[self.cur].items.push(item);
+        if is_content {
+            self.last = Some((self.cur, self.rule.lists[self.cur].items.len() - 1));
+        }
+    }
+
+    fn last_content(&mut self, kw: &str) -> Result<&mut Content, String> {
+        let (l, i) = self
+            .last
+            .ok_or_else(|| format!("\"{kw}\" needs a preceding content"))?;
+        match self.rule.lists.get_mut(l).and_then(|l| l.items.get_mut(i)) {
+            Some(Item::Content(c)) => Ok(c),
+            _ => Err(format!("\"{kw}\" needs a preceding content")),
+        }
+    }
+
+    fn val(&self, s: &str) -> Result<Val, String> {
+        let s = s.trim();
+        if s.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+            return parse_i64(s).map(Val::Lit);
+        }
+        match self.vars.iter().position(|v| v == s) {
+            Some(i) => Ok(Val::Var(i as u8)),
+            None => Err(format!("unknown byte variable \"{s}\"")),
+        }
+    }
+
+    fn new_var(&mut self, name: &str) -> Result<u8, String> {
+        let name = name.trim();
+        if let Some(i) = self.vars.iter().position(|v| v == name) {
+            return Ok(i as u8);
+        }
+        if self.vars.len() >= MAX_VARS {
+            return Err(format!("too many byte variables (max {MAX_VARS})"));
+        }
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(format!("bad byte variable name \"{name}\""));
+        }
+        self.vars.push(name.to_string());
+        self.rule.nvars = self.vars.len() as u8;
+        Ok((self.vars.len() - 1) as u8)
+    }
+
+    fn option(
+        &mut self,
+        name: &str,
+        value: Option<&str>,
+        meta: &mut RuleMeta,
+    ) -> Result<(), String> {
+        match name {
+            "msg" => meta.msg = unescape(strip_quotes(need(name, value)?)),
+            "sid" => {
+                let v = need(name, value)?;
+                let n = v
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|_| format!("bad sid \"{v}\""))?;
+                if n == 0 {
+                    return Err("sid must not be 0".into());
+                }
+                self.sid = Some(n);
+            }
+            "rev" => {
+                meta.rev = need(name, value)?
+                    .trim()
+                    .parse()
+                    .map_err(|_| "bad rev".to_string())?
+            }
+            "gid" => {
+                meta.gid = need(name, value)?
+                    .trim()
+                    .parse()
+                    .map_err(|_| "bad gid".to_string())?
+            }
+            "classtype" => {
+                let c = need(name, value)?.trim();
+                let (desc, prio) = self
+                    .ctx
+                    .classes
+                    .get(c)
+                    .ok_or_else(|| format!("unknown classtype \"{c}\""))?;
+                meta.classtype = Some(c.to_string());
+                meta.category = Some(desc);
+                meta.severity = prio;
+            }
+            "priority" => {
+                let p = need(name, value)?
+                    .trim()
+                    .parse::<u8>()
+                    .map_err(|_| "bad priority".to_string())?;
+                if p == 0 {
+                    return Err("priority must be 1-255".into());
+                }
+                self.priority = Some(p);
+            }
+            "metadata" => {
+                let mut md: Vec<(Arc<str>, Arc<str>)> =
+                    std::mem::take(&mut meta.metadata).into_vec();
+                for kv in need(name, value)?.split(',') {
+                    let kv = kv.trim();
+                    if kv.is_empty() {
+                        continue;
+                    }
+                    let (k, v) = kv
+                        .split_once(' ')
+                        .map(|(k, v)| (k.trim(), v.trim()))
+                        .unwrap_or((kv, ""));
+                    md.push((self.ctx.names.intern(k), self.ctx.names.intern(v)));
+                }
+                meta.metadata = md.into_boxed_slice();
+            }
+            "reference" => meta.references.push(need(name, value)?.to_string()),
+            "target" => {
+                let t = need(name, value)?.trim();
+                if t != "src_ip" && t != "dest_ip" {
+                    return Err(format!("bad target \"{t}\""));
+                }
+                meta.target = Some(t.to_string());
+            }
+            "noalert" => {
+                no_value(name, value)?;
+                meta.noalert = true;
+            }
+            "tag" => self.rule.ignored.push("tag"),
+            "prefilter" => {}
+            "requires" => {}
+            "content" | "uricontent" => {
+                let (negated, pat) = parse_content(need(name, value)?)?;
+                let c = Content {
+                    pat,
+                    nocase: false,
+                    negated,
+                    offset: None,
+                    depth: None,
+                    distance: None,
+                    within: None,
+                    startswith: false,
+                    endswith: false,
+                    fast_pattern: false,
+                };
+                if name == "uricontent" {
+                    let l = self.list_for(Src::App(BufferId::HttpUri));
+                    self.rule.lists[l].items.push(Item::Content(Box::new(c)));
+                    self.last = Some((l, self.rule.lists[l].items.len() - 1));
+                } else {
+                    self.push(Item::Content(Box::new(c)));
+                }
+            }
+            "nocase" => {
+                no_value(name, value)?;
+                self.last_content(name)?.nocase = true;
+            }
+            "rawbytes" => {
+                self.last_content(name)?;
+            }
+            "fast_pattern" => {
+                let c = self.last_content(name)?;
+                if c.negated && value.is_none() {
+                    return Err("fast_pattern on a negated content".into());
+                }
+                c.fast_pattern = !c.negated;
+            }
+            "offset" | "depth" | "distance" | "within" => {
+                let v = need(name, value)?;
+                let val = self.val(v)?;
+                let c = self.last_content(name)?;
+                if let Val::Lit(n) = val {
+                    if name != "distance" && n < 0 {
+                        return Err(format!("negative {name}"));
+                    }
+                    if (name == "depth" || name == "within") && (n as usize) < c.pat.len() {
+                        return Err(format!(
+                            "{name} {n} is smaller than the content length {}",
+                            c.pat.len()
+                        ));
+                    }
+                }
+                let slot = match name {
+                    "offset" => &mut c.offset,
+                    "depth" => &mut c.depth,
+                    "distance" => &mut c.distance,
+                    _ => &mut c.within,
+                };
+                *slot = Some(val);
+                if (c.offset.is_some() || c.depth.is_some() || c.startswith) && c.relative() {
+                    return Err(format!("can't mix relative (distance/within) and absolute (offset/depth) modifiers on content \"{}\"", String::from_utf8_lossy(&c.pat)));
+                }
+            }
+            "startswith" => {
+                no_value(name, value)?;
+                let c = self.last_content(name)?;
+                if c.relative() || c.offset.is_some() || c.depth.is_some() {
+                    return Err(
+                        "startswith can't be combined with offset/depth/distance/within".into(),
+                    );
+                }
+                c.startswith = true;
+            }
+            "endswith" => {
+                no_value(name, value)?;
+                self.last_content(name)?.endswith = true;
+            }
+            "isdataat" => {
+                let v = need(name, value)?;
+                let mut parts = v.split(',').map(str::trim);
+                let first = parts.next().unwrap_or("");
+                let (negated, n) = match first.strip_prefix('!') {
+                    Some(r) => (true, r.trim()),
+                    None => (false, first),
+                };
+                let n = self.val(n)?;
+                let mut relative = false;
+                for p in parts {
+                    match p {
+                        "relative" => relative = true,
+                        "rawbytes" => {}
+                        o => return Err(format!("isdataat: unknown option \"{o}\"")),
+                    }
+                }
+                self.push(Item::IsDataAt {
+                    n,
+                    relative,
+                    negated,
+                });
+            }
+            "pcre" => self.pcre(need(name, value)?)?,
+            "byte_test" => self.byte_test(need(name, value)?)?,
+            "byte_jump" => self.byte_jump(need(name, value)?)?,
+            "byte_extract" => self.byte_extract(need(name, value)?)?,
+            "byte_math" => self.byte_math(need(name, value)?)?,
+            "bsize" => {
+                let c = parse_num_cmp(need(name, value)?, u32::MAX as u64)?;
+                self.push(Item::Bsize(c));
+            }
+            "base64_decode" => {
+                let mut bytes = None;
+                let mut offset = 0;
+                let mut relative = false;
+                if let Some(v) = value {
+                    for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                        let (k, a) = p
+                            .split_once(' ')
+                            .map(|(k, a)| (k.trim(), a.trim()))
+                            .unwrap_or((p, ""));
+                        match k {
+                            "bytes" => {
+                                bytes = Some(
+                                    a.parse()
+                                        .map_err(|_| format!("base64_decode: bad bytes \"{a}\""))?,
+                                )
+                            }
+                            "offset" => {
+                                offset = a
+                                    .parse()
+                                    .map_err(|_| format!("base64_decode: bad offset \"{a}\""))?
+                            }
+                            "relative" => relative = true,
+                            o => return Err(format!("base64_decode: unknown option \"{o}\"")),
+                        }
+                    }
+                }
+                self.push(Item::Base64Decode {
+                    bytes,
+                    offset,
+                    relative,
+                });
+            }
+            "base64_data" => {
+                no_value(name, value)?;
+                self.rule.lists.push(List {
+                    src: Src::Base64,
+                    transforms: Vec::new(),
+                    items: Vec::new(),
+                });
+                self.cur = self.rule.lists.len() - 1;
+            }
+            "pkt_data" => {
+                no_value(name, value)?;
+                self.sticky(Src::Payload);
+            }
+            "flow" => self.flow(need(name, value)?)?,
+            "flowbits" => self.flowbits(need(name, value)?, meta)?,
+            "flowint" => self.flowint(need(name, value)?)?,
+            "threshold" | "detection_filter" => {
+                let t = parse_threshold(need(name, value)?, name == "detection_filter")?;
+                if name == "threshold" {
+                    self.rule.threshold = Some(t);
+                } else {
+                    self.rule.detection_filter = Some(t);
+                }
+            }
+            "dsize" => self.check(PktCheck::Dsize(parse_num_cmp(need(name, value)?, 65535)?)),
+            "ttl" => self.check(PktCheck::Ttl(parse_num_cmp(need(name, value)?, 255)?)),
+            "tos" => self.check(PktCheck::Tos(parse_num_cmp(need(name, value)?, 255)?)),
+            "ip_proto" => {
+                let v = need(name, value)?.trim();
+                let (neg, body) = match v.strip_prefix('!') {
+                    Some(r) => (true, r.trim()),
+                    None => (false, v),
+                };
+                let (op, body) = if let Some(r) = body.strip_prefix('<') {
+                    ('<', r)
+                } else if let Some(r) = body.strip_prefix('>') {
+                    ('>', r)
+                } else {
+                    ('=', body)
+                };
+                let n = match body.parse::<u8>() {
+                    Ok(n) => n,
+                    Err(_) => ip_proto_number(body)
+                        .ok_or_else(|| format!("ip_proto: unknown protocol \"{body}\""))?,
+                } as u64;
+                let cmp = match (neg, op) {
+                    (true, _) => NumCmp::Ne(n),
+                    (false, '<') => NumCmp::Lt(n),
+                    (false, '>') => NumCmp::Gt(n),
+                    _ => NumCmp::Eq(n),
+                };
+                self.check(PktCheck::IpProto(cmp));
+            }
+            "ipopts" => {
+                let v = need(name, value)?.trim();
+                let bit = match v {
+                    "rr" => super::input::IPOPT_RR,
+                    "eol" => super::input::IPOPT_EOL,
+                    "nop" => super::input::IPOPT_NOP,
+                    "ts" => super::input::IPOPT_TS,
+                    "sec" => super::input::IPOPT_SEC,
+                    "esec" => super::input::IPOPT_ESEC,
+                    "lsrr" | "lsrre" => super::input::IPOPT_LSRR,
+                    "ssrr" => super::input::IPOPT_SSRR,
+                    "satid" => super::input::IPOPT_SATID,
+                    "any" => u32::MAX,
+                    o => return Err(format!("ipopts: unknown option \"{o}\"")),
+                };
+                self.check(PktCheck::Ipopts(bit));
+            }
+            "fragbits" => {
+                let (mode, bits, _) = parse_flags(need(name, value)?, "MDR", &[0x01, 0x02, 0x04])?;
+                self.check(PktCheck::Fragbits { mode, bits });
+            }
+            "fragoffset" => self.check(PktCheck::Fragoffset(parse_num_cmp(
+                need(name, value)?,
+                8191,
+            )?)),
+            "flags" | "tcp.flags" => {
+                let (mode, bits, mask) = parse_flags(
+                    need(name, value)?,
+                    "FSRPAUCE",
+                    &[0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x80, 0x40],
+                )?;
+                self.check(PktCheck::Flags { mode, bits, mask });
+            }
+            "seq" => self
+                .check(PktCheck::Seq(parse_u64(need(name, value)?).and_then(
+                    |v| u32::try_from(v).map_err(|_| "seq out of range".into()),
+                )?)),
+            "ack" => self
+                .check(PktCheck::Ack(parse_u64(need(name, value)?).and_then(
+                    |v| u32::try_from(v).map_err(|_| "ack out of range".into()),
+                )?)),
+            "window" => {
+                let v = need(name, value)?.trim();
+                let c = match v.strip_prefix('!') {
+                    Some(r) => NumCmp::Ne(parse_num_cmp(r, 65535).and_then(eq_only)?),
+                    None => NumCmp::Eq(parse_num_cmp(v, 65535).and_then(eq_only)?),
+                };
+                self.check(PktCheck::Window(c));
+            }
+            "tcp.mss" => self.check(PktCheck::TcpMss(parse_num_cmp(need(name, value)?, 65535)?)),
+            "itype" => self.check(PktCheck::Itype(parse_num_cmp(need(name, value)?, 255)?)),
+            "icode" => self.check(PktCheck::Icode(parse_num_cmp(need(name, value)?, 255)?)),
+            "icmp_id" => self.check(PktCheck::IcmpId(
+                need(name, value)?
+                    .trim()
+                    .parse()
+                    .map_err(|_| "bad icmp_id".to_string())?,
+            )),
+            "icmp_seq" => self.check(PktCheck::IcmpSeq(
+                need(name, value)?
+                    .trim()
+                    .parse()
+                    .map_err(|_| "bad icmp_seq".to_string())?,
+            )),
+            "id" => self.check(PktCheck::Id(
+                need(name, value)?
+                    .trim()
+                    .parse()
+                    .map_err(|_| "bad id".to_string())?,
+            )),
+            "sameip" => {
+                no_value(name, value)?;
+                self.check(PktCheck::SameIp);
+            }
+            "urilen" => {
+                let v = need(name, value)?;
+                let (cmp_s, raw) = match v.split_once(',') {
+                    Some((c, m)) => match m.trim() {
+                        "raw" => (c, true),
+                        "norm" => (c, false),
+                        o => return Err(format!("urilen: unknown modifier \"{o}\"")),
+                    },
+                    None => (v, false),
+                };
+                let cmp = parse_num_cmp(cmp_s, u32::MAX as u64)?;
+                self.check(PktCheck::UriLen { cmp, raw });
+            }
+            "app-layer-protocol" => {
+                let v = need(name, value)?.trim();
+                let (negated, p) = match v.strip_prefix('!') {
+                    Some(r) => (true, r.trim()),
+                    None => (false, v),
+                };
+                let p = p.split(',').next().unwrap_or(p).trim();
+                let proto = AppProto::from_name(p)
+                    .ok_or_else(|| format!("app-layer-protocol: unknown protocol \"{p}\""))?;
+                self.check(PktCheck::AppProto { proto, negated });
+            }
+            "stream_size" => {
+                let v = need(name, value)?;
+                let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+                if parts.len() != 3 {
+                    return Err(format!(
+                        "stream_size: expected <server|client|both|either>,<op>,<n>, got \"{v}\""
+                    ));
+                }
+                let which = match parts[0] {
+                    "server" => StreamWhich::Server,
+                    "client" => StreamWhich::Client,
+                    "both" => StreamWhich::Both,
+                    "either" => StreamWhich::Either,
+                    o => return Err(format!("stream_size: bad side \"{o}\"")),
+                };
+                let n = parse_u64(parts[2])?;
+                let cmp = match parts[1] {
+                    "<" => NumCmp::Lt(n),
+                    ">" => NumCmp::Gt(n),
+                    "=" => NumCmp::Eq(n),
+                    "!=" => NumCmp::Ne(n),
+                    "<=" => NumCmp::Le(n),
+                    ">=" => NumCmp::Ge(n),
+                    o => return Err(format!("stream_size: bad operator \"{o}\"")),
+                };
+                self.check(PktCheck::StreamSize { which, cmp });
+            }
+            _ => return self.buffer_or_transform(name, value),
+        }
+        Ok(())
+    }
+
+    fn check(&mut self, c: PktCheck) {
+        self.rule.checks.push(c);
+    }
+
+    fn buffer_or_transform(&mut self, name: &str, value: Option<&str>) -> Result<(), String> {
+        if let Some(t) = Transform::from_name(name) {
+            no_value(name, value)?;
+            let cur = self.cur;
+            if !self.rule.lists[cur].items.is_empty() {
+                // A transform after matches on the same buffer: what follows inspects
+                // the transformed buffer, in a list of its own.
+                let src = self.rule.lists[cur].src;
+                let mut transforms = self.rule.lists[cur].transforms.clone();
+                transforms.push(t);
+                self.rule.lists.push(List {
+                    src,
+                    transforms,
+                    items: Vec::new(),
+                });
+                self.cur = self.rule.lists.len() - 1;
+                return Ok(());
+            }
+            self.rule.lists[cur].transforms.push(t);
+            return Ok(());
+        }
+        if let Some(b) = BufferId::legacy_is_modifier(name) {
+            no_value(name, value)?;
+            let (l, i) = self
+                .last
+                .ok_or_else(|| format!("\"{name}\" needs a preceding content"))?;
+            if !matches!(self.rule.lists[l].items.get(i), Some(Item::Content(_))) {
+                return Err(format!("\"{name}\" needs a preceding content"));
+            }
+            if self.rule.lists[l].src != Src::Payload {
+                return Err(format!(
+                    "\"{name}\" on a content already in buffer {}",
+                    src_name(self.rule.lists[l].src)
+                ));
+            }
+            let item = self.rule.lists[l].items.remove(i);
+            let target = self.list_for(Src::App(b));
+            self.rule.lists[target].items.push(item);
+            self.last = Some((target, self.rule.lists[target].items.len() - 1));
+            return Ok(());
+        }
+        if let Some(b) = BufferId::from_name(name) {
+            no_value(name, value)?;
+            // A sticky buffer named again continues its list; a buffer with
+            // transforms gets its own list so the transforms stay scoped.
+            self.sticky(Src::App(b));
+            return Ok(());
+        }
+        if UNSUPPORTED.contains(&name) {
+            return Err(format!("unsupported keyword \"{name}\""));
+        }
+        Err(format!("unknown keyword \"{name}\""))
+    }
+
+    fn pcre(&mut self, v: &str) -> Result<(), String> {
+        let v = v.trim();
+        let (negated, v) = match v.strip_prefix('!') {
+            Some(r) => (true, r.trim_start()),
+            None => (false, v),
+        };
+        let body = v
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .ok_or("pcre: value must be a quoted /regex/flags")?;
+        let (negated, body) = match body.strip_prefix('!') {
+            Some(r) => (true, r),
+            None => (negated, body),
+        };
+        let body = body
+            .strip_prefix('/')
+            .ok_or("pcre: regex must start with '/'")?;
+        let end = body.rfind('/').ok_or("pcre: regex must end with '/'")?;
+        let (pat, flags) = (&body[..end], &body[end + 1..]);
+        let mut inline = String::new();
+        let mut relative = false;
+        let mut buffer: Option<BufferId> = None;
+        let mut anchored = false;
+        let mut ungreedy = false;
+        let mut dollar_endonly = false;
+        for f in flags.chars() {
+            match f {
+                'i' | 's' | 'm' | 'x' => inline.push(f),
+                'A' => anchored = true,
+                'E' => dollar_endonly = true,
+                'G' => ungreedy = true,
+                'R' => relative = true,
+                'O' | 'B' => {}
+                'U' => buffer = Some(BufferId::HttpUri),
+                'I' => buffer = Some(BufferId::HttpUriRaw),
+                'H' => buffer = Some(BufferId::HttpHeader),
+                'D' => buffer = Some(BufferId::HttpHeaderRaw),
+                'M' => buffer = Some(BufferId::HttpMethod),
+                'C' => buffer = Some(BufferId::HttpCookie),
+                'P' => buffer = Some(BufferId::HttpRequestBody),
+                'Q' => buffer = Some(BufferId::FileData),
+                'S' => buffer = Some(BufferId::HttpStatCode),
+                'Y' => buffer = Some(BufferId::HttpStatMsg),
+                'V' => buffer = Some(BufferId::HttpUserAgent),
+                'W' => buffer = Some(BufferId::HttpHost),
+                'Z' => buffer = Some(BufferId::HttpHostRaw),
+                o => return Err(format!("bad pcre: unknown flag '{o}'")),
+            }
+        }
+        let _ = dollar_endonly;
+        let mut src = String::with_capacity(pat.len() + 16);
+        if !inline.is_empty() {
+            src.push_str("(?");
+            src.push_str(&inline);
+            src.push(')');
+        }
+        if anchored {
+            src.push_str("\\A(?:");
+            src.push_str(pat);
+            src.push(')');
+        } else {
+            src.push_str(pat);
+        }
+        let re = compile_regex(&src, ungreedy)?;
+        let item = Item::Pcre(Box::new(Pcre {
+            re,
+            relative,
+            negated,
+        }));
+        match buffer {
+            Some(b) => {
+                let cur_src = self.rule.lists[self.cur].src;
+                if cur_src != Src::Payload && cur_src != Src::App(b) {
+                    return Err(format!(
+                        "bad pcre: buffer flag for {b} inside sticky buffer {}",
+                        src_name(cur_src)
+                    ));
+                }
+                let l = self.list_for(Src::App(b));
+                self.rule.lists[l].items.push(item);
+            }
+            None => self.push(item),
+        }
+        Ok(())
+    }
+
+    fn byte_spec(
+        &self,
+        parts: &[&str],
+        fixed: usize,
+        kw: &str,
+    ) -> Result<(ByteSpec, Vec<String>), String> {
+        let nb = parts
+            .first()
+            .ok_or_else(|| format!("{kw}: missing byte count"))?;
+        let nbytes: u8 = nb
+            .trim()
+            .parse()
+            .map_err(|_| format!("{kw}: bad byte count \"{nb}\""))?;
+        let off_i = if kw == "byte_test" { 3 } else { 1 };
+        let off = parts
+            .get(off_i)
+            .ok_or_else(|| format!("{kw}: missing offset"))?;
+        let offset = self.val(off)?;
+        let mut spec = ByteSpec {
+            nbytes,
+            offset,
+            relative: false,
+            endian: Endian::Big,
+            string_base: None,
+            bitmask: None,
+        };
+        let mut rest = Vec::new();
+        let mut string = false;
+        let mut base = None;
+        for p in parts.iter().skip(fixed) {
+            let p = p.trim();
+            let (k, a) = p
+                .split_once(' ')
+                .map(|(k, a)| (k.trim(), a.trim()))
+                .unwrap_or((p, ""));
+            match k {
+                "relative" => spec.relative = true,
+                "big" => spec.endian = Endian::Big,
+                "little" => spec.endian = Endian::Little,
+                "string" => string = true,
+                "dec" => base = Some(10),
+                "hex" => base = Some(16),
+                "oct" => base = Some(8),
+                "dce" => return Err(format!("{kw}: \"dce\" is not supported")),
+                "bitmask" => spec.bitmask = Some(parse_u64(a)?),
+                "endian" => match a {
+                    "big" => spec.endian = Endian::Big,
+                    "little" => spec.endian = Endian::Little,
+                    "dce" => return Err(format!("{kw}: \"dce\" is not supported")),
+                    _ => return Err(format!("{kw}: bad endian \"{a}\"")),
+                },
+                _ => rest.push(p.to_string()),
+            }
+        }
+        if string || base.is_some() {
+            spec.string_base = Some(base.unwrap_or(10));
+            // 0 means "the rest of the buffer" (Suricata 7, e.g. on http.content_len).
+            if nbytes > 20 {
+                return Err(format!("{kw}: string byte count must be 0-20"));
+            }
+        } else if nbytes == 0 && kw == "byte_jump" {
+            // byte_jump:0 jumps by post_offset only.
+        } else if !(1..=8).contains(&nbytes) {
+            return Err(format!("{kw}: byte count must be 1-8"));
+        }
+        Ok((spec, rest))
+    }
+
+    fn byte_test(&mut self, v: &str) -> Result<(), String> {
+        let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+        if parts.len() < 4 {
+            return Err(format!(
+                "byte_test: expected bytes,op,value,offset[,...], got \"{v}\""
+            ));
+        }
+        let (spec, rest) = self.byte_spec(&parts, 4, "byte_test")?;
+        if let Some(r) = rest.first() {
+            return Err(format!("byte_test: unknown option \"{r}\""));
+        }
+        let op_s = parts[1];
+        let (negated, op_s) = match op_s.strip_prefix('!') {
+            Some(r) => (true, r.trim()),
+            None => (false, op_s),
+        };
+        let op = match op_s {
+            "<" => ByteOp::Lt,
+            ">" => ByteOp::Gt,
+            "=" | "" => ByteOp::Eq,
+            "<=" => ByteOp::Le,
+            ">=" => ByteOp::Ge,
+            "&" => ByteOp::And,
+            "^" => ByteOp::Xor,
+            o => return Err(format!("byte_test: bad operator \"{o}\"")),
+        };
+        let value = self.val(parts[2])?;
+        self.push(Item::ByteTest {
+            spec,
+            op,
+            negated,
+            value,
+        });
+        Ok(())
+    }
+
+    fn byte_jump(&mut self, v: &str) -> Result<(), String> {
+        let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+        if parts.len() < 2 {
+            return Err(format!(
+                "byte_jump: expected bytes,offset[,...], got \"{v}\""
+            ));
+        }
+        let (spec, rest) = self.byte_spec(&parts, 2, "byte_jump")?;
+        let mut jump = JumpSpec {
+            multiplier: 1,
+            align: false,
+            from_beginning: false,
+            from_end: false,
+            post_offset: 0,
+        };
+        for r in rest {
+            let (k, a) = r
+                .split_once(' ')
+                .map(|(k, a)| (k.trim(), a.trim()))
+                .unwrap_or((r.as_str(), ""));
+            match k {
+                "multiplier" => {
+                    jump.multiplier = a
+                        .parse()
+                        .map_err(|_| format!("byte_jump: bad multiplier \"{a}\""))?
+                }
+                "align" => jump.align = true,
+                "from_beginning" => jump.from_beginning = true,
+                "from_end" => jump.from_end = true,
+                "post_offset" => jump.post_offset = parse_i64(a)?,
+                o => return Err(format!("byte_jump: unknown option \"{o}\"")),
+            }
+        }
+        self.push(Item::ByteJump { spec, jump });
+        Ok(())
+    }
+
+    fn byte_extract(&mut self, v: &str) -> Result<(), String> {
+        let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+        if parts.len() < 3 {
+            return Err(format!(
+                "byte_extract: expected bytes,offset,name[,...], got \"{v}\""
+            ));
+        }
+        let (spec, rest) = self.byte_spec(&parts, 3, "byte_extract")?;
+        let mut multiplier = 1;
+        for r in rest {
+            let (k, a) = r
+                .split_once(' ')
+                .map(|(k, a)| (k.trim(), a.trim()))
+                .unwrap_or((r.as_str(), ""));
+            match k {
+                "multiplier" => {
+                    multiplier = a
+                        .parse()
+                        .map_err(|_| format!("byte_extract: bad multiplier \"{a}\""))?
+                }
+                "align" => {}
+                o => return Err(format!("byte_extract: unknown option \"{o}\"")),
+            }
+        }
+        let var = self.new_var(parts[2])?;
+        self.push(Item::ByteExtract {
+            spec,
+            multiplier,
+            var,
+        });
+        Ok(())
+    }
+
+    fn byte_math(&mut self, v: &str) -> Result<(), String> {
+        let mut kv: HashMap<&str, &str> = HashMap::new();
+        let mut flags = Vec::new();
+        for p in v.split(',').map(str::trim) {
+            match p.split_once(' ') {
+                Some((k, a)) => {
+                    kv.insert(k.trim(), a.trim());
+                }
+                None => flags.push(p),
+            }
+        }
+        let get = |k: &str| {
+            kv.get(k)
+                .copied()
+                .ok_or_else(|| format!("byte_math: missing \"{k}\""))
+        };
+        let nbytes = get("bytes")?;
+        let offset = get("offset")?;
+        let mut parts: Vec<&str> = vec![nbytes, offset];
+        parts.extend(flags.iter().copied());
+        let endian_s;
+        if let Some(e) = kv.get("endian") {
+            endian_s = format!("endian {e}");
+            parts.push(&endian_s);
+        }
+        let string_s;
+        if let Some(s) = kv.get("string") {
+            string_s = s.to_string();
+            parts.push("string");
+            parts.push(&string_s);
+        }
+        let bitmask_s;
+        if let Some(b) = kv.get("bitmask") {
+            bitmask_s = format!("bitmask {b}");
+            parts.push(&bitmask_s);
+        }
+        let (spec, rest) = self.byte_spec(&parts, 2, "byte_math")?;
+        if let Some(r) = rest.first() {
+            return Err(format!("byte_math: unknown option \"{r}\""));
+        }
+        let op = match get("oper")? {
+            "+" => MathOp::Add,
+            "-" => MathOp::Sub,
+            "*" => MathOp::Mul,
+            "/" => MathOp::Div,
+            "<<" => MathOp::Shl,
+            ">>" => MathOp::Shr,
+            o => return Err(format!("byte_math: bad oper \"{o}\"")),
+        };
+        let rvalue = self.val(get("rvalue")?)?;
+        let var = self.new_var(get("result")?)?;
+        self.push(Item::ByteMath {
+            spec,
+            op,
+            rvalue,
+            var,
+        });
+        Ok(())
+    }
+
+    fn flow(&mut self, v: &str) -> Result<(), String> {
+        for p in v.split(',').map(str::trim) {
+            let f = &mut self.rule.flow;
+            match p {
+                "established" => f.established = Some(true),
+                "not_established" => f.established = Some(false),
+                "stateless" => f.stateless = true,
+                "to_server" | "from_client" => f.to_server = Some(true),
+                "to_client" | "from_server" => f.to_server = Some(false),
+                "only_stream" => f.stream = StreamSel::OnlyStream,
+                "no_stream" => f.stream = StreamSel::NoStream,
+                "only_frag" => f.frag = Some(true),
+                "no_frag" => f.frag = Some(false),
+                o => return Err(format!("flow: unknown option \"{o}\"")),
+            }
+        }
+        Ok(())
+    }
+
+    fn flowbits(&mut self, v: &str, meta: &mut RuleMeta) -> Result<(), String> {
+        let (cmd, arg) = match v.split_once(',') {
+            Some((c, a)) => (c.trim(), a.trim()),
+            None => (v.trim(), ""),
+        };
+        if cmd == "noalert" {
+            meta.noalert = true;
+            return Ok(());
+        }
+        if arg.is_empty() {
+            return Err(format!("flowbits: \"{cmd}\" needs a name"));
+        }
+        let any = arg.contains('|');
+        let names: Vec<&str> = arg
+            .split(['|', '&'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if names.is_empty() || names.iter().any(|n| n.contains(char::is_whitespace)) {
+            return Err(format!("flowbits: bad name \"{arg}\""));
+        }
+        let ids: Vec<u32> = names.iter().map(|n| self.ctx.names.bit(n)).collect();
+        match cmd {
+            "isset" => self.rule.bit_conds.push(BitCond::IsSet { ids, any }),
+            "isnotset" => self.rule.bit_conds.push(BitCond::IsNotSet { ids, any }),
+            "set" | "unset" | "toggle" => {
+                if any {
+                    return Err(format!("flowbits: \"{cmd}\" can't use '|'"));
+                }
+                for id in ids {
+                    self.rule.bit_acts.push(match cmd {
+                        "set" => BitAct::Set(id),
+                        "unset" => BitAct::Unset(id),
+                        _ => BitAct::Toggle(id),
+                    });
+                }
+            }
+            o => return Err(format!("flowbits: unknown command \"{o}\"")),
+        }
+        Ok(())
+    }
+
+    fn flowint(&mut self, v: &str) -> Result<(), String> {
+        let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+        let name = *parts.first().ok_or("flowint: missing name")?;
+        if name.is_empty() {
+            return Err("flowint: missing name".into());
+        }
+        let op = *parts.get(1).ok_or("flowint: missing operator")?;
+        let id = self.ctx.names.int(name);
+        let value = || -> Result<i64, String> {
+            let s = parts.get(2).ok_or("flowint: missing value")?;
+            parse_i64(s).map_err(|_| format!("flowint: value \"{s}\" must be a number"))
+        };
+        match op {
+            "isset" => self.rule.int_conds.push(IntCond::IsSet(id)),
+            "notset" | "isnotset" => self.rule.int_conds.push(IntCond::NotSet(id)),
+            "=" => self.rule.int_acts.push(IntAct::Set(id, value()?)),
+            "+" => self.rule.int_acts.push(IntAct::Add(id, value()?)),
+            "-" => self.rule.int_acts.push(IntAct::Sub(id, value()?)),
+            "==" | "!=" | "<" | ">" | "<=" | ">=" => {
+                let (op, ne) = match op {
+                    "==" => (ByteOp::Eq, false),
+                    "!=" => (ByteOp::Eq, true),
+                    "<" => (ByteOp::Lt, false),
+                    ">" => (ByteOp::Gt, false),
+                    "<=" => (ByteOp::Le, false),
+                    _ => (ByteOp::Ge, false),
+                };
+                self.rule.int_conds.push(IntCond::Cmp {
+                    id,
+                    op,
+                    ne,
+                    value: value()?,
+                });
+            }
+            o => return Err(format!("flowint: unknown operator \"{o}\"")),
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, meta: &mut RuleMeta) -> Result<(), String> {
+        let _ = meta;
+        // Drop an unused default payload list.
+        if self
+            .rule
+            .lists
+            .first()
+            .is_some_and(|l| l.items.is_empty() && l.transforms.is_empty())
+        {
+            self.rule.lists.remove(0);
+        }
+        for l in &self.rule.lists {
+            if l.items.is_empty() {
+                return Err(format!(
+                    "sticky buffer {} has no content or other match after it",
+                    src_name(l.src)
+                ));
+            }
+            if l.src == Src::Base64
+                && !self.rule.lists.iter().any(|o| {
+                    o.items
+                        .iter()
+                        .any(|i| matches!(i, Item::Base64Decode { .. }))
+                })
+            {
+                return Err("base64_data without base64_decode".into());
+            }
+        }
+        let t = self.rule.transport;
+        for c in &self.rule.checks {
+            let bad = match c {
+                PktCheck::Flags { .. }
+                | PktCheck::Seq(_)
+                | PktCheck::Ack(_)
+                | PktCheck::Window(_)
+                | PktCheck::TcpMss(_) => !matches!(t, Transport::Tcp | Transport::Any),
+                PktCheck::Itype(_)
+                | PktCheck::Icode(_)
+                | PktCheck::IcmpId(_)
+                | PktCheck::IcmpSeq(_) => !matches!(t, Transport::Icmp | Transport::Any),
+                _ => false,
+            };
+            if bad {
+                return Err(format!("keyword {c:?} does not apply to this protocol"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn eq_only(c: NumCmp) -> Result<u64, String> {
+    match c {
+        NumCmp::Eq(v) => Ok(v),
+        _ => Err("window takes a plain number".into()),
+    }
+}
+
+pub(crate) fn src_name(s: Src) -> &'static str {
+    match s {
+        Src::Payload => "pkt_data",
+        Src::App(b) => b.name(),
+        Src::Base64 => "base64_data",
+    }
+}
+
+fn ip_proto_number(name: &str) -> Option<u8> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "icmp" => 1,
+        "igmp" => 2,
+        "tcp" => 6,
+        "udp" => 17,
+        "ipv6" => 41,
+        "gre" => 47,
+        "esp" => 50,
+        "ah" => 51,
+        "ipv6-icmp" | "icmpv6" => 58,
+        "sctp" => 132,
+        "pim" => 103,
+        "vrrp" => 112,
+        _ => return None,
+    })
+}
+
+/// `flags`/`fragbits` value: `[!*+]LETTERS[,MASK]`.
+fn parse_flags(v: &str, letters: &str, bits: &[u8]) -> Result<(FlagMode, u8, u8), String> {
+    let v = v.trim();
+    let (main, mask_s) = match v.split_once(',') {
+        Some((a, b)) => (a.trim(), Some(b.trim())),
+        None => (v, None),
+    };
+    let mut mode = FlagMode::Exact;
+    let mut set = 0u8;
+    let bit_of = |c: char| -> Result<u8, String> {
+        let c = match c {
+            '1' => 'C',
+            '2' => 'E',
+            c => c.to_ascii_uppercase(),
+        };
+        letters
+            .find(c)
+            .and_then(|i| bits.get(i).copied())
+            .ok_or_else(|| format!("unknown flag '{c}' in \"{v}\""))
+    };
+    for c in main.chars() {
+        match c {
+            '!' => mode = FlagMode::Not,
+            '*' => mode = FlagMode::Any,
+            '+' => mode = FlagMode::Plus,
+            '0' => {}
+            c => set |= bit_of(c)?,
+        }
+    }
+    let mut mask = 0xff;
+    if let Some(m) = mask_s {
+        for c in m.chars() {
+            mask &= !bit_of(c)?;
+        }
+    }
+    Ok((mode, set, mask))
+}
+
+fn parse_threshold(v: &str, detection_filter: bool) -> Result<Threshold, String> {
+    let mut kind = if detection_filter {
+        Some(ThreshKind::DetectionFilter)
+    } else {
+        None
+    };
+    let mut track = None;
+    let mut count = None;
+    let mut seconds = None;
+    for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, a) = p
+            .split_once(char::is_whitespace)
+            .map(|(k, a)| (k.trim(), a.trim()))
+            .ok_or_else(|| format!("threshold: bad option \"{p}\""))?;
+        match k {
+            "type" if !detection_filter => {
+                kind = Some(match a {
+                    "limit" => ThreshKind::Limit,
+                    "threshold" => ThreshKind::Threshold,
+                    "both" => ThreshKind::Both,
+                    o => return Err(format!("threshold: bad type \"{o}\"")),
+                })
+            }
+            "track" => {
+                track = Some(match a {
+                    "by_src" => Track::Source,
+                    "by_dst" => Track::Destination,
+                    "by_rule" => Track::Rule,
+                    "by_both" => Track::Pair,
+                    o => return Err(format!("threshold: bad track \"{o}\"")),
+                })
+            }
+            "count" => count = Some(parse_u64(a)?),
+            "seconds" => seconds = Some(parse_u64(a)?),
+            o => return Err(format!("threshold: unknown option \"{o}\"")),
+        }
+    }
+    Ok(Threshold {
+        kind: kind.ok_or("threshold: missing type")?,
+        track: track.ok_or("threshold: missing track")?,
+        count: count.ok_or("threshold: missing count")?,
+        seconds: seconds.ok_or("threshold: missing seconds")?,
+    })
+}
+
+pub(crate) fn parse_threshold_pub(v: &str) -> Result<Threshold, String> {
+    parse_threshold(v, false)
+}
+
+/// Compiles a pcre body: `regex` bytes engine when it can, else `fancy-regex`.
+fn compile_regex(src: &str, ungreedy: bool) -> Result<Re, String> {
+    let mut p = regex_syntax::ParserBuilder::new();
+    p.unicode(false)
+        .utf8(false)
+        .swap_greed(ungreedy)
+        .nest_limit(250);
+    match p.build().parse(src) {
+        Ok(_) => Ok(Re::Bytes {
+            src: if ungreedy {
+                format!("(?U){src}")
+            } else {
+                src.to_string()
+            },
+            compiled: OnceLock::new(),
+        }),
+        Err(first) => {
+            let fsrc = if ungreedy {
+                format!("(?U){src}")
+            } else {
+                src.to_string()
+            };
+            // Parse now so a bad pattern is a load-time error; compile on first use.
+            match fancy_regex::Expr::parse_tree(&fsrc) {
+                Ok(_) => Ok(Re::Fancy {
+                    src: fsrc,
+                    compiled: OnceLock::new(),
+                }),
+                Err(e) => {
+                    let first = first.to_string();
+                    let first = first.lines().last().unwrap_or("").trim().to_string();
+                    Err(format!("bad pcre: {e} ({first})"))
+                }
+            }
+        }
+    }
+}
+
+impl Re {
+    /// The compiled bytes regex, built on first use.
+    pub(crate) fn bytes(&self) -> Option<&regex::bytes::Regex> {
+        match self {
+            Re::Bytes { src, compiled } => compiled
+                .get_or_init(|| {
+                    regex::bytes::RegexBuilder::new(src)
+                        .unicode(false)
+                        .size_limit(4 << 20)
+                        .dfa_size_limit(1 << 20)
+                        .build()
+                        .ok()
+                })
+                .as_ref(),
+            Re::Fancy { .. } => None,
+        }
+    }
+
+    /// The compiled fancy regex, built on first use.
+    pub(crate) fn fancy(&self) -> Option<&fancy_regex::Regex> {
+        match self {
+            Re::Fancy { src, compiled } => compiled
+                .get_or_init(|| {
+                    fancy_regex::RegexBuilder::new(src)
+                        .backtrack_limit(100_000)
+                        .build()
+                        .ok()
+                        .map(Box::new)
+                })
+                .as_deref(),
+            Re::Bytes { .. } => None,
+        }
+    }
+}

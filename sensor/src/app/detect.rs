@@ -1,0 +1,201 @@
+//! Application protocol detection: by content first, then by port.
+
+use super::{dns, http, quic, tls};
+
+/// IP protocol number of TCP.
+const IPPROTO_TCP: u8 = 6;
+/// IP protocol number of UDP.
+const IPPROTO_UDP: u8 = 17;
+
+/// Application protocol of a flow, named as Suricata names it in EVE `app_proto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AppProto {
+    /// HTTP/1.x.
+    Http,
+    /// TLS (and SSLv3).
+    Tls,
+    /// DNS over UDP or TCP.
+    Dns,
+    /// QUIC (IETF versions 1 and 2, drafts 29-32): Initial packets only.
+    Quic,
+    /// Detection ran and failed: EVE `app_proto` "failed".
+    Unknown,
+}
+
+impl AppProto {
+    /// The EVE `app_proto` string.
+    pub fn eve_name(self) -> &'static str {
+        match self {
+            AppProto::Http => "http",
+            AppProto::Tls => "tls",
+            AppProto::Dns => "dns",
+            AppProto::Quic => "quic",
+            AppProto::Unknown => "failed",
+        }
+    }
+}
+
+/// Result of looking at the first bytes of one direction for one protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// The bytes are this protocol.
+    Match,
+    /// The bytes are a prefix of this protocol: wait for more.
+    NeedMore,
+    /// The bytes are not this protocol.
+    NoMatch,
+}
+
+/// Bytes after which a protocol still undecided by content is decided by port.
+const DECIDE_AFTER: usize = 64;
+
+/// Detects the application protocol of a flow from its first bytes in each
+/// direction (whatever has been seen so far) and its ports.
+///
+/// Returns `None` while the bytes seen are too few to decide, `Some(Unknown)`
+/// once nothing matches.
+pub fn detect_protocol(
+    proto: u8,
+    sport: u16,
+    dport: u16,
+    first_bytes_to_server: &[u8],
+    first_bytes_to_client: &[u8],
+) -> Option<AppProto> {
+    let tcp = match proto {
+        IPPROTO_TCP => true,
+        IPPROTO_UDP => false,
+        _ => return Some(AppProto::Unknown),
+    };
+    let ts = first_bytes_to_server;
+    let tc = first_bytes_to_client;
+    if ts.is_empty() && tc.is_empty() {
+        return None;
+    }
+    let dns_port = |p: u16| p == 53 || p == 5353 || p == 5355;
+    let mut need_more = false;
+    let mut probes: Vec<(AppProto, Probe)> = Vec::with_capacity(3);
+    if tcp {
+        let t = combine(tls::probe(ts), tls::probe(tc));
+        probes.push((AppProto::Tls, t));
+        let h = combine(http::probe_request(ts), http::probe_response(tc));
+        probes.push((AppProto::Http, h));
+    }
+    if !tcp {
+        probes.push((AppProto::Quic, quic::probe(ts)));
+    }
+    // DNS has no magic bytes: only judged by plausibility on DNS ports.
+    if dns_port(sport) || dns_port(dport) {
+        let d = combine(dns::probe(ts, tcp), dns::probe(tc, tcp));
+        probes.push((AppProto::Dns, d));
+    }
+    for (p, r) in &probes {
+        match r {
+            Probe::Match => return Some(*p),
+            Probe::NeedMore => need_more = true,
+            Probe::NoMatch => {}
+        }
+    }
+    if need_more && ts.len().max(tc.len()) < DECIDE_AFTER {
+        return None;
+    }
+    // Port fallback, only where the content does not contradict it.
+    let by_port = |p: u16| -> Option<AppProto> {
+        match (tcp, p) {
+            (true, 80 | 8080 | 8000 | 3128) => Some(AppProto::Http),
+            (true, 443 | 8443 | 465 | 993 | 995 | 636 | 853) => Some(AppProto::Tls),
+            (_, 53 | 5353 | 5355) => Some(AppProto::Dns),
+            _ => None,
+        }
+    };
+    for port in [dport, sport] {
+        if let Some(p) = by_port(port) {
+            let contradicted = probes.iter().any(|(q, r)| *q == p && *r == Probe::NoMatch);
+            if !contradicted {
+                return Some(p);
+            }
+        }
+    }
+    Some(AppProto::Unknown)
+}
+
+/// Combines two directions' probes: a match either way wins.
+fn combine(a: Probe, b: Probe) -> Probe {
+    match (a, b) {
+        (Probe::Match, _) | (_, Probe::Match) => Probe::Match,
+        (Probe::NeedMore, _) | (_, Probe::NeedMore) => Probe::NeedMore,
+        _ => Probe::NoMatch,
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn tls_client_hello_on_any_port() {
+        let ch = [
+            0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00, 0x00, 0xc4, 0x03, 0x03,
+        ];
+        assert_eq!(
+            detect_protocol(6, 51000, 9999, &ch, &[]),
+            Some(AppProto::Tls)
+        );
+    }
+
+    #[test]
+    fn http_request_on_odd_port() {
+        let req = b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(
+            detect_protocol(6, 40000, 1234, req, &[]),
+            Some(AppProto::Http)
+        );
+        // A prefix of a method waits for more bytes.
+        assert_eq!(detect_protocol(6, 40000, 1234, b"GE", &[]), None);
+    }
+
+    #[test]
+    fn dns_query_by_plausibility() {
+        // Real query for example.com A.
+        let q = [
+            0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, b'e',
+            b'x', b'a', b'm', b'p', b'l', b'e', 0x03, b'c', b'o', b'm', 0x00, 0x00, 0x01, 0x00,
+            0x01,
+        ];
+        assert_eq!(detect_protocol(17, 5000, 53, &q, &[]), Some(AppProto::Dns));
+        // Garbage on port 53 is not DNS.
+        assert_eq!(
+            detect_protocol(17, 5000, 53, &[0xff; 40], &[]),
+            Some(AppProto::Unknown)
+        );
+    }
+
+    #[test]
+    fn quic_initial_by_content() {
+        // Long header, Initial, version 1, 8-byte DCID, then token/length.
+        let mut p = vec![
+            0xc3, 0, 0, 0, 1, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0x41, 0x00,
+        ];
+        p.resize(1200, 0);
+        assert_eq!(
+            detect_protocol(17, 50000, 443, &p, &[]),
+            Some(AppProto::Quic)
+        );
+        // Version negotiation / unknown version is not QUIC Initial.
+        p[4] = 9;
+        assert_ne!(
+            detect_protocol(17, 50000, 4433, &p, &[]),
+            Some(AppProto::Quic)
+        );
+    }
+
+    #[test]
+    fn port_fallback_and_failed() {
+        // Server speaks first on 443 with bytes that are not TLS: failed.
+        assert_eq!(
+            detect_protocol(6, 443, 50000, &[], b"SSH-2.0-OpenSSH_8.9\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n"),
+            Some(AppProto::Unknown)
+        );
+        assert_eq!(AppProto::Unknown.eve_name(), "failed");
+        assert_eq!(detect_protocol(1, 0, 0, b"x", b""), Some(AppProto::Unknown));
+    }
+}

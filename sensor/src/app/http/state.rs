@@ -1,0 +1,1282 @@
+//! Per-flow HTTP/1.x state machine: requests and responses in order,
+//! pipelining, 100-continue, CONNECT/Upgrade tunnels, bounded transactions.
+
+use super::body::{BodyAnomaly, BodyLimits, BodySink, ChunkState, Coding, FrameError, Framing};
+use super::uri::{normalize_uri, uri_authority};
+use crate::app::Direction;
+
+/// Limits on everything the traffic controls.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpConfig {
+    /// Longest request/status/header line.
+    pub max_line_len: usize,
+    /// Headers kept per message.
+    pub max_header_count: usize,
+    /// Header bytes kept per message (raw block).
+    pub max_header_bytes: usize,
+    /// Request body bytes kept.
+    pub request_body_limit: usize,
+    /// Response body bytes kept.
+    pub response_body_limit: usize,
+    /// Decoded bytes produced from one compressed body.
+    pub decompress_limit: u64,
+    /// Largest decoded/encoded ratio of a compressed body.
+    pub decompress_max_ratio: u64,
+    /// Transactions kept per flow before parsing stops.
+    pub max_transactions: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> HttpConfig {
+        HttpConfig {
+            max_line_len: 16 * 1024,
+            max_header_count: 256,
+            max_header_bytes: 64 * 1024,
+            request_body_limit: 100 * 1024,
+            response_body_limit: 100 * 1024,
+            decompress_limit: 8 * 1024 * 1024,
+            decompress_max_ratio: 2048,
+            max_transactions: 512,
+        }
+    }
+}
+
+/// HTTP protocol anomalies, counted per flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HttpEvent {
+    /// A request or status line longer than the limit.
+    LineTooLong,
+    /// A request line that is not `METHOD URI [PROTOCOL]`.
+    InvalidRequestLine,
+    /// A response that does not start with `HTTP/`.
+    InvalidResponseLine,
+    /// A status code that is not three digits.
+    InvalidStatusCode,
+    /// A header line without a colon.
+    InvalidHeader,
+    /// More headers than kept.
+    TooManyHeaders,
+    /// A header block bigger than kept.
+    HeadersTooLarge,
+    /// A Content-Length that is not a number.
+    InvalidContentLength,
+    /// Both Content-Length and chunked Transfer-Encoding.
+    ContentLengthWithChunked,
+    /// A chunk size that is not hex.
+    InvalidChunkLength,
+    /// Chunk data not followed by CRLF.
+    MissingChunkCrlf,
+    /// A compressed body that failed to decode.
+    DecompressionFailed,
+    /// A compressed body that decoded past the size cap.
+    DecompressedTooLarge,
+    /// A compressed body whose ratio passed the cap.
+    CompressionBomb,
+    /// More transactions than kept: parsing stopped.
+    TooManyTransactions,
+    /// A response with no request outstanding.
+    UnsolicitedResponse,
+    /// Request has no Host header (HTTP/1.1).
+    MissingHost,
+    /// Host header and absolute URI disagree.
+    HostMismatch,
+    /// The connection ended inside a message.
+    TruncatedMessage,
+    /// A request line without a protocol (HTTP/0.9 or malformed).
+    MissingProtocol,
+    /// Stream bytes were lost (reassembly gap).
+    Gap,
+}
+
+impl HttpEvent {
+    /// Every event, in declaration order (index = counter slot).
+    pub const ALL: [HttpEvent; 21] = [
+        HttpEvent::LineTooLong,
+        HttpEvent::InvalidRequestLine,
+        HttpEvent::InvalidResponseLine,
+        HttpEvent::InvalidStatusCode,
+        HttpEvent::InvalidHeader,
+        HttpEvent::TooManyHeaders,
+        HttpEvent::HeadersTooLarge,
+        HttpEvent::InvalidContentLength,
+        HttpEvent::ContentLengthWithChunked,
+        HttpEvent::InvalidChunkLength,
+        HttpEvent::MissingChunkCrlf,
+        HttpEvent::DecompressionFailed,
+        HttpEvent::DecompressedTooLarge,
+        HttpEvent::CompressionBomb,
+        HttpEvent::TooManyTransactions,
+        HttpEvent::UnsolicitedResponse,
+        HttpEvent::MissingHost,
+        HttpEvent::HostMismatch,
+        HttpEvent::TruncatedMessage,
+        HttpEvent::MissingProtocol,
+        HttpEvent::Gap,
+    ];
+
+    /// Name as used in `app-layer-event:http.<name>` rules.
+    pub fn name(self) -> &'static str {
+        match self {
+            HttpEvent::LineTooLong => "request_line_too_long",
+            HttpEvent::InvalidRequestLine => "invalid_request_line",
+            HttpEvent::InvalidResponseLine => "invalid_response_line",
+            HttpEvent::InvalidStatusCode => "invalid_response_status_code",
+            HttpEvent::InvalidHeader => "invalid_header",
+            HttpEvent::TooManyHeaders => "too_many_headers",
+            HttpEvent::HeadersTooLarge => "request_field_too_long",
+            HttpEvent::InvalidContentLength => "invalid_content_length",
+            HttpEvent::ContentLengthWithChunked => "request_smuggling",
+            HttpEvent::InvalidChunkLength => "invalid_chunklen",
+            HttpEvent::MissingChunkCrlf => "chunk_missing_crlf",
+            HttpEvent::DecompressionFailed => "decompression_failed",
+            HttpEvent::DecompressedTooLarge => "decompressed_too_large",
+            HttpEvent::CompressionBomb => "compression_bomb",
+            HttpEvent::TooManyTransactions => "too_many_transactions",
+            HttpEvent::UnsolicitedResponse => "unsolicited_response",
+            HttpEvent::MissingHost => "missing_host_header",
+            HttpEvent::HostMismatch => "host_header_ambiguous",
+            HttpEvent::TruncatedMessage => "truncated_message",
+            HttpEvent::MissingProtocol => "request_line_missing_protocol",
+            HttpEvent::Gap => "gap",
+        }
+    }
+}
+
+/// One header, value with surrounding whitespace removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpHeader {
+    /// Name as sent.
+    pub name: Vec<u8>,
+    /// Value; repeated headers are merged with ", " as libhtp does.
+    pub value: Vec<u8>,
+}
+
+/// One request/response exchange.
+#[derive(Debug, Default)]
+pub struct HttpTransaction {
+    /// Per-flow transaction number, from 0.
+    pub tx_id: u64,
+    /// Request line without CRLF.
+    pub request_line: Vec<u8>,
+    /// Method.
+    pub method: Vec<u8>,
+    /// URI as sent.
+    pub uri_raw: Vec<u8>,
+    /// Normalised URI (`http.uri`).
+    pub uri: Vec<u8>,
+    /// Request protocol, e.g. `HTTP/1.1` (empty for HTTP/0.9).
+    pub request_protocol: Vec<u8>,
+    /// Request headers.
+    pub request_headers: Vec<HttpHeader>,
+    /// Raw request header block, including the final empty line (capped).
+    pub request_headers_raw: Vec<u8>,
+    /// Normalised host: lowercase, no port, no trailing dot.
+    pub host: Option<Vec<u8>>,
+    /// Raw Host header value (or URI authority).
+    pub host_raw: Option<Vec<u8>>,
+    /// Port given in the Host header or URI, if any.
+    pub host_port: Option<u16>,
+    /// Request body (decoded, capped).
+    pub request_body: Vec<u8>,
+    /// Request body bytes after transfer decoding.
+    pub request_body_len: u64,
+    /// MD5 of the whole decoded request body.
+    pub request_body_md5: Option<[u8; 16]>,
+    /// SHA-256 of the whole decoded request body.
+    pub request_body_sha256: Option<[u8; 32]>,
+    /// Status line without CRLF.
+    pub response_line: Vec<u8>,
+    /// Response protocol, e.g. `HTTP/1.1`.
+    pub response_protocol: Vec<u8>,
+    /// Status code as sent (three digits).
+    pub status_code_raw: Vec<u8>,
+    /// Status code.
+    pub status_code: Option<u16>,
+    /// Reason phrase.
+    pub status_msg: Vec<u8>,
+    /// Status of the last interim (1xx) response, e.g. 100 Continue.
+    pub interim_status: Option<u16>,
+    /// Response headers.
+    pub response_headers: Vec<HttpHeader>,
+    /// Raw response header block, including the final empty line (capped).
+    pub response_headers_raw: Vec<u8>,
+    /// Response body, dechunked and decompressed (capped): `file.data`.
+    pub response_body: Vec<u8>,
+    /// Response body bytes after dechunking, before decompression.
+    pub response_body_len: u64,
+    /// Decoded response body bytes.
+    pub response_body_decoded_len: u64,
+    /// MD5 of the whole decoded response body.
+    pub response_body_md5: Option<[u8; 16]>,
+    /// SHA-256 of the whole decoded response body.
+    pub response_body_sha256: Option<[u8; 32]>,
+    /// Request bytes seen on the wire (line, headers, body).
+    pub request_bytes: u64,
+    /// Response bytes seen on the wire (including interim 1xx responses).
+    pub response_bytes: u64,
+    /// Request fully parsed.
+    pub request_complete: bool,
+    /// Response fully parsed.
+    pub response_complete: bool,
+    /// Events raised on this transaction.
+    pub events: Vec<HttpEvent>,
+    /// `http.header` buffer for the request (built when headers end).
+    pub(crate) request_header_buf: Vec<u8>,
+    /// `http.header` buffer for the response.
+    pub(crate) response_header_buf: Vec<u8>,
+}
+
+impl HttpTransaction {
+    /// First header named `name` (case-insensitive) of direction `dir`.
+    pub fn header(&self, dir: Direction, name: &str) -> Option<&[u8]> {
+        let list = match dir {
+            Direction::ToServer => &self.request_headers,
+            Direction::ToClient => &self.response_headers,
+        };
+        list.iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|h| h.value.as_slice())
+    }
+}
+
+#[derive(Debug)]
+enum Phase {
+    Line,
+    Headers,
+    Body(Framing, Box<BodySink>),
+    /// CONNECT or Upgrade: the rest is another protocol.
+    Tunnel,
+    /// Unrecoverable framing: the rest of this direction is ignored.
+    Failed,
+}
+
+#[derive(Debug)]
+struct Side {
+    phase: Phase,
+    line: Vec<u8>,
+    line_too_long: bool,
+    /// Wire bytes of the start line so far (it may span several calls).
+    line_bytes: u64,
+    /// Transaction index this side is working on.
+    tx: Option<usize>,
+    /// Response is an interim 1xx: headers end back at `Line`.
+    interim: bool,
+}
+
+impl Default for Side {
+    fn default() -> Side {
+        Side {
+            phase: Phase::Line,
+            line: Vec::new(),
+            line_too_long: false,
+            line_bytes: 0,
+            tx: None,
+            interim: false,
+        }
+    }
+}
+
+/// Per-flow HTTP parser state.
+#[derive(Debug, Default)]
+pub struct HttpState {
+    cfg: HttpConfig,
+    txs: Vec<HttpTransaction>,
+    /// tx_id of `txs[0]` (completed transactions are taken out from the front).
+    next_tx_id: u64,
+    req: Side,
+    resp: Side,
+    counts: [u64; HttpEvent::ALL.len()],
+    stopped: bool,
+}
+
+impl HttpState {
+    /// New state with default limits.
+    pub fn new() -> HttpState {
+        HttpState::with_config(HttpConfig::default())
+    }
+
+    /// New state with the given limits.
+    pub fn with_config(cfg: HttpConfig) -> HttpState {
+        HttpState {
+            cfg,
+            ..HttpState::default()
+        }
+    }
+
+    /// Live transactions, oldest first.
+    pub fn transactions(&self) -> &[HttpTransaction] {
+        &self.txs
+    }
+
+    /// Removes and returns the leading transactions whose request and response
+    /// are both complete.
+    pub fn take_complete(&mut self) -> Vec<HttpTransaction> {
+        let n = self
+            .txs
+            .iter()
+            .take_while(|t| t.request_complete && t.response_complete)
+            .count();
+        // Indexes held by the sides shift down by n.
+        for side in [&mut self.req, &mut self.resp] {
+            side.tx = side.tx.and_then(|i| i.checked_sub(n));
+        }
+        self.txs.drain(..n).collect()
+    }
+
+    /// Removes and returns every transaction (flow end).
+    pub fn take_all(&mut self) -> Vec<HttpTransaction> {
+        self.req.tx = None;
+        self.resp.tx = None;
+        std::mem::take(&mut self.txs)
+    }
+
+    /// How many times `ev` was raised on this flow.
+    pub fn event_count(&self, ev: HttpEvent) -> u64 {
+        self.counts[ev as usize]
+    }
+
+    /// True when either direction switched to a tunnel (CONNECT, Upgrade).
+    pub fn is_tunnel(&self) -> bool {
+        matches!(self.req.phase, Phase::Tunnel) || matches!(self.resp.phase, Phase::Tunnel)
+    }
+
+    fn raise(&mut self, ev: HttpEvent, tx: Option<usize>) {
+        self.counts[ev as usize] += 1;
+        if let Some(t) = tx.and_then(|i| self.txs.get_mut(i)) {
+            if t.events.len() < 32 {
+                t.events.push(ev);
+            }
+        }
+    }
+
+    /// Feeds in-order stream bytes travelling in `dir`.
+    pub fn parse(&mut self, data: &[u8], dir: Direction) {
+        match dir {
+            Direction::ToServer => self.parse_request(data),
+            Direction::ToClient => self.parse_response(data),
+        }
+    }
+
+    /// The stream in `dir` ended: finishes a body read until close and
+    /// flags messages cut short.
+    pub fn close(&mut self, dir: Direction) {
+        let side = match dir {
+            Direction::ToServer => &mut self.req,
+            Direction::ToClient => &mut self.resp,
+        };
+        let phase = std::mem::replace(&mut side.phase, Phase::Failed);
+        let tx = side.tx;
+        match phase {
+            Phase::Body(Framing::UntilClose, sink) => self.finish_body(dir, tx, sink),
+            Phase::Body(_, sink) => {
+                self.raise(HttpEvent::TruncatedMessage, tx);
+                self.finish_body(dir, tx, sink);
+            }
+            Phase::Headers => {
+                let http09 = dir == Direction::ToServer
+                    && tx
+                        .and_then(|i| self.txs.get(i))
+                        .is_some_and(|t| t.request_protocol.is_empty());
+                match (http09, tx) {
+                    (true, Some(i)) => self.finish_request_headers(i),
+                    _ => self.raise(HttpEvent::TruncatedMessage, tx),
+                }
+            }
+            other => {
+                let side = match dir {
+                    Direction::ToServer => &mut self.req,
+                    Direction::ToClient => &mut self.resp,
+                };
+                side.phase = other;
+            }
+        }
+    }
+
+    /// `len` bytes of the stream in `dir` are missing (a reassembly gap).
+    /// Inside a body of known framing the body goes on (and gets no hashes);
+    /// anywhere else the direction's framing is lost and it stops.
+    pub fn gap(&mut self, dir: Direction, len: u64) {
+        let side = match dir {
+            Direction::ToServer => &mut self.req,
+            Direction::ToClient => &mut self.resp,
+        };
+        let tx = side.tx;
+        let mut done = false;
+        let ok = match &mut side.phase {
+            Phase::Tunnel | Phase::Failed => return,
+            Phase::Body(Framing::Length(n), sink) if len <= *n => {
+                *n -= len;
+                sink.gap(len);
+                done = *n == 0;
+                true
+            }
+            Phase::Body(Framing::Chunked(ChunkState::Data(n)), sink) if len <= *n => {
+                *n -= len;
+                sink.gap(len);
+                if *n == 0 {
+                    if let Phase::Body(Framing::Chunked(st), _) = &mut side.phase {
+                        *st = ChunkState::DataEnd;
+                    }
+                }
+                true
+            }
+            Phase::Body(Framing::UntilClose, sink) => {
+                sink.gap(len);
+                true
+            }
+            _ => false,
+        };
+        self.raise(HttpEvent::Gap, tx);
+        if !ok {
+            let side = match dir {
+                Direction::ToServer => &mut self.req,
+                Direction::ToClient => &mut self.resp,
+            };
+            let phase = std::mem::replace(&mut side.phase, Phase::Failed);
+            if let Phase::Body(_, sink) = phase {
+                self.finish_body(dir, tx, sink);
+            }
+            return;
+        }
+        if done {
+            self.after_body_feed(dir, true, None);
+        }
+    }
+
+    /// Takes one line (without LF) from `data` into the side's line buffer.
+    /// Returns (bytes consumed, complete line available).
+    fn take_line(side: &mut Side, data: &[u8], max: usize) -> (usize, bool) {
+        match memchr::memchr(b'\n', data) {
+            Some(i) => {
+                if side.line.len() + i <= max {
+                    side.line.extend_from_slice(&data[..i]);
+                } else {
+                    side.line_too_long = true;
+                }
+                (i + 1, true)
+            }
+            None => {
+                if side.line.len() + data.len() <= max {
+                    side.line.extend_from_slice(data);
+                } else {
+                    side.line_too_long = true;
+                }
+                (data.len(), false)
+            }
+        }
+    }
+
+    fn parse_request(&mut self, mut data: &[u8]) {
+        while !data.is_empty() && !self.stopped {
+            match &mut self.req.phase {
+                Phase::Tunnel | Phase::Failed => return,
+                Phase::Line => {
+                    // Blank lines between pipelined requests are skipped.
+                    if self.req.line.is_empty() {
+                        let skip = data
+                            .iter()
+                            .take_while(|&&c| c == b'\r' || c == b'\n')
+                            .count();
+                        data = &data[skip..];
+                        if data.is_empty() {
+                            return;
+                        }
+                    }
+                    let (n, done) = Self::take_line(&mut self.req, data, self.cfg.max_line_len);
+                    data = &data[n..];
+                    self.req.line_bytes += n as u64;
+                    if !done {
+                        return;
+                    }
+                    let consumed = std::mem::take(&mut self.req.line_bytes);
+                    self.on_request_line(consumed);
+                }
+                Phase::Headers => {
+                    let (n, done) = Self::take_line(&mut self.req, data, self.cfg.max_line_len);
+                    self.append_raw(Direction::ToServer, &data[..n]);
+                    self.add_bytes(Direction::ToServer, n);
+                    data = &data[n..];
+                    if done {
+                        self.on_header_line(Direction::ToServer);
+                    }
+                }
+                Phase::Body(framing, sink) => {
+                    let (n, done, err) = framing.feed(data, |b| sink.write(b));
+                    data = &data[n..];
+                    self.add_bytes(Direction::ToServer, n);
+                    self.after_body_feed(Direction::ToServer, done, err);
+                }
+            }
+        }
+    }
+
+    fn parse_response(&mut self, mut data: &[u8]) {
+        while !data.is_empty() && !self.stopped {
+            match &mut self.resp.phase {
+                Phase::Tunnel | Phase::Failed => return,
+                Phase::Line => {
+                    if self.resp.line.is_empty() {
+                        let skip = data
+                            .iter()
+                            .take_while(|&&c| c == b'\r' || c == b'\n')
+                            .count();
+                        data = &data[skip..];
+                        if data.is_empty() {
+                            return;
+                        }
+                        if !data.starts_with(&b"HTTP/"[..data.len().min(5)]) {
+                            let t = self
+                                .resp
+                                .tx
+                                .filter(|_| self.resp.interim)
+                                .or_else(|| self.oldest_unanswered());
+                            let http09 = t
+                                .and_then(|i| self.txs.get(i))
+                                .is_some_and(|x| x.request_protocol.is_empty());
+                            if let (true, Some(i)) = (http09, t) {
+                                // HTTP/0.9: the response is a bare body up to close.
+                                self.resp.tx = Some(i);
+                                let limits = self.limits(self.cfg.response_body_limit);
+                                let sink = BodySink::new(Coding::Identity, limits);
+                                self.resp.phase = Phase::Body(Framing::UntilClose, Box::new(sink));
+                                continue;
+                            }
+                            self.raise(HttpEvent::InvalidResponseLine, t);
+                            self.resp.phase = Phase::Failed;
+                            return;
+                        }
+                    }
+                    let (n, done) = Self::take_line(&mut self.resp, data, self.cfg.max_line_len);
+                    data = &data[n..];
+                    self.resp.line_bytes += n as u64;
+                    if !done {
+                        return;
+                    }
+                    let consumed = std::mem::take(&mut self.resp.line_bytes);
+                    self.on_status_line(consumed);
+                }
+                Phase::Headers => {
+                    let (n, done) = Self::take_line(&mut self.resp, data, self.cfg.max_line_len);
+                    self.append_raw(Direction::ToClient, &data[..n]);
+                    self.add_bytes(Direction::ToClient, n);
+                    data = &data[n..];
+                    if done {
+                        self.on_header_line(Direction::ToClient);
+                    }
+                }
+                Phase::Body(framing, sink) => {
+                    let (n, done, err) = framing.feed(data, |b| sink.write(b));
+                    data = &data[n..];
+                    self.add_bytes(Direction::ToClient, n);
+                    self.after_body_feed(Direction::ToClient, done, err);
+                }
+            }
+        }
+    }
+
+    fn add_bytes(&mut self, dir: Direction, n: usize) {
+        let side = match dir {
+            Direction::ToServer => &self.req,
+            Direction::ToClient => &self.resp,
+        };
+        if let Some(t) = side.tx.and_then(|i| self.txs.get_mut(i)) {
+            match dir {
+                Direction::ToServer => t.request_bytes += n as u64,
+                Direction::ToClient => t.response_bytes += n as u64,
+            }
+        }
+    }
+
+    fn oldest_unanswered(&self) -> Option<usize> {
+        self.txs
+            .iter()
+            .position(|t| !t.response_complete && !t.request_line.is_empty())
+    }
+
+    fn append_raw(&mut self, dir: Direction, bytes: &[u8]) {
+        let max = self.cfg.max_header_bytes;
+        let side = match dir {
+            Direction::ToServer => &self.req,
+            Direction::ToClient => &self.resp,
+        };
+        let Some(t) = side.tx.and_then(|i| self.txs.get_mut(i)) else {
+            return;
+        };
+        let raw = match dir {
+            Direction::ToServer => &mut t.request_headers_raw,
+            Direction::ToClient => &mut t.response_headers_raw,
+        };
+        let room = max.saturating_sub(raw.len());
+        raw.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn on_request_line(&mut self, consumed: u64) {
+        let mut line = std::mem::take(&mut self.req.line);
+        let too_long = std::mem::take(&mut self.req.line_too_long);
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        if self.txs.len() >= self.cfg.max_transactions {
+            self.raise(HttpEvent::TooManyTransactions, None);
+            self.stopped = true;
+            return;
+        }
+        let tx_id = self.next_tx_id + self.txs.len() as u64;
+        let mut tx = HttpTransaction {
+            tx_id,
+            request_bytes: consumed,
+            ..HttpTransaction::default()
+        };
+        let idx = self.txs.len();
+        // METHOD SP URI [SP PROTOCOL]; a URI with spaces in it is kept whole
+        // (the protocol is the last word when it starts with HTTP/).
+        let is_sp = |c: &u8| *c == b' ' || *c == b'\t';
+        let trimmed = line.trim_ascii();
+        let (method, rest) = match trimmed.iter().position(is_sp) {
+            Some(i) => (&trimmed[..i], trimmed[i..].trim_ascii()),
+            None => (trimmed, &b""[..]),
+        };
+        let (uri, proto, extra) = match rest.iter().rposition(is_sp) {
+            Some(i) if rest[i + 1..].starts_with(b"HTTP/") => {
+                let u = rest[..i].trim_ascii();
+                (
+                    Some(u.to_vec()),
+                    Some(rest[i + 1..].to_vec()),
+                    u.iter().any(is_sp),
+                )
+            }
+            Some(_) => (Some(rest.to_vec()), None, true),
+            None if rest.is_empty() => (None, None, false),
+            None => (Some(rest.to_vec()), None, false),
+        };
+        let method = method.to_vec();
+        tx.method = method;
+        tx.request_line = line;
+        self.txs.push(tx);
+        self.req.tx = Some(idx);
+        if too_long {
+            self.raise(HttpEvent::LineTooLong, Some(idx));
+        }
+        let Some(uri) = uri else {
+            self.raise(HttpEvent::InvalidRequestLine, Some(idx));
+            self.req.phase = Phase::Failed;
+            return;
+        };
+        let valid_method = self.txs[idx]
+            .method
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_".contains(c));
+        if extra || !valid_method {
+            self.raise(HttpEvent::InvalidRequestLine, Some(idx));
+        }
+        let t = &mut self.txs[idx];
+        t.uri = normalize_uri(&uri);
+        t.uri_raw = uri;
+        match proto {
+            Some(p) => {
+                if !p.starts_with(b"HTTP/") {
+                    self.raise(HttpEvent::InvalidRequestLine, Some(idx));
+                }
+                self.txs[idx].request_protocol = p;
+                self.req.phase = Phase::Headers;
+            }
+            None => {
+                // No protocol: HTTP/0.9, unless header lines follow (as
+                // libhtp does, they are read; the stream end finishes a
+                // true 0.9 request).
+                self.raise(HttpEvent::MissingProtocol, Some(idx));
+                self.req.phase = Phase::Headers;
+            }
+        }
+    }
+
+    fn on_status_line(&mut self, consumed: u64) {
+        let mut line = std::mem::take(&mut self.resp.line);
+        let too_long = std::mem::take(&mut self.resp.line_too_long);
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        let idx = match self.resp.tx {
+            Some(i) if self.resp.interim => i,
+            _ => match self.oldest_unanswered() {
+                Some(i) => i,
+                None => {
+                    if self.txs.len() >= self.cfg.max_transactions {
+                        self.raise(HttpEvent::TooManyTransactions, None);
+                        self.stopped = true;
+                        return;
+                    }
+                    let tx_id = self.next_tx_id + self.txs.len() as u64;
+                    self.txs.push(HttpTransaction {
+                        tx_id,
+                        request_complete: true,
+                        ..HttpTransaction::default()
+                    });
+                    let i = self.txs.len() - 1;
+                    self.raise(HttpEvent::UnsolicitedResponse, Some(i));
+                    i
+                }
+            },
+        };
+        self.resp.tx = Some(idx);
+        self.resp.interim = false;
+        if too_long {
+            self.raise(HttpEvent::LineTooLong, Some(idx));
+        }
+        let mut it = line.splitn(2, |&c| c == b' ');
+        let proto = it.next().unwrap_or_default().to_vec();
+        let rest = it.next().unwrap_or_default();
+        let rest = rest.trim_ascii_start();
+        let (code, msg) = match rest.iter().position(|&c| c == b' ') {
+            Some(i) => (&rest[..i], rest[i + 1..].to_vec()),
+            None => (rest, Vec::new()),
+        };
+        let status = if code.len() == 3 && code.iter().all(u8::is_ascii_digit) {
+            std::str::from_utf8(code)
+                .ok()
+                .and_then(|s| s.parse::<u16>().ok())
+        } else {
+            None
+        };
+        if status.is_none() {
+            self.raise(HttpEvent::InvalidStatusCode, Some(idx));
+        }
+        let t = &mut self.txs[idx];
+        t.response_bytes += consumed;
+        t.response_protocol = proto;
+        t.status_code_raw = code.to_vec();
+        t.status_code = status;
+        t.status_msg = msg;
+        t.response_line = line;
+        // A new status line replaces interim headers.
+        t.response_headers.clear();
+        t.response_headers_raw.clear();
+        self.resp.phase = Phase::Headers;
+    }
+
+    fn on_header_line(&mut self, dir: Direction) {
+        let side = match dir {
+            Direction::ToServer => &mut self.req,
+            Direction::ToClient => &mut self.resp,
+        };
+        let mut line = std::mem::take(&mut side.line);
+        let too_long = std::mem::take(&mut side.line_too_long);
+        let Some(idx) = side.tx else {
+            return;
+        };
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        if too_long {
+            self.raise(HttpEvent::HeadersTooLarge, Some(idx));
+        }
+        if line.is_empty() && !too_long {
+            match dir {
+                Direction::ToServer => self.finish_request_headers(idx),
+                Direction::ToClient => self.finish_response_headers(idx),
+            }
+            return;
+        }
+        let (max_count, max_bytes) = (self.cfg.max_header_count, self.cfg.max_header_bytes);
+        let t = &mut self.txs[idx];
+        let headers = match dir {
+            Direction::ToServer => &mut t.request_headers,
+            Direction::ToClient => &mut t.response_headers,
+        };
+        // Folded continuation of the previous header.
+        if line.first().is_some_and(|&c| c == b' ' || c == b'\t') {
+            if let Some(h) = headers.last_mut() {
+                let v = line.trim_ascii();
+                if h.value.len() + v.len() < max_bytes {
+                    h.value.push(b' ');
+                    h.value.extend_from_slice(v);
+                }
+            }
+            return;
+        }
+        let Some(colon) = memchr::memchr(b':', &line) else {
+            self.raise(HttpEvent::InvalidHeader, Some(idx));
+            return;
+        };
+        let name = line[..colon].trim_ascii();
+        let value = line[colon + 1..].trim_ascii();
+        let total: usize = headers.iter().map(|h| h.name.len() + h.value.len()).sum();
+        if let Some(h) = headers
+            .iter_mut()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+        {
+            if total + value.len() + 2 <= max_bytes {
+                h.value.extend_from_slice(b", ");
+                h.value.extend_from_slice(value);
+            }
+            return;
+        }
+        if headers.len() >= max_count {
+            self.raise(HttpEvent::TooManyHeaders, Some(idx));
+            return;
+        }
+        if total + name.len() + value.len() > max_bytes {
+            self.raise(HttpEvent::HeadersTooLarge, Some(idx));
+            return;
+        }
+        headers.push(HttpHeader {
+            name: name.to_vec(),
+            value: value.to_vec(),
+        });
+    }
+
+    /// Chooses body framing from the headers of one message.
+    fn framing(&mut self, idx: usize, dir: Direction) -> Option<Framing> {
+        let t = &self.txs[idx];
+        let te = t
+            .header(dir, "transfer-encoding")
+            .map(|v| v.to_ascii_lowercase());
+        let cl = t.header(dir, "content-length").map(|v| v.to_vec());
+        let chunked = te
+            .as_ref()
+            .is_some_and(|v| v.windows(7).any(|w| w == b"chunked"));
+        if chunked {
+            if cl.is_some() {
+                self.raise(HttpEvent::ContentLengthWithChunked, Some(idx));
+            }
+            return Some(Framing::Chunked(ChunkState::Size(Vec::new())));
+        }
+        if let Some(v) = cl {
+            // Repeated identical values were merged as "n, n".
+            let first = v
+                .split(|&c| c == b',')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii();
+            let parsed =
+                if !first.is_empty() && first.len() <= 18 && first.iter().all(u8::is_ascii_digit) {
+                    std::str::from_utf8(first)
+                        .ok()
+                        .and_then(|s| s.parse::<u64>().ok())
+                } else {
+                    None
+                };
+            return match parsed {
+                Some(0) => None,
+                Some(n) => Some(Framing::Length(n)),
+                None => {
+                    self.raise(HttpEvent::InvalidContentLength, Some(idx));
+                    None
+                }
+            };
+        }
+        None
+    }
+
+    fn finish_request_headers(&mut self, idx: usize) {
+        self.txs[idx].request_header_buf = header_buffer(&self.txs[idx].request_headers, b"cookie");
+        self.set_host(idx);
+        let framing = self.framing(idx, Direction::ToServer);
+        let t = &self.txs[idx];
+        let connect = t.method.eq_ignore_ascii_case(b"CONNECT");
+        match framing {
+            Some(f) => {
+                let coding = t
+                    .header(Direction::ToServer, "content-encoding")
+                    .map(Coding::from_header)
+                    .unwrap_or(Coding::Identity);
+                let sink = BodySink::new(coding, self.limits(self.cfg.request_body_limit));
+                self.req.phase = Phase::Body(f, Box::new(sink));
+            }
+            None => {
+                self.txs[idx].request_complete = true;
+                self.req.phase = if connect { Phase::Tunnel } else { Phase::Line };
+            }
+        }
+    }
+
+    fn limits(&self, store: usize) -> BodyLimits {
+        BodyLimits {
+            store_limit: store,
+            decompress_limit: self.cfg.decompress_limit,
+            max_ratio: self.cfg.decompress_max_ratio,
+        }
+    }
+
+    fn finish_response_headers(&mut self, idx: usize) {
+        self.txs[idx].response_header_buf =
+            header_buffer(&self.txs[idx].response_headers, b"set-cookie");
+        let t = &self.txs[idx];
+        let status = t.status_code.unwrap_or(0);
+        if (100..200).contains(&status) && status != 101 {
+            // Interim response: the final one for this request follows.
+            self.txs[idx].interim_status = Some(status);
+            self.resp.interim = true;
+            self.resp.phase = Phase::Line;
+            return;
+        }
+        let head = t.method.eq_ignore_ascii_case(b"HEAD");
+        let connect_ok = t.method.eq_ignore_ascii_case(b"CONNECT") && (200..300).contains(&status);
+        if status == 101 || connect_ok {
+            self.txs[idx].response_complete = true;
+            self.resp.phase = Phase::Tunnel;
+            self.req.phase = Phase::Tunnel;
+            return;
+        }
+        if t.method.eq_ignore_ascii_case(b"CONNECT") && matches!(self.req.phase, Phase::Tunnel) {
+            // CONNECT refused: the client may go on with plain requests.
+            self.req.phase = Phase::Line;
+        }
+        let no_body = head || status == 204 || status == 304;
+        let framing = if no_body {
+            None
+        } else {
+            match self.framing(idx, Direction::ToClient) {
+                Some(f) => Some(f),
+                None if self.txs[idx]
+                    .header(Direction::ToClient, "content-length")
+                    .is_some() =>
+                {
+                    None
+                }
+                None => Some(Framing::UntilClose),
+            }
+        };
+        match framing {
+            Some(f) => {
+                let t = &self.txs[idx];
+                let coding = t
+                    .header(Direction::ToClient, "content-encoding")
+                    .map(Coding::from_header)
+                    .unwrap_or(Coding::Identity);
+                let sink = BodySink::new(coding, self.limits(self.cfg.response_body_limit));
+                self.resp.phase = Phase::Body(f, Box::new(sink));
+            }
+            None => {
+                self.txs[idx].response_complete = true;
+                self.resp.phase = Phase::Line;
+            }
+        }
+    }
+
+    fn after_body_feed(&mut self, dir: Direction, done: bool, err: Option<FrameError>) {
+        let side = match dir {
+            Direction::ToServer => &mut self.req,
+            Direction::ToClient => &mut self.resp,
+        };
+        let tx = side.tx;
+        let mut anomalies = Vec::new();
+        if let Phase::Body(_, sink) = &mut side.phase {
+            anomalies = sink.take_anomalies();
+        }
+        for a in anomalies {
+            self.raise(body_event(a), tx);
+        }
+        if let Some(e) = &err {
+            let ev = match e {
+                FrameError::BadChunkSize => HttpEvent::InvalidChunkLength,
+                FrameError::MissingChunkCrlf => HttpEvent::MissingChunkCrlf,
+            };
+            self.raise(ev, tx);
+        }
+        if done {
+            let side = match dir {
+                Direction::ToServer => &mut self.req,
+                Direction::ToClient => &mut self.resp,
+            };
+            let failed = matches!(err, Some(FrameError::BadChunkSize));
+            let next = if failed { Phase::Failed } else { Phase::Line };
+            if let Phase::Body(_, sink) = std::mem::replace(&mut side.phase, next) {
+                self.finish_body(dir, tx, sink);
+            }
+        }
+    }
+
+    fn finish_body(&mut self, dir: Direction, tx: Option<usize>, mut sink: Box<BodySink>) {
+        let hashes = sink.finish();
+        for a in sink.take_anomalies() {
+            self.raise(body_event(a), tx);
+        }
+        let Some(t) = tx.and_then(|i| self.txs.get_mut(i)) else {
+            return;
+        };
+        match dir {
+            Direction::ToServer => {
+                t.request_body = std::mem::take(&mut sink.data);
+                t.request_body_len = sink.wire_len;
+                t.request_body_md5 = hashes.map(|h| h.0);
+                t.request_body_sha256 = hashes.map(|h| h.1);
+                t.request_complete = true;
+                if t.method.eq_ignore_ascii_case(b"CONNECT") {
+                    self.req.phase = Phase::Tunnel;
+                }
+            }
+            Direction::ToClient => {
+                t.response_body = std::mem::take(&mut sink.data);
+                t.response_body_len = sink.wire_len;
+                t.response_body_decoded_len = sink.decoded_len;
+                t.response_body_md5 = hashes.map(|h| h.0);
+                t.response_body_sha256 = hashes.map(|h| h.1);
+                t.response_complete = true;
+            }
+        }
+    }
+
+    fn set_host(&mut self, idx: usize) {
+        let t = &self.txs[idx];
+        let header = t.header(Direction::ToServer, "host").map(|h| h.to_vec());
+        let from_uri = uri_authority(&t.uri_raw).map(|a| a.to_vec());
+        let http11 = t.request_protocol.as_slice() == b"HTTP/1.1";
+        if header.is_none() && http11 {
+            self.raise(HttpEvent::MissingHost, Some(idx));
+        }
+        let raw = from_uri.clone().or(header.clone());
+        if let (Some(u), Some(h)) = (&from_uri, &header) {
+            if !split_host(u).0.eq_ignore_ascii_case(&split_host(h).0) {
+                self.raise(HttpEvent::HostMismatch, Some(idx));
+            }
+        }
+        let t = &mut self.txs[idx];
+        if let Some(raw) = raw {
+            let (host, port) = split_host(&raw);
+            let mut host = host.to_ascii_lowercase();
+            while host.last() == Some(&b'.') {
+                host.pop();
+            }
+            t.host = Some(host);
+            t.host_port = port;
+            t.host_raw = header.or(Some(raw));
+        }
+    }
+}
+
+/// Host and optional port of a Host header value (IPv6 literals in brackets).
+fn split_host(v: &[u8]) -> (Vec<u8>, Option<u16>) {
+    let v = v.trim_ascii();
+    if v.first() == Some(&b'[') {
+        if let Some(end) = memchr::memchr(b']', v) {
+            let port = v.get(end + 2..).and_then(parse_port);
+            return (v[..=end].to_vec(), port);
+        }
+    }
+    match memchr::memrchr(b':', v) {
+        Some(i) if memchr::memchr(b':', &v[..i]).is_none() => {
+            (v[..i].to_vec(), parse_port(&v[i + 1..]))
+        }
+        _ => (v.to_vec(), None),
+    }
+}
+
+fn parse_port(p: &[u8]) -> Option<u16> {
+    std::str::from_utf8(p).ok()?.parse().ok()
+}
+
+fn body_event(a: BodyAnomaly) -> HttpEvent {
+    match a {
+        BodyAnomaly::DecompressionFailed => HttpEvent::DecompressionFailed,
+        BodyAnomaly::DecompressedTooLarge => HttpEvent::DecompressedTooLarge,
+        BodyAnomaly::CompressionBomb => HttpEvent::CompressionBomb,
+    }
+}
+
+/// Builds the `http.header` buffer: "Name: value\r\n" per header, skipping
+/// `skip` (cookie headers have their own buffer).
+fn header_buffer(headers: &[HttpHeader], skip: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for h in headers {
+        if h.name.eq_ignore_ascii_case(skip) {
+            continue;
+        }
+        out.extend_from_slice(&h.name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(&h.value);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn feed_all(s: &mut HttpState, req: &[u8], resp: &[u8]) {
+        s.parse(req, Direction::ToServer);
+        s.parse(resp, Direction::ToClient);
+    }
+
+    #[test]
+    fn pipelined_requests_byte_by_byte() {
+        let req = b"GET /a HTTP/1.1\r\nHost: Example.COM:8080\r\nUser-Agent: t\r\nCookie: c=1\r\n\r\nPOST /b%20c/../d HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhelloHEAD /h HTTP/1.1\r\nHost: x\r\n\r\n";
+        let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+        let mut s = HttpState::new();
+        for b in req {
+            s.parse(std::slice::from_ref(b), Direction::ToServer);
+        }
+        for b in resp {
+            s.parse(std::slice::from_ref(b), Direction::ToClient);
+        }
+        let txs = s.take_complete();
+        assert_eq!(txs.len(), 3);
+        assert_eq!(txs[0].host.as_deref(), Some(&b"example.com"[..]));
+        assert_eq!(txs[0].host_port, Some(8080));
+        assert_eq!(
+            txs[0].request_header_buf,
+            b"Host: Example.COM:8080\r\nUser-Agent: t\r\n"
+        );
+        assert_eq!(txs[0].response_body, b"abc");
+        assert_eq!(txs[1].uri, b"/d");
+        assert_eq!(txs[1].uri_raw, b"/b%20c/../d");
+        assert_eq!(txs[1].request_body, b"hello");
+        assert_eq!(txs[1].response_body, b"xy");
+        assert_eq!(txs[1].status_code, Some(201));
+        assert_eq!(txs[2].method, b"HEAD");
+        assert!(txs[2].response_body.is_empty());
+        assert_eq!(
+            txs.iter().map(|t| t.tx_id).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        // Byte counts add up to the streams, fed one byte at a time.
+        let req_total: u64 = txs.iter().map(|t| t.request_bytes).sum();
+        let resp_total: u64 = txs.iter().map(|t| t.response_bytes).sum();
+        assert_eq!(req_total, req.len() as u64);
+        assert_eq!(resp_total, resp.len() as u64);
+    }
+
+    #[test]
+    fn continue_then_final_response() {
+        let mut s = HttpState::new();
+        feed_all(
+            &mut s,
+            b"POST /up HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+            b"HTTP/1.1 100 Continue\r\n\r\n",
+        );
+        assert!(!s.transactions()[0].response_complete);
+        feed_all(
+            &mut s,
+            b"data",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        );
+        let txs = s.take_complete();
+        assert_eq!(txs.len(), 1);
+        assert_eq!(txs[0].status_code, Some(200));
+        assert_eq!(txs[0].request_body, b"data");
+        assert_eq!(txs[0].response_body, b"ok");
+    }
+
+    #[test]
+    fn body_until_close_and_gzip() {
+        use flate2::write::GzEncoder;
+        use std::io::Write;
+        let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"<html>compressed</html>").unwrap();
+        let gz = gz.finish().unwrap();
+        let mut resp = b"HTTP/1.0 200 OK\r\nContent-Encoding: gzip\r\n\r\n".to_vec();
+        resp.extend_from_slice(&gz);
+        let mut s = HttpState::new();
+        feed_all(&mut s, b"GET / HTTP/1.0\r\n\r\n", &resp);
+        assert!(s.take_complete().is_empty());
+        s.close(Direction::ToClient);
+        let txs = s.take_complete();
+        assert_eq!(txs[0].response_body, b"<html>compressed</html>");
+        assert_eq!(txs[0].response_body_len, gz.len() as u64);
+    }
+
+    #[test]
+    fn connect_tunnel_and_upgrade() {
+        let mut s = HttpState::new();
+        feed_all(
+            &mut s,
+            b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01garbage",
+            b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03more",
+        );
+        assert!(s.is_tunnel());
+        assert_eq!(s.take_complete().len(), 1);
+        assert_eq!(s.event_count(HttpEvent::InvalidRequestLine), 0);
+    }
+
+    #[test]
+    fn uri_with_spaces_and_http09() {
+        let mut s = HttpState::new();
+        feed_all(
+            &mut s,
+            b"GET /a b?c d HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+        );
+        let t = &s.transactions()[0];
+        assert_eq!(t.uri_raw, b"/a b?c d");
+        assert_eq!(t.request_protocol, b"HTTP/1.1");
+        assert_eq!(s.event_count(HttpEvent::InvalidRequestLine), 1);
+        let mut s = HttpState::new();
+        feed_all(&mut s, b"GET /\r\n", b"<html>old</html>");
+        s.close(Direction::ToServer);
+        s.close(Direction::ToClient);
+        let t = &s.take_complete()[0];
+        assert_eq!(t.response_body, b"<html>old</html>");
+        assert_eq!(t.status_code, None);
+        assert_eq!(t.events, vec![HttpEvent::MissingProtocol]);
+        // Not 0.9 after all: header lines follow the protocol-less line.
+        let mut s = HttpState::new();
+        s.parse(
+            b"GET /\nFakeHeader\nHost: localhost\nUser-Agent: myscript\n\n",
+            Direction::ToServer,
+        );
+        let t = &s.transactions()[0];
+        assert!(t.request_complete);
+        assert_eq!(
+            t.header(Direction::ToServer, "user-agent"),
+            Some(&b"myscript"[..])
+        );
+        assert_eq!(s.event_count(HttpEvent::InvalidHeader), 1);
+    }
+
+    #[test]
+    fn gaps_in_bodies_and_headers() {
+        let mut s = HttpState::new();
+        s.parse(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", Direction::ToServer);
+        s.parse(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+            Direction::ToClient,
+        );
+        s.gap(Direction::ToClient, 4);
+        s.parse(b"xyz", Direction::ToClient);
+        let t = &s.take_complete()[0];
+        assert_eq!(t.response_body, b"abcxyz");
+        assert_eq!(t.response_body_len, 10);
+        assert!(t.response_body_md5.is_none());
+        assert_eq!(t.events, vec![HttpEvent::Gap]);
+        // A gap in the headers loses the framing: the direction stops.
+        let mut s = HttpState::new();
+        s.parse(b"GET / HTTP/1.1\r\nHo", Direction::ToServer);
+        s.gap(Direction::ToServer, 100);
+        s.parse(b"GET /next HTTP/1.1\r\n\r\n", Direction::ToServer);
+        assert_eq!(s.transactions().len(), 1);
+        assert_eq!(s.event_count(HttpEvent::Gap), 1);
+    }
+
+    #[test]
+    fn caps_raise_events() {
+        let cfg = HttpConfig {
+            max_header_count: 2,
+            max_transactions: 2,
+            ..HttpConfig::default()
+        };
+        let mut s = HttpState::with_config(cfg);
+        s.parse(
+            b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nHost: h\r\n\r\n",
+            Direction::ToServer,
+        );
+        assert_eq!(s.event_count(HttpEvent::TooManyHeaders), 2);
+        s.parse(
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+            Direction::ToServer,
+        );
+        assert_eq!(s.event_count(HttpEvent::TooManyTransactions), 1);
+        assert_eq!(s.transactions().len(), 2);
+        let mut s = HttpState::new();
+        let long = vec![b'a'; 20_000];
+        s.parse(b"GET /", Direction::ToServer);
+        s.parse(&long, Direction::ToServer);
+        s.parse(b" HTTP/1.1\r\n\r\n", Direction::ToServer);
+        assert_eq!(s.event_count(HttpEvent::LineTooLong), 1);
+        let mut s = HttpState::new();
+        s.parse(b"GET / HTTP/1.1\r\n\r\n", Direction::ToServer);
+        s.parse(b"SSH-2.0-x\r\n", Direction::ToClient);
+        assert_eq!(s.event_count(HttpEvent::InvalidResponseLine), 1);
+        s.parse(b"more", Direction::ToClient);
+    }
+}

@@ -1,0 +1,230 @@
+//! Per-flow application layer: detects the protocol from the first bytes,
+//! then feeds the right parser. This is what a flow holds.
+
+use super::detect::{detect_protocol, AppProto};
+use super::dns::DnsState;
+use super::http::HttpState;
+use super::quic::QuicState;
+use super::tls::TlsState;
+use super::Direction;
+
+/// Bytes per direction kept while the protocol is still undecided.
+pub const MAX_DETECT_BYTES: usize = 4096;
+
+/// The parser state of a flow, by protocol.
+#[derive(Debug, Default)]
+pub enum AppState {
+    /// Protocol not decided yet.
+    #[default]
+    Undecided,
+    /// HTTP/1.x.
+    Http(Box<HttpState>),
+    /// TLS.
+    Tls(Box<TlsState>),
+    /// DNS.
+    Dns(Box<DnsState>),
+    /// QUIC Initial packets.
+    Quic(Box<QuicState>),
+    /// Detection failed: the flow's data is not parsed.
+    Failed,
+}
+
+/// Application layer of one flow.
+#[derive(Debug)]
+pub struct AppLayer {
+    ip_proto: u8,
+    sport: u16,
+    dport: u16,
+    /// Bytes seen per direction while undecided (to server, to client).
+    pending: [Vec<u8>; 2],
+    /// The protocol, once decided.
+    pub proto: Option<AppProto>,
+    /// The parser state.
+    pub state: AppState,
+}
+
+fn slot(dir: Direction) -> usize {
+    match dir {
+        Direction::ToServer => 0,
+        Direction::ToClient => 1,
+    }
+}
+
+impl AppLayer {
+    /// A flow of IP protocol `ip_proto` (6 or 17) from client port `sport`
+    /// to server port `dport`.
+    pub fn new(ip_proto: u8, sport: u16, dport: u16) -> AppLayer {
+        AppLayer {
+            ip_proto,
+            sport,
+            dport,
+            pending: [Vec::new(), Vec::new()],
+            proto: None,
+            state: AppState::Undecided,
+        }
+    }
+
+    /// In-order TCP stream bytes, or one whole UDP datagram, in `dir`.
+    pub fn on_data(&mut self, dir: Direction, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        if !matches!(self.state, AppState::Undecided) {
+            self.feed(dir, data);
+            return;
+        }
+        let udp = self.ip_proto == 17;
+        let buf = &mut self.pending[slot(dir)];
+        let before = buf.len();
+        // UDP detection looks at the first datagram of each direction.
+        if !udp || buf.is_empty() {
+            let room = MAX_DETECT_BYTES.saturating_sub(before);
+            buf.extend_from_slice(&data[..data.len().min(room)]);
+        }
+        let full = self.pending.iter().any(|b| b.len() >= MAX_DETECT_BYTES);
+        let (ts, tc) = (&self.pending[0], &self.pending[1]);
+        let decided = match detect_protocol(self.ip_proto, self.sport, self.dport, ts, tc) {
+            Some(p) => p,
+            None if full => AppProto::Unknown,
+            None => return,
+        };
+        self.start(decided);
+        let mut pending = std::mem::take(&mut self.pending);
+        if udp {
+            // Datagrams are not replayed from the buffer: feed this one.
+            self.feed(dir, data);
+            return;
+        }
+        // Replay what came before, then this call's bytes in full (the
+        // buffer may hold only a prefix of them).
+        // Client bytes go first, as a server answers what the client sent.
+        pending[slot(dir)].truncate(before);
+        let [ts, tc] = pending;
+        match dir {
+            Direction::ToServer => {
+                self.feed(Direction::ToServer, &ts);
+                self.feed(Direction::ToServer, data);
+                self.feed(Direction::ToClient, &tc);
+            }
+            Direction::ToClient => {
+                self.feed(Direction::ToServer, &ts);
+                self.feed(Direction::ToClient, &tc);
+                self.feed(Direction::ToClient, data);
+            }
+        }
+    }
+
+    fn fail(&mut self) {
+        self.proto = Some(AppProto::Unknown);
+        self.state = AppState::Failed;
+        self.pending = [Vec::new(), Vec::new()];
+    }
+
+    fn start(&mut self, p: AppProto) {
+        self.proto = Some(p);
+        self.state = match p {
+            AppProto::Http => AppState::Http(Box::default()),
+            AppProto::Tls => AppState::Tls(Box::default()),
+            AppProto::Dns => AppState::Dns(Box::default()),
+            AppProto::Quic => AppState::Quic(Box::default()),
+            AppProto::Unknown => AppState::Failed,
+        };
+    }
+
+    fn feed(&mut self, dir: Direction, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let udp = self.ip_proto == 17;
+        match &mut self.state {
+            AppState::Http(s) => s.parse(data, dir),
+            AppState::Tls(s) => s.parse(data, dir),
+            AppState::Dns(s) if udp => s.parse_udp(data, dir),
+            AppState::Dns(s) => s.parse_tcp(data, dir),
+            AppState::Quic(s) => s.parse(data, dir),
+            AppState::Undecided | AppState::Failed => {}
+        }
+    }
+
+    /// `len` TCP stream bytes in `dir` were lost.
+    pub fn on_gap(&mut self, dir: Direction, len: u64) {
+        match &mut self.state {
+            // Undecided with a hole in the stream: nothing can be replayed.
+            AppState::Undecided => self.fail(),
+            AppState::Http(s) => s.gap(dir, len),
+            AppState::Tls(s) => s.gap(dir, len),
+            AppState::Dns(s) => s.gap(dir, len),
+            AppState::Quic(_) | AppState::Failed => {}
+        }
+    }
+
+    /// The stream in `dir` ended (FIN/RST or flow timeout).
+    pub fn on_close(&mut self, dir: Direction) {
+        if let AppState::Http(s) = &mut self.state {
+            s.close(dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn http_detected_then_parsed_from_split_bytes() {
+        let mut a = AppLayer::new(6, 40000, 8080);
+        a.on_data(Direction::ToServer, b"GE");
+        assert!(a.proto.is_none());
+        a.on_data(Direction::ToServer, b"T /x HTTP/1.1\r\nHost: h\r\n\r\n");
+        a.on_data(
+            Direction::ToClient,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        );
+        assert_eq!(a.proto, Some(AppProto::Http));
+        let AppState::Http(s) = &mut a.state else {
+            panic!("not http")
+        };
+        let txs = s.take_complete();
+        assert_eq!(txs.len(), 1);
+        assert_eq!(txs[0].uri_raw, b"/x");
+        assert_eq!(txs[0].response_body, b"ok");
+    }
+
+    #[test]
+    fn big_first_chunk_is_parsed_whole() {
+        let mut req = b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 10000\r\n\r\n".to_vec();
+        req.extend_from_slice(&[b'z'; 10_000]);
+        let mut a = AppLayer::new(6, 40000, 80);
+        a.on_data(Direction::ToServer, &req);
+        assert_eq!(a.proto, Some(AppProto::Http));
+        let AppState::Http(s) = &a.state else {
+            panic!("not http")
+        };
+        assert!(s.transactions()[0].request_complete);
+        assert_eq!(s.transactions()[0].request_body_len, 10_000);
+    }
+
+    #[test]
+    fn udp_dns_and_failed_flows() {
+        let q = [
+            0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, b'a',
+            0x00, 0x00, 0x01, 0x00, 0x01,
+        ];
+        let mut a = AppLayer::new(17, 5000, 53);
+        a.on_data(Direction::ToServer, &q);
+        assert_eq!(a.proto, Some(AppProto::Dns));
+        let AppState::Dns(s) = &a.state else {
+            panic!("not dns")
+        };
+        assert_eq!(s.transactions().len(), 1);
+        let mut b = AppLayer::new(6, 40000, 5555);
+        b.on_data(Direction::ToServer, &[0u8; 100]);
+        assert_eq!(b.proto, Some(AppProto::Unknown));
+        assert!(matches!(b.state, AppState::Failed));
+        // A gap before detection fails the flow.
+        let mut c = AppLayer::new(6, 40000, 80);
+        c.on_data(Direction::ToServer, b"GE");
+        c.on_gap(Direction::ToServer, 10);
+        assert_eq!(c.proto, Some(AppProto::Unknown));
+    }
+}

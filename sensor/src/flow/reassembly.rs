@@ -1,1 +1,0 @@
-//! TCP stream reassembly.
