@@ -115,3 +115,24 @@ pub fn write_flow_record(out: &mut Vec<u8>, f: &Flow, reason: EndReason, now: u6
     }
     out.push(b'}');
 }
+
+/// Appends an EVE `anomaly` event (no newline) for a decoder anomaly.
+pub fn write_anomaly(out: &mut Vec<u8>, a: &crate::pipeline::dispatch::AnomalyRecord) {
+    out.extend_from_slice(b"{\"timestamp\":\"");
+    eve::push_timestamp(out, a.ts_ns);
+    out.extend_from_slice(b"\",\"pcap_cnt\":");
+    eve::push_u64(out, a.pkt_no);
+    out.extend_from_slice(b",\"event_type\":\"anomaly\"");
+    if let Some((src, dst, proto)) = a.l3 {
+        out.extend_from_slice(b",\"src_ip\":");
+        eve::push_ip(out, &src);
+        out.extend_from_slice(b",\"dest_ip\":");
+        eve::push_ip(out, &dst);
+        out.push(b',');
+        eve::push_proto(out, proto);
+    }
+    out.extend_from_slice(b",\"anomaly\":{\"type\":\"decode\",\"event\":");
+    let name = a.event.name();
+    eve::push_str(out, &name.replacen("decoder.event.", "decoder.", 1));
+    out.extend_from_slice(b"}}");
+}

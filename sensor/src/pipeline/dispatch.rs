@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::capture::RawBatch;
-use crate::decode::{DecodeCounters, Decoded, Decoder, DecoderConfig, Packet, L4};
+use crate::decode::{DecodeCounters, DecodeEvent, Decoded, Decoder, DecoderConfig, Packet, L4};
 use crate::flow::table::FlowKey;
 
 /// One packet as a worker receives it: decoded, with its flow key.
@@ -55,6 +55,24 @@ pub struct WorkBatch {
     pub raw: Option<Arc<RawBatch>>,
     /// Bytes of datagrams rebuilt from fragments.
     pub reassembled: Vec<u8>,
+    /// Decoder anomalies of the reader batch (only in the first worker's batch,
+    /// and only when anomaly events are wanted).
+    pub anomalies: Vec<AnomalyRecord>,
+}
+
+/// A decoder anomaly to be written as an EVE `anomaly` event.
+#[derive(Clone, Copy, Debug)]
+pub struct AnomalyRecord {
+    /// Packet number.
+    pub pkt_no: u64,
+    /// Packet time (ns).
+    pub ts_ns: u64,
+    /// The anomaly.
+    pub event: DecodeEvent,
+    /// Addresses and protocol, when the packet got that far.
+    pub l3: Option<(IpAddr, IpAddr, u8)>,
+    /// Index among the packet's anomalies.
+    pub index: u8,
 }
 
 impl WorkBatch {
@@ -79,6 +97,7 @@ pub struct Dispatcher {
     workers: usize,
     scratch: Packet,
     max_ts: u64,
+    anomalies: bool,
 }
 
 /// ICMP "ports" for the flow key, as Zeek and Community ID pair them: the type,
@@ -146,7 +165,14 @@ impl Dispatcher {
             workers: workers.max(1),
             scratch: Packet::default(),
             max_ts: 0,
+            anomalies: false,
         }
+    }
+
+    /// Also collect decoder anomalies for EVE `anomaly` events.
+    pub fn with_anomaly_events(mut self, on: bool) -> Self {
+        self.anomalies = on;
+        self
     }
 
     /// Decodes `batch` and fills one output batch per worker (`outs.len() == workers`).
@@ -156,6 +182,7 @@ impl Dispatcher {
             o.reassembled.clear();
             o.seq = seq;
             o.raw = Some(batch.clone());
+            o.anomalies.clear();
         }
         let mut pkt_no = batch.first_pkt_no;
         let mut last_expire = self.max_ts;
@@ -169,6 +196,18 @@ impl Dispatcher {
             let status = self
                 .decoder
                 .decode(rec.dlt, rec.ts_ns, frame, &mut self.scratch);
+            if self.anomalies {
+                let l3 = self.scratch.l3.map(|l| (l.src, l.dst, l.proto));
+                for (i, e) in self.decoder.last_anomalies().iter().enumerate() {
+                    outs[0].anomalies.push(AnomalyRecord {
+                        pkt_no: this_no,
+                        ts_ns: rec.ts_ns,
+                        event: *e,
+                        l3,
+                        index: i as u8,
+                    });
+                }
+            }
             let reassembled = match status {
                 Decoded::Ok => false,
                 Decoded::Reassembled => true,

@@ -199,10 +199,11 @@ pub fn replay(
         })?;
 
     let dcfg = cfg.decoder.clone();
+    let want_anomalies = cfg.eve_types.anomaly;
     let dispatcher = thread::Builder::new()
         .name("vigie-dispatch".into())
         .spawn(move || {
-            let mut d = dispatch::Dispatcher::new(dcfg, threads);
+            let mut d = dispatch::Dispatcher::new(dcfg, threads).with_anomaly_events(want_anomalies);
             let mut seq = 0u64;
             while let Ok(batch) = raw_rx.recv() {
                 let batch = Arc::new(batch);

@@ -78,6 +78,20 @@ impl Worker {
             };
             let (_flow, _dir) = flows.track(&fp, &mut evicted);
         }
+        if self.cfg.eve_types.anomaly {
+            for a in &batch.anomalies {
+                let start = buf.begin();
+                flowlog::write_anomaly(&mut buf.data, a);
+                buf.end(
+                    start,
+                    EventKey {
+                        pkt_no: a.pkt_no,
+                        kind: 1,
+                        tiebreak: a.index as u64,
+                    },
+                );
+            }
+        }
         if batch.clock_ts > self.counters.last_ts {
             self.counters.last_ts = batch.clock_ts;
         }
