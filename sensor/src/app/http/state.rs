@@ -24,6 +24,8 @@ pub struct HttpConfig {
     pub decompress_max_ratio: u64,
     /// Transactions kept per flow before parsing stops.
     pub max_transactions: usize,
+    /// Compute MD5 and SHA-256 of request and response bodies.
+    pub body_hashes: bool,
 }
 
 impl Default for HttpConfig {
@@ -37,6 +39,7 @@ impl Default for HttpConfig {
             decompress_limit: 8 * 1024 * 1024,
             decompress_max_ratio: 2048,
             max_transactions: 512,
+            body_hashes: true,
         }
     }
 }
@@ -895,6 +898,7 @@ impl HttpState {
             store_limit: store,
             decompress_limit: self.cfg.decompress_limit,
             max_ratio: self.cfg.decompress_max_ratio,
+            hash: self.cfg.body_hashes,
         }
     }
 
