@@ -160,6 +160,7 @@ impl ThresholdConfig {
                 Some("by_dst") => Track::Destination,
                 Some("by_rule") => Track::Rule,
                 Some("by_both") => Track::Pair,
+                Some("by_flow") => Track::Flow,
                 Some(o) => return Err(format!("{kind}: bad track \"{o}\"")),
                 None => return Err(format!("{kind}: missing track")),
             })

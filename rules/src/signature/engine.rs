@@ -1011,7 +1011,7 @@ impl Engine {
         }
         let m = &r.meta;
         if let Some(df) = &r.detection_filter {
-            if !count_hit(scratch, idx * 4 + 1, df, p) {
+            if !count_hit(scratch, flow, idx * 4 + 1, df, p) {
                 return false;
             }
         }
@@ -1024,7 +1024,7 @@ impl Engine {
             .get(&(m.gid, m.sid))
             .or_else(|| self.thresholds.thresholds.get(&(m.gid, 0)));
         if let Some(t) = cfg.or(r.threshold.as_ref()) {
-            if !count_hit(scratch, idx * 4, t, p) {
+            if !count_hit(scratch, flow, idx * 4, t, p) {
                 return false;
             }
         }
@@ -1035,6 +1035,7 @@ impl Engine {
                 start: p.ts_micros,
                 count: 0,
                 until: 0,
+                window: rf.seconds.saturating_mul(1_000_000),
             });
             if p.ts_micros.saturating_sub(e.start) >= rf.seconds.saturating_mul(1_000_000) {
                 e.start = p.ts_micros;
@@ -1080,6 +1081,7 @@ fn track_key(slot: u32, track: Track, p: &PacketInput<'_>) -> TrackKey {
         Track::Destination => (Some(p.dst), None),
         Track::Rule => (None, None),
         Track::Pair => (Some(p.src), Some(p.dst)),
+        Track::Flow => (None, None),
     };
     TrackKey { slot, a, b }
 }
@@ -1088,24 +1090,49 @@ fn track_key(slot: u32, track: Track, p: &PacketInput<'_>) -> TrackKey {
 const MAX_TRACKS: usize = 65_536;
 
 /// Counts a hit for a threshold; returns whether it may alert.
-fn count_hit(scratch: &mut DetectScratch, slot: u32, t: &Threshold, p: &PacketInput<'_>) -> bool {
+fn count_hit(
+    scratch: &mut DetectScratch,
+    flow: &mut FlowVars,
+    slot: u32,
+    t: &Threshold,
+    p: &PacketInput<'_>,
+) -> bool {
     let window = t.seconds.saturating_mul(1_000_000);
-    if scratch.tracks.len() >= MAX_TRACKS {
-        let now = p.ts_micros;
+    let now = p.ts_micros;
+    let fresh = TrackEntry {
+        start: now,
+        count: 0,
+        until: 0,
+        window,
+    };
+    let e = if t.track == Track::Flow {
+        // by_flow counters live with the flow, so they die with it.
+        match flow.thresh.iter().position(|(s, _)| *s == slot) {
+            Some(i) => &mut flow.thresh[i].1,
+            None => {
+                flow.thresh.push((slot, fresh));
+                let n = flow.thresh.len() - 1;
+                &mut flow.thresh[n].1
+            }
+        }
+    } else {
+        if scratch.tracks.len() >= MAX_TRACKS {
+            scratch
+                .tracks
+                .retain(|_, e| now.saturating_sub(e.start) < e.window || now < e.until);
+            if scratch.tracks.len() >= MAX_TRACKS {
+                // Still full of live entries: start over rather than grow without bound.
+                scratch.evictions += scratch.tracks.len() as u64;
+                scratch.tracks.clear();
+            }
+        }
         scratch
             .tracks
-            .retain(|_, e| now.saturating_sub(e.start) < 3_600_000_000 || now < e.until);
-    }
-    let e = scratch
-        .tracks
-        .entry(track_key(slot, t.track, p))
-        .or_insert(TrackEntry {
-            start: p.ts_micros,
-            count: 0,
-            until: 0,
-        });
-    if p.ts_micros.saturating_sub(e.start) >= window {
-        e.start = p.ts_micros;
+            .entry(track_key(slot, t.track, p))
+            .or_insert(fresh)
+    };
+    if now.saturating_sub(e.start) >= window {
+        e.start = now;
         e.count = 0;
     }
     e.count += 1;

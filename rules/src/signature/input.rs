@@ -180,6 +180,8 @@ pub struct FlowVars {
     pub(crate) engine_id: u64,
     pub(crate) bits: Vec<u64>,
     pub(crate) ints: Vec<(u32, i64)>,
+    /// `track by_flow` threshold counters: (slot, entry).
+    pub(crate) thresh: Vec<(u32, TrackEntry)>,
 }
 
 impl FlowVars {
@@ -188,6 +190,7 @@ impl FlowVars {
             self.engine_id = engine_id;
             self.bits.clear();
             self.ints.clear();
+            self.thresh.clear();
         }
     }
 
@@ -252,6 +255,8 @@ pub(crate) struct TrackEntry {
     pub(crate) count: u64,
     /// For rate_filter: new action in force until this time.
     pub(crate) until: u64,
+    /// Window length in microseconds, for expiry.
+    pub(crate) window: u64,
 }
 
 /// Per-worker mutable detection state: prefilter scratch space and the
@@ -267,6 +272,7 @@ pub struct DetectScratch {
     pub(crate) b64: Vec<u8>,
     pub(crate) latin1: String,
     pub(crate) tracks: HashMap<TrackKey, TrackEntry>,
+    pub(crate) evictions: u64,
 }
 
 impl DetectScratch {
@@ -278,5 +284,11 @@ impl DetectScratch {
     /// Number of threshold/detection_filter tracking entries currently held.
     pub fn tracked_entries(&self) -> usize {
         self.tracks.len()
+    }
+
+    /// Tracking entries dropped because the table was full of live entries
+    /// (thresholds restart for them): a counter for stats.
+    pub fn threshold_evictions(&self) -> u64 {
+        self.evictions
     }
 }

@@ -878,6 +878,21 @@ alert tcp any any -> any any (content:"d"; detection_filter:track by_src, count 
     assert_eq!(count(b"b", 6, 1_000_000), vec![0, 0, 1, 0, 0, 1]);
     assert_eq!(count(b"c", 4, 1_000_000), vec![0, 1, 0, 0]);
     assert_eq!(count(b"d", 4, 1_000_000), vec![0, 0, 1, 1]);
+    // by_flow counts per flow.
+    let e2 = engine(
+        r#"alert tcp any any -> any any (content:"f"; threshold:type limit, track by_flow, count 1, seconds 60; sid:1;)"#,
+        true,
+    );
+    let (mut f1, mut f2) = (FlowVars::default(), FlowVars::default());
+    let hits: Vec<usize> = [&mut f1, &mut f2]
+        .into_iter()
+        .flat_map(|fv| {
+            let a = tcp(b"f").run(&e2, fv, &mut sc).len();
+            let b = tcp(b"f").run(&e2, fv, &mut sc).len();
+            [a, b]
+        })
+        .collect();
+    assert_eq!(hits, vec![1, 0, 1, 0]);
     // A new window after 60 s of packet time.
     let mut fv = FlowVars::default();
     let late = tcp(b"a")

@@ -498,6 +498,7 @@ pub(crate) enum Track {
     Destination,
     Rule,
     Pair,
+    Flow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1110,10 +1111,9 @@ impl Builder<'_, '_> {
                 self.last_content(name)?;
             }
             "fast_pattern" => {
+                // On a negated content it can't select packets: the rule then
+                // picks another pattern or is evaluated without prefilter.
                 let c = self.last_content(name)?;
-                if c.negated && value.is_none() {
-                    return Err("fast_pattern on a negated content".into());
-                }
                 c.fast_pattern = !c.negated;
             }
             "offset" | "depth" | "distance" | "within" => {
@@ -1431,9 +1431,9 @@ impl Builder<'_, '_> {
         }
         if let Some(b) = BufferId::legacy_is_modifier(name) {
             no_value(name, value)?;
-            let (l, i) = self
-                .last
-                .ok_or_else(|| format!("\"{name}\" needs a preceding content"))?;
+            let (l, i) = self.last.ok_or_else(|| {
+                format!("\"{name}\" modifies the content before it and there is none (Snort 3 sticky-buffer syntax?)")
+            })?;
             if !matches!(self.rule.lists[l].items.get(i), Some(Item::Content(_))) {
                 return Err(format!("\"{name}\" needs a preceding content"));
             }
@@ -1525,7 +1525,7 @@ impl Builder<'_, '_> {
         } else {
             src.push_str(pat);
         }
-        let re = compile_regex(&src, ungreedy)?;
+        let re = compile_regex(&pcre_compat(&src), ungreedy)?;
         let item = Item::Pcre(Box::new(Pcre {
             re,
             relative,
@@ -2032,6 +2032,7 @@ fn parse_threshold(v: &str, detection_filter: bool) -> Result<Threshold, String>
                     "by_dst" => Track::Destination,
                     "by_rule" => Track::Rule,
                     "by_both" => Track::Pair,
+                    "by_flow" => Track::Flow,
                     o => return Err(format!("threshold: bad track \"{o}\"")),
                 })
             }
@@ -2050,6 +2051,34 @@ fn parse_threshold(v: &str, detection_filter: bool) -> Result<Threshold, String>
 
 pub(crate) fn parse_threshold_pub(v: &str) -> Result<Threshold, String> {
     parse_threshold(v, false)
+}
+
+/// Rewrites PCRE spellings the Rust engines read differently: `\xH` with a
+/// single hex digit (PCRE reads `\x2s` as byte 0x02 then `s`).
+fn pcre_compat(src: &str) -> String {
+    let b = src.as_bytes();
+    let mut out = String::with_capacity(src.len() + 4);
+    let mut i = 0;
+    let mut last = 0;
+    while i + 1 < b.len() {
+        if b[i] == b'\\' {
+            if b[i + 1] == b'x'
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+                && !b.get(i + 3).is_some_and(u8::is_ascii_hexdigit)
+            {
+                out.push_str(&src[last..i + 2]);
+                out.push('0');
+                last = i + 2;
+                i += 3;
+                continue;
+            }
+            i += 2;
+            continue;
+        }
+        i += 1;
+    }
+    out.push_str(&src[last..]);
+    out
 }
 
 /// Compiles a pcre body: `regex` bytes engine when it can, else `fancy-regex`.
@@ -2122,5 +2151,42 @@ impl Re {
                 .as_deref(),
             Re::Bytes { .. } => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn pcre_single_hex_digit() {
+        assert_eq!(
+            pcre_compat(r"a\x2serve\x2Enet\\x2"),
+            r"a\x02serve\x2Enet\\x2"
+        );
+        assert_eq!(pcre_compat(r"\x4"), r"\x04");
+        assert_eq!(pcre_compat(r"\x{41}"), r"\x{41}");
+    }
+
+    #[test]
+    fn num_cmp_forms() {
+        assert_eq!(parse_num_cmp("10", 255), Ok(NumCmp::Eq(10)));
+        assert_eq!(parse_num_cmp(">=3", 255), Ok(NumCmp::Ge(3)));
+        assert_eq!(parse_num_cmp("!5", 255), Ok(NumCmp::Ne(5)));
+        assert_eq!(parse_num_cmp("1<>4", 255), Ok(NumCmp::Range(1, 4)));
+        assert!(NumCmp::Range(1, 4).test(2) && !NumCmp::Range(1, 4).test(4));
+        assert!(parse_num_cmp("300", 255).is_err());
+        assert!(parse_num_cmp("5<>5", 255).is_err());
+        assert!(parse_num_cmp("x", 255).is_err());
+    }
+
+    #[test]
+    fn sid_scan() {
+        assert_eq!(
+            scan_sid("alert tcp any any -> any any (msg:\"sid:9\"; sid: 42; rev:1;)"),
+            Some(42)
+        );
+        assert_eq!(scan_sid("(foo; sid:42;)"), Some(42));
+        assert_eq!(scan_sid("(nosid:1;)"), None);
     }
 }

@@ -120,13 +120,13 @@ pub(crate) fn split_rule(text: &str) -> Result<RawRule<'_>, String> {
     })
 }
 
-/// Splits the option list at unescaped `;` outside double quotes into
-/// `(name, value)` pairs, values trimmed and still escaped.
+/// Splits the option list at unescaped `;` into `(name, value)` pairs, values
+/// trimmed and still escaped. Like Suricata, quotes do not protect a `;`
+/// (rules write `\;` or `|3b|`), so a pcre may contain a bare `"`.
 pub(crate) fn split_options(opts: &str) -> Result<Vec<(&str, Option<&str>)>, String> {
     let mut out = Vec::new();
     let bytes = opts.as_bytes();
     let mut start = 0;
-    let mut in_quote = false;
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
@@ -134,17 +134,13 @@ pub(crate) fn split_options(opts: &str) -> Result<Vec<(&str, Option<&str>)>, Str
                 i += 2;
                 continue;
             }
-            b'"' => in_quote = !in_quote,
-            b';' if !in_quote => {
+            b';' => {
                 push_option(&opts[start..i], &mut out)?;
                 start = i + 1;
             }
             _ => {}
         }
         i += 1;
-    }
-    if in_quote {
-        return Err("unterminated quoted string in the option list".into());
     }
     let rest = opts.get(start..).unwrap_or("").trim();
     if !rest.is_empty() {
@@ -299,13 +295,14 @@ mod test {
 
     #[test]
     fn options_split_on_unescaped_semicolon() {
-        let o = split_options(r#"msg:"a\;b; c"; content:"x|3b|"; nocase; pcre:"/a\;b/"; sid:1;"#)
+        let o = split_options(r#"msg:"a\;b c"; content:"x|3b|"; nocase; pcre:"/a\;b/"; sid:1;"#)
             .unwrap();
         let names: Vec<_> = o.iter().map(|(k, _)| *k).collect();
         assert_eq!(names, ["msg", "content", "nocase", "pcre", "sid"]);
-        assert_eq!(o[0].1, Some(r#""a\;b; c""#));
+        assert_eq!(o[0].1, Some(r#""a\;b c""#));
         assert!(split_options("sid:1").is_err());
-        assert!(split_options("msg:\"x; sid:1;").is_err());
+        let p = split_options(r#"pcre:"/^["']?post/Ri"; sid:1;"#).unwrap();
+        assert_eq!(p[0], ("pcre", Some(r#""/^["']?post/Ri""#)));
     }
 
     #[test]

@@ -171,6 +171,14 @@ mod test {
     use super::*;
 
     #[test]
+    fn flow_state_can_move_between_threads() {
+        fn is_send<T: Send>() {}
+        is_send::<AppLayer>();
+        is_send::<crate::app::http::HttpTransaction>();
+        is_send::<crate::app::dns::DnsTransaction>();
+    }
+
+    #[test]
     fn http_detected_then_parsed_from_split_bytes() {
         let mut a = AppLayer::new(6, 40000, 8080);
         a.on_data(Direction::ToServer, b"GE");

@@ -229,6 +229,9 @@ pub struct BodyLimits {
     pub decompress_limit: u64,
     /// Largest decoded/encoded ratio tolerated (after the first 64 KiB).
     pub max_ratio: u64,
+    /// Compute MD5 and SHA-256 of the decoded body (the costliest part of
+    /// body handling; Suricata only hashes when file logging or rules ask).
+    pub hash: bool,
 }
 
 /// Input is fed to the inflater in steps this big, so one step can never
@@ -357,8 +360,10 @@ impl BodySink {
                 self.stopped = true;
             }
         }
-        self.md5.update(out);
-        self.sha256.update(out);
+        if self.limits.hash {
+            self.md5.update(out);
+            self.sha256.update(out);
+        }
         self.decoded_len += out.len() as u64;
         let room = self.limits.store_limit.saturating_sub(self.data.len());
         if out.len() > room {
@@ -378,7 +383,8 @@ impl BodySink {
     }
 
     /// Flushes the decoder at the body's end; returns (MD5, SHA-256) of the
-    /// decoded body, or `None` when a gap made them meaningless.
+    /// decoded body, or `None` when a gap made them meaningless or hashing
+    /// is off.
     pub fn finish(&mut self) -> Option<([u8; 16], [u8; 32])> {
         if !self.stopped {
             let tail = match self.decoder.take() {
@@ -396,7 +402,7 @@ impl BodySink {
         self.stopped = true;
         let md5 = std::mem::take(&mut self.md5).finalize();
         let sha = std::mem::take(&mut self.sha256).finalize();
-        if self.gap {
+        if self.gap || !self.limits.hash {
             return None;
         }
         Some((md5.into(), sha.into()))
@@ -418,6 +424,7 @@ mod test {
         store_limit: 1 << 20,
         decompress_limit: 4 << 20,
         max_ratio: 100,
+        hash: true,
     };
 
     #[test]

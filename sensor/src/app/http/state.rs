@@ -24,6 +24,8 @@ pub struct HttpConfig {
     pub decompress_max_ratio: u64,
     /// Transactions kept per flow before parsing stops.
     pub max_transactions: usize,
+    /// Compute MD5 and SHA-256 of request and response bodies.
+    pub body_hashes: bool,
 }
 
 impl Default for HttpConfig {
@@ -37,6 +39,7 @@ impl Default for HttpConfig {
             decompress_limit: 8 * 1024 * 1024,
             decompress_max_ratio: 2048,
             max_transactions: 512,
+            body_hashes: true,
         }
     }
 }
@@ -842,7 +845,13 @@ impl HttpState {
             return Some(Framing::Chunked(ChunkState::Size(Vec::new())));
         }
         if let Some(v) = cl {
-            // Repeated identical values were merged as "n, n".
+            // Repeated values were merged as "n, m": they must agree.
+            let mut vals = v.split(|&c| c == b',').map(|x| x.trim_ascii());
+            if let Some(f) = vals.next() {
+                if vals.any(|x| x != f) {
+                    self.raise(HttpEvent::InvalidContentLength, Some(idx));
+                }
+            }
             let first = v
                 .split(|&c| c == b',')
                 .next()
@@ -895,6 +904,7 @@ impl HttpState {
             store_limit: store,
             decompress_limit: self.cfg.decompress_limit,
             max_ratio: self.cfg.decompress_max_ratio,
+            hash: self.cfg.body_hashes,
         }
     }
 
@@ -1246,6 +1256,22 @@ mod test {
         s.parse(b"GET /next HTTP/1.1\r\n\r\n", Direction::ToServer);
         assert_eq!(s.transactions().len(), 1);
         assert_eq!(s.event_count(HttpEvent::Gap), 1);
+    }
+
+    #[test]
+    fn conflicting_content_lengths() {
+        let mut s = HttpState::new();
+        s.parse(
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+            Direction::ToServer,
+        );
+        assert_eq!(s.event_count(HttpEvent::InvalidContentLength), 0);
+        s.parse(
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabc",
+            Direction::ToServer,
+        );
+        assert_eq!(s.event_count(HttpEvent::InvalidContentLength), 1);
+        assert_eq!(s.transactions()[0].request_body, b"abc");
     }
 
     #[test]
