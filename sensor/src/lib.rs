@@ -9,6 +9,7 @@
 pub mod app;
 pub mod capture;
 pub mod decode;
+pub mod detect;
 pub mod flow;
 pub mod output;
 pub mod pipeline;

@@ -24,6 +24,27 @@ enum Command {
     Replay(ReplayArgs),
     /// List network interfaces a live capture could use.
     Interfaces,
+    /// Signature rule tools.
+    Rules {
+        #[command(subcommand)]
+        cmd: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Load rule files as the sensor would and report every rejected rule.
+    Check {
+        /// Exit non-zero if any rule is rejected.
+        #[arg(long)]
+        strict: bool,
+        /// classification.config to use instead of the embedded default.
+        #[arg(long, value_name = "FILE")]
+        classification: Option<PathBuf>,
+        /// Rule files or directories of *.rules.
+        #[arg(value_name = "FILE|DIR", required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -31,10 +52,13 @@ struct ReplayArgs {
     /// Signature rule file or directory of *.rules (repeatable).
     #[arg(long = "rules", value_name = "FILE|DIR")]
     rules: Vec<PathBuf>,
+    /// classification.config to use instead of the embedded default.
+    #[arg(long, value_name = "FILE")]
+    classification: Option<PathBuf>,
     /// EVE JSON output file, `-` for stdout.
     #[arg(long, value_name = "PATH|-", default_value = "eve.json")]
     eve: String,
-    /// Event types to write: alert, stats, flow, anomaly.
+    /// Event types to write: alert, stats, flow, anomaly, http, dns, tls.
     #[arg(long = "eve-types", value_name = "LIST", default_value = "alert,stats")]
     eve_types: String,
     /// Worker threads.
@@ -57,6 +81,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Command::Replay(a) => replay(a),
+        Command::Rules {
+            cmd:
+                RulesCommand::Check {
+                    strict,
+                    classification,
+                    paths,
+                },
+        } => rules_check(&paths, classification.as_deref(), strict),
         Command::Interfaces => {
             for i in vigie_sensor::capture::interfaces::list() {
                 println!(
@@ -80,12 +112,23 @@ fn replay(a: ReplayArgs) -> ExitCode {
     if a.threads == 0 || a.threads > 256 {
         return fail("--threads must be between 1 and 256");
     }
-    if let Some(r) = a.rules.first() {
-        return fail(format!(
-            "--rules {}: the signature engine is not part of this build yet",
-            r.display()
-        ));
-    }
+    let engine = if a.rules.is_empty() {
+        None
+    } else {
+        match vigie_sensor::detect::load_engine(&a.rules, a.classification.as_deref()) {
+            Ok((engine, report)) => {
+                if !a.quiet {
+                    eprintln!(
+                        "vigie: {} rules loaded, {} rejected (details: vigie rules check)",
+                        report.loaded(),
+                        report.rejected_count()
+                    );
+                }
+                Some(Arc::new(engine))
+            }
+            Err(e) => return fail(format!("--rules: {e}")),
+        }
+    };
     if let Err(e) = vigie_sensor::capture::file::check_readable(&a.pcaps) {
         return fail(e);
     }
@@ -100,6 +143,7 @@ fn replay(a: ReplayArgs) -> ExitCode {
     let cfg = ReplayConfig {
         threads: a.threads,
         eve_types,
+        engine,
         ..Default::default()
     };
     let progress = Arc::new(Progress::default());
@@ -177,4 +221,18 @@ fn print_summary(s: &RunSummary) {
         .map(|(i, n)| format!("w{i} {:.1}%", *n as f64 * 100.0 / total as f64))
         .collect();
     let _ = writeln!(err, "vigie: worker balance: {}", balance.join(", "));
+}
+
+fn rules_check(paths: &[PathBuf], classification: Option<&std::path::Path>, strict: bool) -> ExitCode {
+    match vigie_sensor::detect::load_engine(paths, classification) {
+        Ok((_, report)) => {
+            println!("{}", vigie_rules::signature::check_report(&report));
+            if report.loaded() == 0 || (strict && report.rejected_count() > 0) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => fail(e),
+    }
 }

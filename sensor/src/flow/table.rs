@@ -179,6 +179,8 @@ pub struct Flow {
     client_is_lo: bool,
     /// Alerts raised on this flow.
     pub alerted: bool,
+    /// Reassembly, app layer and rule state, for flows that need them.
+    pub session: Option<Box<super::session::FlowSession>>,
 }
 
 const TCP_FIN: u8 = 0x01;
@@ -476,6 +478,7 @@ fn new_flow(p: &FlowPacket) -> Flow {
             state: FlowState::New,
             client_is_lo,
             alerted: false,
+            session: None,
         }
     }
 }
@@ -567,6 +570,7 @@ fn placeholder_flow() -> Flow {
         state: FlowState::New,
         client_is_lo: true,
         alerted: false,
+        session: None,
     }
 }
 

@@ -136,3 +136,149 @@ pub fn write_anomaly(out: &mut Vec<u8>, a: &crate::pipeline::dispatch::AnomalyRe
     eve::push_str(out, &name.replacen("decoder.event.", "decoder.", 1));
     out.extend_from_slice(b"}}");
 }
+
+/// Appends an EVE `alert` event (no newline): packet addresses and ports, the
+/// rule, the flow so far and the app-layer object of the transaction, if any.
+#[allow(clippy::too_many_arguments)]
+pub fn write_alert(
+    out: &mut Vec<u8>,
+    f: &Flow,
+    ts_ns: u64,
+    pkt_no: u64,
+    src: &std::net::IpAddr,
+    dst: &std::net::IpAddr,
+    sport: u16,
+    dport: u16,
+    proto: u8,
+    to_server: bool,
+    m: &vigie_rules::signature::Match,
+    app_proto: Option<&str>,
+    app: Option<(&str, &serde_json::Value)>,
+) {
+    out.extend_from_slice(b"{\"timestamp\":\"");
+    eve::push_timestamp(out, ts_ns);
+    out.extend_from_slice(b"\",\"flow_id\":");
+    eve::push_u64(out, f.id);
+    out.extend_from_slice(b",\"pcap_cnt\":");
+    eve::push_u64(out, pkt_no);
+    out.extend_from_slice(b",\"event_type\":\"alert\"");
+    if f.vlan_count > 0 {
+        out.extend_from_slice(b",\"vlan\":[");
+        for (i, v) in f.vlan[..(f.vlan_count as usize).min(3)].iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            eve::push_u64(out, *v as u64);
+        }
+        out.push(b']');
+    }
+    let icmp = proto == 1 || proto == 58;
+    out.extend_from_slice(b",\"src_ip\":");
+    eve::push_ip(out, src);
+    if !icmp {
+        out.extend_from_slice(b",\"src_port\":");
+        eve::push_u64(out, sport as u64);
+    }
+    out.extend_from_slice(b",\"dest_ip\":");
+    eve::push_ip(out, dst);
+    if !icmp {
+        out.extend_from_slice(b",\"dest_port\":");
+        eve::push_u64(out, dport as u64);
+    }
+    out.push(b',');
+    eve::push_proto(out, proto);
+    if icmp {
+        out.extend_from_slice(b",\"icmp_type\":");
+        eve::push_u64(out, sport as u64);
+        out.extend_from_slice(b",\"icmp_code\":");
+        eve::push_u64(out, dport as u64);
+    }
+    out.extend_from_slice(b",\"pkt_src\":\"wire/pcap\",\"community_id\":");
+    let cid = eve::community_id(f.src, f.dst, f.sport, f.dport, f.proto);
+    eve::push_str(out, &cid);
+    let r = &m.rule;
+    out.extend_from_slice(b",\"alert\":{\"action\":");
+    let action = match m.action {
+        vigie_rules::signature::Action::Drop
+        | vigie_rules::signature::Action::Reject
+        | vigie_rules::signature::Action::RejectSrc
+        | vigie_rules::signature::Action::RejectDst
+        | vigie_rules::signature::Action::RejectBoth => "blocked",
+        _ => "allowed",
+    };
+    eve::push_str(out, action);
+    out.extend_from_slice(b",\"gid\":");
+    eve::push_u64(out, r.gid as u64);
+    out.extend_from_slice(b",\"signature_id\":");
+    eve::push_u64(out, r.sid as u64);
+    out.extend_from_slice(b",\"rev\":");
+    eve::push_u64(out, r.rev as u64);
+    out.extend_from_slice(b",\"signature\":");
+    eve::push_str(out, &r.msg);
+    out.extend_from_slice(b",\"category\":");
+    eve::push_str(out, r.category.as_deref().unwrap_or(""));
+    out.extend_from_slice(b",\"severity\":");
+    eve::push_u64(out, r.severity as u64);
+    if !r.metadata.is_empty() {
+        // key -> [values], keys in first-seen order
+        out.extend_from_slice(b",\"metadata\":{");
+        let mut keys: Vec<&str> = Vec::new();
+        for (k, _) in r.metadata.iter() {
+            if !keys.contains(&&**k) {
+                keys.push(k);
+            }
+        }
+        for (i, k) in keys.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            eve::push_str(out, k);
+            out.extend_from_slice(b":[");
+            let mut first = true;
+            for (_, v) in r.metadata.iter().filter(|(kk, _)| &**kk == *k) {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                eve::push_str(out, v);
+            }
+            out.push(b']');
+        }
+        out.push(b'}');
+    }
+    out.push(b'}');
+    if let Some(ap) = app_proto {
+        out.extend_from_slice(b",\"app_proto\":");
+        eve::push_str(out, ap);
+    }
+    out.extend_from_slice(b",\"direction\":");
+    eve::push_str(out, if to_server { "to_server" } else { "to_client" });
+    out.extend_from_slice(b",\"flow\":{\"pkts_toserver\":");
+    eve::push_u64(out, f.pkts[0]);
+    out.extend_from_slice(b",\"pkts_toclient\":");
+    eve::push_u64(out, f.pkts[1]);
+    out.extend_from_slice(b",\"bytes_toserver\":");
+    eve::push_u64(out, f.bytes[0]);
+    out.extend_from_slice(b",\"bytes_toclient\":");
+    eve::push_u64(out, f.bytes[1]);
+    out.extend_from_slice(b",\"start\":\"");
+    eve::push_timestamp(out, f.first_ts);
+    out.extend_from_slice(b"\"}");
+    if let Some((name, v)) = app {
+        out.push(b',');
+        eve::push_str(out, name);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut *out, v);
+    }
+    out.push(b'}');
+}
+
+/// Appends an app-layer EVE event (`http`, `dns`, `tls`) for a transaction.
+pub fn write_app_event(out: &mut Vec<u8>, f: &Flow, ts_ns: u64, name: &str, v: &serde_json::Value) {
+    push_flow_header(out, f, ts_ns, None, name);
+    out.push(b',');
+    eve::push_str(out, name);
+    out.push(b':');
+    let _ = serde_json::to_writer(&mut *out, v);
+    out.push(b'}');
+}

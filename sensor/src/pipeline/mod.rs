@@ -18,6 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded};
+use vigie_rules::signature::Engine;
 
 use crate::capture::file::FileSource;
 use crate::capture::RawBatch;
@@ -39,6 +40,12 @@ pub struct EveTypes {
     pub flow: bool,
     /// `anomaly` events for decoder anomalies.
     pub anomaly: bool,
+    /// `http` events, one per transaction.
+    pub http: bool,
+    /// `dns` events.
+    pub dns: bool,
+    /// `tls` events, one per handshake.
+    pub tls: bool,
 }
 
 impl Default for EveTypes {
@@ -48,6 +55,9 @@ impl Default for EveTypes {
             stats: true,
             flow: false,
             anomaly: false,
+            http: false,
+            dns: false,
+            tls: false,
         }
     }
 }
@@ -60,6 +70,9 @@ impl EveTypes {
             stats: false,
             flow: false,
             anomaly: false,
+            http: false,
+            dns: false,
+            tls: false,
         };
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             match name {
@@ -67,9 +80,12 @@ impl EveTypes {
                 "stats" => t.stats = true,
                 "flow" => t.flow = true,
                 "anomaly" => t.anomaly = true,
+                "http" => t.http = true,
+                "dns" => t.dns = true,
+                "tls" => t.tls = true,
                 other => {
                     return Err(format!(
-                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly)"
+                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls)"
                     ))
                 }
             }
@@ -91,6 +107,8 @@ pub struct ReplayConfig {
     pub decoder: DecoderConfig,
     /// Flow table settings (per worker).
     pub flow: FlowConfig,
+    /// Signature engine, when rules were given.
+    pub engine: Option<Arc<Engine>>,
 }
 
 impl Default for ReplayConfig {
@@ -101,6 +119,7 @@ impl Default for ReplayConfig {
             eve_types: EveTypes::default(),
             decoder: DecoderConfig::default(),
             flow: FlowConfig::default(),
+            engine: None,
         }
     }
 }
@@ -230,6 +249,7 @@ pub fn replay(
         let back = work_back_tx.clone();
         let ev_back = ev_back_rx.clone();
         let raw_recycle = raw_recycle.clone();
+        let engine = cfg.engine.clone();
         let wcfg = worker::WorkerConfig {
             eve_types: cfg.eve_types,
             flow: cfg.flow,
@@ -238,7 +258,7 @@ pub fn replay(
             thread::Builder::new()
                 .name(format!("vigie-worker-{w}"))
                 .spawn(move || {
-                    let mut wk = worker::Worker::new(wcfg);
+                    let mut wk = worker::Worker::new(wcfg, engine);
                     while let Ok(mut batch) = rx.recv() {
                         let buf = ev_back.try_recv().unwrap_or_default();
                         let out = wk.process(&batch, buf);

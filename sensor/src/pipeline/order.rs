@@ -16,6 +16,8 @@ pub struct EventKey {
     pub kind: u8,
     /// Within a packet: rule order; for flow records: the flow's first packet number.
     pub tiebreak: u64,
+    /// Order of writing within one worker batch (events of one flow keep their order).
+    pub sub: u32,
 }
 
 /// Encoded EVE lines of one worker batch, with their sort keys.

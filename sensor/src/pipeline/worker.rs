@@ -1,11 +1,26 @@
 //! Worker: owns a flow table, runs detection and encodes EVE events for the
 //! packets the dispatcher gives it.
 
+use std::sync::Arc;
+
+use vigie_rules::signature::{BufferId, Engine, FlowVars};
+
 use super::dispatch::{WorkBatch, WorkPacket};
 use super::order::{EventBuf, EventKey, WorkerOutput};
 use super::EveTypes;
+use crate::app::dns::eve as dns_eve;
+use crate::app::http::eve as http_eve;
+use crate::app::tls::eve as tls_eve;
+use crate::app::{AppState, Direction as AppDir};
 use crate::decode::L4;
-use crate::flow::table::{EndReason, Flow, FlowConfig, FlowCounters, FlowPacket, FlowTable};
+use crate::detect::Detector;
+use crate::flow::reassembly::{
+    Direction as StreamDir, ReassemblyBudget, ReassemblyConfig, Segment, TcpFlags,
+};
+use crate::flow::session::FlowSession;
+use crate::flow::table::{
+    Direction, EndReason, Flow, FlowConfig, FlowCounters, FlowPacket, FlowTable,
+};
 use crate::output::flowlog;
 
 /// Worker settings.
@@ -30,6 +45,8 @@ pub struct WorkerCounters {
     pub flow_records: u64,
     /// Latest packet time seen (ns).
     pub last_ts: u64,
+    /// TCP tracking and reassembly counters (name, value).
+    pub stream: Vec<(&'static str, u64)>,
 }
 
 impl WorkerCounters {
@@ -40,6 +57,12 @@ impl WorkerCounters {
         self.alerts += o.alerts;
         self.flow_records += o.flow_records;
         self.last_ts = self.last_ts.max(o.last_ts);
+        for (name, v) in &o.stream {
+            match self.stream.iter_mut().find(|(n, _)| n == name) {
+                Some(e) => e.1 += v,
+                None => self.stream.push((name, *v)),
+            }
+        }
     }
 }
 
@@ -48,13 +71,45 @@ pub struct Worker {
     cfg: WorkerConfig,
     flows: FlowTable,
     counters: WorkerCounters,
+    budget: ReassemblyBudget,
+    detector: Option<Detector>,
 }
 
+/// Where an event goes in the output order.
+struct Emit<'a> {
+    buf: &'a mut EventBuf,
+    sub: u32,
+}
+
+impl Emit<'_> {
+    fn push(&mut self, pkt_no: u64, kind: u8, tiebreak: u64, write: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.buf.begin();
+        write(&mut self.buf.data);
+        self.sub += 1;
+        self.buf.end(
+            start,
+            EventKey {
+                pkt_no,
+                kind,
+                tiebreak,
+                sub: self.sub,
+            },
+        );
+    }
+}
+
+/// Event kinds, in output order within one packet.
+const KIND_ALERT: u8 = 0;
+const KIND_FLOW: u8 = 2;
+const KIND_APP: u8 = 3;
+
 impl Worker {
-    /// A worker with an empty flow table.
-    pub fn new(cfg: WorkerConfig) -> Self {
+    /// A worker with an empty flow table, and detection when `engine` is given.
+    pub fn new(cfg: WorkerConfig, engine: Option<Arc<Engine>>) -> Self {
         Worker {
             flows: FlowTable::new(cfg.flow),
+            budget: ReassemblyBudget::new(ReassemblyConfig::default()),
+            detector: engine.map(Detector::new),
             cfg,
             counters: WorkerCounters::default(),
         }
@@ -63,45 +118,43 @@ impl Worker {
     /// Handles one batch; returns its events for the output stage.
     pub fn process(&mut self, batch: &WorkBatch, mut buf: EventBuf) -> WorkerOutput {
         buf.clear();
-        let write_flows = self.cfg.eve_types.flow;
+        let mut emit = Emit { buf: &mut buf, sub: 0 };
+        let types = self.cfg.eve_types;
         for p in &batch.pkts {
             self.counters.packets += 1;
             self.counters.bytes += p.wire_len as u64;
             let fp = flow_packet(p);
-            let flows = &mut self.flows;
-            let counters = &mut self.counters;
-            let mut evicted = |f: Flow, r: EndReason| {
-                if write_flows {
-                    counters.flow_records += 1;
-                    write_flow(&mut buf, &f, r, p.pkt_no, p.ts_ns);
-                }
+            let Worker {
+                flows,
+                counters,
+                budget,
+                detector,
+                ..
+            } = self;
+            let mut evicted = |mut f: Flow, r: EndReason| {
+                end_flow(&mut f, r, p.pkt_no, p.ts_ns, budget, counters, types, &mut emit);
             };
-            let (_flow, _dir) = flows.track(&fp, &mut evicted);
-        }
-        if self.cfg.eve_types.anomaly {
-            for a in &batch.anomalies {
-                let start = buf.begin();
-                flowlog::write_anomaly(&mut buf.data, a);
-                buf.end(
-                    start,
-                    EventKey {
-                        pkt_no: a.pkt_no,
-                        kind: 1,
-                        tiebreak: a.index as u64,
-                    },
-                );
-            }
+            let (flow, dir) = flows.track(&fp, &mut evicted);
+            let bytes = batch.bytes(p);
+            handle_packet(p, bytes, flow, dir, budget, detector.as_mut(), counters, types, &mut emit);
         }
         if batch.clock_ts > self.counters.last_ts {
             self.counters.last_ts = batch.clock_ts;
         }
-        let counters = &mut self.counters;
-        let (last, now) = (batch.last_pkt_no, batch.clock_ts);
-        self.flows.expire(now, &mut |f, r| {
-            if write_flows {
-                counters.flow_records += 1;
-                write_flow(&mut buf, &f, r, last, now);
+        if types.anomaly {
+            for a in &batch.anomalies {
+                emit.push(a.pkt_no, 1, a.index as u64, |out| flowlog::write_anomaly(out, a));
             }
+        }
+        let Worker {
+            flows,
+            counters,
+            budget,
+            ..
+        } = self;
+        let (last, now) = (batch.last_pkt_no, batch.clock_ts);
+        flows.expire(now, &mut |mut f, r| {
+            end_flow(&mut f, r, last, now, budget, counters, types, &mut emit);
         });
         WorkerOutput {
             seq: batch.seq,
@@ -112,14 +165,17 @@ impl Worker {
     /// Ends every flow still open (end of capture).
     pub fn finish(&mut self, mut buf: EventBuf) -> WorkerOutput {
         buf.clear();
-        let write_flows = self.cfg.eve_types.flow;
-        let counters = &mut self.counters;
+        let mut emit = Emit { buf: &mut buf, sub: 0 };
+        let types = self.cfg.eve_types;
+        let Worker {
+            flows,
+            counters,
+            budget,
+            ..
+        } = self;
         let now = counters.last_ts;
-        self.flows.drain(&mut |f, r| {
-            if write_flows {
-                counters.flow_records += 1;
-                write_flow(&mut buf, &f, r, u64::MAX, now);
-            }
+        flows.drain(&mut |mut f, r| {
+            end_flow(&mut f, r, u64::MAX, now, budget, counters, types, &mut emit);
         });
         WorkerOutput {
             seq: u64::MAX,
@@ -129,7 +185,320 @@ impl Worker {
 
     /// The worker's counters, once it is done.
     pub fn into_counters(self) -> (FlowCounters, WorkerCounters) {
-        (self.flows.counters, self.counters)
+        let mut c = self.counters;
+        self.budget.visit(&mut |name, v| c.stream.push((name, v)));
+        (self.flows.counters, c)
+    }
+}
+
+fn stream_dir(d: Direction) -> StreamDir {
+    match d {
+        Direction::ToServer => StreamDir::ToServer,
+        Direction::ToClient => StreamDir::ToClient,
+    }
+}
+
+fn to_app_dir(d: Direction) -> AppDir {
+    match d {
+        Direction::ToServer => AppDir::ToServer,
+        Direction::ToClient => AppDir::ToClient,
+    }
+}
+
+/// Flow ended: flush reassembly into the app layer, write the app events still
+/// pending and the flow record.
+#[allow(clippy::too_many_arguments)]
+fn end_flow(
+    f: &mut Flow,
+    r: EndReason,
+    order_pkt: u64,
+    now: u64,
+    budget: &mut ReassemblyBudget,
+    counters: &mut WorkerCounters,
+    types: EveTypes,
+    emit: &mut Emit<'_>,
+) {
+    if let Some(mut sess) = f.session.take() {
+        sess.finish(budget);
+        log_app(f, &mut sess, now, order_pkt, true, types, emit);
+    }
+    if types.flow {
+        counters.flow_records += 1;
+        emit.push(order_pkt, KIND_FLOW, f.first_pkt_no, |out| {
+            flowlog::write_flow_record(out, f, r, now)
+        });
+    }
+}
+
+/// Writes app-layer events for finished transactions and frees them.
+fn log_app(
+    f: &Flow,
+    sess: &mut FlowSession,
+    ts: u64,
+    order_pkt: u64,
+    all: bool,
+    types: EveTypes,
+    emit: &mut Emit<'_>,
+) {
+    let tiebreak = f.first_pkt_no;
+    match &mut sess.app.state {
+        AppState::Http(h) => {
+            let txs = if all { h.take_all() } else { h.take_complete() };
+            if types.http {
+                for tx in &txs {
+                    let v = http_eve::eve_http(tx);
+                    emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                        flowlog::write_app_event(out, f, ts, "http", &v)
+                    });
+                }
+            }
+        }
+        AppState::Dns(d) => {
+            let txs = if all { d.take_all() } else { d.take_complete() };
+            if types.dns {
+                for tx in &txs {
+                    for v in dns_eve::eve_request_v3(tx)
+                        .into_iter()
+                        .chain(dns_eve::eve_response_v3(tx))
+                    {
+                        emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                            flowlog::write_app_event(out, f, ts, "dns", &v)
+                        });
+                    }
+                }
+            }
+        }
+        AppState::Tls(t) => {
+            if types.tls && !sess.tls_logged && (all || t.handshake_done()) && t.client_hello.is_some() {
+                sess.tls_logged = true;
+                let v = tls_eve::eve_tls(t);
+                emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                    flowlog::write_app_event(out, f, ts, "tls", &v)
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+/// One packet of a tracked flow: reassembly, app layer, detection, events.
+#[allow(clippy::too_many_arguments)]
+fn handle_packet(
+    p: &WorkPacket,
+    bytes: &[u8],
+    flow: &mut Flow,
+    dir: Direction,
+    budget: &mut ReassemblyBudget,
+    detector: Option<&mut Detector>,
+    counters: &mut WorkerCounters,
+    types: EveTypes,
+    emit: &mut Emit<'_>,
+) {
+    let proto = p.dec.l3.map_or(0, |l| l.proto);
+    let start = (p.dec.payload_off as usize).min(bytes.len());
+    let end = (start + p.dec.payload_len as usize).min(bytes.len());
+    let payload = &bytes[start..end];
+    if proto == 6 || (proto == 17 && !payload.is_empty()) {
+        let sess = flow.session.get_or_insert_with(|| {
+            Box::new(FlowSession::new(proto, flow.sport, flow.dport, budget))
+        });
+        match p.dec.l4 {
+            L4::Tcp(t) => {
+                let seg = Segment {
+                    seq: t.seq,
+                    ack: t.ack,
+                    flags: TcpFlags(t.flags),
+                    payload,
+                    ts_us: p.ts_ns / 1000,
+                };
+                sess.on_tcp(stream_dir(dir), &seg, budget);
+            }
+            L4::Udp { .. } => sess.on_udp(to_app_dir(dir), payload),
+            _ => {}
+        }
+    }
+    if let Some(det) = detector {
+        inspect(p, bytes, flow, dir, det, counters, types, emit);
+    }
+    let wants_app = types.http || types.dns || types.tls;
+    if let Some(mut sess) = flow.session.take() {
+        // Completed transactions are logged (when asked) and freed.
+        if wants_app || !matches!(sess.app.state, AppState::Tls(_)) {
+            log_app(flow, &mut sess, p.ts_ns, p.pkt_no, false, types, emit);
+        }
+        flow.session = Some(sess);
+    }
+}
+
+/// Runs detection on the packet, then on each app-layer transaction part that
+/// became available with it, and writes the alerts.
+#[allow(clippy::too_many_arguments)]
+fn inspect(
+    p: &WorkPacket,
+    bytes: &[u8],
+    flow: &mut Flow,
+    dir: Direction,
+    det: &mut Detector,
+    counters: &mut WorkerCounters,
+    types: EveTypes,
+    emit: &mut Emit<'_>,
+) {
+    let mut sess = flow.session.take();
+    let mut fallback_vars = FlowVars::default();
+    // Packet (and stream payload) rules.
+    {
+        let app = sess.as_ref().and_then(|s| s.app.proto);
+        let vars = sess.as_mut().map_or(&mut fallback_vars, |s| &mut s.vars);
+        det.inspect(p, bytes, flow, dir, app, vars, &[]);
+        let ms = std::mem::take(&mut det.matches);
+        write_alerts(p, flow, dir, &ms, None, sess.as_deref(), counters, types, emit);
+        det.matches = ms;
+    }
+    if let Some(s) = sess.as_mut() {
+        inspect_app(p, bytes, flow, dir, det, s, counters, types, emit);
+    }
+    flow.session = sess;
+}
+
+/// App-layer parts to inspect: (transaction id, direction, buffers, app object).
+#[allow(clippy::too_many_arguments)]
+fn inspect_app(
+    p: &WorkPacket,
+    bytes: &[u8],
+    flow: &mut Flow,
+    dir: Direction,
+    det: &mut Detector,
+    s: &mut FlowSession,
+    counters: &mut WorkerCounters,
+    types: EveTypes,
+    emit: &mut Emit<'_>,
+) {
+    // Collect what is new, with owned EVE objects, then inspect each part.
+    let mut parts: Vec<(u64, Vec<(BufferId, Vec<u8>)>, (&'static str, serde_json::Value))> = Vec::new();
+    let add = |out: &mut Vec<(BufferId, Vec<u8>)>, name: &str, b: &[u8]| {
+        if let Some(id) = BufferId::from_name(name) {
+            out.push((id, b.to_vec()));
+        }
+    };
+    match &s.app.state {
+        AppState::Http(h) => {
+            for tx in h.transactions() {
+                let req_ready = tx.request_complete && tx.tx_id >= s.req_next && dir == Direction::ToServer;
+                let resp_ready = tx.response_complete && tx.tx_id >= s.resp_next && dir == Direction::ToClient;
+                if !(req_ready || resp_ready) {
+                    continue;
+                }
+                let mut bufs = Vec::new();
+                tx.for_each_buffer(AppDir::ToServer, |n, b| add(&mut bufs, n, b));
+                if resp_ready {
+                    tx.for_each_buffer(AppDir::ToClient, |n, b| add(&mut bufs, n, b));
+                    s.resp_next = tx.tx_id + 1;
+                }
+                if req_ready {
+                    s.req_next = tx.tx_id + 1;
+                }
+                parts.push((tx.tx_id, bufs, ("http", http_eve::eve_http(tx))));
+            }
+        }
+        AppState::Dns(d) => {
+            for tx in d.transactions() {
+                let req_ready = tx.request.is_some() && tx.tx_id >= s.req_next && dir == Direction::ToServer;
+                let resp_ready = tx.response.is_some() && tx.tx_id >= s.resp_next && dir == Direction::ToClient;
+                if !(req_ready || resp_ready) {
+                    continue;
+                }
+                let mut bufs = Vec::new();
+                for (n, b) in tx.buffers(AppDir::ToServer) {
+                    add(&mut bufs, n, b);
+                }
+                if req_ready {
+                    s.req_next = tx.tx_id + 1;
+                }
+                if resp_ready {
+                    s.resp_next = tx.tx_id + 1;
+                }
+                parts.push((tx.tx_id, bufs, ("dns", dns_eve::eve_alert(tx))));
+            }
+        }
+        AppState::Tls(t) => {
+            let client = !s.tls_client_done && t.client_hello.is_some() && dir == Direction::ToServer;
+            let server = !s.tls_server_done
+                && (t.leaf().is_some() || t.handshake_done())
+                && t.server_hello.is_some()
+                && dir == Direction::ToClient;
+            if client || server {
+                let mut bufs = Vec::new();
+                t.for_each_buffer(AppDir::ToServer, |n, b| add(&mut bufs, n, b));
+                if server {
+                    t.for_each_buffer(AppDir::ToClient, |n, b| add(&mut bufs, n, b));
+                    s.tls_server_done = true;
+                }
+                if client {
+                    s.tls_client_done = true;
+                }
+                parts.push((0, bufs, ("tls", tls_eve::eve_tls(t))));
+            }
+        }
+        _ => {}
+    }
+    for (tx_id, bufs, app) in parts {
+        let refs: Vec<(BufferId, &[u8])> = bufs.iter().map(|(i, b)| (*i, b.as_slice())).collect();
+        det.inspect(p, bytes, flow, dir, s.app.proto, &mut s.vars, &refs);
+        let mut ms = std::mem::take(&mut det.matches);
+        // One alert per rule per transaction; the packet pass above already
+        // reported rules without app buffers.
+        ms.retain(|m| {
+            let key = (tx_id, m.rule.sid);
+            if s.tx_alerted.contains(&key) {
+                false
+            } else {
+                s.tx_alerted.push(key);
+                true
+            }
+        });
+        write_alerts(p, flow, dir, &ms, Some((app.0, &app.1)), Some(s), counters, types, emit);
+        det.matches = ms;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_alerts(
+    p: &WorkPacket,
+    flow: &mut Flow,
+    dir: Direction,
+    ms: &[vigie_rules::signature::Match],
+    app: Option<(&str, &serde_json::Value)>,
+    sess: Option<&FlowSession>,
+    counters: &mut WorkerCounters,
+    types: EveTypes,
+    emit: &mut Emit<'_>,
+) {
+    let Some(l3) = p.dec.l3 else { return };
+    let app_proto = sess.and_then(|s| s.app.proto).map(|a| a.eve_name());
+    for m in ms.iter().filter(|m| !m.noalert) {
+        counters.alerts += 1;
+        flow.alerted = true;
+        if !types.alert {
+            continue;
+        }
+        let f: &Flow = flow;
+        emit.push(p.pkt_no, KIND_ALERT, 0, |out| {
+            flowlog::write_alert(
+                out,
+                f,
+                p.ts_ns,
+                p.pkt_no,
+                &l3.src,
+                &l3.dst,
+                p.sport,
+                p.dport,
+                l3.proto,
+                dir == Direction::ToServer,
+                m,
+                app_proto,
+                app,
+            )
+        });
     }
 }
 
@@ -165,16 +534,3 @@ fn unreachable_addr() -> (std::net::IpAddr, std::net::IpAddr) {
     (z, z)
 }
 
-/// Writes an EVE `flow` record into the worker's event buffer.
-fn write_flow(buf: &mut EventBuf, f: &Flow, reason: EndReason, order_pkt: u64, now: u64) {
-    let start = buf.begin();
-    flowlog::write_flow_record(&mut buf.data, f, reason, now);
-    buf.end(
-        start,
-        EventKey {
-            pkt_no: order_pkt,
-            kind: 2,
-            tiebreak: f.first_pkt_no,
-        },
-    );
-}

@@ -1,0 +1,197 @@
+//! Detection glue: loads the signature engine, turns a decoded packet, its flow
+//! and its app-layer buffers into the engine's input, and runs it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use vigie_rules::signature::{
+    AppProto as RuleApp, BufferId, DetectScratch, Engine, EngineBuilder, FlowInfo, FlowVars,
+    IcmpFields, IpFields, LoadReport, Match, PacketInput, TcpFields, IPOPT_EOL, IPOPT_ESEC,
+    IPOPT_LSRR, IPOPT_NOP, IPOPT_RR, IPOPT_SATID, IPOPT_SEC, IPOPT_SSRR, IPOPT_TS,
+};
+
+use crate::app::AppProto;
+use crate::decode::{ipopt, L4};
+use crate::flow::table::{Direction, Flow, FlowState};
+use crate::pipeline::WorkPacket;
+
+/// The rule files named by `paths`: files as given, directories expanded to
+/// their `*.rules` files in name order.
+pub fn rule_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let rd = std::fs::read_dir(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let mut files: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "rules"))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(format!("{}: no *.rules file in this directory", p.display()));
+            }
+            out.extend(files);
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("{}: no such rule file", p.display()));
+        }
+    }
+    Ok(out)
+}
+
+/// Every buffer the sensor fills, for the engine's "waiting for buffer" report.
+pub fn provided_buffers() -> Vec<BufferId> {
+    crate::app::http::detect::BUFFER_NAMES
+        .iter()
+        .chain(crate::app::tls::detect::BUFFER_NAMES)
+        .chain(crate::app::dns::detect::BUFFER_NAMES)
+        .chain(["pkt_data"].iter())
+        .filter_map(|n| BufferId::from_name(n))
+        .collect()
+}
+
+/// Loads rule files (and an optional classification file) into an engine.
+/// Bad rules are reported in the load report, never fatal; only a file that
+/// cannot be read, or a build failure, is an error.
+pub fn load_engine(
+    paths: &[PathBuf],
+    classification: Option<&Path>,
+) -> Result<(Engine, LoadReport), String> {
+    let mut b = EngineBuilder::new();
+    if let Some(c) = classification {
+        b.classification_file(c).map_err(|e| e.to_string())?;
+    }
+    b.provided_buffers(&provided_buffers());
+    for f in rule_files(paths)? {
+        b.add_file(&f).map_err(|e| e.to_string())?;
+    }
+    let report = b.report();
+    let engine = b.build().map_err(|e| e.to_string())?;
+    Ok((engine, report))
+}
+
+/// One worker's detection state.
+pub struct Detector {
+    engine: Arc<Engine>,
+    scratch: DetectScratch,
+    /// Matches of the last inspection.
+    pub matches: Vec<Match>,
+}
+
+fn rule_app(p: Option<AppProto>) -> RuleApp {
+    match p {
+        None => RuleApp::Unknown,
+        Some(AppProto::Http) => RuleApp::Http1,
+        Some(AppProto::Tls) => RuleApp::Tls,
+        Some(AppProto::Dns) => RuleApp::Dns,
+        Some(AppProto::Quic) => RuleApp::from_name("quic").unwrap_or(RuleApp::Unknown),
+        Some(AppProto::Unknown) => RuleApp::Failed,
+    }
+}
+
+fn ipopts(bits: u16) -> u32 {
+    let map = [
+        (ipopt::RR, IPOPT_RR),
+        (ipopt::LSRR, IPOPT_LSRR),
+        (ipopt::SSRR, IPOPT_SSRR),
+        (ipopt::TS, IPOPT_TS),
+        (ipopt::SEC, IPOPT_SEC),
+        (ipopt::ESEC, IPOPT_ESEC),
+        (ipopt::SATID, IPOPT_SATID),
+        (ipopt::EOL, IPOPT_EOL),
+        (ipopt::NOP, IPOPT_NOP),
+    ];
+    map.iter()
+        .filter(|(d, _)| bits & d != 0)
+        .fold(0, |acc, (_, r)| acc | r)
+}
+
+impl Detector {
+    /// A detector over a shared engine.
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Detector {
+            engine,
+            scratch: DetectScratch::default(),
+            matches: Vec::new(),
+        }
+    }
+
+    /// Runs the engine on one packet of `flow` going in `dir`, with the
+    /// app-layer `buffers` that became available with it; `app` is the flow's
+    /// application protocol. Matches are left in
+    /// `self.matches`, in the engine's deterministic order.
+    pub fn inspect(
+        &mut self,
+        p: &WorkPacket,
+        bytes: &[u8],
+        flow: &Flow,
+        dir: Direction,
+        app: Option<AppProto>,
+        vars: &mut FlowVars,
+        buffers: &[(BufferId, &[u8])],
+    ) {
+        self.matches.clear();
+        let Some(l3) = p.dec.l3 else { return };
+        let start = (p.dec.payload_off as usize).min(bytes.len());
+        let end = (start + p.dec.payload_len as usize).min(bytes.len());
+        let payload = &bytes[start..end];
+        let (sport, dport) = p.dec.ports();
+        let tcp = match p.dec.l4 {
+            L4::Tcp(t) => Some(TcpFields {
+                flags: t.flags,
+                seq: t.seq,
+                ack: t.ack,
+                window: t.window,
+                mss: t.mss,
+            }),
+            _ => None,
+        };
+        let icmp = match p.dec.l4 {
+            L4::Icmp4 { itype, code, id, seq } | L4::Icmp6 { itype, code, id, seq } => {
+                let echo = matches!(itype, 0 | 8 | 13 | 14 | 15 | 16 | 17 | 18 | 128 | 129);
+                Some(IcmpFields {
+                    itype,
+                    icode: code,
+                    id: echo.then_some(id),
+                    seq: echo.then_some(seq),
+                })
+            }
+            _ => None,
+        };
+        let input = PacketInput {
+            ts_micros: p.ts_ns / 1000,
+            src: l3.src,
+            dst: l3.dst,
+            sport,
+            dport,
+            proto: l3.proto,
+            ip: IpFields {
+                ttl: l3.ttl,
+                id: l3.id,
+                tos: l3.tos,
+                df: l3.df,
+                mf: l3.mf,
+                rb: l3.rb,
+                frag_offset: l3.frag_offset,
+                ipopts: ipopts(l3.ipopts),
+            },
+            is_fragment: false,
+            tcp,
+            icmp,
+            payload,
+            flow: FlowInfo {
+                tracked: true,
+                to_server: dir == Direction::ToServer,
+                established: flow.state != FlowState::New,
+                app_proto: rule_app(app),
+                bytes_to_server: flow.bytes[0],
+                bytes_to_client: flow.bytes[1],
+            },
+            stream: None,
+            buffers,
+        };
+        self.engine
+            .inspect(&input, vars, &mut self.scratch, &mut self.matches);
+    }
+}
