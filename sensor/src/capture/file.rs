@@ -415,6 +415,22 @@ impl FileState {
     }
 }
 
+impl super::PacketSource for FileSource {
+    fn fill(&mut self, batch: &mut RawBatch, max_pkts: usize, max_bytes: usize) -> bool {
+        FileSource::fill(self, batch, max_pkts, max_bytes)
+    }
+    fn packets(&self) -> u64 {
+        self.pkt_no
+    }
+    fn bytes(&self) -> u64 {
+        let done: u64 = self.files.iter().map(|(_, s)| s.bytes).sum();
+        done + self.current.as_ref().map_or(0, |c| c.state.stats.bytes)
+    }
+    fn errors(&self) -> Vec<String> {
+        self.errors.iter().map(|e| e.to_string()).collect()
+    }
+}
+
 #[cfg(test)]
 mod test {
     use super::*;

@@ -3,6 +3,24 @@
 pub mod file;
 pub mod interfaces;
 
+/// Where packets come from: capture files, or a live interface. The reader
+/// thread calls `fill` until it returns false.
+pub trait PacketSource: Send {
+    /// Fills `batch` with up to `max_pkts` frames (about `max_bytes` bytes at
+    /// most); false when the source is finished and nothing was added.
+    fn fill(&mut self, batch: &mut RawBatch, max_pkts: usize, max_bytes: usize) -> bool;
+    /// Packets delivered so far.
+    fn packets(&self) -> u64;
+    /// Captured bytes delivered so far.
+    fn bytes(&self) -> u64;
+    /// Packets the kernel dropped (live capture); 0 for files.
+    fn kernel_drops(&self) -> u64 {
+        0
+    }
+    /// Errors met (unreadable or truncated files, ...), one line each.
+    fn errors(&self) -> Vec<String>;
+}
+
 /// One captured frame inside a [`RawBatch`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RawRecord {

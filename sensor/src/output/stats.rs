@@ -20,12 +20,14 @@ impl StatsSnapshot {
     /// Collects every counter of a finished run.
     pub fn from_summary(s: &RunSummary) -> StatsSnapshot {
         let mut c: Vec<(String, u64)> = Vec::new();
-        // Replay has no kernel ring: nothing can be dropped there.
-        c.push(("capture.kernel_packets".into(), s.packets));
-        c.push(("capture.kernel_drops".into(), 0));
+        c.push(("capture.kernel_packets".into(), s.packets + s.kernel_drops));
+        c.push(("capture.kernel_drops".into(), s.kernel_drops));
         c.push(("capture.kernel_ifdrops".into(), 0));
         s.decode.visit(&mut |name, v| c.push((name.to_string(), v)));
         s.flows.visit(&mut |name, v| c.push((name.to_string(), v)));
+        for (name, v) in &s.worker.stream {
+            c.push((name.to_string(), *v));
+        }
         c.push(("detect.alert".into(), s.alerts));
         c.push(("detect.alerts_suppressed".into(), 0));
         StatsSnapshot {

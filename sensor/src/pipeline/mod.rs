@@ -21,7 +21,7 @@ use crossbeam_channel::{bounded, unbounded};
 use vigie_rules::signature::Engine;
 
 use crate::capture::file::FileSource;
-use crate::capture::RawBatch;
+use crate::capture::{PacketSource, RawBatch};
 use crate::decode::{DecodeCounters, DecoderConfig};
 use crate::flow::table::{FlowConfig, FlowCounters};
 use crate::output::stats::StatsSnapshot;
@@ -131,6 +131,8 @@ pub struct RunSummary {
     pub packets: u64,
     /// Captured bytes read.
     pub bytes: u64,
+    /// Packets the kernel dropped before capture (live sources).
+    pub kernel_drops: u64,
     /// Wall time.
     pub elapsed: Duration,
     /// Packets handled by each worker.
@@ -167,6 +169,16 @@ pub fn replay(
     out: Box<dyn Write + Send>,
     progress: Arc<Progress>,
 ) -> std::io::Result<RunSummary> {
+    run(cfg, Box::new(FileSource::new(files)), out, progress)
+}
+
+/// Runs the pipeline over any packet source until it is finished.
+pub fn run(
+    cfg: &ReplayConfig,
+    mut source: Box<dyn PacketSource>,
+    out: Box<dyn Write + Send>,
+    progress: Arc<Progress>,
+) -> std::io::Result<RunSummary> {
     let start = Instant::now();
     let threads = cfg.threads.max(1);
     let batch_packets = cfg.batch_packets.max(1);
@@ -188,7 +200,6 @@ pub fn replay(
     let (ev_back_tx, ev_back_rx) = unbounded::<order::EventBuf>();
 
     let raw_recycle = raw_back_tx.clone();
-    let mut source = FileSource::new(files);
     let reader_progress = progress.clone();
     let reader = thread::Builder::new()
         .name("vigie-reader".into())
@@ -304,8 +315,9 @@ pub fn replay(
         .map_err(|_| std::io::Error::other("output thread panicked"))??;
     summary.events_written = written;
     summary.packets = source.packets();
-    summary.bytes = source.files.iter().map(|(_, s)| s.bytes).sum();
-    summary.capture_errors = source.errors.iter().map(|e| e.to_string()).collect();
+    summary.bytes = source.bytes();
+    summary.kernel_drops = source.kernel_drops();
+    summary.capture_errors = source.errors();
     summary.decode = decode;
     summary.alerts = summary.worker.alerts;
     summary.elapsed = start.elapsed();

@@ -323,6 +323,7 @@ impl HttpState {
         for side in [&mut self.req, &mut self.resp] {
             side.tx = side.tx.and_then(|i| i.checked_sub(n));
         }
+        self.next_tx_id += n as u64;
         self.txs.drain(..n).collect()
     }
 
@@ -330,6 +331,7 @@ impl HttpState {
     pub fn take_all(&mut self) -> Vec<HttpTransaction> {
         self.req.tx = None;
         self.resp.tx = None;
+        self.next_tx_id += self.txs.len() as u64;
         std::mem::take(&mut self.txs)
     }
 
