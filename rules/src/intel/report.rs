@@ -128,8 +128,8 @@ impl LoadReport {
         bump(&mut self.warninglist_removed, list, 1);
     }
 
-    pub(crate) fn count_feed(&mut self, feed: &str) {
-        bump(&mut self.by_feed, feed, 1);
+    pub(crate) fn count_feed(&mut self, feed: &str, n: u64) {
+        bump(&mut self.by_feed, feed, n);
     }
 
     /// Indicators in the built set (after duplicates, removals and warninglists).

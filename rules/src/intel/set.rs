@@ -1,6 +1,6 @@
 //! The immutable indicator set, its builder, and the lookup results.
 
-use super::index::{hash_bytes, KeyTable, SuffixHasher};
+use super::index::{hash_bytes, KeyTable, SuffixFilter, SuffixHasher};
 use super::ip::{Prefix, RangeTable, NONE};
 use super::report::{LoadReport, Location, Quoted};
 use super::value::{decode_hex, normalize, url_key, IndicatorType, KeyBuf, MAX_DOMAIN_LEN};
@@ -341,22 +341,33 @@ impl IndicatorSetBuilder {
             keep.push(i as u32);
         }
 
-        keep.sort_unstable_by(|&a, &b| {
-            let (ra, rb) = (&pending[a as usize], &pending[b as usize]);
-            ra.kind
-                .cmp(&rb.kind)
-                .then_with(|| value(ra).cmp(value(rb)))
-                .then(ra.feed.cmp(&rb.feed))
-                .then(ra.event.cmp(&rb.event))
-                .then(ra.flags.cmp(&rb.flags))
-                .then(a.cmp(&b))
+        // Equal values must end up adjacent; their order does not matter, so
+        // sort on (kind, hash of value) and compare bytes only on equal keys.
+        let mut keyed: Vec<(u64, u32)> = keep
+            .iter()
+            .map(|&i| {
+                let r = &pending[i as usize];
+                ((u64::from(r.kind) << 59) | (hash_bytes(value(r)) >> 5), i)
+            })
+            .collect();
+        drop(keep);
+        keyed.sort_unstable_by(|&(ka, a), &(kb, b)| {
+            ka.cmp(&kb).then_with(|| {
+                let (ra, rb) = (&pending[a as usize], &pending[b as usize]);
+                value(ra)
+                    .cmp(value(rb))
+                    .then(ra.feed.cmp(&rb.feed))
+                    .then(ra.event.cmp(&rb.event))
+                    .then(ra.flags.cmp(&rb.flags))
+                    .then(a.cmp(&b))
+            })
         });
 
         let mut arena: Vec<u8> = Vec::with_capacity(old_arena.len() / 2);
-        let mut records: Vec<Record> = Vec::with_capacity(keep.len());
+        let mut records: Vec<Record> = Vec::with_capacity(keyed.len());
         let mut groups: Vec<u32> = Vec::new();
         let mut prev: Option<&Record> = None;
-        for &i in &keep {
+        for &(_, i) in &keyed {
             let r = &pending[i as usize];
             let mut out = *r;
             match prev {
@@ -379,8 +390,7 @@ impl IndicatorSetBuilder {
             records.push(out);
             prev = Some(r);
         }
-        groups.push(records.len() as u32);
-        drop(keep);
+        drop(keyed);
         drop(pending);
         drop(old_arena);
 
@@ -388,7 +398,6 @@ impl IndicatorSetBuilder {
         let mut set = IndicatorSet {
             records,
             arena,
-            groups,
             feed_names: feeds.table,
             feed_sids: Vec::new(),
             events: events.table,
@@ -398,6 +407,7 @@ impl IndicatorSetBuilder {
             v4: RangeTable::default(),
             v6: RangeTable::default(),
             domains: KeyTable::default(),
+            domain_filter: SuffixFilter::default(),
             urls: KeyTable::default(),
             hashes: KeyTable::default(),
             ja3: KeyTable::default(),
@@ -409,7 +419,7 @@ impl IndicatorSetBuilder {
         set.feed_sids = (0..nfeeds)
             .map(|i| feed_sid(set.feed_names.get(i)))
             .collect();
-        set.index(&mut report);
+        set.index(&groups, &mut report);
         (set, report)
     }
 }
@@ -444,8 +454,6 @@ fn render_text(kind: IndicatorKind, v: &[u8], out: &mut Vec<u8>) {
 pub struct IndicatorSet {
     records: Vec<Record>,
     arena: Vec<u8>,
-    /// Group g (all records of one kind+value) is records[groups[g]..groups[g+1]].
-    groups: Vec<u32>,
     feed_names: StrTable,
     feed_sids: Vec<u32>,
     events: StrTable,
@@ -455,6 +463,7 @@ pub struct IndicatorSet {
     v4: RangeTable<u32>,
     v6: RangeTable<u128>,
     domains: KeyTable,
+    domain_filter: SuffixFilter,
     urls: KeyTable,
     hashes: KeyTable,
     ja3: KeyTable,
@@ -471,11 +480,12 @@ impl Default for IndicatorSet {
 }
 
 impl IndicatorSet {
-    fn index(&mut self, report: &mut LoadReport) {
-        let ngroups = self.groups.len().saturating_sub(1);
+    /// Indexes every group. A group is all records of one kind and value,
+    /// adjacent, sharing `value_off`; its id is its first record's index.
+    fn index(&mut self, groups: &[u32], report: &mut LoadReport) {
         let mut per_kind = [0usize; 12];
-        for g in 0..ngroups {
-            per_kind[usize::from(self.group_rec(g as u32).kind)] += 1;
+        for &g in groups {
+            per_kind[usize::from(self.group_rec(g).kind)] += 1;
         }
         let cap = |ks: &[IndicatorKind]| ks.iter().map(|&k| per_kind[k as usize]).sum();
         self.domains = KeyTable::with_capacity(cap(&[IndicatorKind::Domain]));
@@ -489,9 +499,10 @@ impl IndicatorSet {
         self.ja4 = KeyTable::with_capacity(cap(&[IndicatorKind::Ja4]));
         self.certs = KeyTable::with_capacity(cap(&[IndicatorKind::CertSha1]));
         self.emails = KeyTable::with_capacity(cap(&[IndicatorKind::Email]));
+        self.domain_filter = SuffixFilter::with_capacity(per_kind[IndicatorKind::Domain as usize]);
         let mut v4 = Vec::with_capacity(per_kind[0]);
         let mut v6 = Vec::with_capacity(per_kind[1]);
-        for g in 0..ngroups as u32 {
+        for &g in groups {
             let r = *self.group_rec(g);
             let v = self.value_bytes(&r);
             let kind = IndicatorKind::from_u8(r.kind);
@@ -511,7 +522,11 @@ impl IndicatorSet {
                     })
                 }
                 IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => {}
-                IndicatorKind::Domain => self.domains.insert(SuffixHasher::of(v), g),
+                IndicatorKind::Domain => {
+                    let h = SuffixHasher::of(v);
+                    self.domain_filter.insert(h);
+                    self.domains.insert(h, g)
+                }
                 IndicatorKind::Url => self.urls.insert(hash_bytes(v), g),
                 IndicatorKind::Md5 | IndicatorKind::Sha1 | IndicatorKind::Sha256 => {
                     self.hashes.insert(hash_bytes(v), g)
@@ -524,19 +539,39 @@ impl IndicatorSet {
         }
         self.v4 = RangeTable::build_v4(v4);
         self.v6 = RangeTable::build_v6(v6);
-        report.by_kind = [0; 12];
-        report.by_feed.clear();
+        let mut per_feed = vec![0u64; self.feed_sids.len()];
         for r in &self.records {
             self.counts[usize::from(r.kind)] += 1;
-            report.count_feed(self.feed_names.get(u32::from(r.feed)));
+            if let Some(c) = per_feed.get_mut(usize::from(r.feed)) {
+                *c += 1;
+            }
         }
         report.by_kind = self.counts;
+        report.by_feed.clear();
+        for (f, n) in per_feed.iter().enumerate() {
+            if *n > 0 {
+                report.count_feed(self.feed_names.get(f as u32), *n);
+            }
+        }
     }
 
     #[inline]
     fn group_rec(&self, g: u32) -> &Record {
-        let i = self.groups.get(g as usize).copied().unwrap_or(0) as usize;
-        &self.records[i.min(self.records.len().saturating_sub(1))]
+        static EMPTY: Record = Record {
+            value_off: u32::MAX,
+            value_len: 0,
+            kind: u8::MAX,
+            flags: 0,
+            tlp: 0,
+            confidence: 0,
+            feed: 0,
+            event: 0,
+            tags: 0,
+            first_seen: 0,
+            last_seen: 0,
+            expires: 0,
+        };
+        self.records.get(g as usize).unwrap_or(&EMPTY)
     }
 
     #[inline]
@@ -547,20 +582,16 @@ impl IndicatorSet {
 
     #[inline]
     fn group_value(&self, g: u32) -> &[u8] {
-        if self.records.is_empty() {
-            return &[];
-        }
         self.value_bytes(self.group_rec(g))
     }
 
     #[inline]
     fn group_hits(&self, g: u32, now: u64, need_subdomains: bool) -> Hits<'_> {
-        let start = self.groups.get(g as usize).copied().unwrap_or(0);
-        let end = self.groups.get(g as usize + 1).copied().unwrap_or(start);
         Hits {
             set: self,
-            cur: start,
-            end,
+            cur: g,
+            end: self.records.len() as u32,
+            value_off: self.group_rec(g).value_off,
             now,
             need_subdomains,
         }
@@ -571,6 +602,7 @@ impl IndicatorSet {
             set: self,
             cur: 0,
             end: 0,
+            value_off: 0,
             now: 0,
             need_subdomains: false,
         }
@@ -595,7 +627,7 @@ impl IndicatorSet {
     pub fn heap_bytes(&self) -> usize {
         self.records.capacity() * std::mem::size_of::<Record>()
             + self.arena.capacity()
-            + self.groups.capacity() * 4
+            + self.domain_filter.heap_bytes()
             + self.feed_names.heap_bytes()
             + self.feed_sids.capacity() * 4
             + self.events.heap_bytes()
@@ -632,31 +664,44 @@ impl IndicatorSet {
     }
 
     fn lookup_v4(&self, a: Ipv4Addr, now: u64) -> Hits<'_> {
-        let mut idx = self.v4.find(u32::from(a));
-        while idx != NONE {
-            let Some((g, parent)) = self.v4.prefix(idx) else {
-                break;
-            };
-            let hits = self.group_hits(g, now, false);
-            if hits.clone().next().is_some() {
-                return hits;
-            }
-            idx = parent;
+        let (g, range) = self.v4.slot(u32::from(a));
+        if g == NONE {
+            return self.no_hits();
         }
-        self.no_hits()
+        let hits = self.group_hits(g, now, false);
+        if hits.clone().next().is_some() {
+            return hits;
+        }
+        self.live_parent(self.v4.range_prefix(range), now, |p| self.v4.prefix(p))
     }
 
     fn lookup_v6(&self, a: Ipv6Addr, now: u64) -> Hits<'_> {
-        let mut idx = self.v6.find(u128::from(a));
-        while idx != NONE {
-            let Some((g, parent)) = self.v6.prefix(idx) else {
-                break;
-            };
+        let (g, range) = self.v6.slot(u128::from(a));
+        if g == NONE {
+            return self.no_hits();
+        }
+        let hits = self.group_hits(g, now, false);
+        if hits.clone().next().is_some() {
+            return hits;
+        }
+        self.live_parent(self.v6.range_prefix(range), now, |p| self.v6.prefix(p))
+    }
+
+    /// Hits of the closest prefix above prefix `p` that has a live
+    /// indicator (every indicator of `p` itself expired).
+    fn live_parent(
+        &self,
+        p: u32,
+        now: u64,
+        prefix: impl Fn(u32) -> Option<(u32, u32)>,
+    ) -> Hits<'_> {
+        let mut p = prefix(p).map_or(NONE, |(_, parent)| parent);
+        while let Some((g, parent)) = prefix(p) {
             let hits = self.group_hits(g, now, false);
             if hits.clone().next().is_some() {
                 return hits;
             }
-            idx = parent;
+            p = parent;
         }
         self.no_hits()
     }
@@ -682,14 +727,10 @@ impl IndicatorSet {
             n += 1;
         };
         let mut h = SuffixHasher::new();
-        for i in (0..name.len()).rev() {
-            let b = name[i];
-            if b == b'.' {
-                let suffix = &name[i + 1..];
-                if !suffix.is_empty() {
-                    if let Some(g) = self.find_domain(h.finish(), suffix) {
-                        push(g, false);
-                    }
+        for (i, &b) in name.iter().enumerate().rev() {
+            if b == b'.' && i + 1 < name.len() {
+                if let Some(g) = self.find_domain(h.finish(), &name[i + 1..]) {
+                    push(g, false);
                 }
             }
             h.push(b);
@@ -708,6 +749,11 @@ impl IndicatorSet {
 
     #[inline]
     fn find_domain(&self, hash: u64, name: &[u8]) -> Option<u32> {
+        // The filter answers most absent suffixes ("com", "example.com")
+        // without touching the large table.
+        if !self.domain_filter.may_contain(hash) {
+            return None;
+        }
         self.domains
             .find(hash, |g| self.group_value(g).eq_ignore_ascii_case(name))
     }
@@ -840,6 +886,9 @@ pub struct Hits<'a> {
     set: &'a IndicatorSet,
     cur: u32,
     end: u32,
+    /// The group's shared value offset: the group ends at the first record
+    /// with another one.
+    value_off: u32,
     now: u64,
     need_subdomains: bool,
 }
@@ -853,6 +902,10 @@ impl<'a> Iterator for Hits<'a> {
             let rec = self.cur;
             self.cur += 1;
             let r = self.set.records.get(rec as usize)?;
+            if r.value_off != self.value_off {
+                self.cur = self.end;
+                return None;
+            }
             if r.expires != 0 && self.now >= u64::from(r.expires) {
                 continue;
             }
