@@ -100,6 +100,7 @@ pub struct IndicatorSetBuilder {
     tagset_items: Vec<u32>,
     tagset_ends: Vec<u32>,
     removals: HashSet<(u8, Vec<u8>, u16)>,
+    exclusions: HashSet<(u8, Vec<u8>)>,
     warninglists: Vec<Warninglist>,
     report: LoadReport,
     max_indicators: usize,
@@ -128,6 +129,7 @@ impl IndicatorSetBuilder {
             tagset_items: Vec::new(),
             tagset_ends: Vec::new(),
             removals: HashSet::new(),
+            exclusions: HashSet::new(),
             warninglists: Vec::new(),
             report: LoadReport::default(),
             max_indicators: DEFAULT_MAX_INDICATORS,
@@ -278,6 +280,20 @@ impl IndicatorSetBuilder {
         true
     }
 
+    /// Registers an exclusion (allow-list entry, Zeek `meta.whitelist`): at
+    /// build, indicators of this value are dropped whatever their feed.
+    /// Returns false if the value is invalid.
+    pub fn exclude(&mut self, ty: IndicatorType, value: &str) -> bool {
+        let Ok(norm) = normalize(ty, value, &mut self.buf) else {
+            return false;
+        };
+        if self.exclusions.len() < self.max_indicators {
+            self.exclusions
+                .insert((norm.kind as u8, self.buf.as_bytes().to_vec()));
+        }
+        true
+    }
+
     fn intern_tags(&mut self, tags: &[&str]) -> Option<u32> {
         if tags.is_empty() {
             return Some(0);
@@ -309,6 +325,7 @@ impl IndicatorSetBuilder {
             tagset_items,
             tagset_ends,
             removals,
+            exclusions,
             warninglists,
             mut report,
             ..
@@ -324,6 +341,10 @@ impl IndicatorSetBuilder {
         'next: for (i, r) in pending.iter().enumerate() {
             let v = value(r);
             if !removals.is_empty() && removals.contains(&(r.kind, v.to_vec(), r.feed)) {
+                report.removed += 1;
+                continue;
+            }
+            if !exclusions.is_empty() && exclusions.contains(&(r.kind, v.to_vec())) {
                 report.removed += 1;
                 continue;
             }
