@@ -324,8 +324,9 @@ impl std::error::Error for IntelError {
 }
 
 /// Largest JSON document (MISP event, STIX bundle, warninglist) a loader
-/// accepts, so a hostile feed cannot make the loader hold gigabytes.
-pub const MAX_JSON_DOCUMENT: u64 = 512 << 20;
+/// accepts. Parsing holds the document and its parsed form (about three times
+/// its size), so this bounds a hostile feed to about 1 GiB.
+pub const MAX_JSON_DOCUMENT: u64 = 256 << 20;
 
 /// Reads a whole file, refusing files larger than `max` bytes.
 pub(crate) fn read_capped(path: &std::path::Path, max: u64) -> Result<Vec<u8>, IntelError> {
