@@ -838,6 +838,44 @@ alert tcp any any -> any any (content:"either"; flowbits:isset,auth|other; sid:5
 }
 
 #[test]
+fn xbits_follow_hosts_across_flows() {
+    let e = engine(
+        r#"alert tcp any any -> any any (content:"stage1"; xbits:set,seen,track ip_src,expire 60; noalert; sid:1;)
+alert tcp any any -> any any (content:"stage2"; xbits:isset,seen,track ip_src; sid:2;)
+alert tcp any any -> any any (content:"pair"; xbits:isset,seen2,track ip_pair; sid:3;)
+alert tcp any any -> any any (content:"mark"; xbits:set,seen2,track ip_pair; noalert; sid:4;)"#,
+        true,
+    );
+    let mut sc = DetectScratch::new();
+    let sids = |m: Vec<Match>| {
+        m.iter()
+            .filter(|m| !m.noalert)
+            .map(|m| m.rule.sid)
+            .collect::<Vec<_>>()
+    };
+    // Not set yet.
+    assert!(sids(tcp(b"stage2").run(&e, &mut FlowVars::default(), &mut sc)).is_empty());
+    tcp(b"stage1").run(&e, &mut FlowVars::default(), &mut sc);
+    // Another flow from the same source sees it...
+    assert_eq!(
+        sids(tcp(b"stage2").run(&e, &mut FlowVars::default(), &mut sc)),
+        vec![2]
+    );
+    // ...another source does not, and it expires after 60 s.
+    let other = tcp(b"stage2").with(|p| p.src = ip("192.168.1.99"));
+    assert!(sids(other.run(&e, &mut FlowVars::default(), &mut sc)).is_empty());
+    let late = tcp(b"stage2").with(|p| p.ts += 61_000_000);
+    assert!(sids(late.run(&e, &mut FlowVars::default(), &mut sc)).is_empty());
+    // ip_pair is direction-agnostic.
+    tcp(b"mark").run(&e, &mut FlowVars::default(), &mut sc);
+    let back = tcp(b"pair").with(|p| std::mem::swap(&mut p.src, &mut p.dst));
+    assert_eq!(
+        sids(back.run(&e, &mut FlowVars::default(), &mut sc)),
+        vec![3]
+    );
+}
+
+#[test]
 fn flowint_counts() {
     let e = engine(
         r#"alert tcp any any -> any any (content:"try"; flowint:tries,+,1; noalert; sid:1;)
@@ -948,6 +986,11 @@ alert tcp any any -> any any (msg:"prio"; content:"y"; classtype:bad-unknown; pr
         md,
         vec![("created_at", "2024_01_01"), ("tag", "a"), ("tag", "b")]
     );
+    assert_eq!(
+        r.metadata_grouped(),
+        vec![("created_at", vec!["2024_01_01"]), ("tag", vec!["a", "b"])]
+    );
+    assert_eq!(r.metadata_values("tag").collect::<Vec<_>>(), vec!["a", "b"]);
     let m = tcp(b"y").run(&e, &mut FlowVars::default(), &mut DetectScratch::new());
     assert_eq!(m[0].rule.severity, 1);
 
@@ -970,7 +1013,7 @@ fn rejects_with_reasons() {
 alert tcp any any -> any any (pcre:"/(unclosed/"; sid:2;)
 alert xyz any any -> any any (sid:3;)
 alert tcp any any <- any any (sid:4;)
-alert tcp any any -> any any (content:"x"; xbits:set,a,track ip_src; sid:5;)
+alert tcp any any -> any any (content:"x"; xbits:set,a,track ip_flow; sid:5;)
 alert tcp any any -> any any (content:"x"; classtype:nope; sid:6;)
 alert tcp any any -> any any (content:"x";)
 alert tcp any any -> any any (content:"x"; sid:7;)
@@ -989,7 +1032,7 @@ alert tcp any any -> any any (content:"x"; byte_test:2,=,1,0,dce; sid:10;)
         "bad.rules:2 sid 2: bad pcre",
         "bad.rules:3 sid 3: unsupported protocol \"xyz\"",
         "bad.rules:4 sid 4: direction \"<-\"",
-        "bad.rules:5 sid 5: unsupported keyword \"xbits\"",
+        "bad.rules:5 sid 5: xbits: unsupported track \"ip_flow\"",
         "bad.rules:6 sid 6: unknown classtype \"nope\"",
         "bad.rules:7 sid ?: rule has no sid",
         "bad.rules:9 sid 7: duplicate sid (first loaded at bad.rules:8)",

@@ -90,6 +90,28 @@ pub struct RuleMeta {
     pub line: usize,
 }
 
+impl RuleMeta {
+    /// Values of one metadata key, in rule order.
+    pub fn metadata_values<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.metadata
+            .iter()
+            .filter(move |(k, _)| &**k == key)
+            .map(|(_, v)| &**v)
+    }
+
+    /// Metadata grouped as key -> values (EVE `alert.metadata`), keys in first-seen order.
+    pub fn metadata_grouped(&self) -> Vec<(&str, Vec<&str>)> {
+        let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (k, v) in self.metadata.iter() {
+            match out.iter_mut().find(|(ok, _)| *ok == &**k) {
+                Some((_, vs)) => vs.push(v),
+                None => out.push((k, vec![v])),
+            }
+        }
+        out
+    }
+}
+
 /// A numeric comparison (`dsize:>10`, `ttl:<5`, `urilen:10<>20`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NumCmp {
@@ -484,6 +506,33 @@ pub(crate) enum IntAct {
     Sub(u32, i64),
 }
 
+/// What an `xbits` keyword keys its bit on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum XTrack {
+    Src,
+    Dst,
+    Pair,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum XOp {
+    IsSet,
+    IsNotSet,
+    Set,
+    Unset,
+    Toggle,
+}
+
+/// One `xbits` keyword: a bit keyed by host or host pair instead of flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Xbit {
+    pub(crate) op: XOp,
+    pub(crate) id: u32,
+    pub(crate) track: XTrack,
+    /// Seconds the bit lives after a set (0: until unset).
+    pub(crate) expire: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ThreshKind {
     Limit,
@@ -527,6 +576,7 @@ pub(crate) struct Rule {
     pub(crate) bit_acts: Vec<BitAct>,
     pub(crate) int_conds: Vec<IntCond>,
     pub(crate) int_acts: Vec<IntAct>,
+    pub(crate) xbits: Vec<Xbit>,
     pub(crate) threshold: Option<Threshold>,
     pub(crate) detection_filter: Option<Threshold>,
     pub(crate) nvars: u8,
@@ -590,6 +640,7 @@ impl Rule {
 pub(crate) struct Names {
     pub(crate) bits: HashMap<String, u32>,
     pub(crate) ints: HashMap<String, u32>,
+    xbits: HashMap<String, u32>,
     strings: std::collections::HashSet<Arc<str>>,
     addrs: HashMap<String, Arc<AddrSet>>,
     ports: HashMap<String, Arc<PortSet>>,
@@ -633,6 +684,11 @@ impl Names {
         let next = self.bits.len() as u32;
         *self.bits.entry(n.to_string()).or_insert(next)
     }
+    fn xbit(&mut self, n: &str) -> u32 {
+        let next = self.xbits.len() as u32;
+        *self.xbits.entry(n.to_string()).or_insert(next)
+    }
+
     fn int(&mut self, n: &str) -> u32 {
         let next = self.ints.len() as u32;
         *self.ints.entry(n.to_string()).or_insert(next)
@@ -777,6 +833,7 @@ pub(crate) fn compile_rule(
         bit_acts: Vec::new(),
         int_conds: Vec::new(),
         int_acts: Vec::new(),
+        xbits: Vec::new(),
         threshold: None,
         detection_filter: None,
         nvars: 0,
@@ -856,7 +913,6 @@ fn no_value(name: &str, v: Option<&str>) -> Result<(), String> {
 
 /// Keywords Suricata has that this engine recognises but cannot evaluate.
 const UNSUPPORTED: &[&str] = &[
-    "xbits",
     "asn1",
     "app-layer-event",
     "ftpbounce",
@@ -1237,6 +1293,7 @@ impl Builder<'_, '_> {
             "flow" => self.flow(need(name, value)?)?,
             "flowbits" => self.flowbits(need(name, value)?, meta)?,
             "flowint" => self.flowint(need(name, value)?)?,
+            "xbits" => self.xbits(need(name, value)?, meta)?,
             "threshold" | "detection_filter" => {
                 let t = parse_threshold(need(name, value)?, name == "detection_filter")?;
                 if name == "threshold" {
@@ -1840,6 +1897,56 @@ impl Builder<'_, '_> {
             }
             o => return Err(format!("flowbits: unknown command \"{o}\"")),
         }
+        Ok(())
+    }
+
+    fn xbits(&mut self, v: &str, meta: &mut RuleMeta) -> Result<(), String> {
+        let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+        if parts.first() == Some(&"noalert") {
+            meta.noalert = true;
+            return Ok(());
+        }
+        let op = match parts.first().copied().unwrap_or("") {
+            "isset" => XOp::IsSet,
+            "isnotset" => XOp::IsNotSet,
+            "set" => XOp::Set,
+            "unset" => XOp::Unset,
+            "toggle" => XOp::Toggle,
+            o => return Err(format!("xbits: unknown command \"{o}\"")),
+        };
+        let name = parts
+            .get(1)
+            .copied()
+            .filter(|n| !n.is_empty() && !n.contains(char::is_whitespace))
+            .ok_or("xbits: missing name")?;
+        let mut track = None;
+        let mut expire = 0;
+        for p in parts.iter().skip(2) {
+            let (k, a) = p
+                .split_once(char::is_whitespace)
+                .map(|(k, a)| (k.trim(), a.trim()))
+                .unwrap_or((p, ""));
+            match k {
+                "track" => {
+                    track = Some(match a {
+                        "ip_src" => XTrack::Src,
+                        "ip_dst" => XTrack::Dst,
+                        "ip_pair" => XTrack::Pair,
+                        o => return Err(format!("xbits: unsupported track \"{o}\"")),
+                    })
+                }
+                "expire" => expire = parse_u64(a)?,
+                o => return Err(format!("xbits: unknown option \"{o}\"")),
+            }
+        }
+        let track = track.ok_or("xbits: missing track")?;
+        let id = self.ctx.names.xbit(name);
+        self.rule.xbits.push(Xbit {
+            op,
+            id,
+            track,
+            expire,
+        });
         Ok(())
     }
 
