@@ -3,7 +3,7 @@
 use super::index::{hash_bytes, KeyTable, SuffixFilter, SuffixHasher};
 use super::ip::{Prefix, RangeTable, NONE};
 use super::report::{LoadReport, Location, Quoted};
-use super::value::{decode_hex, normalize, url_key, IndicatorType, KeyBuf, MAX_DOMAIN_LEN};
+use super::value::{decode_hex, normalize, url_key, IndicatorType, KeyBuf};
 use super::warninglist::Warninglist;
 use super::{feed_sid, IndicatorKind, Provenance, Tlp};
 use std::collections::{HashMap, HashSet};
@@ -732,8 +732,9 @@ impl IndicatorSet {
     /// indicator covers subdomains. Case-insensitive; one trailing dot ignored.
     pub fn lookup_domain(&self, name: &[u8], now: u64) -> Hits<'_> {
         let name = name.strip_suffix(b".").unwrap_or(name);
-        if name.is_empty() || name.len() > MAX_DOMAIN_LEN || self.count(IndicatorKind::Domain) == 0
-        {
+        // No length cap: an over-long name (bogus Host or SNI) must still
+        // match its listed parent domain; the work is linear in its length.
+        if name.is_empty() || self.count(IndicatorKind::Domain) == 0 {
             return self.no_hits();
         }
         // Candidates, least specific first; the last 8 kept.
@@ -794,15 +795,19 @@ impl IndicatorSet {
             return self.no_hits();
         }
         let mut key = KeyBuf::new();
-        if !url_key(host, target, &mut key) {
-            return self.no_hits();
+        if url_key(host, target, &mut key) {
+            if let Some(g) = self.find_exact(&self.urls, key.as_bytes(), &[IndicatorKind::Url]) {
+                return self.group_hits(g, now, false);
+            }
         }
-        let k = key.as_bytes();
-        if let Some(g) = self.find_exact(&self.urls, k, &[IndicatorKind::Url]) {
-            return self.group_hits(g, now, false);
-        }
-        if let Some(q) = memchr::memchr(b'?', k) {
-            if let Some(g) = self.find_exact(&self.urls, &k[..q], &[IndicatorKind::Url]) {
+        // Without the query: also when a long query made the full key too
+        // long to be any indicator, so padding a query cannot evade.
+        let target = match memchr::memchr2(b'?', b'#', target) {
+            Some(q) => &target[..q],
+            None => return self.no_hits(),
+        };
+        if url_key(host, target, &mut key) {
+            if let Some(g) = self.find_exact(&self.urls, key.as_bytes(), &[IndicatorKind::Url]) {
                 return self.group_hits(g, now, false);
             }
         }
@@ -1200,6 +1205,14 @@ mod test {
             .next()
             .is_some());
         assert!(set.lookup_url(b"bad.net", b"/other", 0).next().is_none());
+        // Padding evasions: a huge query or a huge subdomain still matches.
+        let long_query = format!("/noquery?{}", "a".repeat(10_000));
+        assert!(set
+            .lookup_url(b"bad.net", long_query.as_bytes(), 0)
+            .next()
+            .is_some());
+        let long_name = format!("{}.evil.com", "a.".repeat(5_000));
+        assert!(set.lookup_domain(long_name.as_bytes(), 0).next().is_some());
 
         assert!(set.lookup_hash(&[0xab; 32], 0).next().is_some());
         assert!(set.lookup_hash(&[0xcd; 16], 0).next().is_some());
