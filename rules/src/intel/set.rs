@@ -734,6 +734,13 @@ impl IndicatorSet {
         let name = name.strip_suffix(b".").unwrap_or(name);
         // No length cap: an over-long name (bogus Host or SNI) must still
         // match its listed parent domain; the work is linear in its length.
+        // A ":port" suffix (HTTP Host) is ignored.
+        let name = match memchr::memrchr(b':', name) {
+            Some(p) if p + 1 < name.len() && name[p + 1..].iter().all(u8::is_ascii_digit) => {
+                &name[..p]
+            }
+            _ => name,
+        };
         if name.is_empty() || self.count(IndicatorKind::Domain) == 0 {
             return self.no_hits();
         }
@@ -788,12 +795,30 @@ impl IndicatorSet {
     }
 
     /// Indicators for an HTTP request: `host` (Host header, port allowed) and
-    /// `target` (`/path?query`). Tries host+path+query, then host+path, so a
+    /// `target` (`/path?query`, or an absolute `http://host/path` target,
+    /// whose host then wins). Tries host+path+query, then host+path, so a
     /// URL indicator without a query matches any query.
     pub fn lookup_url(&self, host: &[u8], target: &[u8], now: u64) -> Hits<'_> {
         if self.count(IndicatorKind::Url) == 0 {
             return self.no_hits();
         }
+        // Absolute-form target (proxy request): its authority is the host.
+        if let Some(rest) = strip_scheme(target) {
+            let end = rest
+                .iter()
+                .position(|&b| b == b'/' || b == b'?' || b == b'#')
+                .unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(end);
+            let host = match memchr::memrchr(b'@', authority) {
+                Some(p) => &authority[p + 1..],
+                None => authority,
+            };
+            return self.lookup_url_parts(host, path, now);
+        }
+        self.lookup_url_parts(host, target, now)
+    }
+
+    fn lookup_url_parts(&self, host: &[u8], target: &[u8], now: u64) -> Hits<'_> {
         let mut key = KeyBuf::new();
         if url_key(host, target, &mut key) {
             if let Some(g) = self.find_exact(&self.urls, key.as_bytes(), &[IndicatorKind::Url]) {
@@ -903,6 +928,16 @@ impl IndicatorSet {
     pub fn iter(&self) -> impl Iterator<Item = Hit<'_>> {
         (0..self.records.len() as u32).map(move |rec| Hit { set: self, rec })
     }
+}
+
+/// The rest of an `http://` or `https://` URL, any case.
+fn strip_scheme(target: &[u8]) -> Option<&[u8]> {
+    for scheme in [&b"http://"[..], b"https://"] {
+        if target.len() >= scheme.len() && target[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            return Some(&target[scheme.len()..]);
+        }
+    }
+    None
 }
 
 /// Indicators matching one lookup: all live indicators of the matched value
@@ -1205,6 +1240,16 @@ mod test {
             .next()
             .is_some());
         assert!(set.lookup_url(b"bad.net", b"/other", 0).next().is_none());
+        // Proxy-style absolute targets and Host headers with a port.
+        assert!(set
+            .lookup_url(b"proxy:3128", b"HTTP://Bad.net/x/y?q=1", 0)
+            .next()
+            .is_some());
+        assert!(set
+            .lookup_url(b"x", b"http://u@bad.net:80/noquery", 0)
+            .next()
+            .is_some());
+        assert!(set.lookup_domain(b"www.evil.com:8080", 0).next().is_some());
         // Padding evasions: a huge query or a huge subdomain still matches.
         let long_query = format!("/noquery?{}", "a".repeat(10_000));
         assert!(set
