@@ -1208,6 +1208,18 @@ fn count_hit(
         }
         ThreshKind::Both => e.count == t.count,
         ThreshKind::DetectionFilter => e.count > t.count,
+        ThreshKind::Backoff(m) => {
+            // `until` holds the next hit number that alerts.
+            if e.until == 0 {
+                e.until = t.count;
+            }
+            if e.count == e.until {
+                e.until = e.until.saturating_mul(m);
+                true
+            } else {
+                false
+            }
+        }
     }
 }
 

@@ -916,6 +916,16 @@ alert tcp any any -> any any (content:"d"; detection_filter:track by_src, count 
     assert_eq!(count(b"b", 6, 1_000_000), vec![0, 0, 1, 0, 0, 1]);
     assert_eq!(count(b"c", 4, 1_000_000), vec![0, 1, 0, 0]);
     assert_eq!(count(b"d", 4, 1_000_000), vec![0, 0, 1, 1]);
+    // backoff: hits 1, 2, 4, 8 of 10 alert (count 1, multiplier 2).
+    let eb = engine(
+        r#"alert tcp any any -> any any (content:"k"; threshold:type backoff, track by_flow, count 1, multiplier 2; sid:1;)"#,
+        true,
+    );
+    let mut fb = FlowVars::default();
+    let hits: Vec<usize> = (0..10)
+        .map(|_| tcp(b"k").run(&eb, &mut fb, &mut sc).len())
+        .collect();
+    assert_eq!(hits, vec![1, 1, 0, 1, 0, 0, 0, 1, 0, 0]);
     // by_flow counts per flow.
     let e2 = engine(
         r#"alert tcp any any -> any any (content:"f"; threshold:type limit, track by_flow, count 1, seconds 60; sid:1;)"#,

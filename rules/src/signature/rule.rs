@@ -539,6 +539,8 @@ pub(crate) enum ThreshKind {
     Threshold,
     Both,
     DetectionFilter,
+    /// Exponential: alert on hit `count * multiplier^k`.
+    Backoff(u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -2119,6 +2121,7 @@ fn parse_threshold(v: &str, detection_filter: bool) -> Result<Threshold, String>
     let mut track = None;
     let mut count = None;
     let mut seconds = None;
+    let mut multiplier = None;
     for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, a) = p
             .split_once(char::is_whitespace)
@@ -2130,6 +2133,7 @@ fn parse_threshold(v: &str, detection_filter: bool) -> Result<Threshold, String>
                     "limit" => ThreshKind::Limit,
                     "threshold" => ThreshKind::Threshold,
                     "both" => ThreshKind::Both,
+                    "backoff" => ThreshKind::Backoff(0),
                     o => return Err(format!("threshold: bad type \"{o}\"")),
                 })
             }
@@ -2145,14 +2149,28 @@ fn parse_threshold(v: &str, detection_filter: bool) -> Result<Threshold, String>
             }
             "count" => count = Some(parse_u64(a)?),
             "seconds" => seconds = Some(parse_u64(a)?),
+            "multiplier" => multiplier = Some(parse_u64(a)?),
             o => return Err(format!("threshold: unknown option \"{o}\"")),
         }
     }
+    let mut kind = kind.ok_or("threshold: missing type")?;
+    let count = count.ok_or("threshold: missing count")?;
+    let seconds = if let ThreshKind::Backoff(_) = kind {
+        // Alerts on hit count, count*m, count*m^2, ...: no time window.
+        let m = multiplier.ok_or("threshold: backoff needs multiplier")?;
+        if m < 2 || count == 0 {
+            return Err("threshold: backoff needs count >= 1 and multiplier >= 2".into());
+        }
+        kind = ThreshKind::Backoff(m);
+        u64::MAX / 1_000_000
+    } else {
+        seconds.ok_or("threshold: missing seconds")?
+    };
     Ok(Threshold {
-        kind: kind.ok_or("threshold: missing type")?,
+        kind,
         track: track.ok_or("threshold: missing track")?,
-        count: count.ok_or("threshold: missing count")?,
-        seconds: seconds.ok_or("threshold: missing seconds")?,
+        count,
+        seconds,
     })
 }
 
