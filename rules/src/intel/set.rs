@@ -1366,6 +1366,81 @@ mod test {
         );
     }
 
+    /// Set-level LPM with expiry and several feeds against a naive scan.
+    #[test]
+    fn random_sets_match_naive_lookup() {
+        let mut state = 0x0123_4567_89ab_cdefu64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _round in 0..10 {
+            let mut b = IndicatorSetBuilder::new();
+            // (network, len, expires) of every added indicator.
+            let mut added: Vec<(u32, u8, Option<u64>)> = Vec::new();
+            for _ in 0..300 {
+                let len = (next() % 33) as u8;
+                let addr = ((next() % 4) as u32) << 30 | (next() as u32 & 0x00ff_ffff);
+                let net = if len == 0 {
+                    0
+                } else {
+                    addr & (u32::MAX << (32 - u32::from(len)))
+                };
+                let expires = if next() % 3 == 0 {
+                    Some(100 + next() % 100)
+                } else {
+                    None
+                };
+                let feed = ["a", "b", "c"][(next() % 3) as usize];
+                let p = Provenance {
+                    feed,
+                    expires,
+                    ..Provenance::default()
+                };
+                let text = format!("{}/{len}", Ipv4Addr::from(net));
+                assert!(b.add(IndicatorType::Ip, &text, &p, "t", Location::Whole));
+                added.push((net, len, expires));
+            }
+            let (set, _) = b.build();
+            for _ in 0..3000 {
+                let pick = added[(next() as usize) % added.len()];
+                let addr = match next() % 3 {
+                    0 => next() as u32,
+                    1 => pick.0,
+                    _ => pick.0 | (next() as u32 & 0xff),
+                };
+                let now = next() % 250;
+                let live = |e: &Option<u64>| !matches!(e, Some(t) if now >= *t);
+                let covers = |&(net, len, _): &(u32, u8, Option<u64>)| {
+                    len == 0 || (addr & (u32::MAX << (32 - u32::from(len)))) == net
+                };
+                let best = added
+                    .iter()
+                    .filter(|e| covers(e) && live(&e.2))
+                    .map(|e| e.1)
+                    .max();
+                let hits: Vec<Hit<'_>> = set
+                    .lookup_ip(IpAddr::V4(Ipv4Addr::from(addr)), now)
+                    .collect();
+                match best {
+                    None => assert!(hits.is_empty(), "{addr:#x} at {now}"),
+                    Some(len) => {
+                        assert!(!hits.is_empty(), "{addr:#x} at {now}");
+                        for h in &hits {
+                            let IndicatorValue::Ip(_, l) = h.value() else {
+                                panic!("not an IP hit")
+                            };
+                            assert_eq!(l, len);
+                            assert!(!matches!(h.expires(), Some(t) if now >= t));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn empty_set_lookups() {
         let set = IndicatorSet::default();
