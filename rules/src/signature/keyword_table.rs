@@ -1055,6 +1055,33 @@ alert tcp any any -> any any (content:"x"; byte_test:2,=,1,0,dce; sid:10;)
 }
 
 #[test]
+fn oversized_and_deeply_nested_rules_are_rejected() {
+    let mut b = EngineBuilder::new();
+    let long = format!(
+        "alert tcp any any -> any any (content:\"{}\"; sid:1;)",
+        "a".repeat(70_000)
+    );
+    b.add_str(&long, "long");
+    let deep = format!(
+        "alert tcp any any -> any any (pcre:\"/{}a{}/\"; sid:2;)",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
+    b.add_str(&deep, "deep");
+    let nested = format!(
+        "alert tcp {}1.2.3.4{} any -> any any (sid:3;)",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    b.add_str(&nested, "nested");
+    let r = b.report();
+    assert_eq!(r.rejected_count(), 3, "{}", check_report(&r));
+    assert!(r.rejected[0].reason.starts_with("rule is 70"));
+    assert!(r.rejected[1].reason.starts_with("bad pcre"));
+    assert!(r.rejected[2].reason.contains("nest too deep"));
+}
+
+#[test]
 fn waiting_for_buffers_are_counted() {
     let mut b = EngineBuilder::new();
     b.provided_buffers(&[BufferId::HttpUri]);

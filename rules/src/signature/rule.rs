@@ -739,6 +739,9 @@ pub(crate) fn scan_sid(text: &str) -> Option<u32> {
 
 const MAX_VARS: usize = 8;
 
+/// Longest accepted rule (Suricata's own limit is 8 KiB; ET's longest is ~3.3 KiB).
+const MAX_RULE_LEN: usize = 64 * 1024;
+
 struct Builder<'c, 'a> {
     ctx: &'c mut CompileCtx<'a>,
     rule: Rule,
@@ -762,6 +765,12 @@ pub(crate) fn compile_rule(
         sid: sid_hint,
         reason,
     };
+    if text.len() > MAX_RULE_LEN {
+        return Err(err(format!(
+            "rule is {} bytes long, more than {MAX_RULE_LEN}",
+            text.len()
+        )));
+    }
     let raw = split_rule(text).map_err(err)?;
     let action = Action::from_name(raw.action)
         .ok_or_else(|| err(format!("unknown action \"{}\"", raw.action)))?;
