@@ -393,6 +393,16 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             tcp(b"").app(AppProto::Http1).buf(B::HttpContentLen, b"40"),
             false,
         ),
+        (
+            r#"alert tcp any any -> any any (content:"|00 00 00|"; byte_extract:1,0,n,relative; byte_jump:n,0,relative; content:"Z"; within:1; sid:1;)"#,
+            tcp(b"\x00\x00\x00\x02\x00\x00Z"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"|00 00 00|"; byte_extract:1,0,n,relative; byte_jump:n,0,relative; content:"Z"; within:1; sid:1;)"#,
+            tcp(b"\x00\x00\x00\x09\x00\x01Z"),
+            false,
+        ),
         // dsize, bsize, urilen
         (
             r#"alert tcp any any -> any any (dsize:>5; sid:1;)"#,

@@ -295,13 +295,20 @@ fn read_bytes(
         return None;
     }
     let start = start as usize;
-    if spec.nbytes == 0 && spec.string_base.is_none() {
+    let max = if spec.string_base.is_some() { 20 } else { 8 };
+    let nbytes = match spec.nbytes_var {
+        Some(v) => u8::try_from(val(Val::Var(v), ctx))
+            .ok()
+            .filter(|n| (1..=max).contains(n))?,
+        None => spec.nbytes,
+    };
+    if nbytes == 0 && spec.string_base.is_none() {
         return (start <= buf.len()).then_some((0, start));
     }
-    let end = if spec.nbytes == 0 {
+    let end = if nbytes == 0 {
         buf.len().min(start.saturating_add(20))
     } else {
-        start.checked_add(spec.nbytes as usize)?
+        start.checked_add(nbytes as usize)?
     };
     let raw = buf.get(start..end)?;
     if raw.is_empty() {

@@ -265,6 +265,8 @@ pub(crate) enum Endian {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ByteSpec {
     pub(crate) nbytes: u8,
+    /// Byte count taken from a `byte_extract` variable (Suricata 7); `nbytes` unused then.
+    pub(crate) nbytes_var: Option<u8>,
     pub(crate) offset: Val,
     pub(crate) relative: bool,
     pub(crate) endian: Endian,
@@ -1625,10 +1627,14 @@ impl Builder<'_, '_> {
         let nb = parts
             .first()
             .ok_or_else(|| format!("{kw}: missing byte count"))?;
-        let nbytes: u8 = nb
-            .trim()
-            .parse()
-            .map_err(|_| format!("{kw}: bad byte count \"{nb}\""))?;
+        let nb = nb.trim();
+        let (nbytes, nbytes_var) = match nb.parse::<u8>() {
+            Ok(n) => (n, None),
+            Err(_) => match self.vars.iter().position(|v| v == nb) {
+                Some(i) => (1, Some(i as u8)),
+                None => return Err(format!("{kw}: bad byte count \"{nb}\"")),
+            },
+        };
         let off_i = if kw == "byte_test" { 3 } else { 1 };
         let off = parts
             .get(off_i)
@@ -1636,6 +1642,7 @@ impl Builder<'_, '_> {
         let offset = self.val(off)?;
         let mut spec = ByteSpec {
             nbytes,
+            nbytes_var,
             offset,
             relative: false,
             endian: Endian::Big,
