@@ -403,6 +403,27 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             tcp(b"\x00\x00\x00\x09\x00\x01Z"),
             false,
         ),
+        // Extracted values at the extremes must not overflow the window arithmetic.
+        (
+            r#"alert tcp any any -> any any (byte_extract:8,0,big; content:"x"; distance:big; within:big; sid:1;)"#,
+            tcp(b"\x7f\xff\xff\xff\xff\xff\xff\xffx"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_extract:8,0,big; isdataat:big,relative; sid:1;)"#,
+            tcp(b"\x7f\xff\xff\xff\xff\xff\xff\xffx"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_jump:8,0,align; content:"x"; sid:1;)"#,
+            tcp(b"\x7f\xff\xff\xff\xff\xff\xff\xffx"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_extract:8,0,big,multiplier 1000; content:"x"; offset:big; depth:big; sid:1;)"#,
+            tcp(b"\xff\xff\xff\xff\xff\xff\xff\xffx"),
+            false,
+        ),
         // dsize, bsize, urilen
         (
             r#"alert tcp any any -> any any (dsize:>5; sid:1;)"#,
