@@ -116,7 +116,7 @@ pub fn load_csv<R: BufRead>(
         }
         let type_name = fields.get(1).map_or("", |f| f.as_ref());
         let Some(ty) = type_from_name(type_name) else {
-            b.reject(source, at, "unknown indicator type", &type_name);
+            b.reject(source, at, "unknown indicator type", type_name);
             continue;
         };
         let tag = fields.get(2).map(|f| f.as_ref()).filter(|t| !t.is_empty());

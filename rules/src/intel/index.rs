@@ -68,6 +68,54 @@ impl SuffixHasher {
     }
 }
 
+/// Blocked Bloom filter over suffix hashes: two bits in one 64-bit word,
+/// about 8 bits per name, so it stays in cache when the table does not.
+#[derive(Debug, Default)]
+pub(crate) struct SuffixFilter {
+    words: Box<[u64]>,
+    mask: usize,
+}
+
+impl SuffixFilter {
+    pub(crate) fn with_capacity(n: usize) -> SuffixFilter {
+        if n == 0 {
+            return SuffixFilter::default();
+        }
+        let words = (n / 8).max(1).next_power_of_two();
+        SuffixFilter {
+            words: vec![0; words].into_boxed_slice(),
+            mask: words - 1,
+        }
+    }
+
+    #[inline]
+    fn bits(hash: u64) -> (usize, u64) {
+        let word = (hash >> 40) as usize;
+        let bits = (1u64 << (hash & 63)) | (1u64 << ((hash >> 6) & 63));
+        (word, bits)
+    }
+
+    pub(crate) fn insert(&mut self, hash: u64) {
+        let (w, bits) = Self::bits(hash);
+        if let Some(word) = self.words.get_mut(w & self.mask) {
+            *word |= bits;
+        }
+    }
+
+    #[inline]
+    pub(crate) fn may_contain(&self, hash: u64) -> bool {
+        let (w, bits) = Self::bits(hash);
+        match self.words.get(w & self.mask) {
+            Some(word) => word & bits == bits,
+            None => false,
+        }
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.words.len() * 8
+    }
+}
+
 /// Hash → group table.
 #[derive(Debug, Default)]
 pub(crate) struct KeyTable {

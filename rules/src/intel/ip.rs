@@ -22,8 +22,11 @@ pub(crate) struct Prefix {
 /// Ranges of one address family. `bits` is 32 or 128.
 #[derive(Debug, Default)]
 pub(crate) struct RangeTable<A> {
-    starts: Vec<A>,
-    slots: Vec<u32>,
+    /// Per range: (first address, group of its most specific prefix or NONE),
+    /// together so the search and its answer share cache lines.
+    entries: Vec<(A, u32)>,
+    /// Per range: index of its most specific prefix (for the expiry fallback).
+    range_prefix: Vec<u32>,
     /// (group, parent prefix index or NONE) per prefix.
     prefixes: Vec<(u32, u32)>,
     /// IPv4 only: index of the range holding `b << 16` for b in 0..=65535.
@@ -113,42 +116,62 @@ fn flatten(mut prefixes: Vec<Prefix>, bits: u32) -> (Ranges, PrefixMeta) {
     (ranges, meta)
 }
 
+fn entries_of<A>(
+    ranges: &Ranges,
+    prefixes: &PrefixMeta,
+    conv: impl Fn(u128) -> A,
+) -> Vec<(A, u32)> {
+    ranges
+        .iter()
+        .map(|&(start, p)| (conv(start), prefixes.get(p as usize).map_or(NONE, |m| m.0)))
+        .collect()
+}
+
 impl RangeTable<u32> {
     pub(crate) fn build_v4(prefixes: Vec<Prefix>) -> RangeTable<u32> {
         let (ranges, prefixes) = flatten(prefixes, 32);
-        let starts: Vec<u32> = ranges.iter().map(|r| r.0 as u32).collect();
-        let slots = ranges.iter().map(|r| r.1).collect();
+        let entries = entries_of(&ranges, &prefixes, |a| a as u32);
+        let range_prefix = ranges.iter().map(|r| r.1).collect();
         let mut top16 = Vec::with_capacity(1 << 16);
         let mut idx = 0usize;
         for b in 0u32..(1 << 16) {
             let addr = b << 16;
-            while idx + 1 < starts.len() && starts[idx + 1] <= addr {
+            while idx + 1 < entries.len() && entries[idx + 1].0 <= addr {
                 idx += 1;
             }
             top16.push(idx as u32);
         }
         RangeTable {
-            starts,
-            slots,
+            entries,
+            range_prefix,
             prefixes,
             top16,
         }
     }
 
-    /// Most specific prefix index holding `addr`, or NONE.
+    /// (group of the most specific prefix holding `addr` or NONE, range index).
     #[inline]
-    pub(crate) fn find(&self, addr: u32) -> u32 {
+    pub(crate) fn slot(&self, addr: u32) -> (u32, u32) {
         let b = (addr >> 16) as usize;
         let lo = self.top16.get(b).copied().unwrap_or(0) as usize;
         let hi = match self.top16.get(b + 1) {
             Some(&h) => h as usize,
-            None => self.starts.len().saturating_sub(1),
+            None => self.entries.len().saturating_sub(1),
         };
-        let Some(window) = self.starts.get(lo..=hi) else {
-            return NONE;
+        let Some(window) = self.entries.get(lo..=hi) else {
+            return (NONE, NONE);
         };
-        let i = lo + window.partition_point(|&s| s <= addr).saturating_sub(1);
-        self.slots.get(i).copied().unwrap_or(NONE)
+        let i = lo + window.partition_point(|e| e.0 <= addr).saturating_sub(1);
+        match self.entries.get(i) {
+            Some(e) => (e.1, i as u32),
+            None => (NONE, NONE),
+        }
+    }
+
+    /// Most specific prefix index holding `addr`, or NONE.
+    #[cfg(test)]
+    pub(crate) fn find(&self, addr: u32) -> u32 {
+        self.range_prefix(self.slot(addr).1)
     }
 }
 
@@ -156,34 +179,52 @@ impl RangeTable<u128> {
     pub(crate) fn build_v6(prefixes: Vec<Prefix>) -> RangeTable<u128> {
         let (ranges, prefixes) = flatten(prefixes, 128);
         RangeTable {
-            starts: ranges.iter().map(|r| r.0).collect(),
-            slots: ranges.iter().map(|r| r.1).collect(),
+            entries: entries_of(&ranges, &prefixes, |a| a),
+            range_prefix: ranges.iter().map(|r| r.1).collect(),
             prefixes,
             top16: Vec::new(),
         }
     }
 
-    /// Most specific prefix index holding `addr`, or NONE.
+    /// (group of the most specific prefix holding `addr` or NONE, range index).
     #[inline]
-    pub(crate) fn find(&self, addr: u128) -> u32 {
+    pub(crate) fn slot(&self, addr: u128) -> (u32, u32) {
         let i = self
-            .starts
-            .partition_point(|&s| s <= addr)
+            .entries
+            .partition_point(|e| e.0 <= addr)
             .saturating_sub(1);
-        self.slots.get(i).copied().unwrap_or(NONE)
+        match self.entries.get(i) {
+            Some(e) => (e.1, i as u32),
+            None => (NONE, NONE),
+        }
+    }
+
+    /// Most specific prefix index holding `addr`, or NONE.
+    #[cfg(test)]
+    pub(crate) fn find(&self, addr: u128) -> u32 {
+        self.range_prefix(self.slot(addr).1)
     }
 }
 
 impl<A> RangeTable<A> {
-    /// (group, parent) of a prefix index returned by `find`.
+    /// Most specific prefix index of a range (NONE if none).
+    #[inline]
+    pub(crate) fn range_prefix(&self, range: u32) -> u32 {
+        self.range_prefix
+            .get(range as usize)
+            .copied()
+            .unwrap_or(NONE)
+    }
+
+    /// (group, parent prefix index) of a prefix.
     #[inline]
     pub(crate) fn prefix(&self, idx: u32) -> Option<(u32, u32)> {
         self.prefixes.get(idx as usize).copied()
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.starts.len() * std::mem::size_of::<A>()
-            + self.slots.len() * 4
+        self.entries.len() * std::mem::size_of::<(A, u32)>()
+            + self.range_prefix.len() * 4
             + self.prefixes.len() * 8
             + self.top16.len() * 4
     }

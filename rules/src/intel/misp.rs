@@ -801,7 +801,6 @@ mod test {
             11 + 3 + 3,
             "{r}"
         );
-        eprintln!("mainly_objects_1: {r}");
         assert_eq!(
             (set.count(K::Md5), set.count(K::Sha1), set.count(K::Sha256)),
             (11 - r.duplicates(), 3, 3)

@@ -10,7 +10,9 @@
 //! Loaders read feed formats from bytes or readers (so the hub-sync side can
 //! reuse them on fetched bodies): MISP feed directories, events and `restSearch`
 //! answers ([`misp`]), STIX 2.1 bundles ([`stix`]), Zeek intel files ([`zeek`]),
-//! simple CSV lists ([`csv`]) and abuse.ch SSLBL lists ([`abusech`]). MISP
+//! simple CSV lists ([`csv`]), abuse.ch SSLBL lists ([`abusech`]) and
+//! Suricata dataset files ([`suricata`]); [`load_path`] recognises the format
+//! of a file or folder by its content. MISP
 //! warninglists ([`warninglist`]) remove known false positives when the set is
 //! built. Every entry a loader cannot use is counted in the [`LoadReport`] with
 //! the source, the line or index and the reason.
@@ -36,6 +38,7 @@ mod report;
 mod set;
 pub mod source;
 pub mod stix;
+pub mod suricata;
 mod time;
 mod value;
 pub mod warninglist;
@@ -321,8 +324,9 @@ impl std::error::Error for IntelError {
 }
 
 /// Largest JSON document (MISP event, STIX bundle, warninglist) a loader
-/// accepts, so a hostile feed cannot make the loader hold gigabytes.
-pub const MAX_JSON_DOCUMENT: u64 = 512 << 20;
+/// accepts. Parsing holds the document and its parsed form (about three times
+/// its size), so this bounds a hostile feed to about 1 GiB.
+pub const MAX_JSON_DOCUMENT: u64 = 256 << 20;
 
 /// Reads a whole file, refusing files larger than `max` bytes.
 pub(crate) fn read_capped(path: &std::path::Path, max: u64) -> Result<Vec<u8>, IntelError> {

@@ -128,8 +128,8 @@ impl LoadReport {
         bump(&mut self.warninglist_removed, list, 1);
     }
 
-    pub(crate) fn count_feed(&mut self, feed: &str) {
-        bump(&mut self.by_feed, feed, 1);
+    pub(crate) fn count_feed(&mut self, feed: &str, n: u64) {
+        bump(&mut self.by_feed, feed, n);
     }
 
     /// Indicators in the built set (after duplicates, removals and warninglists).
@@ -190,7 +190,13 @@ impl LoadReport {
         self.duplicates
     }
 
-    /// Indicators dropped by explicit removal entries (Zeek `meta.remove`).
+    /// Sources (files, documents) read.
+    pub fn sources(&self) -> u64 {
+        self.sources
+    }
+
+    /// Indicators dropped by removal or exclusion entries (Zeek `meta.remove`,
+    /// `meta.whitelist`).
     pub fn removed(&self) -> u64 {
         self.removed
     }
@@ -198,6 +204,9 @@ impl LoadReport {
 
 impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.sources > 0 {
+            writeln!(f, "sources read: {}", self.sources)?;
+        }
         writeln!(f, "indicators by type:")?;
         for kind in IndicatorKind::ALL {
             let n = self.count(kind);
@@ -215,7 +224,11 @@ impl fmt::Display for LoadReport {
             writeln!(f, "duplicates merged: {}", self.duplicates)?;
         }
         if self.removed > 0 {
-            writeln!(f, "removed by removal entries: {}", self.removed)?;
+            writeln!(
+                f,
+                "removed by removal or whitelist entries: {}",
+                self.removed
+            )?;
         }
         if !self.skipped.is_empty() {
             writeln!(f, "skipped (not loadable as network indicators):")?;

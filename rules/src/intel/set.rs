@@ -1,9 +1,9 @@
 //! The immutable indicator set, its builder, and the lookup results.
 
-use super::index::{hash_bytes, KeyTable, SuffixHasher};
+use super::index::{hash_bytes, KeyTable, SuffixFilter, SuffixHasher};
 use super::ip::{Prefix, RangeTable, NONE};
 use super::report::{LoadReport, Location, Quoted};
-use super::value::{decode_hex, normalize, url_key, IndicatorType, KeyBuf, MAX_DOMAIN_LEN};
+use super::value::{decode_hex, normalize, url_key, IndicatorType, KeyBuf};
 use super::warninglist::Warninglist;
 use super::{feed_sid, IndicatorKind, Provenance, Tlp};
 use std::collections::{HashMap, HashSet};
@@ -100,6 +100,7 @@ pub struct IndicatorSetBuilder {
     tagset_items: Vec<u32>,
     tagset_ends: Vec<u32>,
     removals: HashSet<(u8, Vec<u8>, u16)>,
+    exclusions: HashSet<(u8, Vec<u8>)>,
     warninglists: Vec<Warninglist>,
     report: LoadReport,
     max_indicators: usize,
@@ -128,6 +129,7 @@ impl IndicatorSetBuilder {
             tagset_items: Vec::new(),
             tagset_ends: Vec::new(),
             removals: HashSet::new(),
+            exclusions: HashSet::new(),
             warninglists: Vec::new(),
             report: LoadReport::default(),
             max_indicators: DEFAULT_MAX_INDICATORS,
@@ -278,6 +280,20 @@ impl IndicatorSetBuilder {
         true
     }
 
+    /// Registers an exclusion (allow-list entry, Zeek `meta.whitelist`): at
+    /// build, indicators of this value are dropped whatever their feed.
+    /// Returns false if the value is invalid.
+    pub fn exclude(&mut self, ty: IndicatorType, value: &str) -> bool {
+        let Ok(norm) = normalize(ty, value, &mut self.buf) else {
+            return false;
+        };
+        if self.exclusions.len() < self.max_indicators {
+            self.exclusions
+                .insert((norm.kind as u8, self.buf.as_bytes().to_vec()));
+        }
+        true
+    }
+
     fn intern_tags(&mut self, tags: &[&str]) -> Option<u32> {
         if tags.is_empty() {
             return Some(0);
@@ -309,6 +325,7 @@ impl IndicatorSetBuilder {
             tagset_items,
             tagset_ends,
             removals,
+            exclusions,
             warninglists,
             mut report,
             ..
@@ -327,6 +344,10 @@ impl IndicatorSetBuilder {
                 report.removed += 1;
                 continue;
             }
+            if !exclusions.is_empty() && exclusions.contains(&(r.kind, v.to_vec())) {
+                report.removed += 1;
+                continue;
+            }
             if !warninglists.is_empty() {
                 let kind = IndicatorKind::from_u8(r.kind);
                 text.clear();
@@ -341,22 +362,33 @@ impl IndicatorSetBuilder {
             keep.push(i as u32);
         }
 
-        keep.sort_unstable_by(|&a, &b| {
-            let (ra, rb) = (&pending[a as usize], &pending[b as usize]);
-            ra.kind
-                .cmp(&rb.kind)
-                .then_with(|| value(ra).cmp(value(rb)))
-                .then(ra.feed.cmp(&rb.feed))
-                .then(ra.event.cmp(&rb.event))
-                .then(ra.flags.cmp(&rb.flags))
-                .then(a.cmp(&b))
+        // Equal values must end up adjacent; their order does not matter, so
+        // sort on (kind, hash of value) and compare bytes only on equal keys.
+        let mut keyed: Vec<(u64, u32)> = keep
+            .iter()
+            .map(|&i| {
+                let r = &pending[i as usize];
+                ((u64::from(r.kind) << 59) | (hash_bytes(value(r)) >> 5), i)
+            })
+            .collect();
+        drop(keep);
+        keyed.sort_unstable_by(|&(ka, a), &(kb, b)| {
+            ka.cmp(&kb).then_with(|| {
+                let (ra, rb) = (&pending[a as usize], &pending[b as usize]);
+                value(ra)
+                    .cmp(value(rb))
+                    .then(ra.feed.cmp(&rb.feed))
+                    .then(ra.event.cmp(&rb.event))
+                    .then(ra.flags.cmp(&rb.flags))
+                    .then(a.cmp(&b))
+            })
         });
 
         let mut arena: Vec<u8> = Vec::with_capacity(old_arena.len() / 2);
-        let mut records: Vec<Record> = Vec::with_capacity(keep.len());
+        let mut records: Vec<Record> = Vec::with_capacity(keyed.len());
         let mut groups: Vec<u32> = Vec::new();
         let mut prev: Option<&Record> = None;
-        for &i in &keep {
+        for &(_, i) in &keyed {
             let r = &pending[i as usize];
             let mut out = *r;
             match prev {
@@ -379,8 +411,7 @@ impl IndicatorSetBuilder {
             records.push(out);
             prev = Some(r);
         }
-        groups.push(records.len() as u32);
-        drop(keep);
+        drop(keyed);
         drop(pending);
         drop(old_arena);
 
@@ -388,7 +419,6 @@ impl IndicatorSetBuilder {
         let mut set = IndicatorSet {
             records,
             arena,
-            groups,
             feed_names: feeds.table,
             feed_sids: Vec::new(),
             events: events.table,
@@ -398,6 +428,7 @@ impl IndicatorSetBuilder {
             v4: RangeTable::default(),
             v6: RangeTable::default(),
             domains: KeyTable::default(),
+            domain_filter: SuffixFilter::default(),
             urls: KeyTable::default(),
             hashes: KeyTable::default(),
             ja3: KeyTable::default(),
@@ -409,7 +440,7 @@ impl IndicatorSetBuilder {
         set.feed_sids = (0..nfeeds)
             .map(|i| feed_sid(set.feed_names.get(i)))
             .collect();
-        set.index(&mut report);
+        set.index(&groups, &mut report);
         (set, report)
     }
 }
@@ -444,8 +475,6 @@ fn render_text(kind: IndicatorKind, v: &[u8], out: &mut Vec<u8>) {
 pub struct IndicatorSet {
     records: Vec<Record>,
     arena: Vec<u8>,
-    /// Group g (all records of one kind+value) is records[groups[g]..groups[g+1]].
-    groups: Vec<u32>,
     feed_names: StrTable,
     feed_sids: Vec<u32>,
     events: StrTable,
@@ -455,6 +484,7 @@ pub struct IndicatorSet {
     v4: RangeTable<u32>,
     v6: RangeTable<u128>,
     domains: KeyTable,
+    domain_filter: SuffixFilter,
     urls: KeyTable,
     hashes: KeyTable,
     ja3: KeyTable,
@@ -471,11 +501,12 @@ impl Default for IndicatorSet {
 }
 
 impl IndicatorSet {
-    fn index(&mut self, report: &mut LoadReport) {
-        let ngroups = self.groups.len().saturating_sub(1);
+    /// Indexes every group. A group is all records of one kind and value,
+    /// adjacent, sharing `value_off`; its id is its first record's index.
+    fn index(&mut self, groups: &[u32], report: &mut LoadReport) {
         let mut per_kind = [0usize; 12];
-        for g in 0..ngroups {
-            per_kind[usize::from(self.group_rec(g as u32).kind)] += 1;
+        for &g in groups {
+            per_kind[usize::from(self.group_rec(g).kind)] += 1;
         }
         let cap = |ks: &[IndicatorKind]| ks.iter().map(|&k| per_kind[k as usize]).sum();
         self.domains = KeyTable::with_capacity(cap(&[IndicatorKind::Domain]));
@@ -489,9 +520,10 @@ impl IndicatorSet {
         self.ja4 = KeyTable::with_capacity(cap(&[IndicatorKind::Ja4]));
         self.certs = KeyTable::with_capacity(cap(&[IndicatorKind::CertSha1]));
         self.emails = KeyTable::with_capacity(cap(&[IndicatorKind::Email]));
+        self.domain_filter = SuffixFilter::with_capacity(per_kind[IndicatorKind::Domain as usize]);
         let mut v4 = Vec::with_capacity(per_kind[0]);
         let mut v6 = Vec::with_capacity(per_kind[1]);
-        for g in 0..ngroups as u32 {
+        for &g in groups {
             let r = *self.group_rec(g);
             let v = self.value_bytes(&r);
             let kind = IndicatorKind::from_u8(r.kind);
@@ -511,7 +543,11 @@ impl IndicatorSet {
                     })
                 }
                 IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => {}
-                IndicatorKind::Domain => self.domains.insert(SuffixHasher::of(v), g),
+                IndicatorKind::Domain => {
+                    let h = SuffixHasher::of(v);
+                    self.domain_filter.insert(h);
+                    self.domains.insert(h, g)
+                }
                 IndicatorKind::Url => self.urls.insert(hash_bytes(v), g),
                 IndicatorKind::Md5 | IndicatorKind::Sha1 | IndicatorKind::Sha256 => {
                     self.hashes.insert(hash_bytes(v), g)
@@ -524,19 +560,39 @@ impl IndicatorSet {
         }
         self.v4 = RangeTable::build_v4(v4);
         self.v6 = RangeTable::build_v6(v6);
-        report.by_kind = [0; 12];
-        report.by_feed.clear();
+        let mut per_feed = vec![0u64; self.feed_sids.len()];
         for r in &self.records {
             self.counts[usize::from(r.kind)] += 1;
-            report.count_feed(self.feed_names.get(u32::from(r.feed)));
+            if let Some(c) = per_feed.get_mut(usize::from(r.feed)) {
+                *c += 1;
+            }
         }
         report.by_kind = self.counts;
+        report.by_feed.clear();
+        for (f, n) in per_feed.iter().enumerate() {
+            if *n > 0 {
+                report.count_feed(self.feed_names.get(f as u32), *n);
+            }
+        }
     }
 
     #[inline]
     fn group_rec(&self, g: u32) -> &Record {
-        let i = self.groups.get(g as usize).copied().unwrap_or(0) as usize;
-        &self.records[i.min(self.records.len().saturating_sub(1))]
+        static EMPTY: Record = Record {
+            value_off: u32::MAX,
+            value_len: 0,
+            kind: u8::MAX,
+            flags: 0,
+            tlp: 0,
+            confidence: 0,
+            feed: 0,
+            event: 0,
+            tags: 0,
+            first_seen: 0,
+            last_seen: 0,
+            expires: 0,
+        };
+        self.records.get(g as usize).unwrap_or(&EMPTY)
     }
 
     #[inline]
@@ -547,20 +603,16 @@ impl IndicatorSet {
 
     #[inline]
     fn group_value(&self, g: u32) -> &[u8] {
-        if self.records.is_empty() {
-            return &[];
-        }
         self.value_bytes(self.group_rec(g))
     }
 
     #[inline]
     fn group_hits(&self, g: u32, now: u64, need_subdomains: bool) -> Hits<'_> {
-        let start = self.groups.get(g as usize).copied().unwrap_or(0);
-        let end = self.groups.get(g as usize + 1).copied().unwrap_or(start);
         Hits {
             set: self,
-            cur: start,
-            end,
+            cur: g,
+            end: self.records.len() as u32,
+            value_off: self.group_rec(g).value_off,
             now,
             need_subdomains,
         }
@@ -571,6 +623,7 @@ impl IndicatorSet {
             set: self,
             cur: 0,
             end: 0,
+            value_off: 0,
             now: 0,
             need_subdomains: false,
         }
@@ -595,7 +648,7 @@ impl IndicatorSet {
     pub fn heap_bytes(&self) -> usize {
         self.records.capacity() * std::mem::size_of::<Record>()
             + self.arena.capacity()
-            + self.groups.capacity() * 4
+            + self.domain_filter.heap_bytes()
             + self.feed_names.heap_bytes()
             + self.feed_sids.capacity() * 4
             + self.events.heap_bytes()
@@ -632,31 +685,44 @@ impl IndicatorSet {
     }
 
     fn lookup_v4(&self, a: Ipv4Addr, now: u64) -> Hits<'_> {
-        let mut idx = self.v4.find(u32::from(a));
-        while idx != NONE {
-            let Some((g, parent)) = self.v4.prefix(idx) else {
-                break;
-            };
-            let hits = self.group_hits(g, now, false);
-            if hits.clone().next().is_some() {
-                return hits;
-            }
-            idx = parent;
+        let (g, range) = self.v4.slot(u32::from(a));
+        if g == NONE {
+            return self.no_hits();
         }
-        self.no_hits()
+        let hits = self.group_hits(g, now, false);
+        if hits.clone().next().is_some() {
+            return hits;
+        }
+        self.live_parent(self.v4.range_prefix(range), now, |p| self.v4.prefix(p))
     }
 
     fn lookup_v6(&self, a: Ipv6Addr, now: u64) -> Hits<'_> {
-        let mut idx = self.v6.find(u128::from(a));
-        while idx != NONE {
-            let Some((g, parent)) = self.v6.prefix(idx) else {
-                break;
-            };
+        let (g, range) = self.v6.slot(u128::from(a));
+        if g == NONE {
+            return self.no_hits();
+        }
+        let hits = self.group_hits(g, now, false);
+        if hits.clone().next().is_some() {
+            return hits;
+        }
+        self.live_parent(self.v6.range_prefix(range), now, |p| self.v6.prefix(p))
+    }
+
+    /// Hits of the closest prefix above prefix `p` that has a live
+    /// indicator (every indicator of `p` itself expired).
+    fn live_parent(
+        &self,
+        p: u32,
+        now: u64,
+        prefix: impl Fn(u32) -> Option<(u32, u32)>,
+    ) -> Hits<'_> {
+        let mut p = prefix(p).map_or(NONE, |(_, parent)| parent);
+        while let Some((g, parent)) = prefix(p) {
             let hits = self.group_hits(g, now, false);
             if hits.clone().next().is_some() {
                 return hits;
             }
-            idx = parent;
+            p = parent;
         }
         self.no_hits()
     }
@@ -666,8 +732,16 @@ impl IndicatorSet {
     /// indicator covers subdomains. Case-insensitive; one trailing dot ignored.
     pub fn lookup_domain(&self, name: &[u8], now: u64) -> Hits<'_> {
         let name = name.strip_suffix(b".").unwrap_or(name);
-        if name.is_empty() || name.len() > MAX_DOMAIN_LEN || self.count(IndicatorKind::Domain) == 0
-        {
+        // No length cap: an over-long name (bogus Host or SNI) must still
+        // match its listed parent domain; the work is linear in its length.
+        // A ":port" suffix (HTTP Host) is ignored.
+        let name = match memchr::memrchr(b':', name) {
+            Some(p) if p + 1 < name.len() && name[p + 1..].iter().all(u8::is_ascii_digit) => {
+                &name[..p]
+            }
+            _ => name,
+        };
+        if name.is_empty() || self.count(IndicatorKind::Domain) == 0 {
             return self.no_hits();
         }
         // Candidates, least specific first; the last 8 kept.
@@ -682,14 +756,10 @@ impl IndicatorSet {
             n += 1;
         };
         let mut h = SuffixHasher::new();
-        for i in (0..name.len()).rev() {
-            let b = name[i];
-            if b == b'.' {
-                let suffix = &name[i + 1..];
-                if !suffix.is_empty() {
-                    if let Some(g) = self.find_domain(h.finish(), suffix) {
-                        push(g, false);
-                    }
+        for (i, &b) in name.iter().enumerate().rev() {
+            if b == b'.' && i + 1 < name.len() {
+                if let Some(g) = self.find_domain(h.finish(), &name[i + 1..]) {
+                    push(g, false);
                 }
             }
             h.push(b);
@@ -708,6 +778,11 @@ impl IndicatorSet {
 
     #[inline]
     fn find_domain(&self, hash: u64, name: &[u8]) -> Option<u32> {
+        // The filter answers most absent suffixes ("com", "example.com")
+        // without touching the large table.
+        if !self.domain_filter.may_contain(hash) {
+            return None;
+        }
         self.domains
             .find(hash, |g| self.group_value(g).eq_ignore_ascii_case(name))
     }
@@ -720,22 +795,44 @@ impl IndicatorSet {
     }
 
     /// Indicators for an HTTP request: `host` (Host header, port allowed) and
-    /// `target` (`/path?query`). Tries host+path+query, then host+path, so a
+    /// `target` (`/path?query`, or an absolute `http://host/path` target,
+    /// whose host then wins). Tries host+path+query, then host+path, so a
     /// URL indicator without a query matches any query.
     pub fn lookup_url(&self, host: &[u8], target: &[u8], now: u64) -> Hits<'_> {
         if self.count(IndicatorKind::Url) == 0 {
             return self.no_hits();
         }
+        // Absolute-form target (proxy request): its authority is the host.
+        if let Some(rest) = strip_scheme(target) {
+            let end = rest
+                .iter()
+                .position(|&b| b == b'/' || b == b'?' || b == b'#')
+                .unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(end);
+            let host = match memchr::memrchr(b'@', authority) {
+                Some(p) => &authority[p + 1..],
+                None => authority,
+            };
+            return self.lookup_url_parts(host, path, now);
+        }
+        self.lookup_url_parts(host, target, now)
+    }
+
+    fn lookup_url_parts(&self, host: &[u8], target: &[u8], now: u64) -> Hits<'_> {
         let mut key = KeyBuf::new();
-        if !url_key(host, target, &mut key) {
-            return self.no_hits();
+        if url_key(host, target, &mut key) {
+            if let Some(g) = self.find_exact(&self.urls, key.as_bytes(), &[IndicatorKind::Url]) {
+                return self.group_hits(g, now, false);
+            }
         }
-        let k = key.as_bytes();
-        if let Some(g) = self.find_exact(&self.urls, k, &[IndicatorKind::Url]) {
-            return self.group_hits(g, now, false);
-        }
-        if let Some(q) = memchr::memchr(b'?', k) {
-            if let Some(g) = self.find_exact(&self.urls, &k[..q], &[IndicatorKind::Url]) {
+        // Without the query: also when a long query made the full key too
+        // long to be any indicator, so padding a query cannot evade.
+        let target = match memchr::memchr2(b'?', b'#', target) {
+            Some(q) => &target[..q],
+            None => return self.no_hits(),
+        };
+        if url_key(host, target, &mut key) {
+            if let Some(g) = self.find_exact(&self.urls, key.as_bytes(), &[IndicatorKind::Url]) {
                 return self.group_hits(g, now, false);
             }
         }
@@ -833,6 +930,16 @@ impl IndicatorSet {
     }
 }
 
+/// The rest of an `http://` or `https://` URL, any case.
+fn strip_scheme(target: &[u8]) -> Option<&[u8]> {
+    for scheme in [&b"http://"[..], b"https://"] {
+        if target.len() >= scheme.len() && target[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            return Some(&target[scheme.len()..]);
+        }
+    }
+    None
+}
+
 /// Indicators matching one lookup: all live indicators of the matched value
 /// (one per feed and event). Allocation-free; empty when nothing matched.
 #[derive(Clone, Debug)]
@@ -840,6 +947,9 @@ pub struct Hits<'a> {
     set: &'a IndicatorSet,
     cur: u32,
     end: u32,
+    /// The group's shared value offset: the group ends at the first record
+    /// with another one.
+    value_off: u32,
     now: u64,
     need_subdomains: bool,
 }
@@ -853,6 +963,10 @@ impl<'a> Iterator for Hits<'a> {
             let rec = self.cur;
             self.cur += 1;
             let r = self.set.records.get(rec as usize)?;
+            if r.value_off != self.value_off {
+                self.cur = self.end;
+                return None;
+            }
             if r.expires != 0 && self.now >= u64::from(r.expires) {
                 continue;
             }
@@ -1126,6 +1240,24 @@ mod test {
             .next()
             .is_some());
         assert!(set.lookup_url(b"bad.net", b"/other", 0).next().is_none());
+        // Proxy-style absolute targets and Host headers with a port.
+        assert!(set
+            .lookup_url(b"proxy:3128", b"HTTP://Bad.net/x/y?q=1", 0)
+            .next()
+            .is_some());
+        assert!(set
+            .lookup_url(b"x", b"http://u@bad.net:80/noquery", 0)
+            .next()
+            .is_some());
+        assert!(set.lookup_domain(b"www.evil.com:8080", 0).next().is_some());
+        // Padding evasions: a huge query or a huge subdomain still matches.
+        let long_query = format!("/noquery?{}", "a".repeat(10_000));
+        assert!(set
+            .lookup_url(b"bad.net", long_query.as_bytes(), 0)
+            .next()
+            .is_some());
+        let long_name = format!("{}.evil.com", "a.".repeat(5_000));
+        assert!(set.lookup_domain(long_name.as_bytes(), 0).next().is_some());
 
         assert!(set.lookup_hash(&[0xab; 32], 0).next().is_some());
         assert!(set.lookup_hash(&[0xcd; 16], 0).next().is_some());
@@ -1232,6 +1364,81 @@ mod test {
             report.rejected_by_reason().next(),
             Some(("indicator limit reached", 1))
         );
+    }
+
+    /// Set-level LPM with expiry and several feeds against a naive scan.
+    #[test]
+    fn random_sets_match_naive_lookup() {
+        let mut state = 0x0123_4567_89ab_cdefu64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _round in 0..10 {
+            let mut b = IndicatorSetBuilder::new();
+            // (network, len, expires) of every added indicator.
+            let mut added: Vec<(u32, u8, Option<u64>)> = Vec::new();
+            for _ in 0..300 {
+                let len = (next() % 33) as u8;
+                let addr = ((next() % 4) as u32) << 30 | (next() as u32 & 0x00ff_ffff);
+                let net = if len == 0 {
+                    0
+                } else {
+                    addr & (u32::MAX << (32 - u32::from(len)))
+                };
+                let expires = if next() % 3 == 0 {
+                    Some(100 + next() % 100)
+                } else {
+                    None
+                };
+                let feed = ["a", "b", "c"][(next() % 3) as usize];
+                let p = Provenance {
+                    feed,
+                    expires,
+                    ..Provenance::default()
+                };
+                let text = format!("{}/{len}", Ipv4Addr::from(net));
+                assert!(b.add(IndicatorType::Ip, &text, &p, "t", Location::Whole));
+                added.push((net, len, expires));
+            }
+            let (set, _) = b.build();
+            for _ in 0..3000 {
+                let pick = added[(next() as usize) % added.len()];
+                let addr = match next() % 3 {
+                    0 => next() as u32,
+                    1 => pick.0,
+                    _ => pick.0 | (next() as u32 & 0xff),
+                };
+                let now = next() % 250;
+                let live = |e: &Option<u64>| !matches!(e, Some(t) if now >= *t);
+                let covers = |&(net, len, _): &(u32, u8, Option<u64>)| {
+                    len == 0 || (addr & (u32::MAX << (32 - u32::from(len)))) == net
+                };
+                let best = added
+                    .iter()
+                    .filter(|e| covers(e) && live(&e.2))
+                    .map(|e| e.1)
+                    .max();
+                let hits: Vec<Hit<'_>> = set
+                    .lookup_ip(IpAddr::V4(Ipv4Addr::from(addr)), now)
+                    .collect();
+                match best {
+                    None => assert!(hits.is_empty(), "{addr:#x} at {now}"),
+                    Some(len) => {
+                        assert!(!hits.is_empty(), "{addr:#x} at {now}");
+                        for h in &hits {
+                            let IndicatorValue::Ip(_, l) = h.value() else {
+                                panic!("not an IP hit")
+                            };
+                            assert_eq!(l, len);
+                            assert!(!matches!(h.expires(), Some(t) if now >= t));
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! `Intel::JA4` some feeds use. Other types (`SOFTWARE`, `USER_NAME`,
 //! `FILE_NAME`, `PUBKEY_HASH`) are skipped and counted. Provenance: feed =
 //! `meta.source` (else the file's feed name), event id = `meta.url`, tag =
-//! `meta.desc`. A row with `meta.remove` = `T` removes the indicator.
+//! `meta.desc`. A row with `meta.remove` = `T` removes the indicator of that
+//! source; a row with `meta.whitelist` = `T` drops the value from every source.
 
 use super::lines::{Line, LineReader};
 use super::{IndicatorSetBuilder, IndicatorType, IntelError, Location, Provenance};
@@ -40,6 +41,7 @@ struct Columns {
     desc: Option<usize>,
     url: Option<usize>,
     remove: Option<usize>,
+    whitelist: Option<usize>,
 }
 
 /// Loads a Zeek intel file from a reader. `source` names it in rejections;
@@ -91,6 +93,7 @@ pub fn load_zeek_intel<R: BufRead>(
                     desc: pos("meta.desc"),
                     url: pos("meta.url"),
                     remove: pos("meta.remove"),
+                    whitelist: pos("meta.whitelist"),
                 });
             }
             continue;
@@ -149,6 +152,12 @@ pub fn load_zeek_intel<R: BufRead>(
         if get(c.remove) == Some("T") {
             if !b.remove(ty, value, feed) {
                 b.reject(source, at, "invalid value in removal entry", value);
+            }
+            continue;
+        }
+        if get(c.whitelist) == Some("T") {
+            if !b.exclude(ty, value) {
+                b.reject(source, at, "invalid value in whitelist entry", value);
             }
             continue;
         }
@@ -335,6 +344,69 @@ mod test {
         let (set, report) = b.build();
         assert_eq!(set.count(K::Domain), 2, "{report}");
         assert_eq!(set.count(K::CertSha1), 1, "{report}");
+    }
+
+    #[test]
+    fn zeek_btest_intel_files_with_expected_logs() {
+        let Some(dir) = corpus("expected/zeek") else {
+            return;
+        };
+        // (test folder, files, indicators loaded, skipped) from MANIFEST.tsv types.
+        let cases = [
+            (
+                "policy-frameworks-intel-seen-certs",
+                &["intel.dat"][..],
+                3,
+                0,
+            ),
+            (
+                "policy-frameworks-intel-seen-filename-in-http-get-response",
+                &["intel.dat"],
+                0,
+                1,
+            ),
+            (
+                "policy-frameworks-intel-seen-filename-in-http-post",
+                &["intel.dat"],
+                0,
+                2,
+            ),
+            ("policy-frameworks-intel-seen-smb", &["intel.dat"], 0, 1),
+            ("policy-frameworks-intel-seen-smtp", &["intel.dat"], 6, 0),
+            (
+                "policy-frameworks-intel-whitelisting",
+                &["intel.dat", "whitelist.dat"],
+                1,
+                0,
+            ),
+        ];
+        for (test, files, loaded, skipped) in cases {
+            let mut b = IndicatorSetBuilder::new();
+            for f in files {
+                load_zeek_intel_file(&dir.join(test).join(f), &mut b).unwrap();
+            }
+            let (set, report) = b.build();
+            assert_eq!(
+                (set.len(), report.skipped_total(), report.rejected_total()),
+                (loaded, skipped, 0),
+                "{test}\n{report}"
+            );
+        }
+        // As in the baseline intel.log: upload.wikimedia.org matches, the
+        // whitelisted meta.wikimedia.org does not.
+        let mut b = IndicatorSetBuilder::new();
+        let w = dir.join("policy-frameworks-intel-whitelisting");
+        load_zeek_intel_file(&w.join("intel.dat"), &mut b).unwrap();
+        load_zeek_intel_file(&w.join("whitelist.dat"), &mut b).unwrap();
+        let (set, report) = b.build();
+        assert_eq!(report.removed(), 1);
+        assert!(set
+            .lookup_domain(b"upload.wikimedia.org", 0)
+            .next()
+            .is_some());
+        assert!(set.lookup_domain(b"meta.wikimedia.org", 0).next().is_none());
+        let log = std::fs::read_to_string(w.join("intel.log")).unwrap();
+        assert!(log.contains("upload.wikimedia.org") && !log.contains("meta.wikimedia.org"));
     }
 
     #[test]

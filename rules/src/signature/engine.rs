@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use super::matcher::{apply_transforms, match_list, ListCtx};
 use super::rule::{
     compile_rule, Action, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, IntAct, IntCond, Names,
     PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich, ThreshKind, Threshold, Track, Transform,
-    Transport,
+    Transport, XOp, XTrack, Xbit,
 };
 use super::text::logical_lines;
 
@@ -746,6 +747,7 @@ impl Engine {
             scratch.seen.clear();
             scratch.seen.resize(self.rules.len().div_ceil(64), 0);
             scratch.tracks.clear();
+            scratch.xbits.clear();
         }
         // Untracked packets can only match rules without a direction, which sit in both halves.
         let to_client = input.flow.tracked && !input.flow.to_server;
@@ -928,6 +930,22 @@ impl Engine {
                 return false;
             }
         }
+        for x in &r.xbits {
+            let set = || {
+                scratch
+                    .xbits
+                    .get(&xbit_key(x, p))
+                    .is_some_and(|&until| p.ts_micros < until)
+            };
+            let ok = match x.op {
+                XOp::IsSet => set(),
+                XOp::IsNotSet => !set(),
+                _ => true,
+            };
+            if !ok {
+                return false;
+            }
+        }
         let mut b64 = std::mem::take(&mut scratch.b64);
         let mut latin1 = std::mem::take(&mut scratch.latin1);
         let mut tbuf = std::mem::take(&mut scratch.tmp);
@@ -1002,6 +1020,39 @@ impl Engine {
                 }
             }
         }
+        for x in &r.xbits {
+            let key = xbit_key(x, p);
+            let until = if x.expire == 0 {
+                u64::MAX
+            } else {
+                p.ts_micros
+                    .saturating_add(x.expire.saturating_mul(1_000_000))
+            };
+            match x.op {
+                XOp::Set => {
+                    if scratch.xbits.len() >= MAX_TRACKS {
+                        let now = p.ts_micros;
+                        scratch.xbits.retain(|_, u| now < *u);
+                        if scratch.xbits.len() >= MAX_TRACKS {
+                            scratch.evictions += scratch.xbits.len() as u64;
+                            scratch.xbits.clear();
+                        }
+                    }
+                    scratch.xbits.insert(key, until);
+                }
+                XOp::Unset => {
+                    scratch.xbits.remove(&key);
+                }
+                XOp::Toggle => {
+                    if scratch.xbits.get(&key).is_some_and(|&u| p.ts_micros < u) {
+                        scratch.xbits.remove(&key);
+                    } else {
+                        scratch.xbits.insert(key, until);
+                    }
+                }
+                XOp::IsSet | XOp::IsNotSet => {}
+            }
+        }
         for a in &r.int_acts {
             match *a {
                 IntAct::Set(i, v) => flow.set_int(i, v),
@@ -1072,6 +1123,15 @@ fn run(
     } else {
         apply_transforms(&l.transforms, data, tbuf, tmp2);
         match_list(&l.items, tbuf, ctx)
+    }
+}
+
+fn xbit_key(x: &Xbit, p: &PacketInput<'_>) -> (u32, IpAddr, Option<IpAddr>) {
+    match x.track {
+        XTrack::Src => (x.id, p.src, None),
+        XTrack::Dst => (x.id, p.dst, None),
+        // A pair is the same in both directions.
+        XTrack::Pair => (x.id, p.src.min(p.dst), Some(p.src.max(p.dst))),
     }
 }
 
@@ -1148,6 +1208,18 @@ fn count_hit(
         }
         ThreshKind::Both => e.count == t.count,
         ThreshKind::DetectionFilter => e.count > t.count,
+        ThreshKind::Backoff(m) => {
+            // `until` holds the next hit number that alerts.
+            if e.until == 0 {
+                e.until = t.count;
+            }
+            if e.count == e.until {
+                e.until = e.until.saturating_mul(m);
+                true
+            } else {
+                false
+            }
+        }
     }
 }
 

@@ -273,6 +273,8 @@ pub struct DetectScratch {
     pub(crate) latin1: String,
     pub(crate) tracks: HashMap<TrackKey, TrackEntry>,
     pub(crate) evictions: u64,
+    /// xbits: (name, host or host pair) -> expiry time in µs (`u64::MAX`: none).
+    pub(crate) xbits: HashMap<(u32, IpAddr, Option<IpAddr>), u64>,
 }
 
 impl DetectScratch {

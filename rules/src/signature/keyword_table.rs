@@ -393,6 +393,37 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             tcp(b"").app(AppProto::Http1).buf(B::HttpContentLen, b"40"),
             false,
         ),
+        (
+            r#"alert tcp any any -> any any (content:"|00 00 00|"; byte_extract:1,0,n,relative; byte_jump:n,0,relative; content:"Z"; within:1; sid:1;)"#,
+            tcp(b"\x00\x00\x00\x02\x00\x00Z"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"|00 00 00|"; byte_extract:1,0,n,relative; byte_jump:n,0,relative; content:"Z"; within:1; sid:1;)"#,
+            tcp(b"\x00\x00\x00\x09\x00\x01Z"),
+            false,
+        ),
+        // Extracted values at the extremes must not overflow the window arithmetic.
+        (
+            r#"alert tcp any any -> any any (byte_extract:8,0,big; content:"x"; distance:big; within:big; sid:1;)"#,
+            tcp(b"\x7f\xff\xff\xff\xff\xff\xff\xffx"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_extract:8,0,big; isdataat:big,relative; sid:1;)"#,
+            tcp(b"\x7f\xff\xff\xff\xff\xff\xff\xffx"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_jump:8,0,align; content:"x"; sid:1;)"#,
+            tcp(b"\x7f\xff\xff\xff\xff\xff\xff\xffx"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (byte_extract:8,0,big,multiplier 1000; content:"x"; offset:big; depth:big; sid:1;)"#,
+            tcp(b"\xff\xff\xff\xff\xff\xff\xff\xffx"),
+            false,
+        ),
         // dsize, bsize, urilen
         (
             r#"alert tcp any any -> any any (dsize:>5; sid:1;)"#,
@@ -838,6 +869,44 @@ alert tcp any any -> any any (content:"either"; flowbits:isset,auth|other; sid:5
 }
 
 #[test]
+fn xbits_follow_hosts_across_flows() {
+    let e = engine(
+        r#"alert tcp any any -> any any (content:"stage1"; xbits:set,seen,track ip_src,expire 60; noalert; sid:1;)
+alert tcp any any -> any any (content:"stage2"; xbits:isset,seen,track ip_src; sid:2;)
+alert tcp any any -> any any (content:"pair"; xbits:isset,seen2,track ip_pair; sid:3;)
+alert tcp any any -> any any (content:"mark"; xbits:set,seen2,track ip_pair; noalert; sid:4;)"#,
+        true,
+    );
+    let mut sc = DetectScratch::new();
+    let sids = |m: Vec<Match>| {
+        m.iter()
+            .filter(|m| !m.noalert)
+            .map(|m| m.rule.sid)
+            .collect::<Vec<_>>()
+    };
+    // Not set yet.
+    assert!(sids(tcp(b"stage2").run(&e, &mut FlowVars::default(), &mut sc)).is_empty());
+    tcp(b"stage1").run(&e, &mut FlowVars::default(), &mut sc);
+    // Another flow from the same source sees it...
+    assert_eq!(
+        sids(tcp(b"stage2").run(&e, &mut FlowVars::default(), &mut sc)),
+        vec![2]
+    );
+    // ...another source does not, and it expires after 60 s.
+    let other = tcp(b"stage2").with(|p| p.src = ip("192.168.1.99"));
+    assert!(sids(other.run(&e, &mut FlowVars::default(), &mut sc)).is_empty());
+    let late = tcp(b"stage2").with(|p| p.ts += 61_000_000);
+    assert!(sids(late.run(&e, &mut FlowVars::default(), &mut sc)).is_empty());
+    // ip_pair is direction-agnostic.
+    tcp(b"mark").run(&e, &mut FlowVars::default(), &mut sc);
+    let back = tcp(b"pair").with(|p| std::mem::swap(&mut p.src, &mut p.dst));
+    assert_eq!(
+        sids(back.run(&e, &mut FlowVars::default(), &mut sc)),
+        vec![3]
+    );
+}
+
+#[test]
 fn flowint_counts() {
     let e = engine(
         r#"alert tcp any any -> any any (content:"try"; flowint:tries,+,1; noalert; sid:1;)
@@ -878,6 +947,16 @@ alert tcp any any -> any any (content:"d"; detection_filter:track by_src, count 
     assert_eq!(count(b"b", 6, 1_000_000), vec![0, 0, 1, 0, 0, 1]);
     assert_eq!(count(b"c", 4, 1_000_000), vec![0, 1, 0, 0]);
     assert_eq!(count(b"d", 4, 1_000_000), vec![0, 0, 1, 1]);
+    // backoff: hits 1, 2, 4, 8 of 10 alert (count 1, multiplier 2).
+    let eb = engine(
+        r#"alert tcp any any -> any any (content:"k"; threshold:type backoff, track by_flow, count 1, multiplier 2; sid:1;)"#,
+        true,
+    );
+    let mut fb = FlowVars::default();
+    let hits: Vec<usize> = (0..10)
+        .map(|_| tcp(b"k").run(&eb, &mut fb, &mut sc).len())
+        .collect();
+    assert_eq!(hits, vec![1, 1, 0, 1, 0, 0, 0, 1, 0, 0]);
     // by_flow counts per flow.
     let e2 = engine(
         r#"alert tcp any any -> any any (content:"f"; threshold:type limit, track by_flow, count 1, seconds 60; sid:1;)"#,
@@ -948,6 +1027,11 @@ alert tcp any any -> any any (msg:"prio"; content:"y"; classtype:bad-unknown; pr
         md,
         vec![("created_at", "2024_01_01"), ("tag", "a"), ("tag", "b")]
     );
+    assert_eq!(
+        r.metadata_grouped(),
+        vec![("created_at", vec!["2024_01_01"]), ("tag", vec!["a", "b"])]
+    );
+    assert_eq!(r.metadata_values("tag").collect::<Vec<_>>(), vec!["a", "b"]);
     let m = tcp(b"y").run(&e, &mut FlowVars::default(), &mut DetectScratch::new());
     assert_eq!(m[0].rule.severity, 1);
 
@@ -970,7 +1054,7 @@ fn rejects_with_reasons() {
 alert tcp any any -> any any (pcre:"/(unclosed/"; sid:2;)
 alert xyz any any -> any any (sid:3;)
 alert tcp any any <- any any (sid:4;)
-alert tcp any any -> any any (content:"x"; xbits:set,a,track ip_src; sid:5;)
+alert tcp any any -> any any (content:"x"; xbits:set,a,track ip_flow; sid:5;)
 alert tcp any any -> any any (content:"x"; classtype:nope; sid:6;)
 alert tcp any any -> any any (content:"x";)
 alert tcp any any -> any any (content:"x"; sid:7;)
@@ -989,7 +1073,7 @@ alert tcp any any -> any any (content:"x"; byte_test:2,=,1,0,dce; sid:10;)
         "bad.rules:2 sid 2: bad pcre",
         "bad.rules:3 sid 3: unsupported protocol \"xyz\"",
         "bad.rules:4 sid 4: direction \"<-\"",
-        "bad.rules:5 sid 5: unsupported keyword \"xbits\"",
+        "bad.rules:5 sid 5: xbits: unsupported track \"ip_flow\"",
         "bad.rules:6 sid 6: unknown classtype \"nope\"",
         "bad.rules:7 sid ?: rule has no sid",
         "bad.rules:9 sid 7: duplicate sid (first loaded at bad.rules:8)",
@@ -999,6 +1083,33 @@ alert tcp any any -> any any (content:"x"; byte_test:2,=,1,0,dce; sid:10;)
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
+}
+
+#[test]
+fn oversized_and_deeply_nested_rules_are_rejected() {
+    let mut b = EngineBuilder::new();
+    let long = format!(
+        "alert tcp any any -> any any (content:\"{}\"; sid:1;)",
+        "a".repeat(70_000)
+    );
+    b.add_str(&long, "long");
+    let deep = format!(
+        "alert tcp any any -> any any (pcre:\"/{}a{}/\"; sid:2;)",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
+    b.add_str(&deep, "deep");
+    let nested = format!(
+        "alert tcp {}1.2.3.4{} any -> any any (sid:3;)",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    b.add_str(&nested, "nested");
+    let r = b.report();
+    assert_eq!(r.rejected_count(), 3, "{}", check_report(&r));
+    assert!(r.rejected[0].reason.starts_with("rule is 70"));
+    assert!(r.rejected[1].reason.starts_with("bad pcre"));
+    assert!(r.rejected[2].reason.contains("nest too deep"));
 }
 
 #[test]

@@ -65,9 +65,12 @@ fn window(c: &Content, buf_len: usize, cursor: usize, ctx: &ListCtx<'_>) -> Opti
     let (mut start, mut end) = (0i64, len);
     if c.relative() {
         let dist = c.distance.map(|d| val(d, ctx)).unwrap_or(0);
-        start = cursor as i64 + dist;
+        start = (cursor as i64).saturating_add(dist);
         if let Some(w) = c.within {
-            end = (cursor as i64 + dist + val(w, ctx)).min(len);
+            end = (cursor as i64)
+                .saturating_add(dist)
+                .saturating_add(val(w, ctx))
+                .min(len);
         }
         start = start.max(0);
     } else {
@@ -75,7 +78,7 @@ fn window(c: &Content, buf_len: usize, cursor: usize, ctx: &ListCtx<'_>) -> Opti
             start = val(o, ctx).max(0);
         }
         if let Some(d) = c.depth {
-            end = end.min(start + val(d, ctx));
+            end = end.min(start.saturating_add(val(d, ctx)));
         }
         if c.startswith {
             end = end.min(c.pat.len() as i64);
@@ -154,7 +157,7 @@ fn step(items: &[Item], i: usize, buf: &[u8], cursor: usize, ctx: &mut ListCtx<'
             let n = val(*n, ctx);
             // Suricata: relative wants cursor + n <= len, absolute wants n < len.
             let ok = if *relative {
-                cursor as i64 + n <= buf.len() as i64
+                (cursor as i64).saturating_add(n) <= buf.len() as i64
             } else {
                 n < buf.len() as i64
             };
@@ -187,7 +190,7 @@ fn step(items: &[Item], i: usize, buf: &[u8], cursor: usize, ctx: &mut ListCtx<'
             };
             let mut dist = (v as i64).saturating_mul(jump.multiplier as i64);
             if jump.align {
-                dist = (dist + 3) & !3;
+                dist = dist.saturating_add(3) & !3;
             }
             let base = if jump.from_beginning {
                 0
@@ -295,13 +298,20 @@ fn read_bytes(
         return None;
     }
     let start = start as usize;
-    if spec.nbytes == 0 && spec.string_base.is_none() {
+    let max = if spec.string_base.is_some() { 20 } else { 8 };
+    let nbytes = match spec.nbytes_var {
+        Some(v) => u8::try_from(val(Val::Var(v), ctx))
+            .ok()
+            .filter(|n| (1..=max).contains(n))?,
+        None => spec.nbytes,
+    };
+    if nbytes == 0 && spec.string_base.is_none() {
         return (start <= buf.len()).then_some((0, start));
     }
-    let end = if spec.nbytes == 0 {
+    let end = if nbytes == 0 {
         buf.len().min(start.saturating_add(20))
     } else {
-        start.checked_add(spec.nbytes as usize)?
+        start.checked_add(nbytes as usize)?
     };
     let raw = buf.get(start..end)?;
     if raw.is_empty() {

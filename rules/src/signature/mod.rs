@@ -1,5 +1,35 @@
-//! Suricata-syntax signatures: parse, compile, prefilter (Aho-Corasick over
-//! each rule's fast pattern, grouped by protocol and buffer), evaluate.
+//! Suricata-syntax signatures: parse, compile, prefilter, evaluate.
+//!
+//! * [`EngineBuilder`]: variables (Suricata's default address/port groups, settable),
+//!   classification table (ET Open's by default), `threshold.config`, rules from
+//!   files or strings. Bad rules never fail the load: each is recorded in the
+//!   [`LoadReport`] as `file:line sid N: reason`; [`check_report`] renders what
+//!   `vigie rules check` prints. [`EngineBuilder::provided_buffers`] declares the
+//!   app-layer buffers the sensor fills; rules needing others load and are counted
+//!   as waiting.
+//! * [`Engine`]: immutable, `Send + Sync`. [`Engine::inspect`] takes a
+//!   [`PacketInput`] (header fields, payload, optional reassembled stream, app-layer
+//!   buffers), the flow's [`FlowVars`] (flowbits, flowint, `by_flow` thresholds) and
+//!   the worker's [`DetectScratch`] (prefilter scratch, threshold/detection_filter
+//!   counters, xbits), and appends [`Match`]es sharing the rule's `Arc<RuleMeta>`.
+//! * Prefilter: rules are grouped by protocol class (tcp, udp, icmp, other) and
+//!   direction (`flow:to_server` / `to_client`); per group and buffer (with its
+//!   transforms) one Aho-Corasick automaton over the rules' fast patterns
+//!   (explicit `fast_pattern`, else the longest positive content; matched
+//!   ASCII-case-insensitively, confirmed by full evaluation). Rules without a
+//!   pattern are keyed by app protocol or by a narrow source/destination address
+//!   set (IP reputation lists) where possible, else evaluated on every packet of
+//!   their group. Candidates are deduplicated and evaluated in a fixed order
+//!   (pass, drop, reject, alert; then load order); a matching `pass` rule stops
+//!   evaluation of the packet.
+//! * Not supported (rules are rejected with the reason): `asn1`, `ftpbounce`,
+//!   `app-layer-event`, `tls.version`, `ssl_version`, `ssl_state`, `dce_*`,
+//!   `dataset`/`iprep`, `lua`, hash transforms, byte_* `dce`,
+//!   `detection_filter` `unique_on`, rule hooks (`tcp:flow_start`),
+//!   Snort 3 syntax. `tag` is accepted and has no effect.
+//! * xbits and threshold counters live in the worker's [`DetectScratch`]: with
+//!   several workers, hosts whose flows land on different workers are counted
+//!   per worker.
 //!
 //! ```
 //! use vigie_rules::signature::{EngineBuilder, PacketInput, FlowVars, DetectScratch};

@@ -90,6 +90,28 @@ pub struct RuleMeta {
     pub line: usize,
 }
 
+impl RuleMeta {
+    /// Values of one metadata key, in rule order.
+    pub fn metadata_values<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.metadata
+            .iter()
+            .filter(move |(k, _)| &**k == key)
+            .map(|(_, v)| &**v)
+    }
+
+    /// Metadata grouped as key -> values (EVE `alert.metadata`), keys in first-seen order.
+    pub fn metadata_grouped(&self) -> Vec<(&str, Vec<&str>)> {
+        let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (k, v) in self.metadata.iter() {
+            match out.iter_mut().find(|(ok, _)| *ok == &**k) {
+                Some((_, vs)) => vs.push(v),
+                None => out.push((k, vec![v])),
+            }
+        }
+        out
+    }
+}
+
 /// A numeric comparison (`dsize:>10`, `ttl:<5`, `urilen:10<>20`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NumCmp {
@@ -243,6 +265,8 @@ pub(crate) enum Endian {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ByteSpec {
     pub(crate) nbytes: u8,
+    /// Byte count taken from a `byte_extract` variable (Suricata 7); `nbytes` unused then.
+    pub(crate) nbytes_var: Option<u8>,
     pub(crate) offset: Val,
     pub(crate) relative: bool,
     pub(crate) endian: Endian,
@@ -484,12 +508,41 @@ pub(crate) enum IntAct {
     Sub(u32, i64),
 }
 
+/// What an `xbits` keyword keys its bit on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum XTrack {
+    Src,
+    Dst,
+    Pair,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum XOp {
+    IsSet,
+    IsNotSet,
+    Set,
+    Unset,
+    Toggle,
+}
+
+/// One `xbits` keyword: a bit keyed by host or host pair instead of flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Xbit {
+    pub(crate) op: XOp,
+    pub(crate) id: u32,
+    pub(crate) track: XTrack,
+    /// Seconds the bit lives after a set (0: until unset).
+    pub(crate) expire: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ThreshKind {
     Limit,
     Threshold,
     Both,
     DetectionFilter,
+    /// Exponential: alert on hit `count * multiplier^k`.
+    Backoff(u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -527,6 +580,7 @@ pub(crate) struct Rule {
     pub(crate) bit_acts: Vec<BitAct>,
     pub(crate) int_conds: Vec<IntCond>,
     pub(crate) int_acts: Vec<IntAct>,
+    pub(crate) xbits: Vec<Xbit>,
     pub(crate) threshold: Option<Threshold>,
     pub(crate) detection_filter: Option<Threshold>,
     pub(crate) nvars: u8,
@@ -590,6 +644,7 @@ impl Rule {
 pub(crate) struct Names {
     pub(crate) bits: HashMap<String, u32>,
     pub(crate) ints: HashMap<String, u32>,
+    xbits: HashMap<String, u32>,
     strings: std::collections::HashSet<Arc<str>>,
     addrs: HashMap<String, Arc<AddrSet>>,
     ports: HashMap<String, Arc<PortSet>>,
@@ -633,6 +688,11 @@ impl Names {
         let next = self.bits.len() as u32;
         *self.bits.entry(n.to_string()).or_insert(next)
     }
+    fn xbit(&mut self, n: &str) -> u32 {
+        let next = self.xbits.len() as u32;
+        *self.xbits.entry(n.to_string()).or_insert(next)
+    }
+
     fn int(&mut self, n: &str) -> u32 {
         let next = self.ints.len() as u32;
         *self.ints.entry(n.to_string()).or_insert(next)
@@ -681,6 +741,9 @@ pub(crate) fn scan_sid(text: &str) -> Option<u32> {
 
 const MAX_VARS: usize = 8;
 
+/// Longest accepted rule (Suricata's own limit is 8 KiB; ET's longest is ~3.3 KiB).
+const MAX_RULE_LEN: usize = 64 * 1024;
+
 struct Builder<'c, 'a> {
     ctx: &'c mut CompileCtx<'a>,
     rule: Rule,
@@ -704,6 +767,12 @@ pub(crate) fn compile_rule(
         sid: sid_hint,
         reason,
     };
+    if text.len() > MAX_RULE_LEN {
+        return Err(err(format!(
+            "rule is {} bytes long, more than {MAX_RULE_LEN}",
+            text.len()
+        )));
+    }
     let raw = split_rule(text).map_err(err)?;
     let action = Action::from_name(raw.action)
         .ok_or_else(|| err(format!("unknown action \"{}\"", raw.action)))?;
@@ -777,6 +846,7 @@ pub(crate) fn compile_rule(
         bit_acts: Vec::new(),
         int_conds: Vec::new(),
         int_acts: Vec::new(),
+        xbits: Vec::new(),
         threshold: None,
         detection_filter: None,
         nvars: 0,
@@ -856,7 +926,6 @@ fn no_value(name: &str, v: Option<&str>) -> Result<(), String> {
 
 /// Keywords Suricata has that this engine recognises but cannot evaluate.
 const UNSUPPORTED: &[&str] = &[
-    "xbits",
     "asn1",
     "app-layer-event",
     "ftpbounce",
@@ -1237,6 +1306,7 @@ impl Builder<'_, '_> {
             "flow" => self.flow(need(name, value)?)?,
             "flowbits" => self.flowbits(need(name, value)?, meta)?,
             "flowint" => self.flowint(need(name, value)?)?,
+            "xbits" => self.xbits(need(name, value)?, meta)?,
             "threshold" | "detection_filter" => {
                 let t = parse_threshold(need(name, value)?, name == "detection_filter")?;
                 if name == "threshold" {
@@ -1557,10 +1627,14 @@ impl Builder<'_, '_> {
         let nb = parts
             .first()
             .ok_or_else(|| format!("{kw}: missing byte count"))?;
-        let nbytes: u8 = nb
-            .trim()
-            .parse()
-            .map_err(|_| format!("{kw}: bad byte count \"{nb}\""))?;
+        let nb = nb.trim();
+        let (nbytes, nbytes_var) = match nb.parse::<u8>() {
+            Ok(n) => (n, None),
+            Err(_) => match self.vars.iter().position(|v| v == nb) {
+                Some(i) => (1, Some(i as u8)),
+                None => return Err(format!("{kw}: bad byte count \"{nb}\"")),
+            },
+        };
         let off_i = if kw == "byte_test" { 3 } else { 1 };
         let off = parts
             .get(off_i)
@@ -1568,6 +1642,7 @@ impl Builder<'_, '_> {
         let offset = self.val(off)?;
         let mut spec = ByteSpec {
             nbytes,
+            nbytes_var,
             offset,
             relative: false,
             endian: Endian::Big,
@@ -1843,6 +1918,56 @@ impl Builder<'_, '_> {
         Ok(())
     }
 
+    fn xbits(&mut self, v: &str, meta: &mut RuleMeta) -> Result<(), String> {
+        let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+        if parts.first() == Some(&"noalert") {
+            meta.noalert = true;
+            return Ok(());
+        }
+        let op = match parts.first().copied().unwrap_or("") {
+            "isset" => XOp::IsSet,
+            "isnotset" => XOp::IsNotSet,
+            "set" => XOp::Set,
+            "unset" => XOp::Unset,
+            "toggle" => XOp::Toggle,
+            o => return Err(format!("xbits: unknown command \"{o}\"")),
+        };
+        let name = parts
+            .get(1)
+            .copied()
+            .filter(|n| !n.is_empty() && !n.contains(char::is_whitespace))
+            .ok_or("xbits: missing name")?;
+        let mut track = None;
+        let mut expire = 0;
+        for p in parts.iter().skip(2) {
+            let (k, a) = p
+                .split_once(char::is_whitespace)
+                .map(|(k, a)| (k.trim(), a.trim()))
+                .unwrap_or((p, ""));
+            match k {
+                "track" => {
+                    track = Some(match a {
+                        "ip_src" => XTrack::Src,
+                        "ip_dst" => XTrack::Dst,
+                        "ip_pair" => XTrack::Pair,
+                        o => return Err(format!("xbits: unsupported track \"{o}\"")),
+                    })
+                }
+                "expire" => expire = parse_u64(a)?,
+                o => return Err(format!("xbits: unknown option \"{o}\"")),
+            }
+        }
+        let track = track.ok_or("xbits: missing track")?;
+        let id = self.ctx.names.xbit(name);
+        self.rule.xbits.push(Xbit {
+            op,
+            id,
+            track,
+            expire,
+        });
+        Ok(())
+    }
+
     fn flowint(&mut self, v: &str) -> Result<(), String> {
         let parts: Vec<&str> = v.split(',').map(str::trim).collect();
         let name = *parts.first().ok_or("flowint: missing name")?;
@@ -2012,6 +2137,7 @@ fn parse_threshold(v: &str, detection_filter: bool) -> Result<Threshold, String>
     let mut track = None;
     let mut count = None;
     let mut seconds = None;
+    let mut multiplier = None;
     for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, a) = p
             .split_once(char::is_whitespace)
@@ -2023,6 +2149,7 @@ fn parse_threshold(v: &str, detection_filter: bool) -> Result<Threshold, String>
                     "limit" => ThreshKind::Limit,
                     "threshold" => ThreshKind::Threshold,
                     "both" => ThreshKind::Both,
+                    "backoff" => ThreshKind::Backoff(0),
                     o => return Err(format!("threshold: bad type \"{o}\"")),
                 })
             }
@@ -2038,14 +2165,28 @@ fn parse_threshold(v: &str, detection_filter: bool) -> Result<Threshold, String>
             }
             "count" => count = Some(parse_u64(a)?),
             "seconds" => seconds = Some(parse_u64(a)?),
+            "multiplier" => multiplier = Some(parse_u64(a)?),
             o => return Err(format!("threshold: unknown option \"{o}\"")),
         }
     }
+    let mut kind = kind.ok_or("threshold: missing type")?;
+    let count = count.ok_or("threshold: missing count")?;
+    let seconds = if let ThreshKind::Backoff(_) = kind {
+        // Alerts on hit count, count*m, count*m^2, ...: no time window.
+        let m = multiplier.ok_or("threshold: backoff needs multiplier")?;
+        if m < 2 || count == 0 {
+            return Err("threshold: backoff needs count >= 1 and multiplier >= 2".into());
+        }
+        kind = ThreshKind::Backoff(m);
+        u64::MAX / 1_000_000
+    } else {
+        seconds.ok_or("threshold: missing seconds")?
+    };
     Ok(Threshold {
-        kind: kind.ok_or("threshold: missing type")?,
+        kind,
         track: track.ok_or("threshold: missing track")?,
-        count: count.ok_or("threshold: missing count")?,
-        seconds: seconds.ok_or("threshold: missing seconds")?,
+        count,
+        seconds,
     })
 }
 

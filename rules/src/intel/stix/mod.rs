@@ -72,9 +72,15 @@ struct Bundle {
     objects: Vec<StixObject>,
 }
 
-/// TLP 1.0 marking definitions have fixed ids in STIX 2.x.
+/// TLP 1.0 marking definitions have fixed ids in STIX 2.x; the TLP 2.0
+/// ones use the uuids of FIRST's TLP 2.0 definitions (as CACAO does).
 fn well_known_tlp(id: &str) -> Option<Tlp> {
     Some(match id {
+        "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487" => Tlp::Clear,
+        "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb" => Tlp::Green,
+        "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421" => Tlp::Amber,
+        "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003" => Tlp::AmberStrict,
+        "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1" => Tlp::Red,
         "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9" => Tlp::Clear,
         "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da" => Tlp::Green,
         "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82" => Tlp::Amber,

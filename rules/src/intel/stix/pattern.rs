@@ -793,6 +793,51 @@ mod test {
         }
     }
 
+    /// Random token soup never panics and always gives at least one answer.
+    #[test]
+    fn random_token_soup() {
+        let pieces = [
+            "[",
+            "]",
+            "(",
+            ")",
+            " AND ",
+            " OR ",
+            " FOLLOWEDBY ",
+            "ipv4-addr:value",
+            " = ",
+            "'1.2.3.4'",
+            "file:hashes.'SHA-256'",
+            " MATCHES ",
+            " NOT ",
+            " WITHIN 5 SECONDS",
+            "'",
+            "\\",
+            "[*]",
+            ".",
+            ":",
+            "t'2020-01-01T00:00:00Z'",
+            " IN ",
+            "(",
+            "'a', 'b'",
+            " EXISTS ",
+            "123",
+            "h'00'",
+        ];
+        let mut state = 42u64;
+        for _ in 0..20_000 {
+            let mut p = String::new();
+            for _ in 0..(state % 12) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                p.push_str(pieces[(state % pieces.len() as u64) as usize]);
+            }
+            state = state.wrapping_add(1);
+            assert!(!alternatives(&p).is_empty(), "{p}");
+        }
+    }
+
     #[test]
     fn syntax_errors_and_hostile_patterns() {
         for bad in [
