@@ -1,7 +1,11 @@
 //! Capture sources: they fill [`RawBatch`]es with frames, in capture order.
 
+#[cfg(target_os = "linux")]
+pub mod afpacket;
 pub mod file;
 pub mod interfaces;
+#[cfg(feature = "libpcap")]
+pub mod pcap_live;
 
 /// Where packets come from: capture files, or a live interface. The reader
 /// thread calls `fill` until it returns false.

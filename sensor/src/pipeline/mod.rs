@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwapOption;
 use crossbeam_channel::{bounded, unbounded};
 use vigie_rules::signature::Engine;
 
@@ -109,6 +110,10 @@ pub struct ReplayConfig {
     pub flow: FlowConfig,
     /// Signature engine, when rules were given.
     pub engine: Option<Arc<Engine>>,
+    /// Indicator set (swappable), when indicators were given.
+    pub intel: Option<crate::intel::SharedIndicators>,
+    /// Copy of every alert line for the shipper; never blocks the output.
+    pub alert_tee: Option<crate::ship::AlertTee>,
 }
 
 impl Default for ReplayConfig {
@@ -120,6 +125,8 @@ impl Default for ReplayConfig {
             decoder: DecoderConfig::default(),
             flow: FlowConfig::default(),
             engine: None,
+            intel: None,
+            alert_tee: None,
         }
     }
 }
@@ -158,6 +165,10 @@ pub struct Progress {
     pub packets: AtomicU64,
     /// Bytes read so far.
     pub bytes: AtomicU64,
+    /// Packets the kernel dropped so far (live sources).
+    pub kernel_drops: AtomicU64,
+    /// Alerts raised so far (updated once per batch by each worker).
+    pub alerts: AtomicU64,
 }
 
 const CHANNEL_BATCHES: usize = 8;
@@ -175,9 +186,23 @@ pub fn replay(
 /// Runs the pipeline over any packet source until it is finished.
 pub fn run(
     cfg: &ReplayConfig,
+    source: Box<dyn PacketSource>,
+    out: Box<dyn Write + Send>,
+    progress: Arc<Progress>,
+) -> std::io::Result<RunSummary> {
+    let slot = Arc::new(ArcSwapOption::new(cfg.engine.clone()));
+    run_with_engine_slot(cfg, source, out, progress, slot)
+}
+
+/// Like [`run`], but workers take their engine from `slot`, checked once per
+/// batch: storing a new engine there (a reload) takes effect on each worker's
+/// next batch, without stopping capture. `cfg.engine` is ignored.
+pub fn run_with_engine_slot(
+    cfg: &ReplayConfig,
     mut source: Box<dyn PacketSource>,
     out: Box<dyn Write + Send>,
     progress: Arc<Progress>,
+    slot: Arc<ArcSwapOption<Engine>>,
 ) -> std::io::Result<RunSummary> {
     let start = Instant::now();
     let threads = cfg.threads.max(1);
@@ -221,6 +246,9 @@ pub fn run(
                 reader_progress
                     .bytes
                     .fetch_add(batch.data.len() as u64, Ordering::Relaxed);
+                reader_progress
+                    .kernel_drops
+                    .store(source.kernel_drops(), Ordering::Relaxed);
                 if raw_tx.send(batch).is_err() {
                     break;
                 }
@@ -260,7 +288,9 @@ pub fn run(
         let back = work_back_tx.clone();
         let ev_back = ev_back_rx.clone();
         let raw_recycle = raw_recycle.clone();
-        let engine = cfg.engine.clone();
+        let slot = slot.clone();
+        let intel = cfg.intel.clone();
+        let worker_progress = progress.clone();
         let wcfg = worker::WorkerConfig {
             eve_types: cfg.eve_types,
             flow: cfg.flow,
@@ -269,10 +299,29 @@ pub fn run(
             thread::Builder::new()
                 .name(format!("vigie-worker-{w}"))
                 .spawn(move || {
-                    let mut wk = worker::Worker::new(wcfg, engine);
+                    let mut engine = slot.load_full();
+                    let mut wk = worker::Worker::new(wcfg, engine.clone());
+                    wk.set_intel(intel);
+                    let mut alerts = 0u64;
                     while let Ok(mut batch) = rx.recv() {
+                        let now = slot.load_full();
+                        let same = match (&now, &engine) {
+                            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                            (None, None) => true,
+                            _ => false,
+                        };
+                        if !same {
+                            engine = now;
+                            wk.set_engine(engine.clone());
+                        }
                         let buf = ev_back.try_recv().unwrap_or_default();
                         let out = wk.process(&batch, buf);
+                        if wk.alerts() != alerts {
+                            worker_progress
+                                .alerts
+                                .fetch_add(wk.alerts() - alerts, Ordering::Relaxed);
+                            alerts = wk.alerts();
+                        }
                         if let Some(raw) = batch.raw.take().and_then(Arc::into_inner) {
                             let _ = raw_recycle.send(raw);
                         }
@@ -291,9 +340,10 @@ pub fn run(
     drop(ev_tx);
 
     let eve_types = cfg.eve_types;
+    let tee = cfg.alert_tee.clone();
     let output = thread::Builder::new()
         .name("vigie-output".into())
-        .spawn(move || order::write_ordered(ev_rx, ev_back_tx, threads, out))?;
+        .spawn(move || order::write_ordered(ev_rx, ev_back_tx, threads, out, tee))?;
 
     let source = reader
         .join()
