@@ -439,8 +439,10 @@ impl EngineBuilder {
         for gb in groups {
             built.push(gb.build(&rules)?);
         }
+        let app_rule = rules.iter().map(|r| !r.needed_buffers().is_empty()).collect();
         Ok(Engine {
             id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
+            app_rule,
             rules,
             groups: built,
             thresholds,
@@ -672,6 +674,8 @@ struct Group {
 pub struct Engine {
     id: u64,
     rules: Vec<Rule>,
+    /// Per rule: it uses an app-layer buffer (inspected in app-only passes).
+    app_rule: Vec<bool>,
     groups: Vec<Group>,
     thresholds: ThresholdConfig,
     report: LoadReport,
@@ -779,7 +783,7 @@ impl Engine {
             match pf.src {
                 Src::Payload => {
                     self.scan(pf, input.payload, scratch);
-                    if let Some(s) = input.stream {
+                    if let Some(s) = input.stream.filter(|s| *s != input.payload) {
                         self.scan(pf, s, scratch);
                     }
                 }
@@ -804,6 +808,9 @@ impl Engine {
             let Some(rule) = self.rules.get(r as usize) else {
                 continue;
             };
+            if input.app_only && !self.app_rule.get(r as usize).copied().unwrap_or(false) {
+                continue;
+            }
             if self.eval(rule, input, flow, scratch)
                 && self.fire(r, rule, input, flow, scratch, out)
             {
@@ -976,7 +983,9 @@ impl Engine {
                         ok = run(l, p.payload, &mut ctx, tbuf, &mut scratch.tmp2);
                     }
                     if !ok && stream_sel != StreamSel::NoStream {
-                        if let Some(s) = p.stream {
+                        // In-order data equal to the payload was just tried.
+                        let fresh = |s: &&[u8]| stream_sel == StreamSel::OnlyStream || *s != p.payload;
+                        if let Some(s) = p.stream.filter(fresh) {
                             ok = run(l, s, &mut ctx, tbuf, &mut scratch.tmp2);
                         }
                     }
@@ -1268,8 +1277,10 @@ fn check(c: &PktCheck, p: &PacketInput<'_>) -> bool {
                 .iter()
                 .any(|(id, d)| *id == want && cmp.test(d.len() as u64))
         }
+        // Nothing matches before protocol detection is done, not even a negation.
         PktCheck::AppProto { proto, negated } => {
-            (p.flow.app_proto.satisfies(proto, true)) != negated
+            p.flow.app_proto != AppProto::Unknown
+                && (p.flow.app_proto.satisfies(proto, true) != negated)
         }
         PktCheck::StreamSize { which, cmp } => {
             let (s, c) = (p.flow.bytes_to_client, p.flow.bytes_to_server);

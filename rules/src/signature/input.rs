@@ -145,6 +145,10 @@ pub struct PacketInput<'a> {
     pub stream: Option<&'a [u8]>,
     /// App-layer buffers present for this packet; a buffer may appear several times.
     pub buffers: &'a [(BufferId, &'a [u8])],
+    /// Inspect only rules that use an app-layer buffer: set when inspecting one
+    /// transaction part after the packet itself was inspected, so packet rules
+    /// do not alert twice for one packet.
+    pub app_only: bool,
 }
 
 impl<'a> PacketInput<'a> {
@@ -168,6 +172,7 @@ impl<'a> PacketInput<'a> {
             flow: FlowInfo::default(),
             stream: None,
             buffers: &[],
+            app_only: false,
         }
     }
 }

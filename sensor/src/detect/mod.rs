@@ -12,7 +12,7 @@ use vigie_rules::signature::{
 
 use crate::app::AppProto;
 use crate::decode::{ipopt, L4};
-use crate::flow::table::{Direction, Flow, FlowState};
+use crate::flow::table::{Direction, Flow};
 use crate::pipeline::WorkPacket;
 
 /// The rule files named by `paths`: files as given, directories expanded to
@@ -71,6 +71,22 @@ pub fn load_engine(
     Ok((engine, report))
 }
 
+/// What the flow's session adds to one inspection.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SessionInfo<'a> {
+    /// The flow's application protocol, once detected.
+    pub app: Option<AppProto>,
+    /// `flow:established`: TCP handshake seen and session not closed; other
+    /// protocols: traffic seen both ways.
+    pub established: bool,
+    /// Stream bytes this packet made available in order, when they differ from
+    /// its own payload (reordered or retransmitted segments).
+    pub stream: Option<&'a [u8]>,
+    /// Inspect only rules that use app-layer buffers (a transaction part after
+    /// the packet pass).
+    pub app_only: bool,
+}
+
 /// One worker's detection state.
 pub struct Detector {
     engine: Arc<Engine>,
@@ -118,8 +134,8 @@ impl Detector {
     }
 
     /// Runs the engine on one packet of `flow` going in `dir`, with the
-    /// app-layer `buffers` that became available with it; `app` is the flow's
-    /// application protocol. Matches are left in
+    /// app-layer `buffers` that became available with it; `sess` is what the
+    /// flow's session knows (app protocol, handshake, new stream bytes). Matches are left in
     /// `self.matches`, in the engine's deterministic order.
     pub fn inspect(
         &mut self,
@@ -127,7 +143,7 @@ impl Detector {
         bytes: &[u8],
         flow: &Flow,
         dir: Direction,
-        app: Option<AppProto>,
+        sess: SessionInfo<'_>,
         vars: &mut FlowVars,
         buffers: &[(BufferId, &[u8])],
     ) {
@@ -183,13 +199,14 @@ impl Detector {
             flow: FlowInfo {
                 tracked: true,
                 to_server: dir == Direction::ToServer,
-                established: flow.state != FlowState::New,
-                app_proto: rule_app(app),
+                established: sess.established,
+                app_proto: rule_app(sess.app),
                 bytes_to_server: flow.bytes[0],
                 bytes_to_client: flow.bytes[1],
             },
-            stream: None,
+            stream: sess.stream,
             buffers,
+            app_only: sess.app_only,
         };
         self.engine
             .inspect(&input, vars, &mut self.scratch, &mut self.matches);

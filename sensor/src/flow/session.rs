@@ -4,7 +4,7 @@
 use vigie_rules::signature::FlowVars;
 
 use super::reassembly::{
-    Direction as StreamDir, ReassemblyBudget, Segment, StreamEvent, TcpSession,
+    Direction as StreamDir, ReassemblyBudget, Segment, StreamEvent, TcpSession, TcpState,
 };
 use crate::app::{AppLayer, Direction as AppDir};
 
@@ -31,6 +31,8 @@ pub struct FlowSession {
     pub tx_alerted: Vec<(u64, u32)>,
     /// Stream bytes were delivered to the app layer by the last packet.
     pub new_data: bool,
+    /// Stream offsets `[start, end)` delivered in order by the last segment, per direction.
+    pub delivered: [Option<(u64, u64)>; 2],
 }
 
 /// App-layer direction of a stream direction.
@@ -55,15 +57,75 @@ impl FlowSession {
             tls_logged: false,
             tx_alerted: Vec::new(),
             new_data: false,
+            delivered: [None, None],
         }
+    }
+
+    /// A session for a flow without stream or app layer (ICMP, other IP
+    /// protocols, UDP without data yet): it holds the flow's rule state.
+    pub fn rules_only(proto: u8, sport: u16, dport: u16) -> FlowSession {
+        FlowSession {
+            tcp: None,
+            app: AppLayer::new(proto, sport, dport),
+            vars: FlowVars::default(),
+            req_next: 0,
+            resp_next: 0,
+            tls_client_done: false,
+            tls_server_done: false,
+            tls_logged: false,
+            tx_alerted: Vec::new(),
+            new_data: false,
+            delivered: [None, None],
+        }
+    }
+
+    /// `flow:established` as Suricata sees it: for TCP, the three-way handshake
+    /// was seen (a session picked up midstream never is) and the session has
+    /// not closed or been reset; without TCP, `flow_established` (seen both ways).
+    pub fn established(&self, flow_established: bool) -> bool {
+        match &self.tcp {
+            Some(t) => {
+                !t.is_midstream()
+                    && matches!(
+                        t.state(),
+                        TcpState::Established
+                            | TcpState::FinWait1
+                            | TcpState::FinWait2
+                            | TcpState::Closing
+                    )
+            }
+            None => flow_established,
+        }
+    }
+
+    /// The in-order stream bytes the last segment delivered in `dir` (as far
+    /// as the stream window still holds them), with the flow's rule state.
+    pub fn stream_and_vars(&mut self, dir: StreamDir) -> (Option<&[u8]>, &mut FlowVars) {
+        let stream = delivered_in(self.tcp.as_ref(), self.delivered[dir.index()], dir);
+        (stream, &mut self.vars)
     }
 
     /// Feeds one TCP segment: reassembled data goes to the app layer in order.
     pub fn on_tcp(&mut self, dir: StreamDir, seg: &Segment<'_>, budget: &mut ReassemblyBudget) {
-        let FlowSession { tcp, app, new_data, .. } = self;
+        let FlowSession {
+            tcp,
+            app,
+            new_data,
+            delivered,
+            ..
+        } = self;
         let Some(tcp) = tcp.as_mut() else { return };
         *new_data = false;
+        *delivered = [None, None];
         tcp.on_segment(dir, seg, budget, &mut |ev| {
+            if let StreamEvent::Data { dir, offset, data } = ev {
+                let end = offset.saturating_add(data.len() as u64);
+                let d = &mut delivered[dir.index()];
+                *d = Some(match *d {
+                    Some((s, e)) => (s.min(offset), e.max(end)),
+                    None => (offset, end),
+                });
+            }
             feed_app(app, new_data, ev);
         });
     }
@@ -83,6 +145,19 @@ impl FlowSession {
             tcp.release(budget);
         }
     }
+}
+
+fn delivered_in(
+    tcp: Option<&TcpSession>,
+    range: Option<(u64, u64)>,
+    dir: StreamDir,
+) -> Option<&[u8]> {
+    let (start, end) = range?;
+    let s = tcp?.stream(dir);
+    let (w, woff) = (s.window(), s.window_offset());
+    let from = usize::try_from(start.max(woff) - woff).ok()?;
+    let to = usize::try_from(end.checked_sub(woff)?).ok()?;
+    w.get(from..to).filter(|b| !b.is_empty())
 }
 
 fn feed_app(app: &mut AppLayer, new_data: &mut bool, ev: StreamEvent<'_>) {
