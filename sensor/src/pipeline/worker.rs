@@ -47,6 +47,8 @@ pub struct WorkerCounters {
     pub last_ts: u64,
     /// TCP tracking and reassembly counters (name, value).
     pub stream: Vec<(&'static str, u64)>,
+    /// Indicator matching counters.
+    pub intel: crate::intel::IntelCounters,
 }
 
 impl WorkerCounters {
@@ -57,6 +59,7 @@ impl WorkerCounters {
         self.alerts += o.alerts;
         self.flow_records += o.flow_records;
         self.last_ts = self.last_ts.max(o.last_ts);
+        self.intel.merge(&o.intel);
         for (name, v) in &o.stream {
             match self.stream.iter_mut().find(|(n, _)| n == name) {
                 Some(e) => e.1 += v,
@@ -73,6 +76,7 @@ pub struct Worker {
     counters: WorkerCounters,
     budget: ReassemblyBudget,
     detector: Option<Detector>,
+    intel: Option<crate::intel::IntelMatcher>,
 }
 
 /// Where an event goes in the output order.
@@ -110,14 +114,23 @@ impl Worker {
             flows: FlowTable::new(cfg.flow),
             budget: ReassemblyBudget::new(ReassemblyConfig::default()),
             detector: engine.map(Detector::new),
+            intel: None,
             cfg,
             counters: WorkerCounters::default(),
         }
     }
 
+    /// Matches indicators from `shared` (its current set, taken per batch).
+    pub fn set_intel(&mut self, shared: Option<crate::intel::SharedIndicators>) {
+        self.intel = shared.map(crate::intel::IntelMatcher::new);
+    }
+
     /// Handles one batch; returns its events for the output stage.
     pub fn process(&mut self, batch: &WorkBatch, mut buf: EventBuf) -> WorkerOutput {
         buf.clear();
+        if let Some(i) = self.intel.as_mut() {
+            i.begin_batch();
+        }
         let mut emit = Emit { buf: &mut buf, sub: 0 };
         let types = self.cfg.eve_types;
         for p in &batch.pkts {
@@ -129,14 +142,15 @@ impl Worker {
                 counters,
                 budget,
                 detector,
+                intel,
                 ..
             } = self;
             let mut evicted = |mut f: Flow, r: EndReason| {
-                end_flow(&mut f, r, p.pkt_no, p.ts_ns, budget, counters, types, &mut emit);
+                end_flow(&mut f, r, p.pkt_no, p.ts_ns, budget, intel.as_mut(), counters, types, &mut emit);
             };
             let (flow, dir) = flows.track(&fp, &mut evicted);
             let bytes = batch.bytes(p);
-            handle_packet(p, bytes, flow, dir, budget, detector.as_mut(), counters, types, &mut emit);
+            handle_packet(p, bytes, flow, dir, budget, detector.as_mut(), intel.as_mut(), counters, types, &mut emit);
         }
         if batch.clock_ts > self.counters.last_ts {
             self.counters.last_ts = batch.clock_ts;
@@ -150,11 +164,12 @@ impl Worker {
             flows,
             counters,
             budget,
+            intel,
             ..
         } = self;
         let (last, now) = (batch.last_pkt_no, batch.clock_ts);
         flows.expire(now, &mut |mut f, r| {
-            end_flow(&mut f, r, last, now, budget, counters, types, &mut emit);
+            end_flow(&mut f, r, last, now, budget, intel.as_mut(), counters, types, &mut emit);
         });
         WorkerOutput {
             seq: batch.seq,
@@ -171,11 +186,12 @@ impl Worker {
             flows,
             counters,
             budget,
+            intel,
             ..
         } = self;
         let now = counters.last_ts;
         flows.drain(&mut |mut f, r| {
-            end_flow(&mut f, r, u64::MAX, now, budget, counters, types, &mut emit);
+            end_flow(&mut f, r, u64::MAX, now, budget, intel.as_mut(), counters, types, &mut emit);
         });
         WorkerOutput {
             seq: u64::MAX,
@@ -183,9 +199,23 @@ impl Worker {
         }
     }
 
+    /// Replaces the signature engine (reload); flow variables of the old
+    /// engine are dropped by the engine's own id check.
+    pub fn set_engine(&mut self, engine: Option<Arc<Engine>>) {
+        self.detector = engine.map(Detector::new);
+    }
+
+    /// Alerts raised so far.
+    pub fn alerts(&self) -> u64 {
+        self.counters.alerts
+    }
+
     /// The worker's counters, once it is done.
     pub fn into_counters(self) -> (FlowCounters, WorkerCounters) {
         let mut c = self.counters;
+        if let Some(i) = &self.intel {
+            c.intel = i.counters.clone();
+        }
         self.budget.visit(&mut |name, v| c.stream.push((name, v)));
         (self.flows.counters, c)
     }
@@ -214,12 +244,23 @@ fn end_flow(
     order_pkt: u64,
     now: u64,
     budget: &mut ReassemblyBudget,
+    intel: Option<&mut crate::intel::IntelMatcher>,
     counters: &mut WorkerCounters,
     types: EveTypes,
     emit: &mut Emit<'_>,
 ) {
-    if let Some(mut sess) = f.session.take() {
-        sess.finish(budget);
+    let mut sess = f.session.take();
+    if let Some(s) = sess.as_mut() {
+        s.finish(budget);
+    }
+    if let Some(i) = intel {
+        // Indicator hits in what the flow still held, then forget the flow.
+        let tiebreak = f.first_pkt_no;
+        counters.alerts += i.on_flow_end(f, sess.as_deref(), order_pkt, now, types.alert, &mut |w| {
+            emit.push(order_pkt, KIND_ALERT, tiebreak, |out| w(out))
+        });
+    }
+    if let Some(mut sess) = sess {
         log_app(f, &mut sess, now, order_pkt, true, types, emit);
     }
     if types.flow {
@@ -290,6 +331,7 @@ fn handle_packet(
     dir: Direction,
     budget: &mut ReassemblyBudget,
     detector: Option<&mut Detector>,
+    intel: Option<&mut crate::intel::IntelMatcher>,
     counters: &mut WorkerCounters,
     types: EveTypes,
     emit: &mut Emit<'_>,
@@ -319,6 +361,10 @@ fn handle_packet(
     }
     if let Some(det) = detector {
         inspect(p, bytes, flow, dir, det, counters, types, emit);
+    }
+    if let Some(i) = intel {
+        // Before log_app frees the completed transactions.
+        intel_packet(p, flow, dir, i, counters, types, emit);
     }
     let wants_app = types.http || types.dns || types.tls;
     if let Some(mut sess) = flow.session.take() {
@@ -514,6 +560,22 @@ fn write_alerts(
             )
         });
     }
+}
+
+/// Indicator lookups for one packet (endpoints of a new flow, new app-layer
+/// fields); alerts go out in packet order like signature alerts.
+fn intel_packet(
+    p: &WorkPacket,
+    flow: &mut Flow,
+    dir: Direction,
+    intel: &mut crate::intel::IntelMatcher,
+    counters: &mut WorkerCounters,
+    types: EveTypes,
+    emit: &mut Emit<'_>,
+) {
+    counters.alerts += intel.on_packet(p, flow, dir, types.alert, &mut |w| {
+        emit.push(p.pkt_no, KIND_ALERT, 0, |out| w(out))
+    });
 }
 
 fn flow_packet(p: &WorkPacket) -> FlowPacket {
