@@ -11,17 +11,23 @@ fn same_bytes_whatever_the_thread_count() {
         .map(|(rel, _)| corpus.join(rel))
         .collect();
     assert!(files.len() > 1000);
-    let (one, s1) = common::replay(files.clone(), 1, "alert,flow,anomaly");
-    let (two, s2) = common::replay(files.clone(), 2, "alert,flow,anomaly");
-    let (three, _) = common::replay(files, 3, "alert,flow,anomaly");
+    // ET Open 2024 as the reference IDS runs it, so alerts are part of the check.
+    let et = corpus.join("rules/et-open-suricata-5.0-2024-04-19");
+    let engine = Some(common::engine(&[et]));
+    let types = "alert,flow,anomaly,http,dns,tls";
+    let (one, s1) = common::replay_with(files.clone(), 1, types, engine.clone());
+    let (two, s2) = common::replay_with(files.clone(), 2, types, engine.clone());
+    let (three, _) = common::replay_with(files, 3, types, engine);
     println!(
-        "{} packets, {} bytes of EVE, {} events; worker balance with 2: {:?}",
+        "{} packets, {} bytes of EVE, {} events, {} alerts; worker balance with 2: {:?}",
         s1.packets,
         one.len(),
         s1.events_written,
+        s1.alerts,
         s2.per_worker_packets
     );
     assert!(s1.events_written > 1000);
+    assert!(s1.alerts > 100, "ET Open raised only {} alerts", s1.alerts);
     assert_eq!(s1.packets, s2.packets);
     assert!(one == two, "1 and 2 threads differ");
     assert!(one == three, "1 and 3 threads differ");

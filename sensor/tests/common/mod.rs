@@ -15,7 +15,10 @@ pub fn corpus() -> Option<PathBuf> {
         return Some(p);
     }
     if std::env::var("VIGIE_EXTERNAL_TESTS").is_ok_and(|v| v == "1") {
-        panic!("VIGIE_EXTERNAL_TESTS=1 but the corpus is missing at {}", p.display());
+        panic!(
+            "VIGIE_EXTERNAL_TESTS=1 but the corpus is missing at {}",
+            p.display()
+        );
     }
     eprintln!("skip: corpus not found at {}", p.display());
     None
@@ -23,7 +26,9 @@ pub fn corpus() -> Option<PathBuf> {
 
 /// Bundled captures in tests/pcaps.
 pub fn bundled(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/pcaps").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/pcaps")
+        .join(name)
 }
 
 /// (path relative to the corpus folder, capinfos packet count) for every capture
@@ -34,7 +39,9 @@ pub fn manifest_pcaps(corpus: &Path) -> Vec<(String, u64)> {
     for line in text.lines() {
         let mut cols = line.split('\t');
         let Some(path) = cols.next() else { continue };
-        let Some(note) = line.split('\t').nth(6) else { continue };
+        let Some(note) = line.split('\t').nth(6) else {
+            continue;
+        };
         let Some(n) = note
             .split("packets=")
             .nth(1)
@@ -63,14 +70,36 @@ impl Write for SharedBuf {
 
 /// Replays `files` and returns the EVE bytes and the run summary.
 pub fn replay(files: Vec<PathBuf>, threads: usize, types: &str) -> (Vec<u8>, RunSummary) {
+    replay_with(files, threads, types, None)
+}
+
+/// Loads rule files or directories into an engine.
+pub fn engine(paths: &[PathBuf]) -> Arc<vigie_rules::signature::Engine> {
+    let (e, _) = vigie_sensor::detect::load_engine(paths, None).expect("rules load");
+    Arc::new(e)
+}
+
+/// Replays `files` with an optional signature engine.
+pub fn replay_with(
+    files: Vec<PathBuf>,
+    threads: usize,
+    types: &str,
+    engine: Option<Arc<vigie_rules::signature::Engine>>,
+) -> (Vec<u8>, RunSummary) {
     let cfg = ReplayConfig {
         threads,
         eve_types: EveTypes::parse(types).unwrap(),
+        engine,
         ..Default::default()
     };
     let buf = SharedBuf::default();
-    let summary = pipeline::replay(&cfg, files, Box::new(buf.clone()), Arc::new(Progress::default()))
-        .expect("replay");
+    let summary = pipeline::replay(
+        &cfg,
+        files,
+        Box::new(buf.clone()),
+        Arc::new(Progress::default()),
+    )
+    .expect("replay");
     let bytes = std::mem::take(&mut *buf.0.lock().unwrap());
     (bytes, summary)
 }
