@@ -1,0 +1,406 @@
+//! vigie collector: the central receiver of alert batches from sensors.
+//!
+//! A sensor streams [`Batch`]es over gRPC with mutual TLS; its identity is the
+//! common name of its client certificate. For each batch the collector drops
+//! alert ids it has already delivered ([`dedup::DedupWindow`], persisted),
+//! appends the new alerts to a rotating EVE JSONL archive
+//! ([`archive::EveArchive`]), publishes each to NATS JetStream (stream
+//! `VIGIE_ALERTS`, subject `vigie.alerts.<sensor>`, `Nats-Msg-Id` = alert id)
+//! and waits for the publish acks. Only then is the batch acked to the sensor,
+//! so an alert is never acked before it is stored twice.
+#![deny(missing_docs)]
+
+pub mod archive;
+pub mod dedup;
+pub mod pki;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::{Request, Response, Status, Streaming};
+use vigie_proto::v1::collector_server::{Collector, CollectorServer};
+use vigie_proto::v1::{Ack, Alert, Batch, SensorHealth};
+
+/// Name of the JetStream stream alerts are published to.
+pub const STREAM: &str = "VIGIE_ALERTS";
+
+/// `vigie collector --config FILE` (TOML).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorConfig {
+    /// Address to listen on, e.g. `0.0.0.0:4317` (`127.0.0.1:0` picks a free port).
+    pub listen: String,
+    /// CA that signs sensor certificates (PEM).
+    pub ca: PathBuf,
+    /// Collector certificate (PEM).
+    pub cert: PathBuf,
+    /// Collector private key (PEM).
+    pub key: PathBuf,
+    /// Directory of dedup state, health and the archive.
+    pub state_dir: PathBuf,
+    /// NATS server URL; without it alerts are only archived.
+    #[serde(default)]
+    pub nats_url: Option<String>,
+    /// Alert ids remembered for dedup.
+    #[serde(default = "default_window")]
+    pub dedup_window: usize,
+    /// Archive file size before rotation, bytes.
+    #[serde(default = "default_archive_bytes")]
+    pub archive_file_bytes: u64,
+    /// Archive files kept.
+    #[serde(default = "default_archive_files")]
+    pub archive_files: usize,
+}
+
+fn default_window() -> usize {
+    1_000_000
+}
+fn default_archive_bytes() -> u64 {
+    256 << 20
+}
+fn default_archive_files() -> usize {
+    64
+}
+
+impl CollectorConfig {
+    /// Reads a TOML config file; unknown keys are an error that names them.
+    pub fn load(path: &Path) -> Result<CollectorConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// Per-sensor health as the collector last saw it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SensorStatus {
+    /// Unix seconds of the last batch.
+    pub last_seen: u64,
+    /// Alerts archived and published.
+    pub accepted: u64,
+    /// Alerts dropped as duplicates.
+    pub duplicates: u64,
+    /// Batches received.
+    pub batches: u64,
+    /// Last health report: packets, drops, spool depth and drops, version.
+    pub packets: u64,
+    /// Packets dropped by the kernel.
+    pub kernel_drops: u64,
+    /// Alerts waiting in the sensor's spool.
+    pub spool_depth: u64,
+    /// Alerts the sensor's spool dropped at its bound.
+    pub spool_dropped: u64,
+    /// Alerts dropped before the spool (queue full).
+    pub queue_drops: u64,
+    /// Sensor version.
+    pub version: String,
+}
+
+struct State {
+    dedup: dedup::DedupWindow,
+    archive: archive::EveArchive,
+    health: BTreeMap<String, SensorStatus>,
+    health_path: PathBuf,
+}
+
+/// The gRPC service (cheap to clone: shared state).
+#[derive(Clone)]
+pub struct CollectorService {
+    state: Arc<Mutex<State>>,
+    js: Option<async_nats::jetstream::Context>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Sensor id from the first certificate the client presented: its common name.
+fn peer_identity<T>(req: &Request<T>) -> Result<String, Status> {
+    let certs = req
+        .peer_certs()
+        .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
+    let der = certs
+        .first()
+        .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+        .map_err(|_| Status::unauthenticated("unreadable client certificate"))?;
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|c| c.as_str().ok())
+        .ok_or_else(|| Status::unauthenticated("client certificate has no common name"))?;
+    if cn.is_empty()
+        || !cn
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(Status::permission_denied(format!(
+            "sensor id {cn:?} is not a valid subject token"
+        )));
+    }
+    Ok(cn.to_string())
+}
+
+/// Minimal EVE line for an alert the sensor sent without one.
+fn eve_line(a: &Alert) -> Vec<u8> {
+    let v = serde_json::json!({
+        "timestamp_ns": a.timestamp_ns, "flow_id": a.flow_id, "event_type": "alert",
+        "src_ip": a.src_ip, "src_port": a.src_port, "dest_ip": a.dest_ip,
+        "dest_port": a.dest_port, "proto": a.proto,
+        "alert": {"action": a.action, "gid": a.gid, "signature_id": a.signature_id,
+                  "rev": a.rev, "signature": a.signature, "category": a.category,
+                  "severity": a.severity},
+    });
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+impl CollectorService {
+    async fn handle(&self, sensor: &str, batch: Batch) -> Result<Ack, Status> {
+        let mut st = self.state.lock().await;
+        let mut fresh: Vec<Alert> = Vec::with_capacity(batch.alerts.len());
+        let mut dups = 0u32;
+        let mut in_batch = std::collections::HashSet::new();
+        for mut a in batch.alerts {
+            if a.sensor_id != sensor {
+                return Err(Status::permission_denied(format!(
+                    "alert {} claims sensor {:?} but the certificate says {sensor:?}",
+                    a.id, a.sensor_id
+                )));
+            }
+            if st.dedup.contains(&a.id) || !in_batch.insert(a.id.clone()) {
+                dups += 1;
+                continue;
+            }
+            if a.eve_json.is_empty() {
+                a.eve_json = String::from_utf8(eve_line(&a)).unwrap_or_default();
+            }
+            fresh.push(a);
+        }
+        st.archive
+            .write_lines(fresh.iter().map(|a| a.eve_json.as_bytes()))
+            .map_err(|e| Status::unavailable(format!("archive write failed: {e}")))?;
+        if let Some(js) = &self.js {
+            let subject = format!("vigie.alerts.{sensor}");
+            let mut acks = Vec::with_capacity(fresh.len());
+            for a in &fresh {
+                let mut h = async_nats::HeaderMap::new();
+                h.insert("Nats-Msg-Id", a.id.as_str());
+                let f = js
+                    .publish_with_headers(
+                        subject.clone(),
+                        h,
+                        a.eve_json.clone().into_bytes().into(),
+                    )
+                    .await
+                    .map_err(|e| Status::unavailable(format!("JetStream publish failed: {e}")))?;
+                acks.push(f);
+            }
+            for f in acks {
+                f.await.map_err(|e| {
+                    Status::unavailable(format!("JetStream publish ack failed: {e}"))
+                })?;
+            }
+        }
+        st.dedup
+            .record(fresh.iter().map(|a| a.id.as_str()))
+            .map_err(|e| Status::unavailable(format!("dedup log write failed: {e}")))?;
+        let accepted = fresh.len() as u32;
+        let path = st.health_path.clone();
+        let s = st.health.entry(sensor.to_string()).or_default();
+        s.last_seen = now_secs();
+        s.batches += 1;
+        s.accepted += accepted as u64;
+        s.duplicates += dups as u64;
+        if let Some(h) = batch.health {
+            apply_health(s, &h);
+            let snapshot = serde_json::to_vec_pretty(&st.health).unwrap_or_default();
+            let tmp = path.with_extension("json.tmp");
+            if std::fs::write(&tmp, snapshot).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+        }
+        Ok(Ack {
+            batch_seq: batch.batch_seq,
+            accepted,
+            duplicates: dups,
+        })
+    }
+}
+
+fn apply_health(s: &mut SensorStatus, h: &SensorHealth) {
+    s.packets = h.packets;
+    s.kernel_drops = h.kernel_drops;
+    s.queue_drops = h.queue_drops;
+    s.spool_depth = h.spool_depth;
+    s.spool_dropped = h.spool_dropped;
+    s.version = h.version.clone();
+}
+
+type AckStream = Pin<Box<dyn Stream<Item = Result<Ack, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl Collector for CollectorService {
+    type ShipStream = AckStream;
+
+    async fn ship(&self, req: Request<Streaming<Batch>>) -> Result<Response<AckStream>, Status> {
+        let sensor = peer_identity(&req)?;
+        let mut inbound = req.into_inner();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Ack, Status>>(16);
+        let svc = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match inbound.message().await {
+                    Ok(Some(b)) => {
+                        let r = svc.handle(&sensor, b).await;
+                        let stop = r.is_err();
+                        if tx.send(r).await.is_err() || stop {
+                            break;
+                        }
+                    }
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        });
+        let out =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|x| (x, rx)) },
+            );
+        Ok(Response::new(Box::pin(out)))
+    }
+}
+
+/// Reads the health file `vigie collector status` shows.
+pub fn read_status(cfg: &CollectorConfig) -> Result<BTreeMap<String, SensorStatus>, String> {
+    let p = cfg.state_dir.join("health.json");
+    match std::fs::read(&p) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", p.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(format!("{}: {e}", p.display())),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Runs the collector until `shutdown` resolves. `on_listen` gets the bound
+/// address (useful with port 0).
+pub async fn serve(
+    cfg: CollectorConfig,
+    on_listen: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), String> {
+    std::fs::create_dir_all(&cfg.state_dir)
+        .map_err(|e| format!("{}: {e}", cfg.state_dir.display()))?;
+    let dedup = dedup::DedupWindow::open(&cfg.state_dir, cfg.dedup_window)
+        .map_err(|e| format!("{}: dedup log: {e}", cfg.state_dir.display()))?;
+    let archive = archive::EveArchive::open(
+        &cfg.state_dir.join("archive"),
+        cfg.archive_file_bytes,
+        cfg.archive_files,
+    )
+    .map_err(|e| format!("{}: archive: {e}", cfg.state_dir.display()))?;
+    let js = match &cfg.nats_url {
+        Some(url) => {
+            let client = async_nats::connect(url.as_str())
+                .await
+                .map_err(|e| format!("NATS {url}: {e}"))?;
+            let js = async_nats::jetstream::new(client);
+            js.get_or_create_stream(async_nats::jetstream::stream::Config {
+                name: STREAM.to_string(),
+                subjects: vec!["vigie.alerts.>".to_string()],
+                duplicate_window: std::time::Duration::from_secs(600),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("NATS {url}: stream {STREAM}: {e}"))?;
+            Some(js)
+        }
+        None => None,
+    };
+    let health_path = cfg.state_dir.join("health.json");
+    let health = read_status(&cfg).unwrap_or_default();
+    let svc = CollectorService {
+        state: Arc::new(Mutex::new(State {
+            dedup,
+            archive,
+            health,
+            health_path,
+        })),
+        js,
+    };
+    let tls = ServerTlsConfig::new()
+        .identity(Identity::from_pem(read(&cfg.cert)?, read(&cfg.key)?))
+        .client_ca_root(Certificate::from_pem(read(&cfg.ca)?))
+        .client_auth_optional(false);
+    let addr: SocketAddr = cfg
+        .listen
+        .parse()
+        .map_err(|e| format!("listen {:?}: {e}", cfg.listen))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("listen {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    on_listen(local);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    Server::builder()
+        .tls_config(tls)
+        .map_err(|e| format!("TLS config: {e}"))?
+        .add_service(
+            CollectorServer::new(svc)
+                .accept_compressed(tonic::codec::CompressionEncoding::Zstd)
+                .max_decoding_message_size(64 << 20),
+        )
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+        .map_err(|e| format!("gRPC server: {e}"))
+}
+
+/// Loads the config and runs the collector on its own runtime until SIGINT or
+/// SIGTERM. Prints `listening on ADDR` on stdout once bound.
+pub fn run_blocking(config: &Path) -> Result<(), String> {
+    let cfg = CollectorConfig::load(config)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    rt.block_on(async move {
+        let shutdown = async {
+            let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+            match term {
+                Ok(mut t) => {
+                    tokio::select! {
+                        _ = t.recv() => {}
+                        _ = tokio::signal::ctrl_c() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        };
+        serve(
+            cfg,
+            |a| {
+                use std::io::Write;
+                let mut o = std::io::stdout();
+                let _ = writeln!(o, "listening on {a}");
+                let _ = o.flush();
+            },
+            shutdown,
+        )
+        .await
+    })
+}

@@ -1,0 +1,149 @@
+//! Shipping throughput on loopback: sensor shipper → collector → JetStream,
+//! with a counting TCP relay in between to measure bytes per alert on the wire.
+//! Ignored by default (it is a measurement, not a check); run with
+//! `cargo test -p vigie-sensor --release --test ship_bench -- --ignored --nocapture`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn run(zstd: bool, n: u64) {
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("vigie-ship-bench-{zstd}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let nats_port = free_port();
+    let mut nats = Command::new("nats-server")
+        .args([
+            "-js",
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &nats_port.to_string(),
+            "-sd",
+        ])
+        .arg(dir.join("js"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server on PATH");
+    while std::net::TcpStream::connect(("127.0.0.1", nats_port)).is_err() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pki = dir.join("pki");
+    vigie_collector::pki::init(&pki, "bench CA").unwrap();
+    vigie_collector::pki::issue(&pki, "collector", true, &["localhost".into()]).unwrap();
+    vigie_collector::pki::issue(&pki, "s1", false, &[]).unwrap();
+    let cfg = vigie_collector::CollectorConfig {
+        listen: "127.0.0.1:0".into(),
+        ca: pki.join("ca.pem"),
+        cert: pki.join("collector.pem"),
+        key: pki.join("collector.key"),
+        state_dir: dir.join("state"),
+        nats_url: Some(format!("nats://127.0.0.1:{nats_port}")),
+        dedup_window: 1_000_000,
+        archive_file_bytes: 256 << 20,
+        archive_files: 8,
+    };
+    let wire = Arc::new(AtomicU64::new(0));
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let wire2 = wire.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (ctx, crx) = tokio::sync::oneshot::channel();
+            tokio::spawn(vigie_collector::serve(
+                cfg,
+                move |a| {
+                    let _ = ctx.send(a);
+                },
+                std::future::pending(),
+            ));
+            let collector = crx.await.unwrap();
+            // Counting relay: every byte both ways between sensor and collector.
+            let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(relay.local_addr().unwrap()).unwrap();
+            loop {
+                let (mut a, _) = relay.accept().await.unwrap();
+                let wire = wire2.clone();
+                tokio::spawn(async move {
+                    let mut b = tokio::net::TcpStream::connect(collector).await.unwrap();
+                    if let Ok((x, y)) = tokio::io::copy_bidirectional(&mut a, &mut b).await {
+                        wire.fetch_add(x + y, Ordering::Relaxed);
+                    }
+                });
+            }
+        })
+    });
+    let relay = addr_rx.recv().unwrap();
+    let mut sc = vigie_sensor::ship::ShipConfig::new(
+        format!("https://localhost:{}", relay.port()),
+        pki.join("ca.pem"),
+        pki.join("s1.pem"),
+        pki.join("s1.key"),
+        "s1".into(),
+        dir.join("spool"),
+    );
+    sc.zstd = zstd;
+    sc.batch_alerts = 2000;
+    sc.window = 8;
+    let t0 = Instant::now();
+    let shipper = vigie_sensor::ship::Shipper::start(sc).unwrap();
+    let tee = shipper.tee().unwrap();
+    for i in 0..n {
+        let l = format!(
+            "{{\"timestamp\":\"2026-11-26T10:00:00.{:06}+0000\",\"flow_id\":{},\"pcap_cnt\":{i},\"event_type\":\"alert\",\"src_ip\":\"10.0.{}.{}\",\"src_port\":{},\"dest_ip\":\"192.0.2.10\",\"dest_port\":443,\"proto\":\"TCP\",\"community_id\":\"1:abcdefghijklmnopqrstuvwxyz0=\",\"alert\":{{\"action\":\"allowed\",\"gid\":1,\"signature_id\":{},\"rev\":1,\"signature\":\"ET POLICY example signature {}\",\"category\":\"Potentially Bad Traffic\",\"severity\":2,\"metadata\":{{\"signature_severity\":[\"Major\"]}}}}}}",
+            i % 1_000_000,
+            1_000_000_007u64.wrapping_mul(i + 1) % 9_007_199_254_740_991,
+            i / 256 % 256,
+            i % 256,
+            1024 + i % 50_000,
+            2_000_000 + i % 100,
+            i % 100
+        );
+        // Backpressure for the bench only: keep the tee from overflowing.
+        while tee.queued() > 60_000 {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        tee.offer(l.as_bytes());
+    }
+    drop(tee);
+    let r = shipper.finish(Duration::from_secs(600)).unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    // The relay adds a connection's bytes when it closes.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(r.acked, n, "{r:?}");
+    println!(
+        "zstd={zstd}: {n} alerts in {secs:.2} s = {:.0} alerts/s sensor->collector->JetStream (fsync per batch); {:.1} wire bytes/alert (TLS, both directions)",
+        n as f64 / secs,
+        wire.load(Ordering::Relaxed) as f64 / n as f64
+    );
+    let _ = nats.kill();
+    let _ = nats.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore]
+fn shipping_throughput_and_wire_bytes() {
+    let n = std::env::var("VIGIE_BENCH_ALERTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    run(false, n);
+    run(true, n);
+}

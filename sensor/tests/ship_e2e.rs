@@ -1,0 +1,442 @@
+//! Alert shipping with real components: a real `nats-server -js`, the collector
+//! (the `vigie collector` binary), the `vigie replay` binary shipping over mTLS,
+//! and a JetStream consumer in the test.
+//!
+//! Needs `nats-server` on PATH; skipped with a reason when it is missing, unless
+//! VIGIE_EXTERNAL_TESTS=1, in which case a missing server fails the test.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use vigie_collector::pki;
+
+fn external_required() -> bool {
+    std::env::var("VIGIE_EXTERNAL_TESTS").is_ok_and(|v| v == "1")
+}
+
+fn nats_available() -> bool {
+    let ok = Command::new("nats-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if external_required() {
+            panic!("VIGIE_EXTERNAL_TESTS=1 but nats-server is not on PATH (apt-get install nats-server)");
+        }
+        eprintln!(
+            "skipped: nats-server not on PATH (set VIGIE_EXTERNAL_TESTS=1 to make this a failure)"
+        );
+    }
+    ok
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vigie-ship-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Kills the child when dropped, so a failed assertion leaves no server behind.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_nats(dir: &Path) -> (Proc, u16) {
+    let port = free_port();
+    let child = Command::new("nats-server")
+        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+        .arg(dir.join("js"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start nats-server");
+    let p = Proc(child);
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "nats-server did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (p, port)
+}
+
+struct Pki {
+    dir: PathBuf,
+}
+
+fn make_pki(dir: &Path) -> Pki {
+    let d = dir.join("pki");
+    pki::init(&d, "test CA").unwrap();
+    pki::issue(
+        &d,
+        "collector",
+        true,
+        &["localhost".into(), "127.0.0.1".into()],
+    )
+    .unwrap();
+    pki::issue(&d, "s1", false, &[]).unwrap();
+    Pki { dir: d }
+}
+
+impl Pki {
+    fn f(&self, n: &str) -> PathBuf {
+        self.dir.join(n)
+    }
+}
+
+fn write_collector_config(dir: &Path, pki: &Pki, port: u16, nats_port: u16) -> PathBuf {
+    let cfg = dir.join("collector.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\nca = {:?}\ncert = {:?}\nkey = {:?}\nstate_dir = {:?}\nnats_url = \"nats://127.0.0.1:{nats_port}\"\n",
+            pki.f("ca.pem"),
+            pki.f("collector.pem"),
+            pki.f("collector.key"),
+            dir.join("collector-state"),
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+fn start_collector(cfg: &Path) -> Proc {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["collector", "--config"])
+        .arg(cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start collector");
+    let out = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).unwrap();
+    assert!(line.starts_with("listening on "), "collector said {line:?}");
+    Proc(child)
+}
+
+/// Every message of the stream, as (Nats-Msg-Id, payload).
+fn consume_all(nats_port: u16, expect: usize) -> Vec<(String, String)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        use futures_util::StreamExt;
+        let client = async_nats::connect(format!("127.0.0.1:{nats_port}"))
+            .await
+            .unwrap();
+        let js = async_nats::jetstream::new(client);
+        let mut stream = js.get_stream("VIGIE_ALERTS").await.unwrap();
+        let consumer = stream
+            .create_consumer(async_nats::jetstream::consumer::pull::Config {
+                deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let total = stream.info().await.unwrap().state.messages as usize;
+        let mut out = Vec::new();
+        let mut msgs = consumer.messages().await.unwrap();
+        while out.len() < total.max(expect) {
+            let m = match tokio::time::timeout(Duration::from_secs(5), msgs.next()).await {
+                Ok(Some(Ok(m))) => m,
+                _ => break,
+            };
+            let id = m
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Nats-Msg-Id"))
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            out.push((id, String::from_utf8_lossy(&m.payload).into_owned()));
+            m.ack().await.unwrap();
+        }
+        out
+    })
+}
+
+fn eve_alert_lines(eve: &Path) -> Vec<String> {
+    std::fs::read_to_string(eve)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"event_type\":\"alert\""))
+        .map(str::to_string)
+        .collect()
+}
+
+fn replay_cmd(dir: &Path, pki: &Pki, port: u16, extra: &[&str]) -> Command {
+    let r = root();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    c.arg("replay")
+        .arg("--rules")
+        .arg(r.join("rules/default/vigie-demo.rules"))
+        .arg("--eve")
+        .arg(dir.join("eve.json"))
+        .args(["--ship-to", &format!("https://localhost:{port}")])
+        .arg("--ship-ca")
+        .arg(pki.f("ca.pem"))
+        .arg("--ship-cert")
+        .arg(pki.f("s1.pem"))
+        .arg("--ship-key")
+        .arg(pki.f("s1.key"))
+        .arg("--spool")
+        .arg(dir.join("spool"))
+        .args(["--sensor-id", "s1", "--quiet"])
+        .args(extra);
+    for p in [
+        "heartbleed.pcap",
+        "pipelined-requests.pcap",
+        "dns-edns-ecs.pcap",
+    ] {
+        c.arg(r.join("tests/pcaps").join(p));
+    }
+    c
+}
+
+#[test]
+fn replay_ships_exactly_the_eve_alerts_to_jetstream() {
+    if !nats_available() {
+        return;
+    }
+    let dir = tmpdir("e2e");
+    let (_nats, nats_port) = start_nats(&dir);
+    let pki = make_pki(&dir);
+    let port = free_port();
+    let cfg = write_collector_config(&dir, &pki, port, nats_port);
+    let _collector = start_collector(&cfg);
+    let out = replay_cmd(&dir, &pki, port, &["--ship-zstd"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "replay: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut eve = eve_alert_lines(&dir.join("eve.json"));
+    assert_eq!(
+        eve.len(),
+        13,
+        "the demo rules give 13 alerts on the bundled captures"
+    );
+    let got = consume_all(nats_port, eve.len());
+    let mut payloads: Vec<String> = got.iter().map(|(_, p)| p.clone()).collect();
+    eve.sort();
+    payloads.sort();
+    assert_eq!(payloads, eve);
+    let ids: std::collections::HashSet<&str> = got.iter().map(|(i, _)| i.as_str()).collect();
+    assert_eq!(ids.len(), 13);
+    assert!(ids.iter().all(|i| i.starts_with("s1-")));
+    // The collector's archive holds the same lines.
+    let mut archived: Vec<String> = std::fs::read_dir(dir.join("collector-state/archive"))
+        .unwrap()
+        .flat_map(|e| {
+            std::fs::read_to_string(e.unwrap().path())
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    archived.sort();
+    assert_eq!(archived, eve);
+
+    // A second replay with the same spool gets new ids: 26 distinct alerts in all.
+    let out = replay_cmd(&dir, &pki, port, &[]).output().unwrap();
+    assert!(out.status.success());
+    let got = consume_all(nats_port, 26);
+    let ids: std::collections::HashSet<&str> = got.iter().map(|(i, _)| i.as_str()).collect();
+    assert_eq!((got.len(), ids.len()), (26, 26));
+    // status view reads the health the sensor reported.
+    let st = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["collector", "--config"])
+        .arg(&cfg)
+        .arg("status")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&st.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("s1 ") && l.contains(" 26 ")),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn link_cut_and_collector_sigkill_deliver_every_alert_exactly_once() {
+    if !nats_available() {
+        return;
+    }
+    let dir = tmpdir("kill");
+    let (_nats, nats_port) = start_nats(&dir);
+    let pki = make_pki(&dir);
+    let port = free_port();
+    let cfg = write_collector_config(&dir, &pki, port, nats_port);
+
+    // The sensor starts while the collector is down: alerts go to the spool.
+    let mut sc = vigie_sensor::ship::ShipConfig::new(
+        format!("https://localhost:{port}"),
+        pki.f("ca.pem"),
+        pki.f("s1.pem"),
+        pki.f("s1.key"),
+        "s1".into(),
+        dir.join("spool"),
+    );
+    sc.batch_alerts = 200;
+    sc.batch_wait = Duration::from_millis(5);
+    let shipper = vigie_sensor::ship::Shipper::start(sc).unwrap();
+    let tee = shipper.tee().unwrap();
+    let n = 20_000u64;
+    let line = |i: u64| {
+        format!(
+            "{{\"timestamp\":\"2026-11-26T10:00:00.000000+0000\",\"flow_id\":{i},\"pcap_cnt\":{i},\"event_type\":\"alert\",\"src_ip\":\"10.0.0.1\",\"src_port\":1,\"dest_ip\":\"10.0.0.2\",\"dest_port\":2,\"proto\":\"TCP\",\"alert\":{{\"action\":\"allowed\",\"gid\":1,\"signature_id\":{},\"rev\":1,\"signature\":\"test {i}\",\"category\":\"\",\"severity\":{}}}}}",
+            9_000_000 + i % 7,
+            i % 3 + 1
+        )
+    };
+    for i in 0..n / 2 {
+        tee.offer(line(i).as_bytes());
+    }
+    // Collector up; once alerts flow, kill it with SIGKILL, keep capturing, restart it.
+    let mut collector = start_collector(&cfg);
+    let t0 = Instant::now();
+    while shipper.acked() < 1_000 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "no ack from the collector"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    collector.0.kill().unwrap();
+    collector.0.wait().unwrap();
+    let acked_before_kill = shipper.acked();
+    for i in n / 2..n {
+        tee.offer(line(i).as_bytes());
+    }
+    drop(tee);
+    std::thread::sleep(Duration::from_millis(300));
+    eprintln!(
+        "collector killed after {acked_before_kill} of {} spooled alerts were acked",
+        n / 2
+    );
+    collector = start_collector(&cfg);
+    let report = shipper.finish(Duration::from_secs(120)).unwrap();
+    assert_eq!(report.tee_drops, 0);
+    assert_eq!(report.spooled, 0, "{report:?}");
+    assert!(report.reconnects >= 1, "{report:?}");
+    let got = consume_all(nats_port, n as usize);
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    for (id, _) in &got {
+        *by_id.entry(id.clone()).or_default() += 1;
+    }
+    assert_eq!(by_id.len() as u64, n, "every alert arrives");
+    assert_eq!(got.len() as u64, n, "none twice");
+    drop(collector);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn collector_refuses_plaintext_unknown_ca_and_missing_certificate() {
+    if !nats_available() {
+        return;
+    }
+    let dir = tmpdir("refuse");
+    let (_nats, nats_port) = start_nats(&dir);
+    let pki = make_pki(&dir);
+    let other = dir.join("other");
+    pki::init(&other, "rogue CA").unwrap();
+    pki::issue(&other, "s1", false, &[]).unwrap();
+    let port = free_port();
+    let cfg = write_collector_config(&dir, &pki, port, nats_port);
+    let _collector = start_collector(&cfg);
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+        use vigie_proto::v1::collector_client::CollectorClient;
+        use vigie_proto::v1::Batch;
+        let ca = Certificate::from_pem(std::fs::read(pki.f("ca.pem")).unwrap());
+        let try_ship = |ep: Endpoint| async move {
+            let ch = ep.connect().await.map_err(|e| e.to_string())?;
+            let mut c = CollectorClient::new(ch);
+            let b = Batch {
+                batch_seq: 1,
+                ..Default::default()
+            };
+            let mut acks = c
+                .ship(futures_util::stream::iter(vec![b]))
+                .await
+                .map_err(|e| e.to_string())?
+                .into_inner();
+            acks.message().await.map_err(|e| e.to_string())
+        };
+        // Plaintext.
+        let ep = Endpoint::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
+        assert!(try_ship(ep).await.is_err(), "plaintext accepted");
+        // TLS without a client certificate.
+        let ep = Endpoint::from_shared(format!("https://localhost:{port}"))
+            .unwrap()
+            .tls_config(ClientTlsConfig::new().ca_certificate(ca.clone()))
+            .unwrap();
+        assert!(
+            try_ship(ep).await.is_err(),
+            "no client certificate accepted"
+        );
+        // A client certificate from another CA.
+        let id = Identity::from_pem(
+            std::fs::read(other.join("s1.pem")).unwrap(),
+            std::fs::read(other.join("s1.key")).unwrap(),
+        );
+        let ep = Endpoint::from_shared(format!("https://localhost:{port}"))
+            .unwrap()
+            .tls_config(
+                ClientTlsConfig::new()
+                    .ca_certificate(ca.clone())
+                    .identity(id),
+            )
+            .unwrap();
+        assert!(try_ship(ep).await.is_err(), "unknown CA accepted");
+        // The right certificate works (the refusals above are not a broken server).
+        let id = Identity::from_pem(
+            std::fs::read(pki.f("s1.pem")).unwrap(),
+            std::fs::read(pki.f("s1.key")).unwrap(),
+        );
+        let ep = Endpoint::from_shared(format!("https://localhost:{port}"))
+            .unwrap()
+            .tls_config(ClientTlsConfig::new().ca_certificate(ca).identity(id))
+            .unwrap();
+        let ack = try_ship(ep).await.unwrap().unwrap();
+        assert_eq!(ack.batch_seq, 1);
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+}
