@@ -18,6 +18,8 @@ pub enum AppProto {
     Dns,
     /// QUIC (IETF versions 1 and 2, drafts 29-32): Initial packets only.
     Quic,
+    /// SMB (1, 2 or 3) over NetBIOS session service: detected only, not parsed.
+    Smb,
     /// Detection ran and failed: EVE `app_proto` "failed".
     Unknown,
 }
@@ -30,6 +32,7 @@ impl AppProto {
             AppProto::Tls => "tls",
             AppProto::Dns => "dns",
             AppProto::Quic => "quic",
+            AppProto::Smb => "smb",
             AppProto::Unknown => "failed",
         }
     }
@@ -79,6 +82,8 @@ pub fn detect_protocol(
         probes.push((AppProto::Tls, t));
         let h = combine(http::probe_request(ts), http::probe_response(tc));
         probes.push((AppProto::Http, h));
+        let smb_port = [139, 445].contains(&sport) || [139, 445].contains(&dport);
+        probes.push((AppProto::Smb, combine(probe_smb(ts, smb_port), probe_smb(tc, smb_port))));
     }
     if !tcp {
         probes.push((AppProto::Quic, quic::probe(ts)));
@@ -116,6 +121,17 @@ pub fn detect_protocol(
         }
     }
     Some(AppProto::Unknown)
+}
+
+/// SMB in a NetBIOS session message: type 0, 3-byte length, then the
+/// SMB1/SMB2/SMB3-transform magic. A short prefix waits only on SMB ports.
+fn probe_smb(b: &[u8], smb_port: bool) -> Probe {
+    const MAGIC: [&[u8; 4]; 3] = [b"\xffSMB", b"\xfeSMB", b"\xfdSMB"];
+    match b.get(4..8) {
+        Some(m) if b[0] == 0 && MAGIC.iter().any(|x| &x[..] == m) => Probe::Match,
+        None if smb_port && !b.is_empty() && b[0] == 0 => Probe::NeedMore,
+        _ => Probe::NoMatch,
+    }
 }
 
 /// Combines two directions' probes: a match either way wins.
@@ -186,6 +202,15 @@ mod test {
             detect_protocol(17, 50000, 4433, &p, &[]),
             Some(AppProto::Quic)
         );
+    }
+
+    #[test]
+    fn smb_by_content() {
+        // NBSS header then an SMB2 NEGOTIATE header start.
+        let neg = [0, 0, 0, 0x66, 0xfe, b'S', b'M', b'B', 0x40, 0];
+        assert_eq!(detect_protocol(6, 50000, 445, &neg, &[]), Some(AppProto::Smb));
+        assert_eq!(detect_protocol(6, 50000, 445, &neg[..3], &[]), None);
+        assert_eq!(AppProto::Smb.eve_name(), "smb");
     }
 
     #[test]

@@ -127,7 +127,8 @@ impl AppLayer {
             AppProto::Tls => AppState::Tls(Box::default()),
             AppProto::Dns => AppState::Dns(Box::default()),
             AppProto::Quic => AppState::Quic(Box::default()),
-            AppProto::Unknown => AppState::Failed,
+            // Detected for rules (`alert smb`), not parsed.
+            AppProto::Smb | AppProto::Unknown => AppState::Failed,
         };
     }
 

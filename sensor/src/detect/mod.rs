@@ -102,6 +102,7 @@ fn rule_app(p: Option<AppProto>) -> RuleApp {
         Some(AppProto::Tls) => RuleApp::Tls,
         Some(AppProto::Dns) => RuleApp::Dns,
         Some(AppProto::Quic) => RuleApp::from_name("quic").unwrap_or(RuleApp::Unknown),
+        Some(AppProto::Smb) => RuleApp::from_name("smb").unwrap_or(RuleApp::Unknown),
         Some(AppProto::Unknown) => RuleApp::Failed,
     }
 }

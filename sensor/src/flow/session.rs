@@ -33,6 +33,10 @@ pub struct FlowSession {
     pub new_data: bool,
     /// Stream offsets `[start, end)` delivered in order by the last segment, per direction.
     pub delivered: [Option<(u64, u64)>; 2],
+    /// A `pass` rule matched: the rest of the flow is not inspected (as Suricata).
+    pub passed: bool,
+    /// HTTP response inspected before it completed: (transaction id, body bytes then).
+    pub resp_partial: (u64, usize),
 }
 
 /// App-layer direction of a stream direction.
@@ -58,6 +62,8 @@ impl FlowSession {
             tx_alerted: Vec::new(),
             new_data: false,
             delivered: [None, None],
+            passed: false,
+            resp_partial: (u64::MAX, 0),
         }
     }
 
@@ -76,6 +82,8 @@ impl FlowSession {
             tx_alerted: Vec::new(),
             new_data: false,
             delivered: [None, None],
+            passed: false,
+            resp_partial: (u64::MAX, 0),
         }
     }
 

@@ -395,6 +395,10 @@ fn inspect(
         .session
         .take()
         .unwrap_or_else(|| Box::new(FlowSession::rules_only(proto, flow.sport, flow.dport)));
+    if sess.passed {
+        flow.session = Some(sess);
+        return;
+    }
     // Packet rules, with the stream bytes this packet delivered in order.
     {
         let s: &mut FlowSession = &mut sess;
@@ -408,11 +412,18 @@ fn inspect(
         det.inspect(p, bytes, flow, dir, crate::detect::SessionInfo { stream, ..info }, vars, &[]);
         let ms = std::mem::take(&mut det.matches);
         write_alerts(p, flow, dir, &ms, None, Some(&sess), counters, types, emit);
+        // A matching pass rule passes the whole flow.
+        sess.passed = ms.iter().any(|m| m.action == vigie_rules::signature::Action::Pass);
         det.matches = ms;
     }
-    inspect_app(p, bytes, flow, dir, det, &mut sess, counters, types, emit);
+    if !sess.passed {
+        inspect_app(p, bytes, flow, dir, det, &mut sess, counters, types, emit);
+    }
     flow.session = Some(sess);
 }
+
+/// Response bodies are inspected as they grow up to this size, then once complete.
+const PARTIAL_BODY_MAX: usize = 64 << 10;
 
 /// App-layer parts to inspect: (transaction id, direction, buffers, app object).
 #[allow(clippy::too_many_arguments)]
@@ -439,11 +450,25 @@ fn inspect_app(
             for tx in h.transactions() {
                 let req_ready = tx.request_complete && tx.tx_id >= s.req_next && dir == Direction::ToServer;
                 let resp_ready = tx.response_complete && tx.tx_id >= s.resp_next && dir == Direction::ToClient;
-                if !(req_ready || resp_ready) {
+                // A response body is inspected as it grows (file.data of a download
+                // that never completes); alerts stay once per rule and transaction.
+                let resp_grew = !tx.response_complete
+                    && tx.tx_id >= s.resp_next
+                    && dir == Direction::ToClient
+                    && !tx.response_body.is_empty()
+                    && (s.resp_partial.0 != tx.tx_id || s.resp_partial.1 < PARTIAL_BODY_MAX)
+                    && s.resp_partial != (tx.tx_id, tx.response_body.len());
+                if resp_grew {
+                    s.resp_partial = (tx.tx_id, tx.response_body.len());
+                }
+                if !(req_ready || resp_ready || resp_grew) {
                     continue;
                 }
                 let mut bufs = Vec::new();
                 tx.for_each_buffer(AppDir::ToServer, |n, b| add(&mut bufs, n, b));
+                if resp_grew {
+                    tx.for_each_buffer(AppDir::ToClient, |n, b| add(&mut bufs, n, b));
+                }
                 if resp_ready {
                     tx.for_each_buffer(AppDir::ToClient, |n, b| add(&mut bufs, n, b));
                     s.resp_next = tx.tx_id + 1;
@@ -517,6 +542,7 @@ fn inspect_app(
             }
         });
         write_alerts(p, flow, dir, &ms, Some((app.0, &app.1)), Some(s), counters, types, emit);
+        s.passed |= ms.iter().any(|m| m.action == vigie_rules::signature::Action::Pass);
         det.matches = ms;
     }
 }

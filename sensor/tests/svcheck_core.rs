@@ -1,0 +1,80 @@
+//! Ratchet on detection agreement: runs suricata-verify's core tier through
+//! `svcheck.py` with the built `vigie` and fails if fewer cases pass than the
+//! count reached so far. Needs python3 with PyYAML and the case folder
+//! (`VIGIE_SV_DIR`, default `/work/shared/suricata-verify`); without them the
+//! test is skipped with a reason, unless `VIGIE_EXTERNAL_TESTS=1`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Core-tier cases passing when this was last raised (see the commit log).
+const MIN_CORE_PASS: usize = 71;
+
+fn external_required() -> bool {
+    std::env::var("VIGIE_EXTERNAL_TESTS").is_ok_and(|v| v == "1")
+}
+
+fn skip(reason: &str) {
+    assert!(!external_required(), "VIGIE_EXTERNAL_TESTS=1 but {reason}");
+    eprintln!("svcheck_core skipped: {reason}");
+}
+
+#[test]
+fn core_tier_pass_count_does_not_fall() {
+    let sv = std::env::var_os("VIGIE_SV_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/shared/suricata-verify"));
+    let svcheck = std::env::var_os("VIGIE_SVCHECK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| sv.join("../tools/svcheck.py"));
+    let names = sv.join("tiers/core.txt");
+    if !sv.join("tests").is_dir() || !names.is_file() || !svcheck.is_file() {
+        return skip(&format!(
+            "no suricata-verify cases at {} or no svcheck.py at {}",
+            sv.display(),
+            svcheck.display()
+        ));
+    }
+    let has_yaml = Command::new("python3")
+        .args(["-c", "import yaml"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_yaml {
+        return skip("python3 with PyYAML (python3-yaml) is not installed");
+    }
+    let bin = env!("CARGO_BIN_EXE_vigie");
+    let template =
+        format!("{bin} replay --quiet --rules {{rules}} --eve {{outdir}}/eve.json {{pcap}}");
+    let report =
+        std::env::temp_dir().join(format!("vigie-svcheck-core-{}.json", std::process::id()));
+    let out = Command::new("python3")
+        .arg(&svcheck)
+        .arg("--sensor")
+        .arg(&template)
+        .arg(sv.join("tests"))
+        .arg("--names")
+        .arg(&names)
+        .args(["--jobs", "2", "--timeout", "300", "--report"])
+        .arg(&report)
+        .output()
+        .expect("run svcheck.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let _ = std::fs::remove_file(&report);
+    // Last line: "N passed, M failed".
+    let last = stdout.lines().last().unwrap_or("");
+    let passed: usize = last
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "unexpected svcheck output: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    eprintln!("svcheck core tier: {last}");
+    assert!(
+        passed >= MIN_CORE_PASS,
+        "core tier: {passed} passed, fewer than {MIN_CORE_PASS}\n{stdout}"
+    );
+}
