@@ -259,16 +259,12 @@ impl Collector for CollectorService {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Ack, Status>>(16);
         let svc = self.clone();
         tokio::spawn(async move {
-            loop {
-                match inbound.message().await {
-                    Ok(Some(b)) => {
-                        let r = svc.handle(&sensor, b).await;
-                        let stop = r.is_err();
-                        if tx.send(r).await.is_err() || stop {
-                            break;
-                        }
-                    }
-                    Ok(None) | Err(_) => break,
+            // The stream ends when the sensor hangs up or breaks the connection.
+            while let Ok(Some(b)) = inbound.message().await {
+                let r = svc.handle(&sensor, b).await;
+                let stop = r.is_err();
+                if tx.send(r).await.is_err() || stop {
+                    break;
                 }
             }
         });
