@@ -8,8 +8,12 @@
 
 pub mod app;
 pub mod capture;
+pub mod daemon;
 pub mod decode;
 pub mod detect;
 pub mod flow;
+pub mod hub;
+pub mod intel;
 pub mod output;
 pub mod pipeline;
+pub mod ship;

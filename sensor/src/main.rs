@@ -22,12 +22,98 @@ struct Cli {
 enum Command {
     /// Replay capture files (pcap, pcapng, gzip-compressed) and write EVE JSON.
     Replay(ReplayArgs),
+    /// Live capture as a daemon, configured by a TOML file (SIGHUP reloads rules).
+    Run {
+        /// Daemon configuration (TOML), e.g. /etc/vigie/vigie.toml.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Daemon configuration tools.
+    Config {
+        #[command(subcommand)]
+        cmd: ConfigCommand,
+    },
     /// List network interfaces a live capture could use.
     Interfaces,
     /// Signature rule tools.
     Rules {
         #[command(subcommand)]
         cmd: RulesCommand,
+    },
+    /// Central collector: receive alerts from sensors over gRPC with mTLS.
+    Collector(CollectorArgs),
+    /// Certificates for collector and sensors: `pki init`, `pki issue`.
+    Pki {
+        #[command(subcommand)]
+        cmd: PkiCommand,
+    },
+    /// Indicator (threat intelligence) tools.
+    Intel {
+        #[command(subcommand)]
+        cmd: IntelCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct CollectorArgs {
+    /// Collector config (TOML).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// `status`: print per-sensor health instead of running.
+    #[arg(value_name = "status")]
+    action: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum PkiCommand {
+    /// Make a CA (ca.pem, ca.key) in DIR.
+    Init {
+        /// Directory for the CA files.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// CA common name.
+        #[arg(long, default_value = "vigie CA")]
+        name: String,
+    },
+    /// Issue NAME.pem/NAME.key signed by the CA in DIR: a sensor certificate
+    /// (CN = sensor id), or with --server a collector certificate.
+    Issue {
+        /// Directory holding ca.pem and ca.key.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Sensor id or collector name.
+        #[arg(long)]
+        name: String,
+        /// Collector (server) certificate.
+        #[arg(long)]
+        server: bool,
+        /// Subject alternative names (DNS names or IPs; repeatable).
+        #[arg(long = "san")]
+        sans: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum IntelCommand {
+    /// Load indicator files as the sensor would and report counts per type,
+    /// rejected entries (file:line, reason) and warninglist removals.
+    Check {
+        /// Also load MISP attributes whose to_ids flag is off.
+        #[arg(long)]
+        misp_include_non_ids: bool,
+        /// Indicator files or directories (MISP, STIX 2.1, Zeek intel, CSV, ...).
+        #[arg(value_name = "FILE|DIR", required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Parse a daemon configuration and load the rules it names.
+    Check {
+        /// Configuration file (TOML).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
 }
 
@@ -55,6 +141,42 @@ struct ReplayArgs {
     /// classification.config to use instead of the embedded default.
     #[arg(long, value_name = "FILE")]
     classification: Option<PathBuf>,
+    /// Ship alerts to this collector (`https://host:port`), spooled on disk first.
+    #[arg(long = "ship-to", value_name = "URL", requires_all = ["ship_ca", "ship_cert", "ship_key", "spool", "sensor_id"])]
+    ship_to: Option<String>,
+    /// CA that signed the collector's certificate (PEM).
+    #[arg(long = "ship-ca", value_name = "FILE")]
+    ship_ca: Option<PathBuf>,
+    /// This sensor's certificate (PEM, CN = sensor id).
+    #[arg(long = "ship-cert", value_name = "FILE")]
+    ship_cert: Option<PathBuf>,
+    /// This sensor's private key (PEM).
+    #[arg(long = "ship-key", value_name = "FILE")]
+    ship_key: Option<PathBuf>,
+    /// TLS name expected from the collector (default: the URL's host).
+    #[arg(long = "ship-server-name", value_name = "NAME")]
+    ship_server_name: Option<String>,
+    /// Compress shipped batches with zstd.
+    #[arg(long = "ship-zstd")]
+    ship_zstd: bool,
+    /// Seconds to wait at the end for the spool to drain.
+    #[arg(long = "ship-drain-secs", default_value_t = 60)]
+    ship_drain_secs: u64,
+    /// Alert spool directory.
+    #[arg(long, value_name = "DIR")]
+    spool: Option<PathBuf>,
+    /// Spool bound in MiB.
+    #[arg(long = "spool-max-mb", default_value_t = 1024)]
+    spool_max_mb: u64,
+    /// Spool fsync policy: never, batch, always.
+    #[arg(long = "spool-fsync", default_value = "batch")]
+    spool_fsync: String,
+    /// Sensor id: prefix of alert ids (must match the certificate's CN).
+    #[arg(long = "sensor-id", value_name = "ID")]
+    sensor_id: Option<String>,
+    /// Indicator file or directory: MISP, STIX 2.1, Zeek intel, CSV (repeatable).
+    #[arg(long = "intel", value_name = "FILE|DIR")]
+    intel: Vec<PathBuf>,
     /// EVE JSON output file, `-` for stdout.
     #[arg(long, value_name = "PATH|-", default_value = "eve.json")]
     eve: String,
@@ -81,6 +203,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Command::Replay(a) => replay(a),
+        Command::Run { config } => match vigie_sensor::daemon::run(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
+        Command::Config {
+            cmd: ConfigCommand::Check { file },
+        } => match vigie_sensor::daemon::check(&file) {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
         Command::Rules {
             cmd:
                 RulesCommand::Check {
@@ -89,6 +224,15 @@ fn main() -> ExitCode {
                     paths,
                 },
         } => rules_check(&paths, classification.as_deref(), strict),
+        Command::Collector(c) => collector(c),
+        Command::Pki { cmd } => pki(cmd),
+        Command::Intel {
+            cmd:
+                IntelCommand::Check {
+                    misp_include_non_ids,
+                    paths,
+                },
+        } => intel_check(&paths, misp_include_non_ids),
         Command::Interfaces => {
             for i in vigie_sensor::capture::interfaces::list() {
                 println!(
@@ -129,6 +273,24 @@ fn replay(a: ReplayArgs) -> ExitCode {
             Err(e) => return fail(format!("--rules: {e}")),
         }
     };
+    let intel = if a.intel.is_empty() {
+        None
+    } else {
+        let opts = vigie_rules::intel::misp::MispOptions::default();
+        match vigie_sensor::intel::load_indicators(&a.intel, &opts) {
+            Ok((set, report)) => {
+                if !a.quiet {
+                    eprintln!(
+                        "vigie: {} indicators loaded, {} rejected (details: vigie intel check)",
+                        report.loaded(),
+                        report.rejected_total()
+                    );
+                }
+                Some(vigie_sensor::intel::SharedIndicators::new(set))
+            }
+            Err(e) => return fail(format!("--intel: {e}")),
+        }
+    };
     if let Err(e) = vigie_sensor::capture::file::check_readable(&a.pcaps) {
         return fail(e);
     }
@@ -140,10 +302,16 @@ fn replay(a: ReplayArgs) -> ExitCode {
             Err(e) => return fail(format!("cannot create EVE file {}: {e}", a.eve)),
         }
     };
+    let shipper = match start_shipper(&a) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
     let cfg = ReplayConfig {
         threads: a.threads,
         eve_types,
         engine,
+        intel,
+        alert_tee: shipper.as_ref().and_then(|s| s.tee()),
         ..Default::default()
     };
     let progress = Arc::new(Progress::default());
@@ -169,6 +337,20 @@ fn replay(a: ReplayArgs) -> ExitCode {
     done.store(true, Ordering::Relaxed);
     if let Some(b) = bar {
         let _ = b.join();
+    }
+    drop(cfg);
+    if let Some(s) = shipper {
+        match s.finish(Duration::from_secs(a.ship_drain_secs)) {
+            Ok(r) => {
+                if !a.quiet || r.spooled > 0 || r.tee_drops > 0 || r.spool_evicted > 0 {
+                    eprintln!(
+                        "vigie: shipped {} alerts in {} batches; {} left in spool, {} dropped (queue), {} evicted (spool bound), {} corrupt spool records, {} reconnects",
+                        r.acked, r.batches, r.spooled, r.tee_drops, r.spool_evicted, r.spool_corrupt, r.reconnects
+                    );
+                }
+            }
+            Err(e) => eprintln!("vigie: shipping: {e}"),
+        }
     }
     let summary = match result {
         Ok(s) => s,
@@ -234,5 +416,90 @@ fn rules_check(paths: &[PathBuf], classification: Option<&std::path::Path>, stri
             }
         }
         Err(e) => fail(e),
+    }
+}
+
+fn intel_check(paths: &[PathBuf], include_non_ids: bool) -> ExitCode {
+    let opts = vigie_rules::intel::misp::MispOptions {
+        include_non_ids,
+        ..Default::default()
+    };
+    match vigie_sensor::intel::load_indicators(paths, &opts) {
+        Ok((_, report)) => {
+            println!("{report}");
+            if report.loaded() == 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn start_shipper(a: &ReplayArgs) -> Result<Option<vigie_sensor::ship::Shipper>, String> {
+    let Some(url) = a.ship_to.clone() else {
+        return Ok(None);
+    };
+    let need = |o: &Option<PathBuf>, flag: &str| o.clone().ok_or(format!("--ship-to needs {flag}"));
+    let mut cfg = vigie_sensor::ship::ShipConfig::new(
+        url,
+        need(&a.ship_ca, "--ship-ca")?,
+        need(&a.ship_cert, "--ship-cert")?,
+        need(&a.ship_key, "--ship-key")?,
+        a.sensor_id.clone().ok_or("--ship-to needs --sensor-id")?,
+        need(&a.spool, "--spool")?,
+    );
+    cfg.server_name = a.ship_server_name.clone();
+    cfg.zstd = a.ship_zstd;
+    cfg.spool.max_bytes = a.spool_max_mb.saturating_mul(1 << 20);
+    cfg.spool.fsync = vigie_sensor::ship::spool::FsyncPolicy::parse(&a.spool_fsync)
+        .map_err(|e| format!("--spool-fsync: {e}"))?;
+    vigie_sensor::ship::Shipper::start(cfg).map(Some)
+}
+
+fn collector(c: CollectorArgs) -> ExitCode {
+    match c.action.as_deref() {
+        None => match vigie_collector::run_blocking(&c.config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(format!("collector: {e}")),
+        },
+        Some("status") => {
+            let status = vigie_collector::CollectorConfig::load(&c.config)
+                .and_then(|cfg| vigie_collector::read_status(&cfg));
+            match status {
+                Ok(m) => {
+                    println!(
+                        "{:<24} {:>10} {:>10} {:>12} {:>12} {:>12}  last seen",
+                        "sensor", "accepted", "dups", "spool depth", "spool drops", "queue drops"
+                    );
+                    for (id, s) in m {
+                        println!(
+                            "{:<24} {:>10} {:>10} {:>12} {:>12} {:>12}  {}",
+                            id, s.accepted, s.duplicates, s.spool_depth, s.spool_dropped, s.queue_drops, s.last_seen
+                        );
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Some(other) => fail(format!("collector: unknown action {other:?} (known: status)")),
+    }
+}
+
+fn pki(cmd: PkiCommand) -> ExitCode {
+    let r = match cmd {
+        PkiCommand::Init { dir, name } => vigie_collector::pki::init(&dir, &name),
+        PkiCommand::Issue {
+            dir,
+            name,
+            server,
+            sans,
+        } => vigie_collector::pki::issue(&dir, &name, server, &sans),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format!("pki: {e}")),
     }
 }

@@ -64,6 +64,7 @@ pub fn write_ordered(
     recycle: Sender<EventBuf>,
     workers: usize,
     sink: Box<dyn Write + Send>,
+    tee: Option<crate::ship::AlertTee>,
 ) -> std::io::Result<(Box<dyn Write + Send>, u64)> {
     let mut sink = std::io::BufWriter::with_capacity(1 << 20, sink);
     let mut pending: BTreeMap<u64, Vec<EventBuf>> = BTreeMap::new();
@@ -79,8 +80,12 @@ pub fn write_ordered(
             merged.extend(b.index.iter().map(|(k, s, e)| (*k, i, *s, *e)));
         }
         merged.sort_unstable_by_key(|m| (m.0, m.1));
-        for (_, i, s, e) in &merged {
-            sink.write_all(&bufs[*i].data[*s as usize..*e as usize])?;
+        for (k, i, s, e) in &merged {
+            let line = &bufs[*i].data[*s as usize..*e as usize];
+            sink.write_all(line)?;
+            if let (Some(t), 0) = (&tee, k.kind) {
+                t.offer(line);
+            }
         }
         *written += merged.len() as u64;
         for mut b in bufs {
