@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Replay capture files (pcap, pcapng, gzip-compressed) and write EVE JSON.
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
     /// Live capture as a daemon, configured by a TOML file (SIGHUP reloads rules).
     Run {
         /// Daemon configuration (TOML), e.g. /etc/vigie/vigie.toml.
@@ -202,7 +202,7 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
-        Command::Replay(a) => replay(a),
+        Command::Replay(a) => replay(*a),
         Command::Run { config } => match vigie_sensor::daemon::run(&config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),

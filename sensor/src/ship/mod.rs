@@ -517,7 +517,10 @@ async fn send_loop(
                 let batch = {
                     let mut sp = lock(&spool);
                     let avail = sp.available();
-                    let waiting = waited_since.map_or(true, |t| t.elapsed() < cfg.batch_wait);
+                    let waiting = match waited_since {
+                        None => true,
+                        Some(t) => t.elapsed() < cfg.batch_wait,
+                    };
                     if avail == 0 {
                         waited_since = None;
                         None
