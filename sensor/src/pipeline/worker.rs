@@ -422,6 +422,17 @@ fn inspect(
     flow.session = Some(sess);
 }
 
+/// `http.header_names`: CRLF, then each header name followed by CRLF, then CRLF.
+fn header_names(headers: &[crate::app::http::HttpHeader]) -> Vec<u8> {
+    let mut v = b"\r\n".to_vec();
+    for h in headers {
+        v.extend_from_slice(&h.name);
+        v.extend_from_slice(b"\r\n");
+    }
+    v.extend_from_slice(b"\r\n");
+    v
+}
+
 /// Response bodies are inspected as they grow up to this size, then once complete.
 const PARTIAL_BODY_MAX: usize = 64 << 10;
 
@@ -447,30 +458,38 @@ fn inspect_app(
     };
     match &s.app.state {
         AppState::Http(h) => {
+            let in_progress = h.response_body_in_progress();
             for tx in h.transactions() {
                 let req_ready = tx.request_complete && tx.tx_id >= s.req_next && dir == Direction::ToServer;
                 let resp_ready = tx.response_complete && tx.tx_id >= s.resp_next && dir == Direction::ToClient;
                 // A response body is inspected as it grows (file.data of a download
                 // that never completes); alerts stay once per rule and transaction.
+                let body = in_progress.filter(|(id, b)| *id == tx.tx_id && !b.is_empty()).map(|(_, b)| b);
                 let resp_grew = !tx.response_complete
                     && tx.tx_id >= s.resp_next
                     && dir == Direction::ToClient
-                    && !tx.response_body.is_empty()
-                    && (s.resp_partial.0 != tx.tx_id || s.resp_partial.1 < PARTIAL_BODY_MAX)
-                    && s.resp_partial != (tx.tx_id, tx.response_body.len());
-                if resp_grew {
-                    s.resp_partial = (tx.tx_id, tx.response_body.len());
+                    && body.is_some_and(|b| {
+                        (s.resp_partial.0 != tx.tx_id || s.resp_partial.1 < PARTIAL_BODY_MAX)
+                            && s.resp_partial != (tx.tx_id, b.len())
+                    });
+                if let Some(b) = body.filter(|_| resp_grew) {
+                    s.resp_partial = (tx.tx_id, b.len());
                 }
                 if !(req_ready || resp_ready || resp_grew) {
                     continue;
                 }
                 let mut bufs = Vec::new();
                 tx.for_each_buffer(AppDir::ToServer, |n, b| add(&mut bufs, n, b));
-                if resp_grew {
+                bufs.push((BufferId::HttpHeaderNames, header_names(&tx.request_headers)));
+                if resp_grew || resp_ready {
                     tx.for_each_buffer(AppDir::ToClient, |n, b| add(&mut bufs, n, b));
+                    bufs.push((BufferId::HttpHeaderNames, header_names(&tx.response_headers)));
+                }
+                if let Some(b) = body.filter(|_| resp_grew) {
+                    bufs.push((BufferId::HttpResponseBody, b.to_vec()));
+                    bufs.push((BufferId::FileData, b.to_vec()));
                 }
                 if resp_ready {
-                    tx.for_each_buffer(AppDir::ToClient, |n, b| add(&mut bufs, n, b));
                     s.resp_next = tx.tx_id + 1;
                 }
                 if req_ready {

@@ -293,6 +293,19 @@ pub struct HttpState {
 }
 
 impl HttpState {
+    /// The response body stored so far while it is still being read:
+    /// (transaction id, decoded bytes), so detection can inspect a body that
+    /// has not completed (yet, or ever).
+    pub fn response_body_in_progress(&self) -> Option<(u64, &[u8])> {
+        match &self.resp.phase {
+            Phase::Body(_, sink) => {
+                let t = self.txs.get(self.resp.tx?)?;
+                Some((t.tx_id, &sink.data))
+            }
+            _ => None,
+        }
+    }
+
     /// New state with default limits.
     pub fn new() -> HttpState {
         HttpState::with_config(HttpConfig::default())
