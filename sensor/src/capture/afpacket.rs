@@ -41,7 +41,6 @@ const TP_STATUS_KERNEL: u32 = 0;
 const TP_STATUS_USER: u32 = 1;
 const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
-const TPACKET_ALIGNMENT: u32 = 16;
 
 // Offsets in `struct tpacket_block_desc` (version, offset_to_priv, then
 // `struct tpacket_hdr_v1`).

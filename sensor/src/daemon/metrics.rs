@@ -1,0 +1,227 @@
+//! Live counters of a running sensor, and the Prometheus text endpoint and
+//! periodic EVE `stats` events that show them. Both read the same
+//! [`LiveState`], so a scrape and a stats event taken at a quiet moment agree.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::output::stats::StatsSnapshot;
+use crate::pipeline::Progress;
+
+/// Counters shared by the pipeline, the reload logic and the endpoints.
+#[derive(Debug)]
+pub struct LiveState {
+    /// Packet, byte, drop and alert counters of the pipeline.
+    pub progress: Arc<Progress>,
+    /// Engine generation: 1 for the first engine, +1 per successful reload.
+    pub engine_generation: AtomicU64,
+    /// Milliseconds the last successful engine build took.
+    pub engine_load_ms: AtomicU64,
+    /// Rules in the running engine.
+    pub rules_loaded: AtomicU64,
+    /// Successful reloads.
+    pub reloads_ok: AtomicU64,
+    /// Reloads that failed (old engine kept).
+    pub reloads_failed: AtomicU64,
+    started: Instant,
+}
+
+impl LiveState {
+    /// Fresh counters over `progress`.
+    pub fn new(progress: Arc<Progress>) -> Self {
+        LiveState {
+            progress,
+            engine_generation: AtomicU64::new(0),
+            engine_load_ms: AtomicU64::new(0),
+            rules_loaded: AtomicU64::new(0),
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
+            started: Instant::now(),
+        }
+    }
+
+    /// (EVE stats name, Prometheus name, help, is_counter, value), one per metric.
+    fn rows(&self) -> Vec<(&'static str, &'static str, &'static str, bool, u64)> {
+        let p = &self.progress;
+        let pk = p.packets.load(Ordering::Relaxed);
+        let drops = p.kernel_drops.load(Ordering::Relaxed);
+        vec![
+            (
+                "capture.kernel_packets",
+                "vigie_kernel_packets_total",
+                "Packets the kernel saw (captured + dropped).",
+                true,
+                pk + drops,
+            ),
+            (
+                "capture.kernel_drops",
+                "vigie_kernel_drops_total",
+                "Packets the kernel dropped because the ring was full.",
+                true,
+                drops,
+            ),
+            (
+                "decoder.pkts",
+                "vigie_packets_total",
+                "Packets captured.",
+                true,
+                pk,
+            ),
+            (
+                "decoder.bytes",
+                "vigie_bytes_total",
+                "Captured bytes.",
+                true,
+                p.bytes.load(Ordering::Relaxed),
+            ),
+            (
+                "detect.alert",
+                "vigie_alerts_total",
+                "Alerts raised.",
+                true,
+                p.alerts.load(Ordering::Relaxed),
+            ),
+            (
+                "detect.engine.generation",
+                "vigie_engine_generation",
+                "Signature engine generation (1 + successful reloads).",
+                false,
+                self.engine_generation.load(Ordering::Relaxed),
+            ),
+            (
+                "detect.engine.load_ms",
+                "vigie_engine_load_milliseconds",
+                "Time the last engine build took.",
+                false,
+                self.engine_load_ms.load(Ordering::Relaxed),
+            ),
+            (
+                "detect.engine.rules_loaded",
+                "vigie_rules_loaded",
+                "Rules in the running engine.",
+                false,
+                self.rules_loaded.load(Ordering::Relaxed),
+            ),
+            (
+                "detect.engine.reloads",
+                "vigie_reloads_total",
+                "Successful reloads.",
+                true,
+                self.reloads_ok.load(Ordering::Relaxed),
+            ),
+            (
+                "detect.engine.reloads_failed",
+                "vigie_reloads_failed_total",
+                "Failed reloads (old engine kept).",
+                true,
+                self.reloads_failed.load(Ordering::Relaxed),
+            ),
+        ]
+    }
+
+    /// The counters as an EVE `stats` snapshot.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            counters: self
+                .rows()
+                .into_iter()
+                .map(|(n, _, _, _, v)| (n.to_string(), v))
+                .collect(),
+            uptime_s: self.started.elapsed().as_secs(),
+        }
+    }
+
+    /// Prometheus text exposition format 0.0.4.
+    pub fn prometheus(&self) -> String {
+        let mut s = String::new();
+        for (_, name, help, counter, v) in self.rows() {
+            let kind = if counter { "counter" } else { "gauge" };
+            s.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+            ));
+        }
+        let up = self.started.elapsed().as_secs();
+        s.push_str(&format!(
+            "# HELP vigie_uptime_seconds Seconds since start.\n# TYPE vigie_uptime_seconds gauge\nvigie_uptime_seconds {up}\n"
+        ));
+        s
+    }
+}
+
+/// Serves `GET /metrics` on `listener` from a background thread.
+pub fn serve(listener: TcpListener, state: Arc<LiveState>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("vigie-metrics".into())
+        .spawn(move || {
+            for conn in listener.incoming() {
+                match conn {
+                    Ok(c) => answer(c, &state),
+                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        })?;
+    Ok(())
+}
+
+fn answer(mut c: TcpStream, state: &LiveState) {
+    // A slow or hostile client cannot hold the endpoint for long.
+    let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = c.set_write_timeout(Some(Duration::from_secs(2)));
+    let mut req = [0u8; 2048];
+    let mut n = 0;
+    while n < req.len() {
+        match c.read(&mut req[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+        if req[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    let line = req[..n].split(|&b| b == b'\n').next().unwrap_or_default();
+    let (status, body) = if line.starts_with(b"GET /metrics ") || line.starts_with(b"GET / ") {
+        ("200 OK", state.prometheus())
+    } else {
+        ("404 Not Found", "only GET /metrics is served\n".to_string())
+    };
+    let _ = write!(
+        c,
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn scrape_matches_snapshot() {
+        let p = Arc::new(Progress::default());
+        p.packets.store(10, Ordering::Relaxed);
+        p.kernel_drops.store(2, Ordering::Relaxed);
+        p.alerts.store(3, Ordering::Relaxed);
+        let st = Arc::new(LiveState::new(p));
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        serve(l, st.clone()).unwrap();
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut body = String::new();
+        c.read_to_string(&mut body).unwrap();
+        assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+        assert!(body.contains("\nvigie_packets_total 10\n"), "{body}");
+        assert!(body.contains("\nvigie_kernel_packets_total 12\n"), "{body}");
+        let snap = st.snapshot();
+        assert_eq!(snap.get("detect.alert"), Some(3));
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.write_all(b"POST /x HTTP/1.1\r\n\r\n").unwrap();
+        let mut body = String::new();
+        c.read_to_string(&mut body).unwrap();
+        assert!(body.starts_with("HTTP/1.1 404"), "{body}");
+    }
+}
