@@ -1,0 +1,198 @@
+//! Hub sync: indicator sources polled over HTTP (MISP feeds and `restSearch`,
+//! TAXII 2.1 collections) next to static files. Each sync builds a new
+//! [`IndicatorSet`](vigie_rules::intel::IndicatorSet) off the hot path and
+//! stores it in the workers' [`SharedIndicators`]; a source that fails keeps
+//! its last good indicators in the new set and is counted.
+
+mod backoff;
+pub mod http;
+pub mod misp;
+pub mod taxii;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use vigie_rules::intel::misp::MispOptions;
+use vigie_rules::intel::{load_path, IndicatorSetBuilder, LoadReport};
+
+pub use backoff::Backoff;
+pub use http::{HubAuth, HubClient, HubError};
+
+use crate::intel::SharedIndicators;
+
+/// What one successful poll changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PollStats {
+    /// Documents or objects fetched.
+    pub fetched: usize,
+    /// Documents dropped because the source no longer lists them.
+    pub removed: usize,
+    /// Documents the cursor says are unchanged.
+    pub unchanged: usize,
+}
+
+/// A remote indicator source: polled for changes, then loaded into a builder.
+pub trait IndicatorSource: Send {
+    /// Feed name (written in alerts).
+    fn name(&self) -> &str;
+    /// Fetches what changed. On error the source keeps its last good state.
+    fn poll(&mut self, client: &HubClient) -> Result<PollStats, HubError>;
+    /// Adds the source's current indicators to `b`.
+    fn load_into(&self, b: &mut IndicatorSetBuilder);
+}
+
+/// Health of one source, for stats and metrics.
+#[derive(Clone, Debug, Default)]
+pub struct SourceHealth {
+    /// Successful polls.
+    pub polls_ok: u64,
+    /// Failed polls.
+    pub polls_failed: u64,
+    /// Last error, if the last poll failed.
+    pub last_error: Option<String>,
+    /// Objects fetched by the last successful poll.
+    pub last_fetched: usize,
+}
+
+struct Entry {
+    source: Box<dyn IndicatorSource>,
+    health: SourceHealth,
+    backoff: Backoff,
+    next_poll: Instant,
+}
+
+/// Polls sources and swaps new indicator sets into a [`SharedIndicators`].
+pub struct HubSync {
+    client: HubClient,
+    shared: SharedIndicators,
+    files: Vec<PathBuf>,
+    opts: MispOptions,
+    interval: Duration,
+    sources: Vec<Entry>,
+    builds: u64,
+}
+
+impl HubSync {
+    /// A sync writing into `shared`, polling every `interval` (failing
+    /// sources back off from `interval` up to 16 times it).
+    pub fn new(shared: SharedIndicators, client: HubClient, interval: Duration) -> HubSync {
+        HubSync {
+            client,
+            shared,
+            files: Vec::new(),
+            opts: MispOptions::default(),
+            interval,
+            sources: Vec::new(),
+            builds: 0,
+        }
+    }
+
+    /// Static indicator files loaded into every set.
+    pub fn with_files(mut self, files: Vec<PathBuf>, opts: MispOptions) -> HubSync {
+        self.files = files;
+        self.opts = opts;
+        self
+    }
+
+    /// Adds a remote source.
+    pub fn add_source(&mut self, source: Box<dyn IndicatorSource>) {
+        self.sources.push(Entry {
+            source,
+            health: SourceHealth::default(),
+            backoff: Backoff::new(self.interval, self.interval.saturating_mul(16)),
+            next_poll: Instant::now(),
+        });
+    }
+
+    /// Health of each source, by name.
+    pub fn health(&self) -> Vec<(&str, &SourceHealth)> {
+        self.sources
+            .iter()
+            .map(|e| (e.source.name(), &e.health))
+            .collect()
+    }
+
+    /// Sets built and stored so far.
+    pub fn builds(&self) -> u64 {
+        self.builds
+    }
+
+    /// Polls every source now (ignoring backoff), then builds and stores a
+    /// new set if anything changed or nothing was built yet. Returns the
+    /// load report of the stored set, or `None` when the set was kept.
+    pub fn sync_now(&mut self) -> Option<LoadReport> {
+        let mut changed = self.builds == 0;
+        for e in &mut self.sources {
+            changed |= poll_entry(e, &self.client, Instant::now());
+        }
+        changed.then(|| self.rebuild())
+    }
+
+    /// Polls the sources whose time has come; builds when something changed.
+    pub fn tick(&mut self, now: Instant) -> Option<LoadReport> {
+        let mut changed = false;
+        for e in &mut self.sources {
+            if e.next_poll <= now {
+                changed |= poll_entry(e, &self.client, now);
+                let wait = if e.health.last_error.is_some() {
+                    e.backoff.delay()
+                } else {
+                    self.interval
+                };
+                e.next_poll = now + wait;
+            }
+        }
+        changed.then(|| self.rebuild())
+    }
+
+    /// Runs [`HubSync::tick`] until `stop` returns true, sleeping between.
+    pub fn run(&mut self, stop: &dyn Fn() -> bool) {
+        while !stop() {
+            self.tick(Instant::now());
+            let next = self.sources.iter().map(|e| e.next_poll).min();
+            let wait = next
+                .map(|t| t.saturating_duration_since(Instant::now()))
+                .unwrap_or(self.interval)
+                .min(Duration::from_secs(1));
+            std::thread::sleep(wait);
+        }
+    }
+
+    /// Builds a set from the files and every source's last good state and
+    /// stores it: workers take it on their next batch.
+    fn rebuild(&mut self) -> LoadReport {
+        let mut b = IndicatorSetBuilder::new();
+        for f in &self.files {
+            if let Err(e) = load_path(f, &self.opts, &mut b) {
+                // The file was readable at start-up; keep going without it.
+                b.skip(&format!("hub: {e}"));
+            }
+        }
+        for e in &self.sources {
+            e.source.load_into(&mut b);
+        }
+        let (set, report) = b.build();
+        self.shared.store(set);
+        self.builds += 1;
+        report
+    }
+}
+
+/// Polls one source; true when it fetched or removed something.
+fn poll_entry(e: &mut Entry, client: &HubClient, _now: Instant) -> bool {
+    match e.source.poll(client) {
+        Ok(st) => {
+            e.health.polls_ok += 1;
+            e.health.last_error = None;
+            e.health.last_fetched = st.fetched;
+            e.backoff.succeeded();
+            st.fetched > 0 || st.removed > 0
+        }
+        Err(err) => {
+            e.health.polls_failed += 1;
+            e.health.last_error = Some(err.to_string());
+            e.backoff.failed();
+            false
+        }
+    }
+}
