@@ -121,19 +121,27 @@ fn bench_dispatch(c: &mut Criterion) {
     let mut batch = RawBatch::default();
     batch.first_pkt_no = 1;
     for (i, (dlt, f)) in all.iter().cycle().take(256).enumerate() {
-        batch.push(1_600_000_000_000_000_000 + i as u64, *dlt, f.len() as u32, f);
+        batch.push(
+            1_600_000_000_000_000_000 + i as u64,
+            *dlt,
+            f.len() as u32,
+            f,
+        );
     }
     let mut g = c.benchmark_group("dispatch");
     g.throughput(Throughput::Elements(256));
     for workers in [1usize, 2] {
         let mut d = Dispatcher::new(DecoderConfig::default(), workers);
         let mut outs: Vec<WorkBatch> = (0..workers).map(|_| WorkBatch::default()).collect();
-        g.bench_function(format!("decode_hash_route_256_pkts_{workers}_workers"), |b| {
-            b.iter(|| {
-                d.dispatch(&batch, 0, &mut outs);
-                black_box(outs[0].pkts.len())
-            })
-        });
+        g.bench_function(
+            format!("decode_hash_route_256_pkts_{workers}_workers"),
+            |b| {
+                b.iter(|| {
+                    d.dispatch(&batch, 0, &mut outs);
+                    black_box(outs[0].pkts.len())
+                })
+            },
+        );
     }
     g.finish();
 }
@@ -185,5 +193,12 @@ fn bench_eve(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_capture, bench_decode, bench_flow, bench_dispatch, bench_eve);
+criterion_group!(
+    benches,
+    bench_capture,
+    bench_decode,
+    bench_flow,
+    bench_dispatch,
+    bench_eve
+);
 criterion_main!(benches);

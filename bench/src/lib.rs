@@ -8,7 +8,9 @@ use vigie_sensor::capture::RawBatch;
 
 /// A bundled capture under `tests/pcaps/`.
 pub fn bundled(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/pcaps").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/pcaps")
+        .join(name)
 }
 
 /// Every frame of a capture, with its link type.
@@ -59,7 +61,10 @@ pub fn in_vxlan(inner: &[u8]) -> Vec<u8> {
         0,
         2,
     ];
-    let mut sum: u32 = ip.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]]) as u32).sum();
+    let mut sum: u32 = ip
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]) as u32)
+        .sum();
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
@@ -67,7 +72,16 @@ pub fn in_vxlan(inner: &[u8]) -> Vec<u8> {
     ip[10] = (ck >> 8) as u8;
     ip[11] = ck as u8;
     v.extend_from_slice(&ip);
-    v.extend_from_slice(&[0xc0, 0x01, 0x12, 0xb5, (udp_len >> 8) as u8, udp_len as u8, 0, 0]);
+    v.extend_from_slice(&[
+        0xc0,
+        0x01,
+        0x12,
+        0xb5,
+        (udp_len >> 8) as u8,
+        udp_len as u8,
+        0,
+        0,
+    ]);
     v.extend_from_slice(&[0x08, 0, 0, 0, 0, 0, 42, 0]);
     v.extend_from_slice(inner);
     v

@@ -405,7 +405,11 @@ fn print_summary(s: &RunSummary) {
     let _ = writeln!(err, "vigie: worker balance: {}", balance.join(", "));
 }
 
-fn rules_check(paths: &[PathBuf], classification: Option<&std::path::Path>, strict: bool) -> ExitCode {
+fn rules_check(
+    paths: &[PathBuf],
+    classification: Option<&std::path::Path>,
+    strict: bool,
+) -> ExitCode {
     match vigie_sensor::detect::load_engine(paths, classification) {
         Ok((_, report)) => {
             println!("{}", vigie_rules::signature::check_report(&report));
@@ -476,7 +480,13 @@ fn collector(c: CollectorArgs) -> ExitCode {
                     for (id, s) in m {
                         println!(
                             "{:<24} {:>10} {:>10} {:>12} {:>12} {:>12}  {}",
-                            id, s.accepted, s.duplicates, s.spool_depth, s.spool_dropped, s.queue_drops, s.last_seen
+                            id,
+                            s.accepted,
+                            s.duplicates,
+                            s.spool_depth,
+                            s.spool_dropped,
+                            s.queue_drops,
+                            s.last_seen
                         );
                     }
                     ExitCode::SUCCESS
@@ -484,7 +494,9 @@ fn collector(c: CollectorArgs) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        Some(other) => fail(format!("collector: unknown action {other:?} (known: status)")),
+        Some(other) => fail(format!(
+            "collector: unknown action {other:?} (known: status)"
+        )),
     }
 }
 

@@ -9,7 +9,9 @@ use vigie_sensor::output::eve::community_id;
 
 #[test]
 fn community_ids_equal_zeeks() {
-    let Some(corpus) = common::corpus() else { return };
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
     let dir = corpus.join("expected/zeek/bifs-community_id-run-pcaps");
     let mut expected_total = 0;
     let mut matched = 0;

@@ -8,9 +8,15 @@ use std::time::Duration;
 
 #[test]
 fn every_corpus_capture_is_read_completely() {
-    let Some(corpus) = common::corpus() else { return };
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
     let pcaps = common::manifest_pcaps(&corpus);
-    assert!(pcaps.len() > 1000, "manifest lists {} captures", pcaps.len());
+    assert!(
+        pcaps.len() > 1000,
+        "manifest lists {} captures",
+        pcaps.len()
+    );
     let mut mismatches = Vec::new();
     let mut total = 0u64;
     for (rel, expected) in &pcaps {
@@ -18,7 +24,9 @@ fn every_corpus_capture_is_read_completely() {
         let (tx, rx) = mpsc::channel();
         let p2 = path.clone();
         std::thread::spawn(move || {
-            let r = std::panic::catch_unwind(|| common::replay(vec![p2], 1, "alert,flow,anomaly,stats"));
+            let r = std::panic::catch_unwind(|| {
+                common::replay(vec![p2], 1, "alert,flow,anomaly,stats")
+            });
             let _ = tx.send(r.map(|(_, s)| (s.packets, s.capture_errors)));
         });
         match rx.recv_timeout(Duration::from_secs(120)) {
@@ -32,9 +40,18 @@ fn every_corpus_capture_is_read_completely() {
             Err(_) => panic!("{rel}: no result after 120 s (hang)"),
         }
     }
-    println!("{} captures, {} packets, {} count mismatches", pcaps.len(), total, mismatches.len());
+    println!(
+        "{} captures, {} packets, {} count mismatches",
+        pcaps.len(),
+        total,
+        mismatches.len()
+    );
     for m in &mismatches {
         println!("  {m}");
     }
-    assert!(mismatches.is_empty(), "{} captures read with a different packet count", mismatches.len());
+    assert!(
+        mismatches.is_empty(),
+        "{} captures read with a different packet count",
+        mismatches.len()
+    );
 }

@@ -5,7 +5,9 @@ mod common;
 
 #[test]
 fn same_bytes_whatever_the_thread_count() {
-    let Some(corpus) = common::corpus() else { return };
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
     let files: Vec<_> = common::manifest_pcaps(&corpus)
         .into_iter()
         .map(|(rel, _)| corpus.join(rel))
@@ -17,9 +19,17 @@ fn same_bytes_whatever_the_thread_count() {
     let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/default");
     let et = corpus.join("rules/et-open-suricata-5.0-2024-04-19");
     let mut text = String::new();
-    for f in ["emerging-policy.rules", "emerging-info.rules", "emerging-dns.rules", "emerging-exploit.rules"] {
+    for f in [
+        "emerging-policy.rules",
+        "emerging-info.rules",
+        "emerging-dns.rules",
+        "emerging-exploit.rules",
+    ] {
         let all = std::fs::read_to_string(et.join(f)).unwrap();
-        for l in all.lines().filter(|l| !l.contains("threshold") && !l.contains("detection_filter")) {
+        for l in all
+            .lines()
+            .filter(|l| !l.contains("threshold") && !l.contains("detection_filter"))
+        {
             text.push_str(l);
             text.push('\n');
         }
@@ -49,7 +59,10 @@ fn same_bytes_whatever_the_thread_count() {
 #[test]
 fn stats_event_has_the_reference_names() {
     let (eve, s) = common::replay(
-        vec![common::bundled("heartbleed.pcap"), common::bundled("dns-edns-ecs.pcap")],
+        vec![
+            common::bundled("heartbleed.pcap"),
+            common::bundled("dns-edns-ecs.pcap"),
+        ],
         2,
         "stats",
     );

@@ -439,7 +439,10 @@ impl EngineBuilder {
         for gb in groups {
             built.push(gb.build(&rules)?);
         }
-        let app_rule = rules.iter().map(|r| !r.needed_buffers().is_empty()).collect();
+        let app_rule = rules
+            .iter()
+            .map(|r| !r.needed_buffers().is_empty())
+            .collect();
         Ok(Engine {
             id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
             app_rule,
@@ -984,7 +987,8 @@ impl Engine {
                     }
                     if !ok && stream_sel != StreamSel::NoStream {
                         // In-order data equal to the payload was just tried.
-                        let fresh = |s: &&[u8]| stream_sel == StreamSel::OnlyStream || *s != p.payload;
+                        let fresh =
+                            |s: &&[u8]| stream_sel == StreamSel::OnlyStream || *s != p.payload;
                         if let Some(s) = p.stream.filter(fresh) {
                             ok = run(l, s, &mut ctx, tbuf, &mut scratch.tmp2);
                         }

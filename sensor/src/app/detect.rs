@@ -83,7 +83,10 @@ pub fn detect_protocol(
         let h = combine(http::probe_request(ts), http::probe_response(tc));
         probes.push((AppProto::Http, h));
         let smb_port = [139, 445].contains(&sport) || [139, 445].contains(&dport);
-        probes.push((AppProto::Smb, combine(probe_smb(ts, smb_port), probe_smb(tc, smb_port))));
+        probes.push((
+            AppProto::Smb,
+            combine(probe_smb(ts, smb_port), probe_smb(tc, smb_port)),
+        ));
     }
     if !tcp {
         probes.push((AppProto::Quic, quic::probe(ts)));
@@ -208,7 +211,10 @@ mod test {
     fn smb_by_content() {
         // NBSS header then an SMB2 NEGOTIATE header start.
         let neg = [0, 0, 0, 0x66, 0xfe, b'S', b'M', b'B', 0x40, 0];
-        assert_eq!(detect_protocol(6, 50000, 445, &neg, &[]), Some(AppProto::Smb));
+        assert_eq!(
+            detect_protocol(6, 50000, 445, &neg, &[]),
+            Some(AppProto::Smb)
+        );
         assert_eq!(detect_protocol(6, 50000, 445, &neg[..3], &[]), None);
         assert_eq!(AppProto::Smb.eve_name(), "smb");
     }

@@ -31,6 +31,10 @@ mod test {
     #[test]
     fn loopback_is_listed() {
         let all = super::list();
-        assert!(all.iter().any(|i| i.name == "lo" || i.name.starts_with("lo")), "{all:?}");
+        assert!(
+            all.iter()
+                .any(|i| i.name == "lo" || i.name.starts_with("lo")),
+            "{all:?}"
+        );
     }
 }

@@ -28,7 +28,10 @@ pub fn rule_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                 .collect();
             files.sort();
             if files.is_empty() {
-                return Err(format!("{}: no *.rules file in this directory", p.display()));
+                return Err(format!(
+                    "{}: no *.rules file in this directory",
+                    p.display()
+                ));
             }
             out.extend(files);
         } else if p.exists() {
@@ -165,7 +168,18 @@ impl Detector {
             _ => None,
         };
         let icmp = match p.dec.l4 {
-            L4::Icmp4 { itype, code, id, seq } | L4::Icmp6 { itype, code, id, seq } => {
+            L4::Icmp4 {
+                itype,
+                code,
+                id,
+                seq,
+            }
+            | L4::Icmp6 {
+                itype,
+                code,
+                id,
+                seq,
+            } => {
                 let echo = matches!(itype, 0 | 8 | 13 | 14 | 15 | 16 | 17 | 18 | 128 | 129);
                 Some(IcmpFields {
                     itype,

@@ -4,4 +4,6 @@ pub mod reassembly;
 pub mod session;
 pub mod table;
 
-pub use table::{Direction, EndReason, Flow, FlowConfig, FlowKey, FlowPacket, FlowState, FlowTable};
+pub use table::{
+    Direction, EndReason, Flow, FlowConfig, FlowKey, FlowPacket, FlowState, FlowTable,
+};

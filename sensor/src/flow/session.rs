@@ -147,7 +147,9 @@ impl FlowSession {
     /// Flow ended: flush what reassembly still holds to the app layer and give
     /// the memory back.
     pub fn finish(&mut self, budget: &mut ReassemblyBudget) {
-        let FlowSession { tcp, app, new_data, .. } = self;
+        let FlowSession {
+            tcp, app, new_data, ..
+        } = self;
         if let Some(tcp) = tcp.as_mut() {
             tcp.finish(budget, &mut |ev| feed_app(app, new_data, ev));
             tcp.release(budget);

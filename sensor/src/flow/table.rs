@@ -74,7 +74,11 @@ impl FlowKey {
             h = (h ^ v).wrapping_mul(0xff51_afd7_ed55_8ccd);
             h ^= h >> 32;
         };
-        for chunk in self.lo_addr.chunks_exact(8).chain(self.hi_addr.chunks_exact(8)) {
+        for chunk in self
+            .lo_addr
+            .chunks_exact(8)
+            .chain(self.hi_addr.chunks_exact(8))
+        {
             let mut w = [0u8; 8];
             w.copy_from_slice(chunk);
             mix(u64::from_le_bytes(w));
@@ -427,7 +431,6 @@ impl FlowTable {
         let dir = flow.update(p.fwd, p.len, p.ts, p.tcp_flags);
         (flow, dir)
     }
-
 }
 
 impl FlowCounters {
@@ -446,14 +449,16 @@ impl FlowCounters {
 fn new_flow(p: &FlowPacket) -> Flow {
     {
         // A SYN/ACK first means we see the server's side first: the client is the destination.
-        let server_first = matches!(p.tcp_flags, Some(f) if f & (TCP_SYN | TCP_ACK) == (TCP_SYN | TCP_ACK));
+        let server_first =
+            matches!(p.tcp_flags, Some(f) if f & (TCP_SYN | TCP_ACK) == (TCP_SYN | TCP_ACK));
         let (src, dst, sport, dport, client_is_lo) = if server_first {
             (p.dst, p.src, p.dport, p.sport, !p.fwd)
         } else {
             (p.src, p.dst, p.sport, p.dport, p.fwd)
         };
         let id = {
-            let mut h = p.hash ^ p.ts.rotate_left(17) ^ p.pkt_no.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let mut h =
+                p.hash ^ p.ts.rotate_left(17) ^ p.pkt_no.wrapping_mul(0x9e37_79b9_7f4a_7c15);
             h = (h ^ (h >> 31)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
             h ^= h >> 27;
             h & ((1u64 << 51) - 1)
@@ -578,7 +583,15 @@ fn placeholder_flow() -> Flow {
 mod test {
     use super::*;
 
-    fn pkt(src: &str, dst: &str, sp: u16, dp: u16, flags: Option<u8>, no: u64, ts_s: u64) -> FlowPacket {
+    fn pkt(
+        src: &str,
+        dst: &str,
+        sp: u16,
+        dp: u16,
+        flags: Option<u8>,
+        no: u64,
+        ts_s: u64,
+    ) -> FlowPacket {
         let src: IpAddr = src.parse().unwrap();
         let dst: IpAddr = dst.parse().unwrap();
         let (key, fwd) = FlowKey::new(&src, &dst, sp, dp, 6, [0; 3], 0);
@@ -612,18 +625,40 @@ mod test {
     fn handshake_directions_and_close() {
         let mut t = FlowTable::new(FlowConfig::default());
         let mut none = |_f: Flow, _r: EndReason| panic!("no eviction expected");
-        let (_, d) = t.track(&pkt("10.0.0.1", "10.0.0.2", 1234, 80, Some(TCP_SYN), 1, 0), &mut none);
+        let (_, d) = t.track(
+            &pkt("10.0.0.1", "10.0.0.2", 1234, 80, Some(TCP_SYN), 1, 0),
+            &mut none,
+        );
         assert_eq!(d, Direction::ToServer);
-        let (_, d) = t.track(&pkt("10.0.0.2", "10.0.0.1", 80, 1234, Some(TCP_SYN | TCP_ACK), 2, 0), &mut none);
+        let (_, d) = t.track(
+            &pkt(
+                "10.0.0.2",
+                "10.0.0.1",
+                80,
+                1234,
+                Some(TCP_SYN | TCP_ACK),
+                2,
+                0,
+            ),
+            &mut none,
+        );
         assert_eq!(d, Direction::ToClient);
-        let (f, _) = t.track(&pkt("10.0.0.1", "10.0.0.2", 1234, 80, Some(TCP_ACK), 3, 0), &mut none);
+        let (f, _) = t.track(
+            &pkt("10.0.0.1", "10.0.0.2", 1234, 80, Some(TCP_ACK), 3, 0),
+            &mut none,
+        );
         assert_eq!(f.state, FlowState::Established);
         assert_eq!(f.pkts, [2, 1]);
         assert_eq!(f.sport, 1234);
-        t.track(&pkt("10.0.0.2", "10.0.0.1", 80, 1234, Some(TCP_RST), 4, 0), &mut none);
+        t.track(
+            &pkt("10.0.0.2", "10.0.0.1", 80, 1234, Some(TCP_RST), 4, 0),
+            &mut none,
+        );
         assert_eq!(t.len(), 1);
         let mut ended = Vec::new();
-        t.expire(100 * 1_000_000_000, &mut |f, r| ended.push((f.first_pkt_no, r)));
+        t.expire(100 * 1_000_000_000, &mut |f, r| {
+            ended.push((f.first_pkt_no, r))
+        });
         assert_eq!(ended, vec![(1, EndReason::Timeout)]);
         assert!(t.is_empty());
     }
@@ -632,7 +667,18 @@ mod test {
     fn syn_ack_first_makes_destination_the_client() {
         let mut t = FlowTable::new(FlowConfig::default());
         let mut none = |_f: Flow, _r: EndReason| {};
-        let (f, d) = t.track(&pkt("10.0.0.2", "10.0.0.1", 80, 1234, Some(TCP_SYN | TCP_ACK), 1, 0), &mut none);
+        let (f, d) = t.track(
+            &pkt(
+                "10.0.0.2",
+                "10.0.0.1",
+                80,
+                1234,
+                Some(TCP_SYN | TCP_ACK),
+                1,
+                0,
+            ),
+            &mut none,
+        );
         assert_eq!(d, Direction::ToClient);
         assert_eq!(f.sport, 1234);
         assert_eq!(f.dport, 80);

@@ -223,10 +223,16 @@ mod test {
     fn timestamps() {
         let mut v = Vec::new();
         push_timestamp(&mut v, 1_259_098_029_534_255_000);
-        assert_eq!(std::str::from_utf8(&v).unwrap(), "2009-11-24T21:27:09.534255+0000");
+        assert_eq!(
+            std::str::from_utf8(&v).unwrap(),
+            "2009-11-24T21:27:09.534255+0000"
+        );
         v.clear();
         push_timestamp(&mut v, 0);
-        assert_eq!(std::str::from_utf8(&v).unwrap(), "1970-01-01T00:00:00.000000+0000");
+        assert_eq!(
+            std::str::from_utf8(&v).unwrap(),
+            "1970-01-01T00:00:00.000000+0000"
+        );
         v.clear();
         // 2024-02-29 leap day
         push_timestamp(&mut v, 1_709_164_800_000_000_000);

@@ -63,7 +63,11 @@ fn tcp_flags_hex(out: &mut Vec<u8>, name: &str, v: u8) {
 
 /// Appends an EVE `flow` record (no newline) for a flow that ended at `now` (ns).
 pub fn write_flow_record(out: &mut Vec<u8>, f: &Flow, reason: EndReason, now: u64) {
-    let ts = if reason == EndReason::Shutdown { f.last_ts } else { now.max(f.last_ts) };
+    let ts = if reason == EndReason::Shutdown {
+        f.last_ts
+    } else {
+        now.max(f.last_ts)
+    };
     push_flow_header(out, f, ts, None, "flow");
     out.extend_from_slice(b",\"flow\":{\"pkts_toserver\":");
     eve::push_u64(out, f.pkts[0]);

@@ -38,7 +38,10 @@ impl StatsSnapshot {
 
     /// The value of one counter, if present.
     pub fn get(&self, name: &str) -> Option<u64> {
-        self.counters.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+        self.counters
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
     }
 
     /// Nested JSON object of the counters (`decoder.event.ipv4.trunc_pkt` becomes

@@ -261,7 +261,8 @@ pub fn run_with_engine_slot(
     let dispatcher = thread::Builder::new()
         .name("vigie-dispatch".into())
         .spawn(move || {
-            let mut d = dispatch::Dispatcher::new(dcfg, threads).with_anomaly_events(want_anomalies);
+            let mut d =
+                dispatch::Dispatcher::new(dcfg, threads).with_anomaly_events(want_anomalies);
             let mut seq = 0u64;
             while let Ok(batch) = raw_rx.recv() {
                 let batch = Arc::new(batch);

@@ -131,7 +131,10 @@ impl Worker {
         if let Some(i) = self.intel.as_mut() {
             i.begin_batch();
         }
-        let mut emit = Emit { buf: &mut buf, sub: 0 };
+        let mut emit = Emit {
+            buf: &mut buf,
+            sub: 0,
+        };
         let types = self.cfg.eve_types;
         for p in &batch.pkts {
             self.counters.packets += 1;
@@ -146,18 +149,41 @@ impl Worker {
                 ..
             } = self;
             let mut evicted = |mut f: Flow, r: EndReason| {
-                end_flow(&mut f, r, p.pkt_no, p.ts_ns, budget, intel.as_mut(), counters, types, &mut emit);
+                end_flow(
+                    &mut f,
+                    r,
+                    p.pkt_no,
+                    p.ts_ns,
+                    budget,
+                    intel.as_mut(),
+                    counters,
+                    types,
+                    &mut emit,
+                );
             };
             let (flow, dir) = flows.track(&fp, &mut evicted);
             let bytes = batch.bytes(p);
-            handle_packet(p, bytes, flow, dir, budget, detector.as_mut(), intel.as_mut(), counters, types, &mut emit);
+            handle_packet(
+                p,
+                bytes,
+                flow,
+                dir,
+                budget,
+                detector.as_mut(),
+                intel.as_mut(),
+                counters,
+                types,
+                &mut emit,
+            );
         }
         if batch.clock_ts > self.counters.last_ts {
             self.counters.last_ts = batch.clock_ts;
         }
         if types.anomaly {
             for a in &batch.anomalies {
-                emit.push(a.pkt_no, 1, a.index as u64, |out| flowlog::write_anomaly(out, a));
+                emit.push(a.pkt_no, 1, a.index as u64, |out| {
+                    flowlog::write_anomaly(out, a)
+                });
             }
         }
         let Worker {
@@ -169,7 +195,17 @@ impl Worker {
         } = self;
         let (last, now) = (batch.last_pkt_no, batch.clock_ts);
         flows.expire(now, &mut |mut f, r| {
-            end_flow(&mut f, r, last, now, budget, intel.as_mut(), counters, types, &mut emit);
+            end_flow(
+                &mut f,
+                r,
+                last,
+                now,
+                budget,
+                intel.as_mut(),
+                counters,
+                types,
+                &mut emit,
+            );
         });
         WorkerOutput {
             seq: batch.seq,
@@ -180,7 +216,10 @@ impl Worker {
     /// Ends every flow still open (end of capture).
     pub fn finish(&mut self, mut buf: EventBuf) -> WorkerOutput {
         buf.clear();
-        let mut emit = Emit { buf: &mut buf, sub: 0 };
+        let mut emit = Emit {
+            buf: &mut buf,
+            sub: 0,
+        };
         let types = self.cfg.eve_types;
         let Worker {
             flows,
@@ -191,7 +230,17 @@ impl Worker {
         } = self;
         let now = counters.last_ts;
         flows.drain(&mut |mut f, r| {
-            end_flow(&mut f, r, u64::MAX, now, budget, intel.as_mut(), counters, types, &mut emit);
+            end_flow(
+                &mut f,
+                r,
+                u64::MAX,
+                now,
+                budget,
+                intel.as_mut(),
+                counters,
+                types,
+                &mut emit,
+            );
         });
         WorkerOutput {
             seq: u64::MAX,
@@ -256,9 +305,10 @@ fn end_flow(
     if let Some(i) = intel {
         // Indicator hits in what the flow still held, then forget the flow.
         let tiebreak = f.first_pkt_no;
-        counters.alerts += i.on_flow_end(f, sess.as_deref(), order_pkt, now, types.alert, &mut |w| {
-            emit.push(order_pkt, KIND_ALERT, tiebreak, |out| w(out))
-        });
+        counters.alerts +=
+            i.on_flow_end(f, sess.as_deref(), order_pkt, now, types.alert, &mut |w| {
+                emit.push(order_pkt, KIND_ALERT, tiebreak, |out| w(out))
+            });
     }
     if let Some(mut sess) = sess {
         log_app(f, &mut sess, now, order_pkt, true, types, emit);
@@ -310,7 +360,11 @@ fn log_app(
             }
         }
         AppState::Tls(t) => {
-            if types.tls && !sess.tls_logged && (all || t.handshake_done()) && t.client_hello.is_some() {
+            if types.tls
+                && !sess.tls_logged
+                && (all || t.handshake_done())
+                && t.client_hello.is_some()
+            {
                 sess.tls_logged = true;
                 let v = tls_eve::eve_tls(t);
                 emit.push(order_pkt, KIND_APP, tiebreak, |out| {
@@ -409,11 +463,21 @@ fn inspect(
             app_only: false,
         };
         let (stream, vars) = s.stream_and_vars(stream_dir(dir));
-        det.inspect(p, bytes, flow, dir, crate::detect::SessionInfo { stream, ..info }, vars, &[]);
+        det.inspect(
+            p,
+            bytes,
+            flow,
+            dir,
+            crate::detect::SessionInfo { stream, ..info },
+            vars,
+            &[],
+        );
         let ms = std::mem::take(&mut det.matches);
         write_alerts(p, flow, dir, &ms, None, Some(&sess), counters, types, emit);
         // A matching pass rule passes the whole flow.
-        sess.passed = ms.iter().any(|m| m.action == vigie_rules::signature::Action::Pass);
+        sess.passed = ms
+            .iter()
+            .any(|m| m.action == vigie_rules::signature::Action::Pass);
         det.matches = ms;
     }
     if !sess.passed {
@@ -450,7 +514,11 @@ fn inspect_app(
     emit: &mut Emit<'_>,
 ) {
     // Collect what is new, with owned EVE objects, then inspect each part.
-    let mut parts: Vec<(u64, Vec<(BufferId, Vec<u8>)>, (&'static str, serde_json::Value))> = Vec::new();
+    let mut parts: Vec<(
+        u64,
+        Vec<(BufferId, Vec<u8>)>,
+        (&'static str, serde_json::Value),
+    )> = Vec::new();
     let add = |out: &mut Vec<(BufferId, Vec<u8>)>, name: &str, b: &[u8]| {
         if let Some(id) = BufferId::from_name(name) {
             out.push((id, b.to_vec()));
@@ -460,11 +528,15 @@ fn inspect_app(
         AppState::Http(h) => {
             let in_progress = h.response_body_in_progress();
             for tx in h.transactions() {
-                let req_ready = tx.request_complete && tx.tx_id >= s.req_next && dir == Direction::ToServer;
-                let resp_ready = tx.response_complete && tx.tx_id >= s.resp_next && dir == Direction::ToClient;
+                let req_ready =
+                    tx.request_complete && tx.tx_id >= s.req_next && dir == Direction::ToServer;
+                let resp_ready =
+                    tx.response_complete && tx.tx_id >= s.resp_next && dir == Direction::ToClient;
                 // A response body is inspected as it grows (file.data of a download
                 // that never completes); alerts stay once per rule and transaction.
-                let body = in_progress.filter(|(id, b)| *id == tx.tx_id && !b.is_empty()).map(|(_, b)| b);
+                let body = in_progress
+                    .filter(|(id, b)| *id == tx.tx_id && !b.is_empty())
+                    .map(|(_, b)| b);
                 let resp_grew = !tx.response_complete
                     && tx.tx_id >= s.resp_next
                     && dir == Direction::ToClient
@@ -483,7 +555,10 @@ fn inspect_app(
                 bufs.push((BufferId::HttpHeaderNames, header_names(&tx.request_headers)));
                 if resp_grew || resp_ready {
                     tx.for_each_buffer(AppDir::ToClient, |n, b| add(&mut bufs, n, b));
-                    bufs.push((BufferId::HttpHeaderNames, header_names(&tx.response_headers)));
+                    bufs.push((
+                        BufferId::HttpHeaderNames,
+                        header_names(&tx.response_headers),
+                    ));
                 }
                 if let Some(b) = body.filter(|_| resp_grew) {
                     bufs.push((BufferId::HttpResponseBody, b.to_vec()));
@@ -500,8 +575,10 @@ fn inspect_app(
         }
         AppState::Dns(d) => {
             for tx in d.transactions() {
-                let req_ready = tx.request.is_some() && tx.tx_id >= s.req_next && dir == Direction::ToServer;
-                let resp_ready = tx.response.is_some() && tx.tx_id >= s.resp_next && dir == Direction::ToClient;
+                let req_ready =
+                    tx.request.is_some() && tx.tx_id >= s.req_next && dir == Direction::ToServer;
+                let resp_ready =
+                    tx.response.is_some() && tx.tx_id >= s.resp_next && dir == Direction::ToClient;
                 if !(req_ready || resp_ready) {
                     continue;
                 }
@@ -519,7 +596,8 @@ fn inspect_app(
             }
         }
         AppState::Tls(t) => {
-            let client = !s.tls_client_done && t.client_hello.is_some() && dir == Direction::ToServer;
+            let client =
+                !s.tls_client_done && t.client_hello.is_some() && dir == Direction::ToServer;
             let server = !s.tls_server_done
                 && (t.leaf().is_some() || t.handshake_done())
                 && t.server_hello.is_some()
@@ -560,8 +638,20 @@ fn inspect_app(
                 true
             }
         });
-        write_alerts(p, flow, dir, &ms, Some((app.0, &app.1)), Some(s), counters, types, emit);
-        s.passed |= ms.iter().any(|m| m.action == vigie_rules::signature::Action::Pass);
+        write_alerts(
+            p,
+            flow,
+            dir,
+            &ms,
+            Some((app.0, &app.1)),
+            Some(s),
+            counters,
+            types,
+            emit,
+        );
+        s.passed |= ms
+            .iter()
+            .any(|m| m.action == vigie_rules::signature::Action::Pass);
         det.matches = ms;
     }
 }
@@ -654,4 +744,3 @@ fn unreachable_addr() -> (std::net::IpAddr, std::net::IpAddr) {
     let z = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
     (z, z)
 }
-
