@@ -118,8 +118,10 @@ fn bench_flow(c: &mut Criterion) {
 
 fn bench_dispatch(c: &mut Criterion) {
     let all = sample_frames();
-    let mut batch = RawBatch::default();
-    batch.first_pkt_no = 1;
+    let mut batch = RawBatch {
+        first_pkt_no: 1,
+        ..Default::default()
+    };
     for (i, (dlt, f)) in all.iter().cycle().take(256).enumerate() {
         batch.push(
             1_600_000_000_000_000_000 + i as u64,
@@ -128,6 +130,7 @@ fn bench_dispatch(c: &mut Criterion) {
             f,
         );
     }
+    let batch = std::sync::Arc::new(batch);
     let mut g = c.benchmark_group("dispatch");
     g.throughput(Throughput::Elements(256));
     for workers in [1usize, 2] {

@@ -140,7 +140,7 @@ impl AfPacketConfig {
     fn check(&self) -> Result<(), String> {
         // SAFETY: sysconf has no memory-safety preconditions.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u32;
-        if self.block_size < page || self.block_size % page != 0 {
+        if self.block_size < page || !self.block_size.is_multiple_of(page) {
             return Err(format!(
                 "block_size {} must be a multiple of the page size ({page})",
                 self.block_size

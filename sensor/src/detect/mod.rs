@@ -141,6 +141,7 @@ impl Detector {
     /// app-layer `buffers` that became available with it; `sess` is what the
     /// flow's session knows (app protocol, handshake, new stream bytes). Matches are left in
     /// `self.matches`, in the engine's deterministic order.
+    #[allow(clippy::too_many_arguments)]
     pub fn inspect(
         &mut self,
         p: &WorkPacket,

@@ -209,9 +209,8 @@ impl Flow {
         match tcp_flags {
             Some(f) => {
                 self.tcp_flags[d] |= f;
-                if f & TCP_RST != 0 {
-                    self.state = FlowState::Closed;
-                } else if self.tcp_flags[0] & TCP_FIN != 0 && self.tcp_flags[1] & TCP_FIN != 0 {
+                let fin_both = self.tcp_flags[0] & TCP_FIN != 0 && self.tcp_flags[1] & TCP_FIN != 0;
+                if f & TCP_RST != 0 || fin_both {
                     self.state = FlowState::Closed;
                 } else if self.state == FlowState::New
                     && self.tcp_flags[0] & TCP_SYN != 0

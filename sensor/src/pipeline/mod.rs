@@ -232,11 +232,7 @@ pub fn run_with_engine_slot(
             for _ in 0..CHANNEL_BATCHES + 2 {
                 let _ = raw_back_tx.send(RawBatch::default());
             }
-            loop {
-                let mut batch = match raw_back_rx.recv() {
-                    Ok(b) => b,
-                    Err(_) => break,
-                };
+            while let Ok(mut batch) = raw_back_rx.recv() {
                 if !source.fill(&mut batch, batch_packets, 4 << 20) {
                     break;
                 }
@@ -256,7 +252,7 @@ pub fn run_with_engine_slot(
             source
         })?;
 
-    let dcfg = cfg.decoder.clone();
+    let dcfg = cfg.decoder;
     let want_anomalies = cfg.eve_types.anomaly;
     let dispatcher = thread::Builder::new()
         .name("vigie-dispatch".into())

@@ -359,18 +359,17 @@ fn log_app(
                 }
             }
         }
-        AppState::Tls(t) => {
+        AppState::Tls(t)
             if types.tls
                 && !sess.tls_logged
                 && (all || t.handshake_done())
-                && t.client_hello.is_some()
-            {
-                sess.tls_logged = true;
-                let v = tls_eve::eve_tls(t);
-                emit.push(order_pkt, KIND_APP, tiebreak, |out| {
-                    flowlog::write_app_event(out, f, ts, "tls", &v)
-                });
-            }
+                && t.client_hello.is_some() =>
+        {
+            sess.tls_logged = true;
+            let v = tls_eve::eve_tls(t);
+            emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                flowlog::write_app_event(out, f, ts, "tls", &v)
+            });
         }
         _ => {}
     }
@@ -514,6 +513,7 @@ fn inspect_app(
     emit: &mut Emit<'_>,
 ) {
     // Collect what is new, with owned EVE objects, then inspect each part.
+    #[allow(clippy::type_complexity)]
     let mut parts: Vec<(
         u64,
         Vec<(BufferId, Vec<u8>)>,
