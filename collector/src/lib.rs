@@ -195,7 +195,7 @@ impl CollectorService {
             let mut acks = Vec::with_capacity(fresh.len());
             for a in &fresh {
                 let mut h = async_nats::HeaderMap::new();
-                h.insert("Nats-Msg-Id", a.id.as_str());
+                h.insert(async_nats::header::NATS_MESSAGE_ID, a.id.as_str());
                 let f = js
                     .publish_with_headers(
                         subject.clone(),
