@@ -86,7 +86,9 @@ fn vigie_sightings(
     threads: usize,
 ) -> (BTreeSet<Sighting>, Vec<u8>) {
     let (set, report) = load_indicators(intel, &MispOptions::default()).expect("intel loads");
-    assert!(report.loaded() > 0, "{report}");
+    // Cases whose intel.dat holds only types vigie does not match (file
+    // names) load nothing; their Zeek sightings are all "not comparable".
+    assert_eq!(report.rejected_total(), 0, "{report}");
     let cfg = ReplayConfig {
         threads,
         eve_types: EveTypes::parse("alert").unwrap(),
@@ -168,7 +170,6 @@ const CASES: &[Case] = &[
 ];
 
 #[test]
-#[ignore = "fails: intel data files of the Zeek cases not loaded yet (see issue 6 note)"]
 fn zeek_intel_cases_agree() {
     let Some(corpus) = common::corpus() else {
         return;

@@ -59,6 +59,7 @@ impl HubAuth {
 pub struct HubError {
     url: String,
     what: String,
+    status: Option<u16>,
 }
 
 impl HubError {
@@ -66,7 +67,13 @@ impl HubError {
         HubError {
             url: url.to_string(),
             what: what.into(),
+            status: None,
         }
+    }
+
+    /// The HTTP status the server answered with, when it answered.
+    pub fn status(&self) -> Option<u16> {
+        self.status
     }
 }
 
@@ -151,10 +158,9 @@ fn finish(url: &str, r: Result<ureq::Response, ureq::Error>) -> Result<HubRespon
             };
             let mut text = String::new();
             let _ = r.into_reader().take(200).read_to_string(&mut text);
-            return Err(HubError::new(
-                url,
-                format!("HTTP {code}{hint}: {}", text.trim()),
-            ));
+            let mut e = HubError::new(url, format!("HTTP {code}{hint}: {}", text.trim()));
+            e.status = Some(code);
+            return Err(e);
         }
         Err(e) => return Err(HubError::new(url, format!("request failed: {e}"))),
     };

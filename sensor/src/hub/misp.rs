@@ -2,7 +2,7 @@
 //! `<uuid>.json` per event, fetched incrementally by the manifest timestamps)
 //! and the `restSearch` API (attributes, with an API key).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use vigie_rules::intel::misp::{load_misp_json, MispFeedCursor, MispManifest, MispOptions};
@@ -23,6 +23,10 @@ pub struct MispFeedSource {
     opts: MispOptions,
     cursor: MispFeedCursor,
     events: BTreeMap<String, Vec<u8>>,
+    /// Events the manifest lists but the server does not serve (HTTP 404),
+    /// as a partial mirror does: counted in every load, asked for again when
+    /// the manifest gives them a new timestamp.
+    missing: BTreeSet<String>,
     state_dir: Option<PathBuf>,
 }
 
@@ -37,6 +41,7 @@ impl MispFeedSource {
             opts,
             cursor: MispFeedCursor::default(),
             events: BTreeMap::new(),
+            missing: BTreeSet::new(),
             state_dir: None,
         }
     }
@@ -59,11 +64,20 @@ impl MispFeedSource {
                     self.events.insert(uuid.clone(), b);
                 }
             }
+            let mpath = dir.join("missing.json");
+            if let Ok(b) = std::fs::read(&mpath) {
+                let list: Vec<String> = serde_json::from_slice(&b)
+                    .map_err(|e| HubError::new(&mpath.display().to_string(), e.to_string()))?;
+                self.missing = list
+                    .into_iter()
+                    .filter(|u| cursor.events.contains_key(u))
+                    .collect();
+            }
             // Events whose file is gone are fetched again.
             self.cursor.events = cursor
                 .events
                 .into_iter()
-                .filter(|(u, _)| self.events.contains_key(u))
+                .filter(|(u, _)| self.events.contains_key(u) || self.missing.contains(u))
                 .collect();
         }
         self.state_dir = Some(dir);
@@ -90,9 +104,17 @@ impl MispFeedSource {
                 write_atomic(&p, body).map_err(|e| err(&p, e))?;
             }
         }
+        let mpath = dir.join("missing.json");
+        let json = serde_json::to_vec_pretty(&self.missing).unwrap_or_default();
+        write_atomic(&mpath, &json).map_err(|e| err(&mpath, e))?;
         let cpath = dir.join("cursor.json");
         let json = serde_json::to_vec_pretty(&self.cursor).unwrap_or_default();
         write_atomic(&cpath, &json).map_err(|e| err(&cpath, e))
+    }
+
+    /// Events the manifest lists that the server answered 404 for.
+    pub fn missing(&self) -> usize {
+        self.missing.len()
     }
 }
 
@@ -120,6 +142,7 @@ impl IndicatorSource for MispFeedSource {
         let plan = self.cursor.plan(&manifest);
         // Fetch everything first: a failure leaves the last good state alone.
         let mut fetched = Vec::new();
+        let mut missing = Vec::new();
         for uuid in &plan.fetch {
             if !safe_uuid(uuid) {
                 return Err(HubError::new(
@@ -128,7 +151,15 @@ impl IndicatorSource for MispFeedSource {
                 ));
             }
             let url = format!("{}/{uuid}.json", self.base);
-            let body = client.get(&url, "application/json", &self.auth)?.body;
+            let body = match client.get(&url, "application/json", &self.auth) {
+                Ok(r) => r.body,
+                // Listed but not served: a partial mirror, not a broken feed.
+                Err(e) if e.status() == Some(404) => {
+                    missing.push(uuid.clone());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             // Checked now so a broken event never replaces a good one.
             let mut probe = IndicatorSetBuilder::new();
             load_misp_json(&body, &url, &self.name, &self.opts, &mut probe)
@@ -139,9 +170,11 @@ impl IndicatorSource for MispFeedSource {
             fetched: fetched.len(),
             removed: plan.removed.len(),
             unchanged: plan.unchanged,
+            missing: missing.len(),
         };
         for uuid in &plan.removed {
             self.events.remove(uuid);
+            self.missing.remove(uuid);
             if let Some(dir) = &self.state_dir {
                 let _ = std::fs::remove_file(dir.join("events").join(format!("{uuid}.json")));
             }
@@ -151,7 +184,17 @@ impl IndicatorSource for MispFeedSource {
                 // A changed event replaces the stored one.
                 let _ = std::fs::remove_file(dir.join("events").join(format!("{uuid}.json")));
             }
+            self.missing.remove(&uuid);
             self.events.insert(uuid, body);
+        }
+        for uuid in missing {
+            // An event that vanished from the server is no longer loaded.
+            if self.events.remove(&uuid).is_some() {
+                if let Some(dir) = &self.state_dir {
+                    let _ = std::fs::remove_file(dir.join("events").join(format!("{uuid}.json")));
+                }
+            }
+            self.missing.insert(uuid);
         }
         self.cursor = plan.next;
         self.save_state()?;
@@ -165,6 +208,9 @@ impl IndicatorSource for MispFeedSource {
             if load_misp_json(body, &source, &self.name, &self.opts, b).is_err() {
                 b.skip("hub: stored MISP event no longer loads");
             }
+        }
+        for _ in &self.missing {
+            b.skip("hub: MISP event listed in the manifest but not served (HTTP 404)");
         }
     }
 }
@@ -233,8 +279,7 @@ impl IndicatorSource for MispRestSearchSource {
         self.last = Some(resp.body);
         Ok(PollStats {
             fetched: probe.len(),
-            removed: 0,
-            unchanged: 0,
+            ..PollStats::default()
         })
     }
 

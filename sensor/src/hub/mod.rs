@@ -29,6 +29,8 @@ pub struct PollStats {
     pub removed: usize,
     /// Documents the cursor says are unchanged.
     pub unchanged: usize,
+    /// Documents listed by the source but not served (HTTP 404), counted.
+    pub missing: usize,
 }
 
 /// A remote indicator source: polled for changes, then loaded into a builder.
@@ -186,7 +188,7 @@ fn poll_entry(e: &mut Entry, client: &HubClient, _now: Instant) -> bool {
             e.health.last_error = None;
             e.health.last_fetched = st.fetched;
             e.backoff.succeeded();
-            st.fetched > 0 || st.removed > 0
+            st.fetched > 0 || st.removed > 0 || st.missing > 0
         }
         Err(err) => {
             e.health.polls_failed += 1;

@@ -311,8 +311,7 @@ impl IndicatorSource for TaxiiSource {
         }
         Ok(PollStats {
             fetched,
-            removed: 0,
-            unchanged: 0,
+            ..PollStats::default()
         })
     }
 
