@@ -189,6 +189,14 @@ struct ReplayArgs {
     /// No progress bar and no summary.
     #[arg(long)]
     quiet: bool,
+    /// Hash every HTTP body (MD5 and SHA-256 in `http` events); by default
+    /// bodies are hashed only while indicators hold file hashes.
+    #[arg(long)]
+    body_hashes: bool,
+    /// Decode and dispatch only: no flows, reassembly, parsers or detection
+    /// (a fast survey of decode anomalies, and the decode benchmark).
+    #[arg(long, conflicts_with_all = ["rules", "intel"])]
+    decode_only: bool,
     /// Capture files, processed in the order given.
     #[arg(value_name = "PCAP", required = true)]
     pcaps: Vec<PathBuf>,
@@ -312,6 +320,8 @@ fn replay(a: ReplayArgs) -> ExitCode {
         engine,
         intel,
         alert_tee: shipper.as_ref().and_then(|s| s.tee()),
+        body_hashes: a.body_hashes,
+        decode_only: a.decode_only,
         ..Default::default()
     };
     let progress = Arc::new(Progress::default());

@@ -3,7 +3,7 @@
 
 use super::detect::{detect_protocol, AppProto};
 use super::dns::DnsState;
-use super::http::HttpState;
+use super::http::{HttpConfig, HttpState};
 use super::quic::QuicState;
 use super::tls::TlsState;
 use super::Direction;
@@ -41,6 +41,29 @@ pub struct AppLayer {
     pub proto: Option<AppProto>,
     /// The parser state.
     pub state: AppState,
+    /// What the consumers of this flow need from the parsers.
+    pub needs: AppNeeds,
+}
+
+/// What detection, indicators and outputs need from the parsers; the worker
+/// sets it per flow so that no work is done for nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppNeeds {
+    /// Compute MD5 and SHA-256 of HTTP bodies (for file-hash indicators or
+    /// `--body-hashes`). Hashing is the costliest part of body handling.
+    pub body_hashes: bool,
+    /// Keep (and content-decode) HTTP bodies, for rules on `file.data` and
+    /// the body buffers. Without rules nobody reads them.
+    pub bodies: bool,
+}
+
+impl Default for AppNeeds {
+    fn default() -> AppNeeds {
+        AppNeeds {
+            body_hashes: true,
+            bodies: true,
+        }
+    }
 }
 
 fn slot(dir: Direction) -> usize {
@@ -61,6 +84,7 @@ impl AppLayer {
             pending: [Vec::new(), Vec::new()],
             proto: None,
             state: AppState::Undecided,
+            needs: AppNeeds::default(),
         }
     }
 
@@ -123,7 +147,17 @@ impl AppLayer {
     fn start(&mut self, p: AppProto) {
         self.proto = Some(p);
         self.state = match p {
-            AppProto::Http => AppState::Http(Box::default()),
+            AppProto::Http => {
+                let mut cfg = HttpConfig {
+                    body_hashes: self.needs.body_hashes,
+                    ..HttpConfig::default()
+                };
+                if !self.needs.bodies {
+                    cfg.request_body_limit = 0;
+                    cfg.response_body_limit = 0;
+                }
+                AppState::Http(Box::new(HttpState::with_config(cfg)))
+            }
             AppProto::Tls => AppState::Tls(Box::default()),
             AppProto::Dns => AppState::Dns(Box::default()),
             AppProto::Quic => AppState::Quic(Box::default()),

@@ -138,6 +138,12 @@ impl IntelMatcher {
         }
     }
 
+    /// The current set holds MD5 or SHA-256 indicators, so HTTP bodies must
+    /// be hashed.
+    pub fn wants_body_hashes(&self) -> bool {
+        self.set.count(IndicatorKind::Md5) + self.set.count(IndicatorKind::Sha256) > 0
+    }
+
     /// Takes a newly stored set into use; called once per batch.
     pub fn begin_batch(&mut self) {
         let g = self.shared.generation();

@@ -114,6 +114,13 @@ pub struct ReplayConfig {
     pub intel: Option<crate::intel::SharedIndicators>,
     /// Copy of every alert line for the shipper; never blocks the output.
     pub alert_tee: Option<crate::ship::AlertTee>,
+    /// Always hash HTTP bodies (MD5, SHA-256 in `http` events); otherwise
+    /// only while the indicator set holds file hashes.
+    pub body_hashes: bool,
+    /// Stop after decode and dispatch: workers count packets, no flows,
+    /// reassembly, parsers or detection (measures the capture/decode path,
+    /// or surveys a capture's decode anomalies fast).
+    pub decode_only: bool,
 }
 
 impl Default for ReplayConfig {
@@ -127,6 +134,8 @@ impl Default for ReplayConfig {
             engine: None,
             intel: None,
             alert_tee: None,
+            body_hashes: false,
+            decode_only: false,
         }
     }
 }
@@ -291,6 +300,8 @@ pub fn run_with_engine_slot(
         let wcfg = worker::WorkerConfig {
             eve_types: cfg.eve_types,
             flow: cfg.flow,
+            body_hashes: cfg.body_hashes,
+            decode_only: cfg.decode_only,
         };
         workers.push(
             thread::Builder::new()

@@ -11,7 +11,7 @@ use super::EveTypes;
 use crate::app::dns::eve as dns_eve;
 use crate::app::http::eve as http_eve;
 use crate::app::tls::eve as tls_eve;
-use crate::app::{AppState, Direction as AppDir};
+use crate::app::{AppNeeds, AppState, Direction as AppDir};
 use crate::decode::L4;
 use crate::detect::Detector;
 use crate::flow::reassembly::{
@@ -30,6 +30,11 @@ pub struct WorkerConfig {
     pub eve_types: EveTypes,
     /// Flow table settings.
     pub flow: FlowConfig,
+    /// Always compute MD5/SHA-256 of HTTP bodies (written in `http` events);
+    /// otherwise only while the indicator set holds MD5 or SHA-256 hashes.
+    pub body_hashes: bool,
+    /// Count packets only (see `ReplayConfig::decode_only`).
+    pub decode_only: bool,
 }
 
 /// Per-worker counters.
@@ -136,6 +141,23 @@ impl Worker {
             sub: 0,
         };
         let types = self.cfg.eve_types;
+        if self.cfg.decode_only {
+            for p in &batch.pkts {
+                self.counters.packets += 1;
+                self.counters.bytes += p.wire_len as u64;
+            }
+            if types.anomaly {
+                for a in &batch.anomalies {
+                    emit.push(a.pkt_no, 1, a.index as u64, |out| {
+                        flowlog::write_anomaly(out, a)
+                    });
+                }
+            }
+            return WorkerOutput {
+                seq: batch.seq,
+                events: buf,
+            };
+        }
         for p in &batch.pkts {
             self.counters.packets += 1;
             self.counters.bytes += p.wire_len as u64;
@@ -163,12 +185,17 @@ impl Worker {
             };
             let (flow, dir) = flows.track(&fp, &mut evicted);
             let bytes = batch.bytes(p);
+            let needs = AppNeeds {
+                body_hashes: self.cfg.body_hashes
+                    || intel.as_ref().is_some_and(|i| i.wants_body_hashes()),
+                bodies: detector.is_some(),
+            };
             handle_packet(
                 p,
                 bytes,
                 flow,
                 dir,
-                budget,
+                (budget, needs),
                 detector.as_mut(),
                 intel.as_mut(),
                 counters,
@@ -382,7 +409,7 @@ fn handle_packet(
     bytes: &[u8],
     flow: &mut Flow,
     dir: Direction,
-    budget: &mut ReassemblyBudget,
+    (budget, needs): (&mut ReassemblyBudget, AppNeeds),
     detector: Option<&mut Detector>,
     intel: Option<&mut crate::intel::IntelMatcher>,
     counters: &mut WorkerCounters,
@@ -395,7 +422,9 @@ fn handle_packet(
     let payload = &bytes[start..end];
     if proto == 6 || (proto == 17 && !payload.is_empty()) {
         let sess = flow.session.get_or_insert_with(|| {
-            Box::new(FlowSession::new(proto, flow.sport, flow.dport, budget))
+            let mut s = FlowSession::new(proto, flow.sport, flow.dport, budget);
+            s.app.needs = needs;
+            Box::new(s)
         });
         match p.dec.l4 {
             L4::Tcp(t) => {

@@ -293,6 +293,11 @@ impl BodySink {
         if self.stopped {
             return;
         }
+        if self.limits.store_limit == 0 && !self.limits.hash {
+            // Nobody reads the decoded body: only its length is counted.
+            self.truncated |= !bytes.is_empty();
+            return;
+        }
         if self.decoder.is_none() {
             self.emit(bytes);
             return;
