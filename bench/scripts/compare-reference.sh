@@ -19,7 +19,7 @@ fi
 cargo build --release -q --bin vigie
 vigie=target/release/vigie
 pkts=$($vigie replay --quiet --eve - --eve-types stats "$pcap" | python3 -c 'import json,sys; print(json.load(sys.stdin)["stats"]["decoder"]["pkts"])')
-bytes=$(stat -c %s "$pcap")
+bytes=$(stat -L -c %s "$pcap")
 measure() { # label, command...
   local label=$1; shift
   local out; out=$(mktemp)
@@ -39,6 +39,11 @@ if command -v suricata >/dev/null; then
   sargs=(-S /dev/null); [ -n "$rules" ] && sargs=(-S "$rules"/\*.rules)
   measure "reference IDS" suricata -r "$pcap" -k none -l "$log" "${sargs[@]}"
   rm -rf "$log"
+fi
+if [ -z "$rules" ]; then
+  # Issue 3's path: decode + defrag + dispatch, no flows or parsers.
+  measure "vigie decode-only -t 1" $vigie replay --quiet --decode-only --eve /dev/null --threads 1 "$pcap"
+  measure "vigie decode-only -t 2" $vigie replay --quiet --decode-only --eve /dev/null --threads 2 "$pcap"
 fi
 measure "vigie --threads 1" $vigie replay --quiet --eve /dev/null --threads 1 "${ruleargs[@]}" "$pcap"
 measure "vigie --threads 2" $vigie replay --quiet --eve /dev/null --threads 2 "${ruleargs[@]}" "$pcap"
