@@ -319,7 +319,7 @@ fn replay(a: ReplayArgs) -> ExitCode {
         eve_types,
         engine,
         intel,
-        alert_tee: shipper.as_ref().and_then(|s| s.tee()),
+        alert_tees: shipper.as_ref().and_then(|s| s.tee()).into_iter().collect(),
         body_hashes: a.body_hashes,
         decode_only: a.decode_only,
         ..Default::default()

@@ -112,8 +112,9 @@ pub struct ReplayConfig {
     pub engine: Option<Arc<Engine>>,
     /// Indicator set (swappable), when indicators were given.
     pub intel: Option<crate::intel::SharedIndicators>,
-    /// Copy of every alert line for the shipper; never blocks the output.
-    pub alert_tee: Option<crate::ship::AlertTee>,
+    /// Copies of every alert line (shipper, sighting reporter); never block
+    /// the output.
+    pub alert_tees: Vec<crate::ship::AlertTee>,
     /// Always hash HTTP bodies (MD5, SHA-256 in `http` events); otherwise
     /// only while the indicator set holds file hashes.
     pub body_hashes: bool,
@@ -133,7 +134,7 @@ impl Default for ReplayConfig {
             flow: FlowConfig::default(),
             engine: None,
             intel: None,
-            alert_tee: None,
+            alert_tees: Vec::new(),
             body_hashes: false,
             decode_only: false,
         }
@@ -348,7 +349,7 @@ pub fn run_with_engine_slot(
     drop(ev_tx);
 
     let eve_types = cfg.eve_types;
-    let tee = cfg.alert_tee.clone();
+    let tee = cfg.alert_tees.clone();
     let output = thread::Builder::new()
         .name("vigie-output".into())
         .spawn(move || order::write_ordered(ev_rx, ev_back_tx, threads, out, tee))?;

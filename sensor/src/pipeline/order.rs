@@ -64,7 +64,7 @@ pub fn write_ordered(
     recycle: Sender<EventBuf>,
     workers: usize,
     sink: Box<dyn Write + Send>,
-    tee: Option<crate::ship::AlertTee>,
+    tees: Vec<crate::ship::AlertTee>,
 ) -> std::io::Result<(Box<dyn Write + Send>, u64)> {
     let mut sink = std::io::BufWriter::with_capacity(1 << 20, sink);
     let mut pending: BTreeMap<u64, Vec<EventBuf>> = BTreeMap::new();
@@ -83,8 +83,10 @@ pub fn write_ordered(
         for (k, i, s, e) in &merged {
             let line = &bufs[*i].data[*s as usize..*e as usize];
             sink.write_all(line)?;
-            if let (Some(t), 0) = (&tee, k.kind) {
-                t.offer(line);
+            if k.kind == 0 {
+                for t in &tees {
+                    t.offer(line);
+                }
             }
         }
         *written += merged.len() as u64;

@@ -33,6 +33,21 @@ pub struct AlertTee {
 }
 
 impl AlertTee {
+    /// A tee queueing up to `capacity` alert lines, the receiver of those
+    /// lines, and the counter of lines dropped because the queue was full.
+    pub fn channel(capacity: usize) -> (AlertTee, Receiver<Vec<u8>>, Arc<AtomicU64>) {
+        let (tx, rx) = bounded::<Vec<u8>>(capacity);
+        let drops = Arc::new(AtomicU64::new(0));
+        (
+            AlertTee {
+                tx,
+                drops: drops.clone(),
+            },
+            rx,
+            drops,
+        )
+    }
+
     /// Lines waiting for the spool.
     pub fn queued(&self) -> usize {
         self.tx.len()
