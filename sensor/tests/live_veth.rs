@@ -53,8 +53,8 @@ struct Netns {
 }
 
 impl Netns {
-    fn new() -> Netns {
-        let name = format!("vigie-live-{}", std::process::id());
+    fn new(tag: &str) -> Netns {
+        let name = format!("vigie-{tag}-{}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).status();
         sh(&["ip", "netns", "add", &name]);
         let ns = Netns { name };
@@ -194,7 +194,7 @@ fn live_capture_on_veth_matches_replay() {
         .and_then(|e| e["stats"]["decoder"]["pkts"].as_u64())
         .expect("replay stats");
 
-    let ns = Netns::new();
+    let ns = Netns::new("live");
     let port = 19477u16;
     let eve = dir.join("live.json");
     let cfg = dir.join("vigie.toml");
@@ -332,5 +332,250 @@ fn live_capture_on_veth_matches_replay() {
         stats[stats.len() - 1]["stats"]["capture"]["kernel_drops"].as_u64(),
         Some(0)
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits until `port` accepts connections inside the namespace.
+fn wait_port(ns: &Netns, what: &str, port: u16) {
+    wait_for(what, Duration::from_secs(60), || {
+        ns.cmd(&["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+}
+
+/// Kills a helper process started in the namespace when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The daemon with indicators from a file and from a MISP feed polled over
+/// HTTP, shipping to a collector over mutual TLS: indicator alerts from both,
+/// every alert archived by the collector, SIGHUP with an indicator file that
+/// no longer loads keeps the running set, SIGTERM drains the spool.
+#[test]
+fn live_daemon_with_intel_hub_and_shipping() {
+    if let Some(why) = missing_prerequisite() {
+        assert!(!external_required(), "VIGIE_EXTERNAL_TESTS=1 but {why}");
+        eprintln!("skipping live_daemon_with_intel_hub_and_shipping: {why}");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_vigie");
+    let pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/pcaps/pipelined-requests.pcap");
+    let dir = std::env::temp_dir().join(format!("vigie-live-intel-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("www/feed")).unwrap();
+
+    // A local indicator file (the server's address) and a MISP feed (its host name).
+    let csv = dir.join("local.csv");
+    std::fs::write(&csv, "value,type\n63.245.209.11,ip\n").unwrap();
+    let uuid = "5f1e7c0a-3b7d-4c52-9a55-0d6c1f3c9e01";
+    std::fs::write(
+        dir.join("www/feed/manifest.json"),
+        format!(r#"{{"{uuid}":{{"info":"live test","date":"2026-11-26","timestamp":"1795000000","Orgc":{{"name":"test"}}}}}}"#),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(format!("www/feed/{uuid}.json")),
+        format!(
+            r#"{{"Event":{{"uuid":"{uuid}","info":"live test","date":"2026-11-26","timestamp":"1795000000","Orgc":{{"name":"test"}},"Attribute":[{{"uuid":"0b0e9a4e-52a4-4f0b-a3e4-6f1c2b7d9a11","type":"hostname","category":"Network activity","to_ids":true,"value":"www.mozilla.org","timestamp":"1795000000"}}]}}}}"#
+        ),
+    )
+    .unwrap();
+
+    // PKI for the collector and this sensor.
+    let pki = dir.join("pki");
+    vigie_collector::pki::init(&pki, "live test CA").unwrap();
+    vigie_collector::pki::issue(&pki, "collector", true, &["localhost".into()]).unwrap();
+    vigie_collector::pki::issue(&pki, "live1", false, &[]).unwrap();
+
+    let ns = Netns::new("daemon");
+    let (web_port, col_port, metrics_port) = (18080u16, 18443u16, 19478u16);
+    let _web = Guard(
+        ns.cmd(&[
+            "python3",
+            "-m",
+            "http.server",
+            &web_port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(dir.join("www"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let ccfg = dir.join("collector.toml");
+    std::fs::write(
+        &ccfg,
+        format!(
+            "listen = \"127.0.0.1:{col_port}\"\nca = {:?}\ncert = {:?}\nkey = {:?}\nstate_dir = {:?}\n",
+            pki.join("ca.pem"),
+            pki.join("collector.pem"),
+            pki.join("collector.key"),
+            dir.join("collector-state")
+        ),
+    )
+    .unwrap();
+    let _collector = Guard(
+        ns.cmd(&[bin, "collector", "--config", ccfg.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_port(&ns, "the feed server", web_port);
+    wait_port(&ns, "the collector", col_port);
+
+    let eve = dir.join("live.json");
+    let cfg = dir.join("vigie.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[capture]\ninterface = \"vb\"\nblock_count = 8\n\
+             [output]\neve = {eve:?}\nstats_interval_s = 1\n\
+             [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\
+             [intel]\nfiles = [{csv:?}]\npoll_interval_s = 1\nstate_dir = {:?}\n\
+             [[hub]]\nname = \"test-feed\"\nkind = \"misp-feed\"\nurl = \"http://127.0.0.1:{web_port}/feed\"\n\
+             [ship]\nto = \"https://localhost:{col_port}\"\nca = {:?}\ncert = {:?}\nkey = {:?}\n\
+             sensor_id = \"live1\"\nspool = {:?}\n",
+            dir.join("hub"),
+            pki.join("ca.pem"),
+            pki.join("live1.pem"),
+            pki.join("live1.key"),
+            dir.join("spool"),
+        ),
+    )
+    .unwrap();
+    let check = Command::new(bin)
+        .args(["config", "check"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let log = dir.join("stderr.log");
+    let mut child: Child = ns
+        .cmd(&[bin, "run", "--config", cfg.to_str().unwrap()])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("vigie to start capturing", Duration::from_secs(60), || {
+        read_log().contains("capturing on vb")
+    });
+    // The feed's indicator joins the file's once the first poll is done.
+    wait_for("the hub's first sync", Duration::from_secs(60), || {
+        metric(&ns.scrape(metrics_port), "vigie_indicators") == Some(2)
+    });
+    let m = ns.scrape(metrics_port);
+    assert!(
+        m.contains("vigie_indicators_by_feed{feed=\"test-feed\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("vigie_hub_source_up{source=\"test-feed\"} 1"),
+        "{m}"
+    );
+
+    ns.exec(&[
+        "tcpreplay",
+        "-q",
+        "-i",
+        "va",
+        "--pps",
+        "2000",
+        pcap.to_str().unwrap(),
+    ]);
+    wait_for(
+        "indicator alerts shipped and acked",
+        Duration::from_secs(60),
+        || {
+            let m = ns.scrape(metrics_port);
+            let alerts = metric(&m, "vigie_alerts_total").unwrap_or(0);
+            alerts >= 2 && metric(&m, "vigie_ship_acked_total") == Some(alerts)
+        },
+    );
+
+    // SIGHUP after the indicator file is gone: the running set stays.
+    std::fs::remove_file(&csv).unwrap();
+    let pid = child.id().to_string();
+    sh(&["kill", "-HUP", &pid]);
+    wait_for("the failed intel reload", Duration::from_secs(30), || {
+        read_log().contains("intel reload failed, running set kept")
+    });
+    assert_eq!(
+        metric(&ns.scrape(metrics_port), "vigie_indicators"),
+        Some(2)
+    );
+
+    sh(&["kill", "-TERM", &pid]);
+    let st = child.wait().unwrap();
+    assert!(st.success(), "vigie exited with {st}: {}", read_log());
+    assert!(
+        read_log().contains(", 0 left in the spool"),
+        "{}",
+        read_log()
+    );
+
+    let evs = events(&eve);
+    let intel: Vec<&serde_json::Value> =
+        evs.iter().filter(|e| e["event_type"] == "alert").collect();
+    let feeds: std::collections::BTreeSet<(String, String)> = intel
+        .iter()
+        .map(|e| {
+            (
+                e["alert"]["source"]["feed"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                e["alert"]["source"]["value"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        feeds.contains(&("test-feed".into(), "www.mozilla.org".into())),
+        "{feeds:?}"
+    );
+    assert!(
+        feeds
+            .iter()
+            .any(|(f, v)| f.contains("local.csv") && v == "63.245.209.11"),
+        "{feeds:?}"
+    );
+    // The collector archived exactly the EVE alert lines.
+    let mut archived: Vec<String> = std::fs::read_dir(dir.join("collector-state/archive"))
+        .unwrap()
+        .flat_map(|e| {
+            std::fs::read_to_string(e.unwrap().path())
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut local: Vec<String> = std::fs::read_to_string(&eve)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"event_type\":\"alert\""))
+        .map(str::to_string)
+        .collect();
+    archived.sort();
+    local.sort();
+    assert_eq!(archived, local);
     let _ = std::fs::remove_dir_all(&dir);
 }

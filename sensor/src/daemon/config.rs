@@ -25,6 +25,139 @@ pub struct DaemonConfig {
     /// Process settings.
     #[serde(default)]
     pub daemon: ProcessSection,
+    /// Indicator files and hub polling.
+    #[serde(default)]
+    pub intel: IntelSection,
+    /// Remote indicator sources (`[[hub]]`, one table per source).
+    #[serde(default)]
+    pub hub: Vec<HubSection>,
+    /// Alert shipping to a collector.
+    #[serde(default)]
+    pub ship: Option<ShipSection>,
+}
+
+/// `[intel]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntelSection {
+    /// Indicator files or directories (MISP feed folders and events, STIX 2.1
+    /// bundles, Zeek intel, CSV, MISP warninglists); re-read on SIGHUP.
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
+    /// Also load MISP attributes whose `to_ids` flag is off.
+    #[serde(default)]
+    pub include_non_ids: bool,
+    /// Indicators expire this many days after they were last seen.
+    #[serde(default)]
+    pub max_age_days: Option<u64>,
+    /// Seconds between polls of each `[[hub]]` source (failing sources back off
+    /// up to 16 times this).
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval_s: u64,
+    /// Where hub cursors and fetched documents are kept, so a restart fetches
+    /// only what changed.
+    #[serde(default = "default_hub_state")]
+    pub state_dir: PathBuf,
+    /// Hash every HTTP body (MD5, SHA-256); otherwise only while file-hash
+    /// indicators are loaded.
+    #[serde(default)]
+    pub body_hashes: bool,
+    /// Seconds sightings are batched before they are reported to a hub.
+    #[serde(default = "default_sightings_wait")]
+    pub sightings_wait_s: u64,
+}
+
+impl Default for IntelSection {
+    fn default() -> Self {
+        IntelSection {
+            files: Vec::new(),
+            include_non_ids: false,
+            max_age_days: None,
+            poll_interval_s: default_poll_interval(),
+            state_dir: default_hub_state(),
+            body_hashes: false,
+            sightings_wait_s: default_sightings_wait(),
+        }
+    }
+}
+
+/// Kind of a `[[hub]]` source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HubKind {
+    /// A MISP feed folder over HTTP (`manifest.json` + events).
+    MispFeed,
+    /// MISP `attributes/restSearch` with an API key.
+    MispRest,
+    /// A TAXII 2.1 collection.
+    Taxii,
+}
+
+/// `[[hub]]`: one remote indicator source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubSection {
+    /// Feed name written in alerts (`alert.source.feed`); unique.
+    pub name: String,
+    /// `misp-feed`, `misp-rest` or `taxii`.
+    pub kind: HubKind,
+    /// Feed folder URL (misp-feed), MISP server URL (misp-rest) or TAXII API
+    /// root URL (taxii).
+    pub url: String,
+    /// TAXII collection id or title.
+    #[serde(default)]
+    pub collection: Option<String>,
+    /// HTTP basic user (TAXII servers).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Environment variable holding the basic-auth password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Environment variable holding a bearer token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Environment variable holding the MISP API key (misp-rest; default
+    /// `VIGIE_MISP_KEY`).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Report hits on this source's indicators back to it (MISP sightings,
+    /// STIX `sighting` objects to the TAXII collection).
+    #[serde(default)]
+    pub sightings: bool,
+}
+
+/// `[ship]`: alerts to a collector over gRPC with mutual TLS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipSection {
+    /// Collector URL, `https://host:port`.
+    pub to: String,
+    /// CA that signed the collector's certificate (PEM).
+    pub ca: PathBuf,
+    /// This sensor's certificate (PEM; its CN is the sensor id).
+    pub cert: PathBuf,
+    /// This sensor's private key (PEM).
+    pub key: PathBuf,
+    /// Sensor id (prefix of alert ids; must equal the certificate's CN).
+    pub sensor_id: String,
+    /// Spool directory (alerts wait here until the collector acks them).
+    pub spool: PathBuf,
+    /// TLS name expected from the collector (default: the URL's host).
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// Compress batches with zstd.
+    #[serde(default)]
+    pub zstd: bool,
+    /// Spool bound in MiB (oldest low-severity alerts go first beyond it).
+    #[serde(default = "default_spool_mb")]
+    pub spool_max_mb: u64,
+    /// Spool fsync policy: `never`, `batch` or `always`.
+    #[serde(default = "default_fsync")]
+    pub spool_fsync: String,
+    /// Seconds to wait at shutdown for the spool to drain (the rest is sent
+    /// after the next start).
+    #[serde(default = "default_drain")]
+    pub drain_s: u64,
 }
 
 /// Capture backend.
@@ -147,6 +280,24 @@ fn default_types() -> String {
 fn default_stats_interval() -> u64 {
     60
 }
+fn default_poll_interval() -> u64 {
+    300
+}
+fn default_hub_state() -> PathBuf {
+    PathBuf::from("/var/lib/vigie/hub")
+}
+fn default_sightings_wait() -> u64 {
+    30
+}
+fn default_spool_mb() -> u64 {
+    1024
+}
+fn default_fsync() -> String {
+    "batch".into()
+}
+fn default_drain() -> u64 {
+    10
+}
 
 impl DaemonConfig {
     /// Parses and checks a configuration text; `origin` names it in errors.
@@ -187,6 +338,50 @@ impl DaemonConfig {
         }
         if self.daemon.group.is_some() && self.daemon.user.is_none() {
             return Err("daemon.group is set but daemon.user is not".into());
+        }
+        if self.intel.poll_interval_s == 0 {
+            return Err("intel.poll_interval_s must be at least 1".into());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, h) in self.hub.iter().enumerate() {
+            let at = format!("hub[{i}] ({:?})", h.name);
+            if h.name.is_empty()
+                || !h
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(format!("{at}: name: use letters, digits, '-', '_' or '.'"));
+            }
+            if !names.insert(h.name.as_str()) {
+                return Err(format!("{at}: name used twice"));
+            }
+            if !(h.url.starts_with("http://") || h.url.starts_with("https://")) {
+                return Err(format!("{at}: url {:?} must be http:// or https://", h.url));
+            }
+            if (h.kind == HubKind::Taxii) != h.collection.is_some() {
+                return Err(format!(
+                    "{at}: collection is required for kind = \"taxii\" and only there"
+                ));
+            }
+            if h.password_env.is_some() && h.user.is_none() {
+                return Err(format!("{at}: password_env needs user"));
+            }
+            for var in [&h.password_env, &h.token_env, &h.api_key_env]
+                .into_iter()
+                .flatten()
+            {
+                if std::env::var(var).map_or(true, |v| v.trim().is_empty()) {
+                    return Err(format!("{at}: environment variable {var} is not set"));
+                }
+            }
+        }
+        if let Some(s) = &self.ship {
+            crate::ship::spool::FsyncPolicy::parse(&s.spool_fsync)
+                .map_err(|e| format!("ship.spool_fsync: {e}"))?;
+            if !s.to.starts_with("https://") {
+                return Err(format!("ship.to {:?}: must be https://host:port", s.to));
+            }
         }
         Ok(())
     }
@@ -231,6 +426,47 @@ mod test {
         let text = MIN.replace("eve = ", "types = \"alert,bogus\"\neve = ");
         let e = DaemonConfig::parse(&text, Path::new("t.toml")).unwrap_err();
         assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn hub_and_ship_sections_are_checked() {
+        let hub = |extra: &str| {
+            format!(
+                "{MIN}[[hub]]\nname = \"t\"\nkind = \"taxii\"\nurl = \"https://x/api1/\"\n{extra}"
+            )
+        };
+        let c = DaemonConfig::parse(&hub("collection = \"c\"\n"), Path::new("t.toml")).unwrap();
+        assert_eq!(c.hub[0].kind, HubKind::Taxii);
+        assert_eq!(c.intel.poll_interval_s, 300);
+        let e = DaemonConfig::parse(&hub(""), Path::new("t.toml")).unwrap_err();
+        assert!(e.contains("collection is required"), "{e}");
+        let e = DaemonConfig::parse(
+            &hub("collection = \"c\"\nuser = \"u\"\npassword_env = \"VIGIE_TEST_UNSET_VAR\"\n"),
+            Path::new("t.toml"),
+        )
+        .unwrap_err();
+        assert!(e.contains("VIGIE_TEST_UNSET_VAR is not set"), "{e}");
+        let e = DaemonConfig::parse(&hub("colection = \"c\"\n"), Path::new("t.toml")).unwrap_err();
+        assert!(e.contains("colection"), "{e}");
+        let two = format!(
+            "{}[[hub]]\nname = \"t\"\nkind = \"misp-feed\"\nurl = \"https://y/\"\n",
+            hub("collection = \"c\"\n")
+        );
+        let e = DaemonConfig::parse(&two, Path::new("t.toml")).unwrap_err();
+        assert!(e.contains("name used twice"), "{e}");
+        let ship = format!(
+            "{MIN}[ship]\nto = \"http://c:1\"\nca = \"a\"\ncert = \"b\"\nkey = \"k\"\nsensor_id = \"s\"\nspool = \"/tmp/s\"\n"
+        );
+        let e = DaemonConfig::parse(&ship, Path::new("t.toml")).unwrap_err();
+        assert!(e.contains("ship.to"), "{e}");
+        let e = DaemonConfig::parse(
+            &ship
+                .replace("http://", "https://")
+                .replace("spool = ", "spool_fsync = \"sometimes\"\nspool = "),
+            Path::new("t.toml"),
+        )
+        .unwrap_err();
+        assert!(e.contains("ship.spool_fsync"), "{e}");
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! periodic EVE `stats` events that show them. Both read the same
 //! [`LiveState`], so a scrape and a stats event taken at a quiet moment agree.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::output::stats::StatsSnapshot;
@@ -26,7 +27,54 @@ pub struct LiveState {
     pub reloads_ok: AtomicU64,
     /// Reloads that failed (old engine kept).
     pub reloads_failed: AtomicU64,
+    /// Metrics published by other parts (indicators, hub sources, shipping),
+    /// by group; each group is replaced whole by its owner.
+    extra: Mutex<BTreeMap<&'static str, Vec<Metric>>>,
     started: Instant,
+}
+
+/// One metric published by a part of the daemon, optionally with one label.
+#[derive(Debug, Clone)]
+pub struct Metric {
+    /// Prometheus name.
+    pub name: &'static str,
+    /// Help text.
+    pub help: &'static str,
+    /// Counter (else gauge).
+    pub counter: bool,
+    /// Label name and value, e.g. `("feed", "cert-misp")`.
+    pub label: Option<(&'static str, String)>,
+    /// Value.
+    pub value: u64,
+    /// Name in EVE `stats` events (dotted).
+    pub eve: String,
+}
+
+impl Metric {
+    /// A gauge or counter without label.
+    pub fn new(
+        name: &'static str,
+        eve: &str,
+        help: &'static str,
+        counter: bool,
+        value: u64,
+    ) -> Self {
+        Metric {
+            name,
+            help,
+            counter,
+            label: None,
+            value,
+            eve: eve.to_string(),
+        }
+    }
+
+    /// The same metric for one label value; the EVE name gets the value appended.
+    pub fn labeled(mut self, label: &'static str, value: &str) -> Self {
+        self.eve = format!("{}.{value}", self.eve);
+        self.label = Some((label, value.to_string()));
+        self
+    }
 }
 
 impl LiveState {
@@ -39,6 +87,7 @@ impl LiveState {
             rules_loaded: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
+            extra: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
         }
     }
@@ -122,14 +171,30 @@ impl LiveState {
         ]
     }
 
+    /// Replaces the metrics of `group` (e.g. "intel", "ship").
+    pub fn publish(&self, group: &'static str, metrics: Vec<Metric>) {
+        if let Ok(mut m) = self.extra.lock() {
+            m.insert(group, metrics);
+        }
+    }
+
+    fn extra(&self) -> Vec<Metric> {
+        self.extra
+            .lock()
+            .map(|m| m.values().flatten().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The counters as an EVE `stats` snapshot.
     pub fn snapshot(&self) -> StatsSnapshot {
+        let mut counters: Vec<(String, u64)> = self
+            .rows()
+            .into_iter()
+            .map(|(n, _, _, _, v)| (n.to_string(), v))
+            .collect();
+        counters.extend(self.extra().into_iter().map(|m| (m.eve, m.value)));
         StatsSnapshot {
-            counters: self
-                .rows()
-                .into_iter()
-                .map(|(n, _, _, _, v)| (n.to_string(), v))
-                .collect(),
+            counters,
             uptime_s: self.started.elapsed().as_secs(),
         }
     }
@@ -142,6 +207,26 @@ impl LiveState {
             s.push_str(&format!(
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
             ));
+        }
+        let mut extra = self.extra();
+        extra.sort_by(|a, b| a.name.cmp(b.name));
+        let mut last = "";
+        for m in &extra {
+            if m.name != last {
+                let kind = if m.counter { "counter" } else { "gauge" };
+                s.push_str(&format!(
+                    "# HELP {} {}\n# TYPE {} {kind}\n",
+                    m.name, m.help, m.name
+                ));
+                last = m.name;
+            }
+            match &m.label {
+                Some((k, v)) => {
+                    let v = v.replace('\\', "\\\\").replace('"', "\\\"");
+                    s.push_str(&format!("{}{{{k}=\"{v}\"}} {}\n", m.name, m.value));
+                }
+                None => s.push_str(&format!("{} {}\n", m.name, m.value)),
+            }
         }
         let up = self.started.elapsed().as_secs();
         s.push_str(&format!(

@@ -7,6 +7,7 @@
 //! only then are threads started.
 
 pub mod config;
+pub mod intel;
 pub mod metrics;
 pub mod system;
 
@@ -82,24 +83,117 @@ impl<'a> EngineSources<'a> {
     }
 }
 
-/// `vigie config check FILE`: parses the file and builds the engine it names.
+/// `vigie config check FILE`: parses the file, builds the engine and loads
+/// the indicator files it names, and checks the shipping files are readable.
 /// Returns a one-paragraph summary.
 pub fn check(path: &Path) -> Result<String, String> {
     let cfg = DaemonConfig::load(path)?;
     let built = EngineSources::new(&cfg).build()?;
+    let (_, report) = crate::intel::load_indicators(&cfg.intel.files, &intel::misp_options(&cfg))
+        .map_err(|e| format!("intel.files: {e}"))?;
+    for h in &cfg.hub {
+        intel::hub_auth(h).map_err(|e| format!("hub {:?}: {e}", h.name))?;
+        if h.kind == config::HubKind::MispRest {
+            intel::misp_key(h)?;
+        }
+    }
+    let ship = match &cfg.ship {
+        Some(s) => {
+            for (k, p) in [
+                ("ship.ca", &s.ca),
+                ("ship.cert", &s.cert),
+                ("ship.key", &s.key),
+            ] {
+                std::fs::metadata(p).map_err(|e| format!("{k} {}: {e}", p.display()))?;
+            }
+            format!("to {} as {}", s.to, s.sensor_id)
+        }
+        None => "off".into(),
+    };
     Ok(format!(
-        "{}: OK: capture on {} ({:?}), {} rules loaded, {} rejected, EVE to {}, metrics {}",
+        "{}: OK: capture on {} ({:?}), {} rules loaded, {} rejected, {} indicators from files ({} rejected), {} hub source(s), EVE to {}, shipping {ship}, metrics {}",
         path.display(),
         cfg.capture.interface,
         cfg.capture.backend,
         built.rules,
         built.rejected,
+        report.loaded(),
+        report.rejected_total(),
+        cfg.hub.len(),
         cfg.output.eve,
         cfg.metrics
             .listen
             .map(|a| a.to_string())
             .unwrap_or_else(|| "off".into())
     ))
+}
+
+fn start_shipper(s: &config::ShipSection) -> Result<crate::ship::Shipper, String> {
+    let mut sc = crate::ship::ShipConfig::new(
+        s.to.clone(),
+        s.ca.clone(),
+        s.cert.clone(),
+        s.key.clone(),
+        s.sensor_id.clone(),
+        s.spool.clone(),
+    );
+    sc.server_name = s.server_name.clone();
+    sc.zstd = s.zstd;
+    sc.spool.max_bytes = s.spool_max_mb.saturating_mul(1 << 20);
+    sc.spool.fsync = crate::ship::spool::FsyncPolicy::parse(&s.spool_fsync)?;
+    crate::ship::Shipper::start(sc).map_err(|e| format!("ship: {e}"))
+}
+
+fn publish_ship(state: &LiveState, shipper: &crate::ship::Shipper) {
+    use metrics::Metric;
+    let r = shipper.snapshot();
+    state.publish(
+        "ship",
+        vec![
+            Metric::new(
+                "vigie_ship_acked_total",
+                "ship.acked",
+                "Alerts acked by the collector.",
+                true,
+                r.acked,
+            ),
+            Metric::new(
+                "vigie_spool_depth",
+                "ship.spool_depth",
+                "Alerts in the spool waiting for the collector's ack.",
+                false,
+                r.spooled,
+            ),
+            Metric::new(
+                "vigie_spool_dropped_total",
+                "ship.spool_dropped",
+                "Alerts evicted by the spool bound (oldest low-severity first).",
+                true,
+                r.spool_evicted,
+            ),
+            Metric::new(
+                "vigie_ship_queue_drops_total",
+                "ship.queue_drops",
+                "Alerts dropped before the spool because its queue was full.",
+                true,
+                r.tee_drops,
+            ),
+            Metric::new(
+                "vigie_ship_batches_total",
+                "ship.batches",
+                "Batches sent to the collector.",
+                true,
+                r.batches,
+            ),
+            Metric::new(
+                "vigie_ship_reconnects_total",
+                "ship.reconnects",
+                "Failed connection attempts or broken streams to the collector.",
+                true,
+                r.reconnects,
+            ),
+        ],
+    );
 }
 
 /// A writer shared by the pipeline's output thread and the stats timer: only
@@ -268,6 +362,15 @@ pub fn run(cfg_path: &Path) -> Result<(), String> {
     if let Some(l) = listener {
         metrics::serve(l, state.clone()).map_err(|e| format!("metrics thread: {e}"))?;
     }
+    let intel = intel::IntelRuntime::start(&cfg, state.clone())?;
+    let shipper = match &cfg.ship {
+        Some(s) => {
+            let sh = start_shipper(s)?;
+            log(&format!("shipping alerts to {} as {}", s.to, s.sensor_id));
+            Some(sh)
+        }
+        None => None,
+    };
     let slot = Arc::new(ArcSwapOption::new(built.engine));
     let sink = LineSink {
         inner: Arc::new(Mutex::new(sink)),
@@ -276,6 +379,9 @@ pub fn run(cfg_path: &Path) -> Result<(), String> {
     let pcfg = ReplayConfig {
         threads: cfg.detect.threads.unwrap_or(1),
         eve_types: cfg.eve_types(),
+        intel: intel.shared.clone(),
+        body_hashes: cfg.intel.body_hashes,
+        alert_tees: shipper.iter().filter_map(|s| s.tee()).collect(),
         ..Default::default()
     };
     let pipe = {
@@ -295,12 +401,20 @@ pub fn run(cfg_path: &Path) -> Result<(), String> {
     let stats_every = Duration::from_secs(cfg.output.stats_interval_s);
     let mut last_stats = Instant::now();
     let want_stats = cfg.eve_types().stats && !stats_every.is_zero();
+    let mut last_ship_metrics = Instant::now();
     while !system::stop_requested() && !pipe.is_finished() {
         std::thread::sleep(Duration::from_millis(100));
         if system::take_reload_request() {
             system::sd_notify("RELOADING=1");
             reload(cfg_path, &slot, &state);
+            intel.request_reload();
             system::sd_notify("READY=1");
+        }
+        if let Some(s) = &shipper {
+            if last_ship_metrics.elapsed() >= Duration::from_secs(1) {
+                last_ship_metrics = Instant::now();
+                publish_ship(&state, s);
+            }
         }
         if want_stats && last_stats.elapsed() >= stats_every {
             last_stats = Instant::now();
@@ -330,6 +444,22 @@ pub fn run(cfg_path: &Path) -> Result<(), String> {
     ));
     for e in &summary.capture_errors {
         log(e);
+    }
+    intel.stop();
+    if let (Some(s), Some(sc)) = (shipper, &cfg.ship) {
+        log(&format!(
+            "shipping: waiting up to {} s for the collector to ack the spool",
+            sc.drain_s
+        ));
+        match s.finish(Duration::from_secs(sc.drain_s)) {
+            Ok(r) => log(&format!(
+                "shipping stopped: {} acked, {} left in the spool for the next start, {} dropped",
+                r.acked,
+                r.spooled,
+                r.tee_drops + r.spool_evicted
+            )),
+            Err(e) => log(&format!("shipping stopped with an error: {e}")),
+        }
     }
     Ok(())
 }

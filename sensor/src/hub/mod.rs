@@ -161,15 +161,30 @@ impl HubSync {
     }
 
     /// Builds a set from the files and every source's last good state and
-    /// stores it: workers take it on their next batch.
+    /// stores it: workers take it on their next batch. A file that no longer
+    /// loads is skipped and counted in the report.
     fn rebuild(&mut self) -> LoadReport {
         let mut b = IndicatorSetBuilder::new();
         for f in &self.files {
             if let Err(e) = load_path(f, &self.opts, &mut b) {
-                // The file was readable at start-up; keep going without it.
                 b.skip(&format!("hub: {e}"));
             }
         }
+        self.finish_build(b)
+    }
+
+    /// Re-reads the files (SIGHUP) and builds a new set with the sources'
+    /// last good state. A file that no longer loads is an error naming it,
+    /// and the running set is kept.
+    pub fn reload_files(&mut self) -> Result<LoadReport, String> {
+        let mut b = IndicatorSetBuilder::new();
+        for f in &self.files {
+            load_path(f, &self.opts, &mut b).map_err(|e| e.to_string())?;
+        }
+        Ok(self.finish_build(b))
+    }
+
+    fn finish_build(&mut self, mut b: IndicatorSetBuilder) -> LoadReport {
         for e in &self.sources {
             e.source.load_into(&mut b);
         }

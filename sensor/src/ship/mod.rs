@@ -256,6 +256,22 @@ impl Shipper {
         self.counters.acked.load(Ordering::Relaxed)
     }
 
+    /// Live numbers (for metrics): acked, spool depth, drops, batches.
+    pub fn snapshot(&self) -> ShipReport {
+        let sp = lock(&self.spool);
+        let c = sp.counters();
+        ShipReport {
+            acked: self.counters.acked.load(Ordering::Relaxed),
+            spooled: sp.depth(),
+            tee_drops: self.counters.tee_drops.load(Ordering::Relaxed),
+            spool_evicted: c.evicted,
+            spool_corrupt: c.corrupt_records,
+            spool_recovered: c.recovered,
+            batches: self.counters.batches.load(Ordering::Relaxed),
+            reconnects: self.counters.reconnects.load(Ordering::Relaxed),
+        }
+    }
+
     /// The tee to hand to the pipeline.
     pub fn tee(&self) -> Option<AlertTee> {
         self.tee.clone()

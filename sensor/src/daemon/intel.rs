@@ -1,0 +1,318 @@
+//! Indicators in the daemon: the `[intel]` files and the `[[hub]]` sources,
+//! kept in one [`SharedIndicators`] the workers read. A background thread
+//! polls the hub sources, rebuilds the set off the packet path when something
+//! changed, re-reads the files on SIGHUP (a file that no longer loads keeps
+//! the running set), and publishes counts and source health as metrics.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use vigie_rules::intel::misp::MispOptions;
+use vigie_rules::intel::{IndicatorKind, LoadReport};
+
+use super::config::{DaemonConfig, HubKind, HubSection};
+use super::metrics::{LiveState, Metric};
+use crate::hub::misp::{MispFeedSource, MispRestSearchSource};
+use crate::hub::taxii::TaxiiSource;
+use crate::hub::{HubAuth, HubClient, HubSync, IndicatorSource};
+use crate::intel::SharedIndicators;
+
+/// The running indicator side of the daemon.
+pub struct IntelRuntime {
+    /// The set the workers match against; `None` when nothing is configured.
+    pub shared: Option<SharedIndicators>,
+    reload: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// MISP loading options from `[intel]`.
+pub fn misp_options(cfg: &DaemonConfig) -> MispOptions {
+    MispOptions {
+        include_non_ids: cfg.intel.include_non_ids,
+        max_age: cfg.intel.max_age_days.map(|d| d.saturating_mul(86_400)),
+    }
+}
+
+fn env_secret(var: &str) -> Result<String, String> {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| format!("environment variable {var} is not set"))
+}
+
+/// How a `[[hub]]` source authenticates.
+pub fn hub_auth(h: &HubSection) -> Result<HubAuth, String> {
+    if let Some(var) = &h.token_env {
+        return Ok(HubAuth::Bearer(env_secret(var)?));
+    }
+    if let Some(user) = &h.user {
+        let password = match &h.password_env {
+            Some(var) => env_secret(var)?,
+            None => String::new(),
+        };
+        return Ok(HubAuth::Basic {
+            user: user.clone(),
+            password,
+        });
+    }
+    Ok(HubAuth::None)
+}
+
+/// The MISP API key of a `misp-rest` source.
+pub fn misp_key(h: &HubSection) -> Result<String, String> {
+    let var = h.api_key_env.as_deref().unwrap_or("VIGIE_MISP_KEY");
+    env_secret(var).map_err(|e| format!("hub {:?}: MISP API key: {e}", h.name))
+}
+
+/// Builds the polled source of one `[[hub]]` entry, with its state folder
+/// under `state_dir/<name>`.
+pub fn hub_source(
+    h: &HubSection,
+    state_dir: &std::path::Path,
+    opts: &MispOptions,
+) -> Result<Box<dyn IndicatorSource>, String> {
+    let dir = state_dir.join(&h.name);
+    let at = |e: String| format!("hub {:?}: {e}", h.name);
+    std::fs::create_dir_all(&dir).map_err(|e| at(format!("{}: {e}", dir.display())))?;
+    let auth = hub_auth(h).map_err(at)?;
+    Ok(match h.kind {
+        HubKind::MispFeed => Box::new(
+            MispFeedSource::new(&h.name, &h.url, auth, opts.clone())
+                .with_state_dir(dir)
+                .map_err(|e| at(e.to_string()))?,
+        ),
+        HubKind::MispRest => Box::new(MispRestSearchSource::new(
+            &h.name,
+            &h.url,
+            &misp_key(h)?,
+            serde_json::Map::new(),
+            opts.clone(),
+        )),
+        HubKind::Taxii => {
+            let collection = h.collection.clone().unwrap_or_default();
+            Box::new(
+                TaxiiSource::new(&h.name, &h.url, &collection, auth)
+                    .with_state_file(dir.join("taxii.json"))
+                    .map_err(|e| at(e.to_string()))?,
+            )
+        }
+    })
+}
+
+fn publish(state: &LiveState, shared: &SharedIndicators, sync: &HubSync, report: &LoadReport) {
+    let set = shared.current();
+    let mut m = vec![
+        Metric::new(
+            "vigie_indicators",
+            "intel.indicators",
+            "Indicators in the running set.",
+            false,
+            set.len() as u64,
+        ),
+        Metric::new(
+            "vigie_indicator_set_generation",
+            "intel.generation",
+            "Indicator set generation (+1 per swap).",
+            false,
+            shared.generation(),
+        ),
+        Metric::new(
+            "vigie_indicators_rejected",
+            "intel.rejected",
+            "Indicators rejected by the last build (see vigie intel check).",
+            false,
+            report.rejected_total(),
+        ),
+        Metric::new(
+            "vigie_indicators_warninglisted",
+            "intel.warninglist_removed",
+            "Indicators removed by warninglists in the last build.",
+            false,
+            report.warninglist_removed_total(),
+        ),
+    ];
+    for kind in IndicatorKind::ALL {
+        m.push(
+            Metric::new(
+                "vigie_indicators_by_type",
+                "intel.type",
+                "Indicators in the running set, by type.",
+                false,
+                set.count(kind),
+            )
+            .labeled("type", kind.as_str()),
+        );
+    }
+    for (feed, n) in report.feeds() {
+        m.push(
+            Metric::new(
+                "vigie_indicators_by_feed",
+                "intel.feed",
+                "Indicators loaded from each feed by the last build.",
+                false,
+                n,
+            )
+            .labeled("feed", feed),
+        );
+    }
+    for (name, h) in sync.health() {
+        m.push(
+            Metric::new(
+                "vigie_hub_polls_total",
+                "hub.polls",
+                "Successful polls of a hub source.",
+                true,
+                h.polls_ok,
+            )
+            .labeled("source", name),
+        );
+        m.push(
+            Metric::new(
+                "vigie_hub_polls_failed_total",
+                "hub.polls_failed",
+                "Failed polls of a hub source (its last good indicators stay).",
+                true,
+                h.polls_failed,
+            )
+            .labeled("source", name),
+        );
+        m.push(
+            Metric::new(
+                "vigie_hub_source_up",
+                "hub.up",
+                "1 when the last poll of the source succeeded.",
+                false,
+                u64::from(h.last_error.is_none() && h.polls_ok > 0),
+            )
+            .labeled("source", name),
+        );
+    }
+    state.publish("intel", m);
+}
+
+impl IntelRuntime {
+    /// Loads the `[intel]` files (an unreadable file is a start-up error),
+    /// opens the hub sources and starts the sync thread.
+    pub fn start(cfg: &DaemonConfig, state: Arc<LiveState>) -> Result<IntelRuntime, String> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let reload = Arc::new(AtomicBool::new(false));
+        if cfg.intel.files.is_empty() && cfg.hub.is_empty() {
+            return Ok(IntelRuntime {
+                shared: None,
+                reload,
+                stop,
+                thread: None,
+            });
+        }
+        let opts = misp_options(cfg);
+        let files: Vec<PathBuf> = cfg.intel.files.clone();
+        let (set, report) = crate::intel::load_indicators(&files, &opts)
+            .map_err(|e| format!("intel.files: {e}"))?;
+        super::log(&format!(
+            "{} indicators loaded from {} file(s), {} rejected (details: vigie intel check)",
+            report.loaded(),
+            files.len(),
+            report.rejected_total()
+        ));
+        let shared = SharedIndicators::new(set);
+        let interval = Duration::from_secs(cfg.intel.poll_interval_s);
+        let mut sync = HubSync::new(shared.clone(), HubClient::default(), interval)
+            .with_files(files, opts.clone());
+        for h in &cfg.hub {
+            sync.add_source(hub_source(h, &cfg.intel.state_dir, &opts)?);
+        }
+        publish(&state, &shared, &sync, &report);
+        let has_sources = !cfg.hub.is_empty();
+        let thread = {
+            let (stop, reload, shared) = (stop.clone(), reload.clone(), shared.clone());
+            std::thread::Builder::new()
+                .name("vigie-hub".into())
+                .spawn(move || sync_loop(sync, has_sources, &shared, &state, &stop, &reload))
+                .map_err(|e| format!("starting the hub thread: {e}"))?
+        };
+        Ok(IntelRuntime {
+            shared: Some(shared),
+            reload,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Asks the sync thread to re-read the files (SIGHUP).
+    pub fn request_reload(&self) {
+        self.reload.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops the sync thread.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn sync_loop(
+    mut sync: HubSync,
+    has_sources: bool,
+    shared: &SharedIndicators,
+    state: &LiveState,
+    stop: &AtomicBool,
+    reload: &AtomicBool,
+) {
+    let log_build = |what: &str, r: &LoadReport| {
+        super::log(&format!(
+            "{what}: indicator set generation {}: {} indicators, {} rejected",
+            shared.generation(),
+            r.loaded(),
+            r.rejected_total()
+        ));
+    };
+    let mut last_report = LoadReport::default();
+    if has_sources {
+        // The first poll of every source; the files' set serves meanwhile.
+        if let Some(r) = sync.sync_now() {
+            log_build("hub sync", &r);
+            last_report = r;
+        }
+        for (name, h) in sync.health() {
+            if let Some(e) = &h.last_error {
+                super::log(&format!("hub {name:?}: {e} (will retry with backoff)"));
+            }
+        }
+        publish(state, shared, &sync, &last_report);
+    }
+    while !stop.load(Ordering::SeqCst) {
+        if reload.swap(false, Ordering::SeqCst) {
+            match sync.reload_files() {
+                Ok(r) => {
+                    log_build("intel reload", &r);
+                    last_report = r;
+                }
+                Err(e) => super::log(&format!("intel reload failed, running set kept: {e}")),
+            }
+            publish(state, shared, &sync, &last_report);
+        }
+        if has_sources {
+            let failed_before: u64 = sync.health().iter().map(|(_, h)| h.polls_failed).sum();
+            if let Some(r) = sync.tick(Instant::now()) {
+                log_build("hub sync", &r);
+                last_report = r;
+            }
+            let failed: u64 = sync.health().iter().map(|(_, h)| h.polls_failed).sum();
+            if failed > failed_before {
+                for (name, h) in sync.health() {
+                    if let Some(e) = &h.last_error {
+                        super::log(&format!("hub {name:?}: {e} (last good indicators kept)"));
+                    }
+                }
+            }
+            publish(state, shared, &sync, &last_report);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
