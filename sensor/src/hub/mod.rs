@@ -7,6 +7,7 @@
 mod backoff;
 pub mod http;
 pub mod misp;
+pub mod sightings;
 pub mod taxii;
 
 use std::path::PathBuf;
