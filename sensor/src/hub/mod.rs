@@ -3,10 +3,14 @@
 //! [`IndicatorSet`](vigie_rules::intel::IndicatorSet) off the hot path and
 //! stores it in the workers' [`SharedIndicators`]; a source that fails keeps
 //! its last good indicators in the new set and is counted.
+//!
+//! The other direction: [`sightings`] reports indicator hits back to MISP
+//! servers and TAXII collections, batched.
 
 mod backoff;
 pub mod http;
 pub mod misp;
+pub mod sightings;
 pub mod taxii;
 
 use std::path::PathBuf;

@@ -47,6 +47,9 @@ pub struct CollectionInfo {
     /// The credentials may read it.
     #[serde(default)]
     pub can_read: bool,
+    /// The credentials may add objects to it.
+    #[serde(default)]
+    pub can_write: bool,
 }
 
 #[derive(Deserialize)]
@@ -246,7 +249,7 @@ impl TaxiiSource {
 }
 
 /// Percent-encodes a query value (timestamps have `:` and `+`).
-fn encode(v: &str) -> String {
+pub(crate) fn encode(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

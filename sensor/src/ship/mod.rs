@@ -322,7 +322,7 @@ impl Drop for Shipper {
 }
 
 /// Parses an EVE timestamp `2009-11-24T21:18:00.123456+0100` into Unix ns.
-fn eve_time_ns(s: &str) -> Option<i64> {
+pub(crate) fn eve_time_ns(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
