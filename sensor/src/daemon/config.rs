@@ -364,6 +364,11 @@ impl DaemonConfig {
                     "{at}: collection is required for kind = \"taxii\" and only there"
                 ));
             }
+            if h.sightings && h.kind == HubKind::MispFeed {
+                return Err(format!(
+                    "{at}: sightings need kind = \"misp-rest\" (the MISP server) or \"taxii\"; a feed folder takes no sightings"
+                ));
+            }
             if h.password_env.is_some() && h.user.is_none() {
                 return Err(format!("{at}: password_env needs user"));
             }
@@ -454,6 +459,9 @@ mod test {
         );
         let e = DaemonConfig::parse(&two, Path::new("t.toml")).unwrap_err();
         assert!(e.contains("name used twice"), "{e}");
+        let feed = format!("{MIN}[[hub]]\nname = \"f\"\nkind = \"misp-feed\"\nurl = \"https://y/\"\nsightings = true\n");
+        let e = DaemonConfig::parse(&feed, Path::new("t.toml")).unwrap_err();
+        assert!(e.contains("sightings need"), "{e}");
         let ship = format!(
             "{MIN}[ship]\nto = \"http://c:1\"\nca = \"a\"\ncert = \"b\"\nkey = \"k\"\nsensor_id = \"s\"\nspool = \"/tmp/s\"\n"
         );

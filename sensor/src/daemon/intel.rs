@@ -44,6 +44,76 @@ fn env_secret(var: &str) -> Result<String, String> {
         .ok_or_else(|| format!("environment variable {var} is not set"))
 }
 
+/// Starts the sighting reporter for the `[[hub]]` sources with
+/// `sightings = true`; `None` when there is none. `sensor` names this sensor
+/// in the sightings.
+pub fn start_sightings(
+    cfg: &DaemonConfig,
+    sensor: &str,
+) -> Result<Option<crate::hub::sightings::SightingReporter>, String> {
+    use crate::hub::sightings::{SightingConfig, SightingReporter, SightingTarget};
+    let mut targets = Vec::new();
+    for h in cfg.hub.iter().filter(|h| h.sightings) {
+        let target = match h.kind {
+            HubKind::MispRest => SightingTarget::Misp {
+                url: h.url.clone(),
+                auth: HubAuth::MispKey(misp_key(h)?),
+            },
+            HubKind::Taxii => SightingTarget::Taxii {
+                api_root: h.url.clone(),
+                collection: h.collection.clone().unwrap_or_default(),
+                auth: hub_auth(h).map_err(|e| format!("hub {:?}: {e}", h.name))?,
+            },
+            HubKind::MispFeed => continue,
+        };
+        targets.push((h.name.clone(), target));
+    }
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let mut sc = SightingConfig::new(sensor, targets);
+    sc.batch_wait = Duration::from_secs(cfg.intel.sightings_wait_s.max(1));
+    Ok(Some(SightingReporter::start(sc, HubClient::default())))
+}
+
+/// Sighting counters as metrics.
+pub fn publish_sightings(state: &LiveState, r: &crate::hub::sightings::SightingReporter) {
+    let s = r.stats();
+    state.publish(
+        "sightings",
+        vec![
+            Metric::new(
+                "vigie_sightings_sent_total",
+                "sightings.sent",
+                "Sightings the hubs accepted.",
+                true,
+                s.sent,
+            ),
+            Metric::new(
+                "vigie_sightings_pending",
+                "sightings.pending",
+                "Sightings waiting to be reported.",
+                false,
+                s.pending,
+            ),
+            Metric::new(
+                "vigie_sightings_failed_posts_total",
+                "sightings.failed_posts",
+                "Sighting reports that failed (kept and retried with backoff).",
+                true,
+                s.failed_posts,
+            ),
+            Metric::new(
+                "vigie_sightings_dropped_total",
+                "sightings.dropped",
+                "Sightings dropped: pending bound reached or queue full.",
+                true,
+                s.dropped + s.tee_drops,
+            ),
+        ],
+    );
+}
+
 /// How a `[[hub]]` source authenticates.
 pub fn hub_auth(h: &HubSection) -> Result<HubAuth, String> {
     if let Some(var) = &h.token_env {

@@ -371,6 +371,14 @@ pub fn run(cfg_path: &Path) -> Result<(), String> {
         }
         None => None,
     };
+    let sensor_name = cfg
+        .ship
+        .as_ref()
+        .map(|s| s.sensor_id.clone())
+        .unwrap_or_else(|| cfg.capture.interface.clone());
+    let sightings = intel::start_sightings(&cfg, &sensor_name)?;
+    let mut tees: Vec<crate::ship::AlertTee> = shipper.iter().filter_map(|s| s.tee()).collect();
+    tees.extend(sightings.as_ref().map(|r| r.tee()));
     let slot = Arc::new(ArcSwapOption::new(built.engine));
     let sink = LineSink {
         inner: Arc::new(Mutex::new(sink)),
@@ -381,7 +389,7 @@ pub fn run(cfg_path: &Path) -> Result<(), String> {
         eve_types: cfg.eve_types(),
         intel: intel.shared.clone(),
         body_hashes: cfg.intel.body_hashes,
-        alert_tees: shipper.iter().filter_map(|s| s.tee()).collect(),
+        alert_tees: tees,
         ..Default::default()
     };
     let pipe = {
@@ -410,10 +418,13 @@ pub fn run(cfg_path: &Path) -> Result<(), String> {
             intel.request_reload();
             system::sd_notify("READY=1");
         }
-        if let Some(s) = &shipper {
-            if last_ship_metrics.elapsed() >= Duration::from_secs(1) {
-                last_ship_metrics = Instant::now();
+        if last_ship_metrics.elapsed() >= Duration::from_secs(1) {
+            last_ship_metrics = Instant::now();
+            if let Some(s) = &shipper {
                 publish_ship(&state, s);
+            }
+            if let Some(r) = &sightings {
+                intel::publish_sightings(&state, r);
             }
         }
         if want_stats && last_stats.elapsed() >= stats_every {
@@ -446,6 +457,15 @@ pub fn run(cfg_path: &Path) -> Result<(), String> {
         log(e);
     }
     intel.stop();
+    if let Some(r) = sightings {
+        let s = r.finish(Duration::from_secs(10));
+        log(&format!(
+            "sightings stopped: {} reported, {} still pending, {} dropped",
+            s.sent,
+            s.pending,
+            s.dropped + s.tee_drops
+        ));
+    }
     if let (Some(s), Some(sc)) = (shipper, &cfg.ship) {
         log(&format!(
             "shipping: waiting up to {} s for the collector to ack the spool",
