@@ -1,7 +1,7 @@
 //! Evaluation of one rule's inspection list over one buffer: content search
 //! windows, relative matching with backtracking, pcre, byte_* and friends.
 
-use super::rule::{ByteOp, ByteSpec, Content, Endian, Item, MathOp, Re, Transform, Val};
+use super::rule::{ByteOp, ByteSpec, Content, Endian, FancyRe, Item, MathOp, Re, Transform, Val};
 
 /// Caps the work one list may do on one buffer (backtracking over repeated hits).
 const BUDGET: u32 = 4096;
@@ -12,6 +12,12 @@ pub(crate) struct ListCtx<'s> {
     pub(crate) budget: u32,
     pub(crate) b64: &'s mut Vec<u8>,
     pub(crate) latin1: &'s mut String,
+    /// (address, length) of the buffer `latin1` holds the Latin-1 view of:
+    /// relative pcres run again at each cursor of the same buffer, and the
+    /// view is built once per buffer and list.
+    latin1_of: Option<(usize, usize)>,
+    /// Last (buffer offset, view offset) pair, to find the next one from it.
+    latin1_at: (usize, usize),
 }
 
 impl<'s> ListCtx<'s> {
@@ -21,6 +27,8 @@ impl<'s> ListCtx<'s> {
             budget: BUDGET,
             b64,
             latin1,
+            latin1_of: None,
+            latin1_at: (0, 0),
         }
     }
 }
@@ -35,6 +43,7 @@ fn val(v: Val, ctx: &ListCtx<'_>) -> i64 {
 /// Whether the list's items all match `buf`, starting at the buffer start.
 pub(crate) fn match_list(items: &[Item], buf: &[u8], ctx: &mut ListCtx<'_>) -> bool {
     ctx.budget = BUDGET;
+    ctx.latin1_of = None;
     step(items, 0, buf, 0, ctx)
 }
 
@@ -141,8 +150,7 @@ fn step(items: &[Item], i: usize, buf: &[u8], cursor: usize, ctx: &mut ListCtx<'
         }
         Item::Pcre(p) => {
             let base = if p.relative { cursor.min(buf.len()) } else { 0 };
-            let hay = &buf[base..];
-            let found = regex_find(&p.re, hay, ctx);
+            let found = regex_find(&p.re, buf, base, ctx);
             match (found, p.negated) {
                 (Some(end), false) => step(items, i + 1, buf, base + end, ctx),
                 (None, true) => step(items, i + 1, buf, cursor, ctx),
@@ -256,6 +264,7 @@ fn step(items: &[Item], i: usize, buf: &[u8], cursor: usize, ctx: &mut ListCtx<'
                 Some(n) => &src[..src.len().min(*n as usize)],
                 None => src,
             };
+            ctx.latin1_of = None;
             base64_decode(src, ctx.b64);
             !ctx.b64.is_empty() && step(items, i + 1, buf, cursor, ctx)
         }
@@ -270,17 +279,47 @@ fn eq(c: &Content, hay: &[u8]) -> bool {
     }
 }
 
-/// Runs a regex over `hay`; returns the end offset of the first match.
-fn regex_find(re: &Re, hay: &[u8], ctx: &mut ListCtx<'_>) -> Option<usize> {
+/// Runs a regex over `buf[base..]` (the pattern sees that slice as its whole
+/// subject, as PCRE does); returns the end offset of the first match,
+/// relative to `base`.
+fn regex_find(re: &Re, buf: &[u8], base: usize, ctx: &mut ListCtx<'_>) -> Option<usize> {
     match re {
-        Re::Bytes { .. } => re.bytes()?.find(hay).map(|m| m.end()),
+        Re::Bytes { .. } => re.bytes()?.find(&buf[base..]).map(|m| m.end()),
         Re::Fancy { .. } => {
             let r = re.fancy()?;
-            // Latin-1 view: each byte is one char, so `\xNN` in the pattern means byte NN.
-            ctx.latin1.clear();
-            ctx.latin1.extend(hay.iter().map(|&b| b as char));
-            let m = r.find(ctx.latin1).ok().flatten()?;
-            Some(ctx.latin1[..m.end()].chars().count())
+            // Latin-1 view: each byte is one char, so `\xNN` in the pattern
+            // means byte NN. Bytes >= 0x80 take two bytes in the view.
+            let key = (buf.as_ptr() as usize, buf.len());
+            if ctx.latin1_of != Some(key) {
+                ctx.latin1.clear();
+                ctx.latin1.extend(buf.iter().map(|&b| b as char));
+                ctx.latin1_of = Some(key);
+                ctx.latin1_at = (0, 0);
+            }
+            let off = if ctx.latin1.len() == buf.len() {
+                base // all ASCII
+            } else {
+                let (from, from_off) = if base >= ctx.latin1_at.0 {
+                    ctx.latin1_at
+                } else {
+                    (0, 0)
+                };
+                let off = from_off
+                    + (base - from)
+                    + buf[from..base].iter().filter(|&&b| b >= 0x80).count();
+                ctx.latin1_at = (base, off);
+                off
+            };
+            let hay = ctx.latin1.get(off..)?;
+            let end = match r {
+                FancyRe::Search(r) => r.find(hay).ok().flatten()?.end(),
+                FancyRe::Anchored(p) => {
+                    // Past fancy-regex's default backtrack limit: an error, i.e. no match.
+                    let saves = fancy_regex::internal::run_default(p, hay, 0).ok()??;
+                    *saves.get(1)?
+                }
+            };
+            Some(hay[..end].chars().count())
         }
     }
 }

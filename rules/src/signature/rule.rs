@@ -244,8 +244,49 @@ pub(crate) enum Re {
     },
     Fancy {
         src: String,
-        compiled: OnceLock<Option<Box<fancy_regex::Regex>>>,
+        compiled: OnceLock<Option<Box<FancyRe>>>,
     },
+}
+
+/// A pattern `fancy-regex` runs with its backtracking VM.
+pub(crate) enum FancyRe {
+    /// Anchored at the start of the buffer (`^` without the `m` flag): the
+    /// program tries position 0 only. `fancy-regex` wraps every pattern in a
+    /// lazy `.*?` to search, which for an anchored pattern costs a VM step
+    /// per byte of the buffer before failing; ET Open's relative pcres
+    /// (`/^...​/R`) run after each content match, so that cost multiplied.
+    Anchored(fancy_regex::internal::Prog),
+    /// Any other pattern, searched from every position.
+    Search(fancy_regex::Regex),
+}
+
+impl std::fmt::Debug for FancyRe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FancyRe::Anchored(_) => "Anchored",
+            FancyRe::Search(_) => "Search",
+        })
+    }
+}
+
+/// Compiles an anchored pattern to a program without the search prefix;
+/// `None` when the pattern does not start with `^` (start of text).
+fn compile_anchored(src: &str) -> Option<fancy_regex::internal::Prog> {
+    use fancy_regex::{Assertion, Expr};
+    let mut tree = Expr::parse_tree(src).ok()?;
+    let anchored = match &tree.expr {
+        Expr::Concat(v) => matches!(v.first(), Some(Expr::Assertion(Assertion::StartText))),
+        Expr::Assertion(Assertion::StartText) => true,
+        _ => false,
+    };
+    if !anchored {
+        return None;
+    }
+    // Group 0 records the match bounds, as fancy-regex's own wrapper does.
+    let inner = std::mem::replace(&mut tree.expr, Expr::Empty);
+    tree.expr = Expr::Concat(vec![Expr::Group(Box::new(inner))]);
+    let info = fancy_regex::internal::analyze(&tree).ok()?;
+    fancy_regex::internal::compile(&info).ok()
 }
 
 #[derive(Debug)]
@@ -2279,15 +2320,18 @@ impl Re {
     }
 
     /// The compiled fancy regex, built on first use.
-    pub(crate) fn fancy(&self) -> Option<&fancy_regex::Regex> {
+    pub(crate) fn fancy(&self) -> Option<&FancyRe> {
         match self {
             Re::Fancy { src, compiled } => compiled
                 .get_or_init(|| {
+                    if let Some(p) = compile_anchored(src) {
+                        return Some(Box::new(FancyRe::Anchored(p)));
+                    }
                     fancy_regex::RegexBuilder::new(src)
                         .backtrack_limit(100_000)
                         .build()
                         .ok()
-                        .map(Box::new)
+                        .map(|r| Box::new(FancyRe::Search(r)))
                 })
                 .as_deref(),
             Re::Bytes { .. } => None,
@@ -2329,5 +2373,38 @@ mod test {
         );
         assert_eq!(scan_sid("(foo; sid:42;)"), Some(42));
         assert_eq!(scan_sid("(nosid:1;)"), None);
+    }
+}
+
+#[cfg(test)]
+mod anchored_test {
+    use super::*;
+
+    #[test]
+    fn anchored_fancy_patterns_skip_the_search_prefix() {
+        for (src, anchored) in [
+            (
+                r"(?si)^\s*?\)\s*?\{\s*(?P<var>[^\s]+)\s*=[^\x5b]+?\x5b\s*(?P=var)",
+                true,
+            ),
+            (r"^(?P<q>[\x22\x27])\+(?P=q)", true),
+            (r"(?m)^(a)\1", false),
+            (r"x^(a)\1", false),
+            (r"(a)\1", false),
+        ] {
+            assert_eq!(compile_anchored(src).is_some(), anchored, "{src}");
+        }
+        let re = compile_regex(r"^\s*(?P<v>\w+)=(?P=v);", false).unwrap();
+        let Some(FancyRe::Anchored(p)) = re.fancy() else {
+            panic!("not anchored")
+        };
+        let run = |s: &str| {
+            fancy_regex::internal::run_default(p, s, 0)
+                .unwrap()
+                .map(|v| v[1])
+        };
+        assert_eq!(run("  ab=ab; tail"), Some(8));
+        assert_eq!(run("x ab=ab;"), None, "only position 0 may match");
+        assert_eq!(run("  ab=ac;"), None);
     }
 }
