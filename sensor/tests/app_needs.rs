@@ -51,13 +51,20 @@ fn bodies_are_hashed_only_when_asked_or_needed() {
     });
     let md5s = http_md5s(&forced);
     assert!(md5s.iter().any(|m| m == BODY_MD5), "{md5s:?}");
+    let sha1 = forced
+        .iter()
+        .find(|e| e["http"]["response_body_md5"] == BODY_MD5)
+        .and_then(|e| e["http"]["response_body_sha1"].as_str())
+        .expect("SHA-1 next to the MD5")
+        .to_string();
+    assert_eq!(sha1.len(), 40);
 
     // An MD5 indicator turns hashing on by itself, and matches.
     let dir = std::env::temp_dir().join(format!("vigie-needs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let csv = dir.join("hashes.csv");
     std::fs::write(&csv, format!("{BODY_MD5},md5\n")).unwrap();
-    let (set, report) = load_indicators(&[csv], &MispOptions::default()).unwrap();
+    let (set, report) = load_indicators(&[csv.clone()], &MispOptions::default()).unwrap();
     assert_eq!(report.loaded(), 1, "{report}");
     let with_intel = run(ReplayConfig {
         eve_types: types,
@@ -70,6 +77,22 @@ fn bodies_are_hashed_only_when_asked_or_needed() {
         .filter(|e| e["alert"]["source"]["value"] == BODY_MD5)
         .collect();
     assert_eq!(hits.len(), 1, "one alert for the body's MD5");
+
+    // So does a SHA-1 indicator alone.
+    std::fs::write(&csv, format!("{sha1},sha1\n")).unwrap();
+    let (set, report) = load_indicators(&[csv], &MispOptions::default()).unwrap();
+    assert_eq!(report.loaded(), 1, "{report}");
+    let with_sha1 = run(ReplayConfig {
+        eve_types: types,
+        intel: Some(SharedIndicators::new(set)),
+        ..Default::default()
+    });
+    let hits = with_sha1
+        .iter()
+        .filter(|e| e["event_type"] == "alert")
+        .filter(|e| e["alert"]["source"]["value"] == sha1.as_str())
+        .count();
+    assert_eq!(hits, 1, "one alert for the body's SHA-1");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -49,7 +49,7 @@ pub struct AppLayer {
 /// sets it per flow so that no work is done for nobody.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppNeeds {
-    /// Compute MD5 and SHA-256 of HTTP bodies (for file-hash indicators or
+    /// Compute MD5, SHA-1 and SHA-256 of HTTP bodies (for file-hash indicators or
     /// `--body-hashes`). Hashing is the costliest part of body handling.
     pub body_hashes: bool,
     /// Keep (and content-decode) HTTP bodies, for rules on `file.data` and

@@ -138,10 +138,16 @@ impl IntelMatcher {
         }
     }
 
-    /// The current set holds MD5 or SHA-256 indicators, so HTTP bodies must
-    /// be hashed.
+    /// The current set holds file-hash indicators, so HTTP bodies must be
+    /// hashed.
     pub fn wants_body_hashes(&self) -> bool {
-        self.set.count(IndicatorKind::Md5) + self.set.count(IndicatorKind::Sha256) > 0
+        [
+            IndicatorKind::Md5,
+            IndicatorKind::Sha1,
+            IndicatorKind::Sha256,
+        ]
+        .iter()
+        .any(|&k| self.set.count(k) > 0)
     }
 
     /// Takes a newly stored set into use; called once per batch.
@@ -327,12 +333,18 @@ impl IntelMatcher {
                         if let Some(d) = &tx.request_body_md5 {
                             look(self, set.lookup_hash(d, now), "http.request_body");
                         }
+                        if let Some(d) = &tx.request_body_sha1 {
+                            look(self, set.lookup_hash(d, now), "http.request_body");
+                        }
                         if let Some(d) = &tx.request_body_sha256 {
                             look(self, set.lookup_hash(d, now), "http.request_body");
                         }
                     }
                     if resp {
                         if let Some(d) = &tx.response_body_md5 {
+                            look(self, set.lookup_hash(d, now), "http.response_body");
+                        }
+                        if let Some(d) = &tx.response_body_sha1 {
                             look(self, set.lookup_hash(d, now), "http.response_body");
                         }
                         if let Some(d) = &tx.response_body_sha256 {

@@ -3,6 +3,7 @@
 
 use flate2::write::{DeflateDecoder, GzDecoder, ZlibDecoder};
 use md5::Md5;
+use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 
@@ -240,12 +241,24 @@ const INFLATE_STEP: usize = 1024;
 /// Decoded bytes allowed before the ratio cap applies.
 const RATIO_GRACE: u64 = 64 * 1024;
 
+/// Digests of a decoded body, for file-hash indicators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyHashes {
+    /// MD5.
+    pub md5: [u8; 16],
+    /// SHA-1.
+    pub sha1: [u8; 20],
+    /// SHA-256.
+    pub sha256: [u8; 32],
+}
+
 /// Receives a body's transfer-decoded bytes: decodes, hashes, stores.
 #[derive(Debug)]
 pub struct BodySink {
     limits: BodyLimits,
     decoder: Option<Decoder>,
     md5: Md5,
+    sha1: Sha1,
     sha256: Sha256,
     /// Stored decoded bytes (capped).
     pub data: Vec<u8>,
@@ -275,6 +288,7 @@ impl BodySink {
             limits,
             decoder,
             md5: Md5::new(),
+            sha1: Sha1::new(),
             sha256: Sha256::new(),
             data: Vec::new(),
             wire_len: 0,
@@ -367,6 +381,7 @@ impl BodySink {
         }
         if self.limits.hash {
             self.md5.update(out);
+            self.sha1.update(out);
             self.sha256.update(out);
         }
         self.decoded_len += out.len() as u64;
@@ -387,10 +402,10 @@ impl BodySink {
         }
     }
 
-    /// Flushes the decoder at the body's end; returns (MD5, SHA-256) of the
-    /// decoded body, or `None` when a gap made them meaningless or hashing
-    /// is off.
-    pub fn finish(&mut self) -> Option<([u8; 16], [u8; 32])> {
+    /// Flushes the decoder at the body's end; returns the MD5, SHA-1 and
+    /// SHA-256 of the decoded body, or `None` when a gap made them
+    /// meaningless or hashing is off.
+    pub fn finish(&mut self) -> Option<BodyHashes> {
         if !self.stopped {
             let tail = match self.decoder.take() {
                 Some(Decoder::Gzip(d)) => d.finish().ok(),
@@ -406,11 +421,16 @@ impl BodySink {
         }
         self.stopped = true;
         let md5 = std::mem::take(&mut self.md5).finalize();
-        let sha = std::mem::take(&mut self.sha256).finalize();
+        let sha1 = std::mem::take(&mut self.sha1).finalize();
+        let sha256 = std::mem::take(&mut self.sha256).finalize();
         if self.gap || !self.limits.hash {
             return None;
         }
-        Some((md5.into(), sha.into()))
+        Some(BodyHashes {
+            md5: md5.into(),
+            sha1: sha1.into(),
+            sha256: sha256.into(),
+        })
     }
 
     /// Anomalies raised since the last call.
@@ -470,7 +490,7 @@ mod test {
         for c in gz.chunks(7) {
             s.write(c);
         }
-        let (md5, _) = s.finish().unwrap();
+        let md5 = s.finish().unwrap().md5;
         assert_eq!(s.data, text);
         assert_eq!(md5, <[u8; 16]>::from(Md5::digest(&text)));
         let mut z = ZlibEncoder::new(Vec::new(), Compression::default());

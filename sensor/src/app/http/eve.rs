@@ -56,6 +56,11 @@ pub fn eve_http(tx: &HttpTransaction) -> Value {
             o.insert("response_body_md5".into(), json!(hex_lower(&m)));
         }
     }
+    if let Some(s) = tx.response_body_sha1 {
+        if tx.response_body_len > 0 {
+            o.insert("response_body_sha1".into(), json!(hex_lower(&s)));
+        }
+    }
     if let Some(s) = tx.response_body_sha256 {
         if tx.response_body_len > 0 {
             o.insert("response_body_sha256".into(), json!(hex_lower(&s)));

@@ -185,6 +185,8 @@ pub struct HttpTransaction {
     pub request_body_len: u64,
     /// MD5 of the whole decoded request body.
     pub request_body_md5: Option<[u8; 16]>,
+    /// SHA-1 of the decoded request body.
+    pub request_body_sha1: Option<[u8; 20]>,
     /// SHA-256 of the whole decoded request body.
     pub request_body_sha256: Option<[u8; 32]>,
     /// Status line without CRLF.
@@ -211,6 +213,8 @@ pub struct HttpTransaction {
     pub response_body_decoded_len: u64,
     /// MD5 of the whole decoded response body.
     pub response_body_md5: Option<[u8; 16]>,
+    /// SHA-1 of the decoded response body.
+    pub response_body_sha1: Option<[u8; 20]>,
     /// SHA-256 of the whole decoded response body.
     pub response_body_sha256: Option<[u8; 32]>,
     /// Request bytes seen on the wire (line, headers, body).
@@ -1024,8 +1028,9 @@ impl HttpState {
             Direction::ToServer => {
                 t.request_body = std::mem::take(&mut sink.data);
                 t.request_body_len = sink.wire_len;
-                t.request_body_md5 = hashes.map(|h| h.0);
-                t.request_body_sha256 = hashes.map(|h| h.1);
+                t.request_body_md5 = hashes.map(|h| h.md5);
+                t.request_body_sha1 = hashes.map(|h| h.sha1);
+                t.request_body_sha256 = hashes.map(|h| h.sha256);
                 t.request_complete = true;
                 if t.method.eq_ignore_ascii_case(b"CONNECT") {
                     self.req.phase = Phase::Tunnel;
@@ -1035,8 +1040,9 @@ impl HttpState {
                 t.response_body = std::mem::take(&mut sink.data);
                 t.response_body_len = sink.wire_len;
                 t.response_body_decoded_len = sink.decoded_len;
-                t.response_body_md5 = hashes.map(|h| h.0);
-                t.response_body_sha256 = hashes.map(|h| h.1);
+                t.response_body_md5 = hashes.map(|h| h.md5);
+                t.response_body_sha1 = hashes.map(|h| h.sha1);
+                t.response_body_sha256 = hashes.map(|h| h.sha256);
                 t.response_complete = true;
             }
         }
