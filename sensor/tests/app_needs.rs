@@ -64,7 +64,8 @@ fn bodies_are_hashed_only_when_asked_or_needed() {
     std::fs::create_dir_all(&dir).unwrap();
     let csv = dir.join("hashes.csv");
     std::fs::write(&csv, format!("{BODY_MD5},md5\n")).unwrap();
-    let (set, report) = load_indicators(std::slice::from_ref(&csv), &MispOptions::default()).unwrap();
+    let (set, report) =
+        load_indicators(std::slice::from_ref(&csv), &MispOptions::default()).unwrap();
     assert_eq!(report.loaded(), 1, "{report}");
     let with_intel = run(ReplayConfig {
         eve_types: types,
