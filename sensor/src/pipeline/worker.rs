@@ -525,7 +525,8 @@ fn header_names(headers: &[crate::app::http::HttpHeader]) -> Vec<u8> {
     v
 }
 
-/// Response bodies are inspected as they grow up to this size, then once complete.
+/// Response bodies are inspected as they grow (each time their size has
+/// doubled) up to this size, then once complete.
 const PARTIAL_BODY_MAX: usize = 64 << 10;
 
 /// App-layer parts to inspect: (transaction id, direction, buffers, app object).
@@ -570,8 +571,11 @@ fn inspect_app(
                     && tx.tx_id >= s.resp_next
                     && dir == Direction::ToClient
                     && body.is_some_and(|b| {
-                        (s.resp_partial.0 != tx.tx_id || s.resp_partial.1 < PARTIAL_BODY_MAX)
-                            && s.resp_partial != (tx.tx_id, b.len())
+                        // Re-inspected each time it has doubled (not on every
+                        // segment: that rescans the body quadratically).
+                        s.resp_partial.0 != tx.tx_id
+                            || (s.resp_partial.1 < PARTIAL_BODY_MAX
+                                && b.len() >= 2 * s.resp_partial.1)
                     });
                 if let Some(b) = body.filter(|_| resp_grew) {
                     s.resp_partial = (tx.tx_id, b.len());
