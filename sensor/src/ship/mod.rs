@@ -298,18 +298,7 @@ impl Shipper {
                 .map_err(|_| "shipper thread panicked".to_string())?,
             None => Ok(()),
         };
-        let sp = lock(&self.spool);
-        let c = sp.counters();
-        let report = ShipReport {
-            acked: self.counters.acked.load(Ordering::Relaxed),
-            spooled: sp.depth(),
-            tee_drops: self.counters.tee_drops.load(Ordering::Relaxed),
-            spool_evicted: c.evicted,
-            spool_corrupt: c.corrupt_records,
-            spool_recovered: c.recovered,
-            batches: self.counters.batches.load(Ordering::Relaxed),
-            reconnects: self.counters.reconnects.load(Ordering::Relaxed),
-        };
+        let report = self.snapshot();
         res.map(|()| report)
     }
 }
