@@ -22,7 +22,7 @@ struct Cli {
 enum Command {
     /// Replay capture files (pcap, pcapng, gzip-compressed) and write EVE JSON.
     Replay(Box<ReplayArgs>),
-    /// Live capture as a daemon, configured by a TOML file (SIGHUP reloads rules).
+    /// Live capture as a daemon, configured by a TOML file (SIGHUP reloads rules and indicators).
     Run {
         /// Daemon configuration (TOML), e.g. /etc/vigie/vigie.toml.
         #[arg(long, value_name = "FILE")]
