@@ -141,26 +141,18 @@ impl Worker {
             sub: 0,
         };
         let types = self.cfg.eve_types;
-        if self.cfg.decode_only {
-            for p in &batch.pkts {
-                self.counters.packets += 1;
-                self.counters.bytes += p.wire_len as u64;
-            }
-            if types.anomaly {
-                for a in &batch.anomalies {
-                    emit.push(a.pkt_no, 1, a.index as u64, |out| {
-                        flowlog::write_anomaly(out, a)
-                    });
-                }
-            }
-            return WorkerOutput {
-                seq: batch.seq,
-                events: buf,
-            };
-        }
+        // The indicator set changes only between batches (begin_batch).
+        let needs = AppNeeds {
+            body_hashes: self.cfg.body_hashes
+                || self.intel.as_ref().is_some_and(|i| i.wants_body_hashes()),
+            bodies: self.detector.is_some(),
+        };
         for p in &batch.pkts {
             self.counters.packets += 1;
             self.counters.bytes += p.wire_len as u64;
+            if self.cfg.decode_only {
+                continue;
+            }
             let fp = flow_packet(p);
             let Worker {
                 flows,
@@ -185,11 +177,6 @@ impl Worker {
             };
             let (flow, dir) = flows.track(&fp, &mut evicted);
             let bytes = batch.bytes(p);
-            let needs = AppNeeds {
-                body_hashes: self.cfg.body_hashes
-                    || intel.as_ref().is_some_and(|i| i.wants_body_hashes()),
-                bodies: detector.is_some(),
-            };
             handle_packet(
                 p,
                 bytes,
@@ -212,6 +199,12 @@ impl Worker {
                     flowlog::write_anomaly(out, a)
                 });
             }
+        }
+        if self.cfg.decode_only {
+            return WorkerOutput {
+                seq: batch.seq,
+                events: buf,
+            };
         }
         let Worker {
             flows,
