@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use vigie_rules::intel::misp::MispOptions;
-use vigie_rules::intel::{IndicatorKind, LoadReport};
+use vigie_rules::intel::{IndicatorKind, IndicatorSet, LoadReport};
 
 use super::config::{DaemonConfig, HubKind, HubSection};
 use super::metrics::{LiveState, Metric};
@@ -280,28 +280,32 @@ impl IntelRuntime {
         }
         let opts = misp_options(cfg);
         let files: Vec<PathBuf> = cfg.intel.files.clone();
-        let (set, report) = crate::intel::load_indicators(&files, &opts)
-            .map_err(|e| format!("intel.files: {e}"))?;
-        super::log(&format!(
-            "{} indicators loaded from {} file(s), {} rejected (details: vigie intel check)",
-            report.loaded(),
-            files.len(),
-            report.rejected_total()
-        ));
-        let shared = SharedIndicators::new(set);
+        let n_files = files.len();
+        let shared = SharedIndicators::new(IndicatorSet::default());
         let interval = Duration::from_secs(cfg.intel.poll_interval_s);
         let mut sync = HubSync::new(shared.clone(), HubClient::default(), interval)
             .with_files(files, opts.clone());
         for h in &cfg.hub {
             sync.add_source(hub_source(h, &cfg.intel.state_dir, &opts)?);
         }
+        // The files, and what the hub sources kept in their state folders.
+        let report = sync
+            .reload_files()
+            .map_err(|e| format!("intel.files: {e}"))?;
+        super::log(&format!(
+            "{} indicators loaded from {n_files} file(s) and stored hub state, {} rejected (details: vigie intel check)",
+            report.loaded(),
+            report.rejected_total()
+        ));
         publish(&state, &shared, &sync, &report);
         let has_sources = !cfg.hub.is_empty();
         let thread = {
             let (stop, reload, shared) = (stop.clone(), reload.clone(), shared.clone());
             std::thread::Builder::new()
                 .name("vigie-hub".into())
-                .spawn(move || sync_loop(sync, has_sources, &shared, &state, &stop, &reload))
+                .spawn(move || {
+                    sync_loop(sync, has_sources, report, &shared, &state, &stop, &reload)
+                })
                 .map_err(|e| format!("starting the hub thread: {e}"))?
         };
         Ok(IntelRuntime {
@@ -329,6 +333,7 @@ impl IntelRuntime {
 fn sync_loop(
     mut sync: HubSync,
     has_sources: bool,
+    mut last_report: LoadReport,
     shared: &SharedIndicators,
     state: &LiveState,
     stop: &AtomicBool,
@@ -342,7 +347,6 @@ fn sync_loop(
             r.rejected_total()
         ));
     };
-    let mut last_report = LoadReport::default();
     if has_sources {
         // The first poll of every source; the files' set serves meanwhile.
         if let Some(r) = sync.sync_now() {
@@ -368,20 +372,29 @@ fn sync_loop(
             publish(state, shared, &sync, &last_report);
         }
         if has_sources {
-            let failed_before: u64 = sync.health().iter().map(|(_, h)| h.polls_failed).sum();
-            if let Some(r) = sync.tick(Instant::now()) {
-                log_build("hub sync", &r);
-                last_report = r;
-            }
-            let failed: u64 = sync.health().iter().map(|(_, h)| h.polls_failed).sum();
-            if failed > failed_before {
+            let polls = |sync: &HubSync| -> (u64, u64) {
+                sync.health().iter().fold((0, 0), |(ok, failed), (_, h)| {
+                    (ok + h.polls_ok, failed + h.polls_failed)
+                })
+            };
+            let before = polls(&sync);
+            let built = sync.tick(Instant::now());
+            let after = polls(&sync);
+            if after.1 > before.1 {
                 for (name, h) in sync.health() {
                     if let Some(e) = &h.last_error {
                         super::log(&format!("hub {name:?}: {e} (last good indicators kept)"));
                     }
                 }
             }
-            publish(state, shared, &sync, &last_report);
+            if let Some(r) = built {
+                log_build("hub sync", &r);
+                last_report = r;
+            }
+            // Metrics change only when a source was polled.
+            if after != before {
+                publish(state, shared, &sync, &last_report);
+            }
         }
         std::thread::sleep(Duration::from_millis(200));
     }
