@@ -297,10 +297,10 @@ fn arkime(root: &Path, score: &mut Score) {
 fn body_digests(t: &HttpTransaction) -> (String, String, String, String) {
     let h = |d: Option<&[u8]>| d.map(hex_digest).unwrap_or_default();
     (
-        h(t.response_body_md5.as_ref().map(|d| &d[..])),
-        h(t.response_body_sha256.as_ref().map(|d| &d[..])),
-        h(t.request_body_md5.as_ref().map(|d| &d[..])),
-        h(t.request_body_sha256.as_ref().map(|d| &d[..])),
+        h(t.response_body_hashes.as_ref().map(|d| &d.md5[..])),
+        h(t.response_body_hashes.as_ref().map(|d| &d.sha256[..])),
+        h(t.request_body_hashes.as_ref().map(|d| &d.md5[..])),
+        h(t.request_body_hashes.as_ref().map(|d| &d.sha256[..])),
     )
 }
 

@@ -330,24 +330,12 @@ impl IntelMatcher {
                         if !target.is_empty() {
                             look(self, set.lookup_url(host, target, now), "http.url");
                         }
-                        if let Some(d) = &tx.request_body_md5 {
-                            look(self, set.lookup_hash(d, now), "http.request_body");
-                        }
-                        if let Some(d) = &tx.request_body_sha1 {
-                            look(self, set.lookup_hash(d, now), "http.request_body");
-                        }
-                        if let Some(d) = &tx.request_body_sha256 {
+                        for (_, d) in tx.request_body_hashes.iter().flat_map(|h| h.digests()) {
                             look(self, set.lookup_hash(d, now), "http.request_body");
                         }
                     }
                     if resp {
-                        if let Some(d) = &tx.response_body_md5 {
-                            look(self, set.lookup_hash(d, now), "http.response_body");
-                        }
-                        if let Some(d) = &tx.response_body_sha1 {
-                            look(self, set.lookup_hash(d, now), "http.response_body");
-                        }
-                        if let Some(d) = &tx.response_body_sha256 {
+                        for (_, d) in tx.response_body_hashes.iter().flat_map(|h| h.digests()) {
                             look(self, set.lookup_hash(d, now), "http.response_body");
                         }
                     }

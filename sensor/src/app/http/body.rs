@@ -252,6 +252,17 @@ pub struct BodyHashes {
     pub sha256: [u8; 32],
 }
 
+impl BodyHashes {
+    /// (EVE name suffix, digest) of each hash.
+    pub fn digests(&self) -> [(&'static str, &[u8]); 3] {
+        [
+            ("md5", &self.md5),
+            ("sha1", &self.sha1),
+            ("sha256", &self.sha256),
+        ]
+    }
+}
+
 /// Receives a body's transfer-decoded bytes: decodes, hashes, stores.
 #[derive(Debug)]
 pub struct BodySink {

@@ -51,19 +51,9 @@ pub fn eve_http(tx: &HttpTransaction) -> Value {
     }
     hdr(&mut o, "redirect", Direction::ToClient, "location");
     o.insert("length".into(), json!(tx.response_body_len));
-    if let Some(m) = tx.response_body_md5 {
-        if tx.response_body_len > 0 {
-            o.insert("response_body_md5".into(), json!(hex_lower(&m)));
-        }
-    }
-    if let Some(s) = tx.response_body_sha1 {
-        if tx.response_body_len > 0 {
-            o.insert("response_body_sha1".into(), json!(hex_lower(&s)));
-        }
-    }
-    if let Some(s) = tx.response_body_sha256 {
-        if tx.response_body_len > 0 {
-            o.insert("response_body_sha256".into(), json!(hex_lower(&s)));
+    if let Some(h) = tx.response_body_hashes.filter(|_| tx.response_body_len > 0) {
+        for (name, d) in h.digests() {
+            o.insert(format!("response_body_{name}"), json!(hex_lower(d)));
         }
     }
     Value::Object(o)

@@ -1,7 +1,9 @@
 //! Per-flow HTTP/1.x state machine: requests and responses in order,
 //! pipelining, 100-continue, CONNECT/Upgrade tunnels, bounded transactions.
 
-use super::body::{BodyAnomaly, BodyLimits, BodySink, ChunkState, Coding, FrameError, Framing};
+use super::body::{
+    BodyAnomaly, BodyHashes, BodyLimits, BodySink, ChunkState, Coding, FrameError, Framing,
+};
 use super::uri::{normalize_uri, uri_authority};
 use crate::app::Direction;
 
@@ -183,12 +185,9 @@ pub struct HttpTransaction {
     pub request_body: Vec<u8>,
     /// Request body bytes after transfer decoding.
     pub request_body_len: u64,
-    /// MD5 of the whole decoded request body.
-    pub request_body_md5: Option<[u8; 16]>,
-    /// SHA-1 of the decoded request body.
-    pub request_body_sha1: Option<[u8; 20]>,
-    /// SHA-256 of the whole decoded request body.
-    pub request_body_sha256: Option<[u8; 32]>,
+    /// Digests of the whole decoded request body (when hashing is on and
+    /// no byte was lost).
+    pub request_body_hashes: Option<BodyHashes>,
     /// Status line without CRLF.
     pub response_line: Vec<u8>,
     /// Response protocol, e.g. `HTTP/1.1`.
@@ -211,12 +210,9 @@ pub struct HttpTransaction {
     pub response_body_len: u64,
     /// Decoded response body bytes.
     pub response_body_decoded_len: u64,
-    /// MD5 of the whole decoded response body.
-    pub response_body_md5: Option<[u8; 16]>,
-    /// SHA-1 of the decoded response body.
-    pub response_body_sha1: Option<[u8; 20]>,
-    /// SHA-256 of the whole decoded response body.
-    pub response_body_sha256: Option<[u8; 32]>,
+    /// Digests of the whole decoded response body (when hashing is on and
+    /// no byte was lost).
+    pub response_body_hashes: Option<BodyHashes>,
     /// Request bytes seen on the wire (line, headers, body).
     pub request_bytes: u64,
     /// Response bytes seen on the wire (including interim 1xx responses).
@@ -1028,9 +1024,7 @@ impl HttpState {
             Direction::ToServer => {
                 t.request_body = std::mem::take(&mut sink.data);
                 t.request_body_len = sink.wire_len;
-                t.request_body_md5 = hashes.map(|h| h.md5);
-                t.request_body_sha1 = hashes.map(|h| h.sha1);
-                t.request_body_sha256 = hashes.map(|h| h.sha256);
+                t.request_body_hashes = hashes;
                 t.request_complete = true;
                 if t.method.eq_ignore_ascii_case(b"CONNECT") {
                     self.req.phase = Phase::Tunnel;
@@ -1040,9 +1034,7 @@ impl HttpState {
                 t.response_body = std::mem::take(&mut sink.data);
                 t.response_body_len = sink.wire_len;
                 t.response_body_decoded_len = sink.decoded_len;
-                t.response_body_md5 = hashes.map(|h| h.md5);
-                t.response_body_sha1 = hashes.map(|h| h.sha1);
-                t.response_body_sha256 = hashes.map(|h| h.sha256);
+                t.response_body_hashes = hashes;
                 t.response_complete = true;
             }
         }
@@ -1268,7 +1260,7 @@ mod test {
         let t = &s.take_complete()[0];
         assert_eq!(t.response_body, b"abcxyz");
         assert_eq!(t.response_body_len, 10);
-        assert!(t.response_body_md5.is_none());
+        assert!(t.response_body_hashes.is_none());
         assert_eq!(t.events, vec![HttpEvent::Gap]);
         // A gap in the headers loses the framing: the direction stops.
         let mut s = HttpState::new();
