@@ -52,18 +52,7 @@ impl FlowSession {
     pub fn new(proto: u8, sport: u16, dport: u16, budget: &ReassemblyBudget) -> FlowSession {
         FlowSession {
             tcp: (proto == 6).then(|| TcpSession::new(budget.config())),
-            app: AppLayer::new(proto, sport, dport),
-            vars: FlowVars::default(),
-            req_next: 0,
-            resp_next: 0,
-            tls_client_done: false,
-            tls_server_done: false,
-            tls_logged: false,
-            tx_alerted: Vec::new(),
-            new_data: false,
-            delivered: [None, None],
-            passed: false,
-            resp_partial: (u64::MAX, 0),
+            ..FlowSession::rules_only(proto, sport, dport)
         }
     }
 
