@@ -7,6 +7,8 @@
 //! Needs root, `ip` and `tcpreplay`: skips with a reason otherwise, unless
 //! VIGIE_EXTERNAL_TESTS=1, when it fails instead.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -143,6 +145,46 @@ fn alert_keys(evs: &[serde_json::Value]) -> Vec<String> {
     v
 }
 
+/// `vigie config check` passes on `cfg`, then `vigie run` starts in the
+/// namespace with its stderr in `log`; returns once it captures on `vb`.
+fn start_daemon(ns: &Netns, cfg: &Path, log: &Path) -> Child {
+    let bin = env!("CARGO_BIN_EXE_vigie");
+    let check = Command::new(bin)
+        .args(["config", "check"])
+        .arg(cfg)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let child = ns
+        .cmd(&[bin, "run", "--config", cfg.to_str().unwrap()])
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for("vigie to start capturing", Duration::from_secs(60), || {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("capturing on vb")
+    });
+    child
+}
+
+/// Sends `pcap` into `va` at 2,000 packets/s.
+fn send(ns: &Netns, pcap: &Path) {
+    ns.exec(&[
+        "tcpreplay",
+        "-q",
+        "-i",
+        "va",
+        "--pps",
+        "2000",
+        pcap.to_str().unwrap(),
+    ]);
+}
+
 const RULES_A: &str = r#"alert http any any -> any any (msg:"live test GET"; flow:to_server; http.method; content:"GET"; sid:9100001; rev:1;)
 alert http any any -> any any (msg:"live test 200"; flow:to_client; http.stat_code; content:"200"; sid:9100002; rev:1;)
 "#;
@@ -207,38 +249,12 @@ fn live_capture_on_veth_matches_replay() {
         ),
     )
     .unwrap();
-    let check = Command::new(bin)
-        .args(["config", "check"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-
     let log = dir.join("stderr.log");
-    let mut child: Child = ns
-        .cmd(&[bin, "run", "--config", cfg.to_str().unwrap()])
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = start_daemon(&ns, &cfg, &log);
     let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
-    wait_for("vigie to start capturing", Duration::from_secs(60), || {
-        read_log().contains("capturing on vb")
-    });
 
     // Phase 1: the capture at a fixed rate.
-    ns.exec(&[
-        "tcpreplay",
-        "-q",
-        "-i",
-        "va",
-        "--pps",
-        "2000",
-        pcap.to_str().unwrap(),
-    ]);
+    send(&ns, &pcap);
     wait_for("every packet captured", Duration::from_secs(30), || {
         metric(&ns.scrape(port), "vigie_packets_total").is_some_and(|n| n >= replay_pkts)
     });
@@ -262,15 +278,7 @@ fn live_capture_on_veth_matches_replay() {
     wait_for("reload", Duration::from_secs(30), || {
         metric(&ns.scrape(port), "vigie_engine_generation") == Some(2)
     });
-    ns.exec(&[
-        "tcpreplay",
-        "-q",
-        "-i",
-        "va",
-        "--pps",
-        "2000",
-        pcap.to_str().unwrap(),
-    ]);
+    send(&ns, &pcap);
     wait_for("second pass captured", Duration::from_secs(30), || {
         metric(&ns.scrape(port), "vigie_packets_total").is_some_and(|n| n >= 2 * replay_pkts)
     });
@@ -454,27 +462,9 @@ fn live_daemon_with_intel_hub_and_shipping() {
         ),
     )
     .unwrap();
-    let check = Command::new(bin)
-        .args(["config", "check"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-
     let log = dir.join("stderr.log");
-    let mut child: Child = ns
-        .cmd(&[bin, "run", "--config", cfg.to_str().unwrap()])
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = start_daemon(&ns, &cfg, &log);
     let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
-    wait_for("vigie to start capturing", Duration::from_secs(60), || {
-        read_log().contains("capturing on vb")
-    });
     // The feed's indicator joins the file's once the first poll is done.
     wait_for("the hub's first sync", Duration::from_secs(60), || {
         metric(&ns.scrape(metrics_port), "vigie_indicators") == Some(2)
@@ -489,15 +479,7 @@ fn live_daemon_with_intel_hub_and_shipping() {
         "{m}"
     );
 
-    ns.exec(&[
-        "tcpreplay",
-        "-q",
-        "-i",
-        "va",
-        "--pps",
-        "2000",
-        pcap.to_str().unwrap(),
-    ]);
+    send(&ns, &pcap);
     wait_for(
         "indicator alerts shipped and acked",
         Duration::from_secs(60),
@@ -558,24 +540,8 @@ fn live_daemon_with_intel_hub_and_shipping() {
         "{feeds:?}"
     );
     // The collector archived exactly the EVE alert lines.
-    let mut archived: Vec<String> = std::fs::read_dir(dir.join("collector-state/archive"))
-        .unwrap()
-        .flat_map(|e| {
-            std::fs::read_to_string(e.unwrap().path())
-                .unwrap()
-                .lines()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    let mut local: Vec<String> = std::fs::read_to_string(&eve)
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains("\"event_type\":\"alert\""))
-        .map(str::to_string)
-        .collect();
-    archived.sort();
+    let mut local = common::eve_alert_lines(&eve);
     local.sort();
-    assert_eq!(archived, local);
+    assert_eq!(common::archived_lines(&dir.join("collector-state")), local);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,20 +3,14 @@
 //! Ignored by default (it is a measurement, not a check); run with
 //! `cargo test -p vigie-sensor --release --test ship_bench -- --ignored --nocapture`.
 
-use std::net::TcpListener;
+mod common;
+
+use common::free_port;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn run(zstd: bool, n: u64) {
     let dir: PathBuf =

@@ -5,9 +5,12 @@
 //! Needs `nats-server` on PATH; skipped with a reason when it is missing, unless
 //! VIGIE_EXTERNAL_TESTS=1, in which case a missing server fails the test.
 
+mod common;
+
+use common::eve_alert_lines;
+use common::free_port;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -34,14 +37,6 @@ fn nats_available() -> bool {
         );
     }
     ok
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn tmpdir(name: &str) -> PathBuf {
@@ -182,15 +177,6 @@ fn consume_all(nats_port: u16, expect: usize) -> Vec<(String, String)> {
     })
 }
 
-fn eve_alert_lines(eve: &Path) -> Vec<String> {
-    std::fs::read_to_string(eve)
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains("\"event_type\":\"alert\""))
-        .map(str::to_string)
-        .collect()
-}
-
 fn replay_cmd(dir: &Path, pki: &Pki, port: u16, extra: &[&str]) -> Command {
     let r = root();
     let mut c = Command::new(env!("CARGO_BIN_EXE_vigie"));
@@ -254,18 +240,7 @@ fn replay_ships_exactly_the_eve_alerts_to_jetstream() {
     assert_eq!(ids.len(), eve.len(), "one distinct id per alert");
     assert!(ids.iter().all(|i| i.starts_with("s1-")));
     // The collector's archive holds the same lines.
-    let mut archived: Vec<String> = std::fs::read_dir(dir.join("collector-state/archive"))
-        .unwrap()
-        .flat_map(|e| {
-            std::fs::read_to_string(e.unwrap().path())
-                .unwrap()
-                .lines()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    archived.sort();
-    assert_eq!(archived, eve);
+    assert_eq!(common::archived_lines(&dir.join("collector-state")), eve);
 
     // A second replay with the same spool gets new ids: twice as many distinct alerts.
     let out = replay_cmd(&dir, &pki, port, &[]).output().unwrap();

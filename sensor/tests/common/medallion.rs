@@ -1,6 +1,6 @@
 //! medallion, the reference TAXII 2.1 server, started for a test on loopback.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -40,11 +40,7 @@ pub fn medallion_available() -> bool {
 
 /// Starts medallion with a memory backend seeded with `bundle`.
 pub fn start_medallion(dir: &Path, bundle: &serde_json::Value) -> Medallion {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = super::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let objects = bundle["objects"].as_array().unwrap().clone();
     let manifest: Vec<serde_json::Value> = objects

@@ -114,3 +114,38 @@ pub fn events(bytes: &[u8]) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_slice(l).expect("valid JSON line"))
         .collect()
 }
+
+/// The EVE alert lines of an EVE file, in file order.
+pub fn eve_alert_lines(eve: &Path) -> Vec<String> {
+    std::fs::read_to_string(eve)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"event_type\":\"alert\""))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every line of a collector's EVE archive (all its files), sorted.
+pub fn archived_lines(state_dir: &Path) -> Vec<String> {
+    let mut lines: Vec<String> = std::fs::read_dir(state_dir.join("archive"))
+        .unwrap()
+        .flat_map(|e| {
+            std::fs::read_to_string(e.unwrap().path())
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// A TCP port free on loopback right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
