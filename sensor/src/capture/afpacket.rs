@@ -86,18 +86,64 @@ struct PacketMreq {
     mr_address: [u8; 8],
 }
 
+/// One classic BPF instruction (`struct sock_filter`), as libpcap compiles
+/// filter expressions (see `pcap_live::compile_filter`).
 #[repr(C)]
-struct SockFilter {
-    code: u16,
-    jt: u8,
-    jf: u8,
-    k: u32,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BpfInsn {
+    /// Opcode.
+    pub code: u16,
+    /// Jump offset when true.
+    pub jt: u8,
+    /// Jump offset when false.
+    pub jf: u8,
+    /// Constant operand.
+    pub k: u32,
 }
+
+/// `BPF_RET | BPF_K`: return the constant (bytes to keep; 0 drops).
+const BPF_RET_K: u16 = 0x06;
+/// The kernel refuses longer programs (BPF_MAXINSNS).
+const BPF_MAX_INSNS: usize = 4096;
 
 #[repr(C)]
 struct SockFprog {
     len: libc::c_ushort,
-    filter: *const SockFilter,
+    filter: *const BpfInsn,
+}
+
+/// The socket filter for `cfg`: the compiled filter with every accepting
+/// return capped at snaplen, or a lone `ret #snaplen` when there is no
+/// filter and snaplen is below the maximum; None when nothing is to filter.
+fn socket_program(cfg: &AfPacketConfig) -> Result<Option<Vec<BpfInsn>>, String> {
+    match &cfg.bpf {
+        Some(prog) => {
+            if prog.is_empty() || prog.len() > BPF_MAX_INSNS {
+                return Err(format!(
+                    "BPF program of {} instructions (1 to {BPF_MAX_INSNS} allowed)",
+                    prog.len()
+                ));
+            }
+            Ok(Some(
+                prog.iter()
+                    .map(|i| match i.code {
+                        BPF_RET_K if i.k > cfg.snaplen => BpfInsn {
+                            k: cfg.snaplen,
+                            ..*i
+                        },
+                        _ => *i,
+                    })
+                    .collect(),
+            ))
+        }
+        None if cfg.snaplen < 65535 => Ok(Some(vec![BpfInsn {
+            code: BPF_RET_K,
+            jt: 0,
+            jf: 0,
+            k: cfg.snaplen,
+        }])),
+        None => Ok(None),
+    }
 }
 
 /// Settings of one AF_PACKET capture.
@@ -119,6 +165,9 @@ pub struct AfPacketConfig {
     pub fanout_group: Option<u16>,
     /// Skip frames the host itself sends (kernel 4.20 or later).
     pub ignore_outgoing: bool,
+    /// Classic BPF program run in the kernel on every frame (a `capture.filter`
+    /// expression compiled by libpcap for this interface's link type).
+    pub bpf: Option<Vec<BpfInsn>>,
 }
 
 impl AfPacketConfig {
@@ -134,6 +183,7 @@ impl AfPacketConfig {
             promisc: true,
             fanout_group: None,
             ignore_outgoing: false,
+            bpf: None,
         }
     }
 
@@ -251,7 +301,7 @@ fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, val: &T) -
 }
 
 /// Link type (pcap DLT) of an interface, from its ARPHRD type in sysfs.
-fn link_type(iface: &str) -> Result<u32, String> {
+pub fn link_type(iface: &str) -> Result<u32, String> {
     let path = format!("/sys/class/net/{iface}/type");
     let t = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
     match t.trim().parse::<u32>() {
@@ -296,20 +346,15 @@ impl AfPacketSource {
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         setsockopt(&fd, SOL_PACKET, PACKET_VERSION, &TPACKET_V3)
             .map_err(|e| err("PACKET_VERSION=TPACKET_V3", e.to_string()))?;
-        if cfg.snaplen < 65535 {
-            // Classic BPF `ret #snaplen`: the kernel copies at most snaplen bytes.
-            let prog = [SockFilter {
-                code: 0x06,
-                jt: 0,
-                jf: 0,
-                k: cfg.snaplen,
-            }];
+        // The kernel runs the filter before copying into the ring: rejected
+        // frames cost no ring space, and accepted ones are cut at snaplen.
+        if let Some(prog) = socket_program(cfg).map_err(|d| err("BPF filter", d))? {
             let fprog = SockFprog {
-                len: 1,
+                len: prog.len() as libc::c_ushort,
                 filter: prog.as_ptr(),
             };
             setsockopt(&fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
-                .map_err(|e| err("SO_ATTACH_FILTER (snaplen)", e.to_string()))?;
+                .map_err(|e| err("SO_ATTACH_FILTER", e.to_string()))?;
         }
         if cfg.ignore_outgoing {
             setsockopt(&fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &1i32)
@@ -662,5 +707,93 @@ mod test {
         assert_eq!(rd32(&b, 3), None);
         assert_eq!(rd16(&b, 4), Some(2));
         assert_eq!(rd16(&b, usize::MAX), None);
+    }
+
+    #[test]
+    fn socket_program_caps_accepting_returns_at_snaplen() {
+        let mut c = AfPacketConfig::new("lo");
+        assert_eq!(socket_program(&c).unwrap(), None);
+        c.snaplen = 1500;
+        let lone = socket_program(&c).unwrap().unwrap();
+        assert_eq!(lone.len(), 1);
+        assert_eq!((lone[0].code, lone[0].k), (BPF_RET_K, 1500));
+        let ins = |code, k| BpfInsn {
+            code,
+            jt: 0,
+            jf: 0,
+            k,
+        };
+        // ldh [12]; ret #262144; ret #0
+        c.bpf = Some(vec![
+            ins(0x28, 12),
+            ins(BPF_RET_K, 262144),
+            ins(BPF_RET_K, 0),
+        ]);
+        let p = socket_program(&c).unwrap().unwrap();
+        assert_eq!(p[0], ins(0x28, 12), "loads are untouched");
+        assert_eq!(p[1].k, 1500, "accepting return capped");
+        assert_eq!(p[2].k, 0, "dropping return stays a drop");
+        c.bpf = Some(Vec::new());
+        assert!(socket_program(&c).unwrap_err().contains("0 instructions"));
+        c.bpf = Some(vec![ins(BPF_RET_K, 0); BPF_MAX_INSNS + 1]);
+        assert!(socket_program(&c).is_err());
+    }
+
+    /// A filter compiled by libpcap, attached to a real AF_PACKET socket on
+    /// the loopback: only the frames it accepts reach the ring. Needs root
+    /// (CAP_NET_RAW); skips with a reason otherwise unless
+    /// VIGIE_EXTERNAL_TESTS=1.
+    #[cfg(feature = "libpcap")]
+    #[test]
+    fn kernel_runs_compiled_filter_on_loopback() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(
+                std::env::var("VIGIE_EXTERNAL_TESTS").map_or(true, |v| v != "1"),
+                "VIGIE_EXTERNAL_TESTS=1 but not root: cannot open AF_PACKET"
+            );
+            eprintln!("skip: AF_PACKET capture needs root");
+            return;
+        }
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let keep = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let skip = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let keep_port = keep.local_addr().unwrap().port();
+        let skip_port = skip.local_addr().unwrap().port();
+        let mut c = AfPacketConfig::new("lo");
+        c.block_timeout_ms = 5;
+        c.block_count = 4;
+        c.promisc = false;
+        c.snaplen = 96;
+        // The loopback shows each frame twice (sent and received).
+        c.ignore_outgoing = true;
+        let dlt = link_type("lo").unwrap();
+        c.bpf = Some(
+            crate::capture::pcap_live::compile_filter(&format!("udp dst port {keep_port}"), dlt)
+                .unwrap(),
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut src = AfPacketSource::open(&c, stop).unwrap();
+        for i in 0..20u8 {
+            sock.send_to(&[i; 200], ("127.0.0.1", keep_port)).unwrap();
+            sock.send_to(&[i; 200], ("127.0.0.1", skip_port)).unwrap();
+        }
+        let mut ports = Vec::new();
+        let mut batch = RawBatch::default();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while ports.len() < 20 && std::time::Instant::now() < deadline {
+            src.fill(&mut batch, 64, 1 << 20);
+            for r in &batch.recs {
+                let f = batch.frame(r);
+                // Loopback frames: 14-byte zeroed Ethernet header, IPv4, UDP.
+                let ihl = (f[14] & 0x0f) as usize * 4;
+                let dport = u16::from_be_bytes([f[14 + ihl + 2], f[14 + ihl + 3]]);
+                ports.push(dport);
+                assert_eq!(r.caplen, 96, "accepted frames are cut at snaplen");
+                assert!(r.origlen > 200);
+            }
+        }
+        assert_eq!(ports.len(), 20, "frames sent to the kept port");
+        assert!(ports.iter().all(|&p| p == keep_port), "{ports:?}");
     }
 }

@@ -109,3 +109,58 @@ impl PacketSource for PcapLiveSource {
         self.errors.clone()
     }
 }
+
+/// Compiles a BPF filter expression (tcpdump syntax) with libpcap for frames
+/// of link type `dlt`, into the instructions an AF_PACKET socket runs
+/// (`AfPacketConfig::bpf`). A syntax error is returned with libpcap's reason.
+pub fn compile_filter(expr: &str, dlt: u32) -> Result<Vec<super::afpacket::BpfInsn>, String> {
+    // pcap_open_dead takes a DLT; LINKTYPE_RAW (101, what capture files and
+    // `afpacket::link_type` say for bare IP) is DLT_RAW, 12 on Linux.
+    let dlt = if dlt == 101 { 12 } else { dlt };
+    let dead =
+        pcap::Capture::dead(pcap::Linktype(dlt as i32)).map_err(|e| format!("libpcap: {e}"))?;
+    let prog = dead
+        .compile(expr, true)
+        .map_err(|e| format!("BPF filter {expr:?}: {e}"))?;
+    // The pcap crate exposes an instruction only through Display
+    // ("code jt jf k"); parse that rather than reach into its raw struct.
+    prog.get_instructions()
+        .iter()
+        .map(|i| {
+            let text = i.to_string();
+            let f: Vec<&str> = text.split(' ').collect();
+            let bad = || format!("BPF filter {expr:?}: unexpected instruction {text:?}");
+            if f.len() != 4 {
+                return Err(bad());
+            }
+            Ok(super::afpacket::BpfInsn {
+                code: f[0].parse().map_err(|_| bad())?,
+                jt: f[1].parse().map_err(|_| bad())?,
+                jf: f[2].parse().map_err(|_| bad())?,
+                k: f[3].parse().map_err(|_| bad())?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiles_filters_into_kernel_instructions() {
+        let prog = compile_filter("not port 22", 1).unwrap();
+        // Ethernet type check first, and at least one accepting and one
+        // dropping return.
+        assert_eq!(prog[0].code, 0x28, "ldh [12]");
+        assert_eq!(prog[0].k, 12);
+        assert!(prog.iter().any(|i| i.code == 0x06 && i.k > 0));
+        assert!(prog.iter().any(|i| i.code == 0x06 && i.k == 0));
+        // Raw IP (DLT 101) has no link header to load.
+        let raw = compile_filter("udp", 101).unwrap();
+        assert_ne!(raw, compile_filter("udp", 1).unwrap());
+        let e = compile_filter("port 99999999", 1).unwrap_err();
+        assert!(e.contains("port 99999999"), "{e}");
+        assert!(compile_filter("not a filter (", 1).is_err());
+    }
+}

@@ -201,7 +201,8 @@ pub struct CaptureSection {
     /// Skip frames sent by this host.
     #[serde(default)]
     pub ignore_outgoing: bool,
-    /// BPF filter expression (libpcap backend only).
+    /// BPF filter expression (tcpdump syntax), compiled by libpcap and run in
+    /// the kernel on either backend; needs a build with the libpcap feature.
     #[serde(default)]
     pub filter: Option<String>,
 }
@@ -333,8 +334,12 @@ impl DaemonConfig {
                     .into(),
             );
         }
-        if self.capture.filter.is_some() && self.capture.backend != Backend::Libpcap {
-            return Err("capture.filter needs capture.backend = \"libpcap\"".into());
+        if self.capture.filter.is_some() && !cfg!(feature = "libpcap") {
+            // libpcap compiles the expression, for either backend.
+            return Err(
+                "capture.filter: this vigie was built without the libpcap feature, which compiles BPF filters"
+                    .into(),
+            );
         }
         if self.daemon.group.is_some() && self.daemon.user.is_none() {
             return Err("daemon.group is set but daemon.user is not".into());
@@ -431,6 +436,23 @@ mod test {
         let text = MIN.replace("eve = ", "types = \"alert,bogus\"\neve = ");
         let e = DaemonConfig::parse(&text, Path::new("t.toml")).unwrap_err();
         assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn filter_needs_the_libpcap_feature_on_either_backend() {
+        let text = MIN.replace(
+            "interface = \"eth1\"\n",
+            "interface = \"eth1\"\nfilter = \"not port 22\"\n",
+        );
+        let r = DaemonConfig::parse(&text, Path::new("t.toml"));
+        if cfg!(feature = "libpcap") {
+            let c = r.unwrap();
+            assert_eq!(c.capture.backend, Backend::AfPacket);
+            assert_eq!(c.capture.filter.as_deref(), Some("not port 22"));
+        } else {
+            let e = r.unwrap_err();
+            assert!(e.contains("capture.filter") && e.contains("libpcap"), "{e}");
+        }
     }
 
     #[test]

@@ -67,6 +67,17 @@ impl<'a> EngineSources<'a> {
             });
         }
         let (engine, report) = crate::detect::load_engine(&d.rules, d.classification.as_deref())?;
+        if report.loaded() == 0 && report.rejected_count() == 0 {
+            // Rule files that hold only comments (the packaged, empty
+            // local.rules before the operator adds anything): run without
+            // signatures rather than refuse to start.
+            return Ok(BuiltEngine {
+                engine: None,
+                rules: 0,
+                rejected: 0,
+                took: t0.elapsed(),
+            });
+        }
         if report.loaded() == 0 {
             return Err(format!(
                 "no rule could be loaded from {:?} ({} rejected; see vigie rules check)",
@@ -248,6 +259,29 @@ fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// `capture.filter` compiled for the interface's link type, to attach to the
+/// AF_PACKET socket.
+#[cfg(target_os = "linux")]
+fn af_packet_filter(
+    c: &config::CaptureSection,
+) -> Result<Option<Vec<crate::capture::afpacket::BpfInsn>>, String> {
+    let Some(expr) = &c.filter else {
+        return Ok(None);
+    };
+    #[cfg(feature = "libpcap")]
+    {
+        let dlt = crate::capture::afpacket::link_type(&c.interface)
+            .map_err(|e| format!("capture.filter on {}: {e}", c.interface))?;
+        crate::capture::pcap_live::compile_filter(expr, dlt).map(Some)
+    }
+    #[cfg(not(feature = "libpcap"))]
+    {
+        Err(format!(
+            "capture.filter {expr:?} needs a build with the libpcap feature"
+        ))
+    }
+}
+
 fn open_source(cfg: &DaemonConfig, stop: Arc<AtomicBool>) -> Result<Box<dyn PacketSource>, String> {
     let c = &cfg.capture;
     match c.backend {
@@ -262,6 +296,7 @@ fn open_source(cfg: &DaemonConfig, stop: Arc<AtomicBool>) -> Result<Box<dyn Pack
                 promisc: c.promisc,
                 fanout_group: c.fanout_group,
                 ignore_outgoing: c.ignore_outgoing,
+                bpf: af_packet_filter(c)?,
             };
             crate::capture::afpacket::AfPacketSource::open(&ac, stop)
                 .map(|s| Box::new(s) as Box<dyn PacketSource>)
