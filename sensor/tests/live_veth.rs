@@ -336,6 +336,18 @@ fn live_capture_on_veth_matches_replay() {
             "{prom} vs EVE stats {eve_path:?}"
         );
     }
+    // Stage latency histograms: the scrape's series counts equal the EVE
+    // stats' batch counts, and every stage saw the traffic.
+    for stage in ["dispatch", "worker", "pipeline"] {
+        let l = &last_periodic["stats"]["latency"][stage];
+        let count = metric(
+            &m3,
+            &format!("vigie_stage_latency_seconds_count{{stage=\"{stage}\"}}"),
+        );
+        assert_eq!(l["batches"].as_u64(), count, "latency.{stage}.batches");
+        assert!(count.unwrap_or(0) > 0, "no {stage} latency recorded");
+        assert!(l["p50_us"].as_u64() <= l["p99_us"].as_u64(), "{l}");
+    }
     assert_eq!(
         stats[stats.len() - 1]["stats"]["capture"]["kernel_drops"].as_u64(),
         Some(0)

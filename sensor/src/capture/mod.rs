@@ -50,6 +50,8 @@ pub struct RawBatch {
     pub recs: Vec<RawRecord>,
     /// Bytes of every frame, back to back.
     pub data: Vec<u8>,
+    /// When the reader handed the batch to the pipeline (stage latencies).
+    pub filled_at: Option<std::time::Instant>,
 }
 
 impl RawBatch {
@@ -58,6 +60,7 @@ impl RawBatch {
         self.recs.clear();
         self.data.clear();
         self.first_pkt_no = 0;
+        self.filled_at = None;
     }
 
     /// The bytes of record `i`.

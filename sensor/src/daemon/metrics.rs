@@ -193,6 +193,13 @@ impl LiveState {
             .map(|(n, _, _, _, v)| (n.to_string(), v))
             .collect();
         counters.extend(self.extra().into_iter().map(|m| (m.eve, m.value)));
+        for (stage, h) in self.progress.latency.stages() {
+            let l = h.snapshot();
+            counters.push((format!("latency.{stage}.batches"), l.count));
+            counters.push((format!("latency.{stage}.sum_us"), l.sum_us));
+            counters.push((format!("latency.{stage}.p50_us"), l.quantile_us(0.5)));
+            counters.push((format!("latency.{stage}.p99_us"), l.quantile_us(0.99)));
+        }
         StatsSnapshot {
             counters,
             uptime_s: self.started.elapsed().as_secs(),
@@ -228,11 +235,41 @@ impl LiveState {
                 None => s.push_str(&format!("{} {}\n", m.name, m.value)),
             }
         }
+        self.latency_histograms(&mut s);
         let up = self.started.elapsed().as_secs();
         s.push_str(&format!(
             "# HELP vigie_uptime_seconds Seconds since start.\n# TYPE vigie_uptime_seconds gauge\nvigie_uptime_seconds {up}\n"
         ));
         s
+    }
+}
+
+impl LiveState {
+    /// `vigie_stage_latency_seconds`, one histogram series per stage.
+    fn latency_histograms(&self, s: &mut String) {
+        use crate::pipeline::latency::{LatencySnapshot, BUCKETS};
+        let name = "vigie_stage_latency_seconds";
+        s.push_str(&format!(
+            "# HELP {name} Per-batch latency of each pipeline stage (dispatch: reader to worker start; worker: processing; pipeline: reader to events written).\n# TYPE {name} histogram\n"
+        ));
+        for (stage, h) in self.progress.latency.stages() {
+            let l = h.snapshot();
+            let mut cum = 0;
+            // The last bucket also holds everything slower: only +Inf bounds it.
+            for i in 0..BUCKETS - 1 {
+                cum += l.buckets[i];
+                let le = LatencySnapshot::bound_us(i) as f64 / 1e6;
+                s.push_str(&format!(
+                    "{name}_bucket{{stage=\"{stage}\",le=\"{le}\"}} {cum}\n"
+                ));
+            }
+            s.push_str(&format!(
+                "{name}_bucket{{stage=\"{stage}\",le=\"+Inf\"}} {}\n{name}_sum{{stage=\"{stage}\"}} {}\n{name}_count{{stage=\"{stage}\"}} {}\n",
+                l.count,
+                l.sum_us as f64 / 1e6,
+                l.count
+            ));
+        }
     }
 }
 
@@ -289,6 +326,8 @@ mod test {
         p.packets.store(10, Ordering::Relaxed);
         p.kernel_drops.store(2, Ordering::Relaxed);
         p.alerts.store(3, Ordering::Relaxed);
+        p.latency.worker.record(Duration::from_micros(100));
+        p.latency.worker.record(Duration::from_millis(3));
         let st = Arc::new(LiveState::new(p));
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
@@ -301,8 +340,29 @@ mod test {
         assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
         assert!(body.contains("\nvigie_packets_total 10\n"), "{body}");
         assert!(body.contains("\nvigie_kernel_packets_total 12\n"), "{body}");
+        let h = "vigie_stage_latency_seconds";
+        assert!(body.contains("# TYPE vigie_stage_latency_seconds histogram\n"));
+        assert!(body.contains(&format!(
+            "\n{h}_bucket{{stage=\"worker\",le=\"0.000064\"}} 0\n"
+        )));
+        assert!(body.contains(&format!(
+            "\n{h}_bucket{{stage=\"worker\",le=\"0.000128\"}} 1\n"
+        )));
+        assert!(body.contains(&format!(
+            "\n{h}_bucket{{stage=\"worker\",le=\"0.004096\"}} 2\n"
+        )));
+        assert!(body.contains(&format!("\n{h}_bucket{{stage=\"worker\",le=\"+Inf\"}} 2\n")));
+        assert!(
+            body.contains(&format!("\n{h}_sum{{stage=\"worker\"}} 0.0031\n")),
+            "{body}"
+        );
+        assert!(body.contains(&format!("\n{h}_count{{stage=\"dispatch\"}} 0\n")));
         let snap = st.snapshot();
         assert_eq!(snap.get("detect.alert"), Some(3));
+        assert_eq!(snap.get("latency.worker.batches"), Some(2));
+        assert_eq!(snap.get("latency.worker.sum_us"), Some(3100));
+        assert_eq!(snap.get("latency.worker.p50_us"), Some(128));
+        assert_eq!(snap.get("latency.worker.p99_us"), Some(4096));
         let mut c = TcpStream::connect(addr).unwrap();
         c.write_all(b"POST /x HTTP/1.1\r\n\r\n").unwrap();
         let mut body = String::new();

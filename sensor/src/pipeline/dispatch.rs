@@ -53,6 +53,8 @@ pub struct WorkBatch {
     pub pkts: Vec<WorkPacket>,
     /// The reader batch holding the frames, shared by all workers (no copy).
     pub raw: Option<Arc<RawBatch>>,
+    /// When the reader handed the batch over (stage latencies).
+    pub filled_at: Option<std::time::Instant>,
     /// Bytes of datagrams rebuilt from fragments.
     pub reassembled: Vec<u8>,
     /// Decoder anomalies of the reader batch (only in the first worker's batch,
@@ -181,6 +183,7 @@ impl Dispatcher {
             o.pkts.clear();
             o.reassembled.clear();
             o.seq = seq;
+            o.filled_at = batch.filled_at;
             o.raw = Some(batch.clone());
             o.anomalies.clear();
         }

@@ -7,6 +7,7 @@
 //! allocated per packet once the pipeline is warm.
 
 pub mod dispatch;
+pub mod latency;
 mod order;
 mod worker;
 
@@ -179,6 +180,8 @@ pub struct Progress {
     pub kernel_drops: AtomicU64,
     /// Alerts raised so far (updated once per batch by each worker).
     pub alerts: AtomicU64,
+    /// Per-stage latency histograms (one sample per batch and stage).
+    pub latency: latency::StageLatency,
 }
 
 const CHANNEL_BATCHES: usize = 8;
@@ -246,6 +249,7 @@ pub fn run_with_engine_slot(
                 if !source.fill(&mut batch, batch_packets, 4 << 20) {
                     break;
                 }
+                batch.filled_at = Some(Instant::now());
                 reader_progress
                     .packets
                     .fetch_add(batch.recs.len() as u64, Ordering::Relaxed);
@@ -324,7 +328,15 @@ pub fn run_with_engine_slot(
                             wk.set_engine(engine.clone());
                         }
                         let buf = ev_back.try_recv().unwrap_or_default();
+                        let t0 = Instant::now();
+                        if let Some(at) = batch.filled_at {
+                            worker_progress
+                                .latency
+                                .dispatch
+                                .record(t0.saturating_duration_since(at));
+                        }
                         let out = wk.process(&batch, buf);
+                        worker_progress.latency.worker.record(t0.elapsed());
                         if wk.alerts() != alerts {
                             worker_progress
                                 .alerts
@@ -350,9 +362,12 @@ pub fn run_with_engine_slot(
 
     let eve_types = cfg.eve_types;
     let tee = cfg.alert_tees.clone();
+    let output_progress = progress.clone();
     let output = thread::Builder::new()
         .name("vigie-output".into())
-        .spawn(move || order::write_ordered(ev_rx, ev_back_tx, threads, out, tee))?;
+        .spawn(move || {
+            order::write_ordered(ev_rx, ev_back_tx, threads, out, tee, &output_progress)
+        })?;
 
     let source = reader
         .join()

@@ -55,6 +55,8 @@ pub struct WorkerOutput {
     pub seq: u64,
     /// The events.
     pub events: EventBuf,
+    /// When the reader handed the batch over; None for the final flush.
+    pub born: Option<std::time::Instant>,
 }
 
 /// Writes events in order until every worker has hung up. Returns the sink and
@@ -65,9 +67,10 @@ pub fn write_ordered(
     workers: usize,
     sink: Box<dyn Write + Send>,
     tees: Vec<crate::ship::AlertTee>,
+    progress: &super::Progress,
 ) -> std::io::Result<(Box<dyn Write + Send>, u64)> {
     let mut sink = std::io::BufWriter::with_capacity(1 << 20, sink);
-    let mut pending: BTreeMap<u64, Vec<EventBuf>> = BTreeMap::new();
+    let mut pending: BTreeMap<u64, (Vec<EventBuf>, Option<std::time::Instant>)> = BTreeMap::new();
     let mut next_seq = 0u64;
     let mut written = 0u64;
     let mut merged: Vec<(EventKey, usize, u32, u32)> = Vec::new();
@@ -98,21 +101,25 @@ pub fn write_ordered(
     };
     while let Ok(out) = rx.recv() {
         let slot = pending.entry(out.seq).or_default();
-        slot.push(out.events);
+        slot.0.push(out.events);
+        slot.1 = slot.1.or(out.born);
         // Write every batch all workers have finished, in sequence order.
         loop {
-            let ready = matches!(pending.get(&next_seq), Some(v) if v.len() == workers);
+            let ready = matches!(pending.get(&next_seq), Some(v) if v.0.len() == workers);
             if !ready {
                 break;
             }
-            if let Some(bufs) = pending.remove(&next_seq) {
+            if let Some((bufs, born)) = pending.remove(&next_seq) {
                 flush(bufs, &mut sink, &mut written)?;
+                if let Some(at) = born {
+                    progress.latency.pipeline.record(at.elapsed());
+                }
             }
             next_seq += 1;
         }
     }
     // Anything left (the final flush has seq u64::MAX) goes out in sequence order.
-    for (_, bufs) in std::mem::take(&mut pending) {
+    for (_, (bufs, _)) in std::mem::take(&mut pending) {
         flush(bufs, &mut sink, &mut written)?;
     }
     sink.flush()?;

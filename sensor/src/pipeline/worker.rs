@@ -204,6 +204,7 @@ impl Worker {
             return WorkerOutput {
                 seq: batch.seq,
                 events: buf,
+                born: batch.filled_at,
             };
         }
         let Worker {
@@ -230,6 +231,7 @@ impl Worker {
         WorkerOutput {
             seq: batch.seq,
             events: buf,
+            born: batch.filled_at,
         }
     }
 
@@ -265,6 +267,7 @@ impl Worker {
         WorkerOutput {
             seq: u64::MAX,
             events: buf,
+            born: None,
         }
     }
 
