@@ -139,12 +139,148 @@ pub struct FileSource {
     pub files: Vec<(PathBuf, FileStats)>,
     /// Errors met, in order; reading goes on with the next file.
     pub errors: Vec<CaptureError>,
+    /// Read classic pcap files through a memory map (default).
+    map_files: bool,
 }
 
 struct OpenFile {
     path: PathBuf,
-    reader: Box<dyn PcapReaderIterator + Send>,
+    reader: Reader,
     state: FileState,
+}
+
+enum Reader {
+    /// pcap-parser over the file (or its gzip stream): pcapng, compressed
+    /// files and anything unusual.
+    Stream(Box<dyn PcapReaderIterator + Send>),
+    /// Classic pcap records read straight from a memory map.
+    Mapped(MappedPcap),
+}
+
+/// Bytes read between two releases of the pages behind the reader.
+const RELEASE_EVERY: usize = 8 << 20;
+
+/// An uncompressed classic pcap file read through a memory map: no read()
+/// copy into a buffer and no buffer shifting, the frames are copied once,
+/// into the batch. Pages behind the reader are released as it goes, so the
+/// resident size stays flat however large the file.
+struct MappedPcap {
+    map: memmap2::Mmap,
+    pos: usize,
+    released: usize,
+    big_endian: bool,
+}
+
+impl MappedPcap {
+    /// Maps `path` when it is a regular, uncompressed classic pcap file with
+    /// standard 16-byte record headers; None sends it to the streaming reader.
+    fn open(path: &Path) -> Option<(MappedPcap, u32, bool)> {
+        let f = File::open(path).ok()?;
+        let meta = f.metadata().ok()?;
+        if !meta.is_file() || meta.len() < 24 || meta.len() > usize::MAX as u64 {
+            return None;
+        }
+        // SAFETY: the map is read-only and private to this reader. The one
+        // hazard of a file mapping is the file shrinking while mapped (reads
+        // past the new end fault); capture files being replayed are not
+        // truncated under the reader (a file still being appended to is fine:
+        // the map covers the length at open).
+        let map = unsafe { memmap2::MmapOptions::new().map(&f) }.ok()?;
+        let (big_endian, nanos) = match map[..4] {
+            [0xd4, 0xc3, 0xb2, 0xa1] => (false, false),
+            [0x4d, 0x3c, 0xb2, 0xa1] => (false, true),
+            [0xa1, 0xb2, 0xc3, 0xd4] => (true, false),
+            [0xa1, 0xb2, 0x3c, 0x4d] => (true, true),
+            _ => return None,
+        };
+        let _ = map.advise(memmap2::Advice::Sequential);
+        let m = MappedPcap {
+            map,
+            pos: 24,
+            released: 0,
+            big_endian,
+        };
+        let dlt = m.u32_at(20);
+        Some((m, dlt, nanos))
+    }
+
+    fn u32_at(&self, at: usize) -> u32 {
+        let b = [
+            self.map[at],
+            self.map[at + 1],
+            self.map[at + 2],
+            self.map[at + 3],
+        ];
+        if self.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    }
+
+    /// The next record, with the same outcomes as the streaming reader: end
+    /// of file at a record boundary, a truncated last record (also when a
+    /// corrupt length points past the end), or a record length beyond
+    /// 64 MiB inside the file taken as corruption.
+    fn step(
+        &mut self,
+        state: &mut FileState,
+        batch: &mut RawBatch,
+    ) -> Result<Step, CaptureErrorKind> {
+        let len = self.map.len();
+        let at = self.pos;
+        let rest = len - at;
+        if rest == 0 {
+            return Ok(Step::End);
+        }
+        if rest < 16 {
+            return Err(CaptureErrorKind::Truncated { offset: at as u64 });
+        }
+        let caplen = self.u32_at(at + 8) as usize;
+        if caplen > rest - 16 {
+            return Err(CaptureErrorKind::Truncated { offset: at as u64 });
+        }
+        if caplen > MAX_BUFFER - 16 {
+            return Err(CaptureErrorKind::Corrupt {
+                offset: at as u64,
+                what: "record length beyond 64 MiB".into(),
+            });
+        }
+        let (ts_sec, ts_frac, origlen) =
+            (self.u32_at(at), self.u32_at(at + 4), self.u32_at(at + 12));
+        state.legacy(
+            batch,
+            ts_sec,
+            ts_frac,
+            origlen,
+            &self.map[at + 16..at + 16 + caplen],
+        );
+        self.pos = at + 16 + caplen;
+        if self.pos - self.released >= RELEASE_EVERY {
+            self.release();
+        }
+        Ok(Step::Packet)
+    }
+
+    /// Drops the pages already read from this process's resident set.
+    fn release(&mut self) {
+        const PAGE: usize = 4096;
+        let upto = self.pos / PAGE * PAGE;
+        if upto > self.released {
+            // SAFETY: MADV_DONTNEED on a read-only shared file mapping only
+            // drops resident pages; a later access would read them from the
+            // file again. Nothing borrows this range: frames were copied
+            // into their batch by `step`.
+            let _ = unsafe {
+                self.map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    self.released,
+                    upto - self.released,
+                )
+            };
+            self.released = upto;
+        }
+    }
 }
 
 struct FileState {
@@ -170,7 +306,15 @@ impl FileSource {
             pkt_no: 0,
             files: Vec::new(),
             errors: Vec::new(),
+            map_files: true,
         }
+    }
+
+    /// Reads every file with the streaming reader, never through a memory
+    /// map (the reference the mapped reader is tested against).
+    pub fn streaming_only(mut self) -> Self {
+        self.map_files = false;
+        self
     }
 
     /// Packets read so far.
@@ -216,7 +360,7 @@ impl FileSource {
         while self.next_path < self.paths.len() {
             let path = self.paths[self.next_path].clone();
             self.next_path += 1;
-            match OpenFile::open(&path) {
+            match OpenFile::open(&path, self.map_files) {
                 Ok(f) => {
                     self.current = Some(f);
                     return true;
@@ -249,7 +393,26 @@ fn describe<I>(e: &PcapError<I>) -> String {
 }
 
 impl OpenFile {
-    fn open(path: &Path) -> Result<OpenFile, CaptureErrorKind> {
+    fn open(path: &Path, map: bool) -> Result<OpenFile, CaptureErrorKind> {
+        let mut state = FileState {
+            legacy_dlt: DLT_INVALID,
+            legacy_nanos: false,
+            ifaces: Vec::new(),
+            stats: FileStats::default(),
+        };
+        if let Some((m, dlt, nanos)) = map.then(|| MappedPcap::open(path)).flatten() {
+            state.legacy_dlt = dlt;
+            state.legacy_nanos = nanos;
+            return Ok(OpenFile {
+                path: path.to_path_buf(),
+                reader: Reader::Mapped(m),
+                state,
+            });
+        }
+        Self::open_streaming(path, state)
+    }
+
+    fn open_streaming(path: &Path, state: FileState) -> Result<OpenFile, CaptureErrorKind> {
         let input = open_maybe_gzip(path).map_err(CaptureErrorKind::Open)?;
         let reader = match create_reader(INITIAL_BUFFER, input) {
             Ok(r) => r,
@@ -261,41 +424,40 @@ impl OpenFile {
         };
         Ok(OpenFile {
             path: path.to_path_buf(),
-            reader,
-            state: FileState {
-                legacy_dlt: DLT_INVALID,
-                legacy_nanos: false,
-                ifaces: Vec::new(),
-                stats: FileStats::default(),
-            },
+            reader: Reader::Stream(reader),
+            state,
         })
     }
 
     fn step(&mut self, batch: &mut RawBatch) -> Result<Step, CaptureErrorKind> {
+        let reader = match &mut self.reader {
+            Reader::Mapped(m) => return m.step(&mut self.state, batch),
+            Reader::Stream(r) => r,
+        };
         loop {
-            let offset_now = self.reader.consumed() as u64;
-            match self.reader.next() {
+            let offset_now = reader.consumed() as u64;
+            match reader.next() {
                 Ok((len, block)) => {
                     let step = self.state.handle(block, batch);
-                    self.reader.consume(len);
+                    reader.consume(len);
                     return Ok(step);
                 }
                 Err(PcapError::Eof) => return Ok(Step::End),
                 Err(PcapError::Incomplete(_)) => {
-                    if let Err(e) = self.reader.refill() {
+                    if let Err(e) = reader.refill() {
                         let what = describe(&e);
                         return Err(CaptureErrorKind::Read(what));
                     }
                 }
                 Err(PcapError::BufferTooSmall) => {
-                    let cap = self.reader.data().len().max(INITIAL_BUFFER) * 2;
-                    if cap > MAX_BUFFER || !self.reader.grow(cap) {
+                    let cap = reader.data().len().max(INITIAL_BUFFER) * 2;
+                    if cap > MAX_BUFFER || !reader.grow(cap) {
                         return Err(CaptureErrorKind::Corrupt {
                             offset: offset_now,
                             what: "record length beyond 64 MiB".into(),
                         });
                     }
-                    if let Err(e) = self.reader.refill() {
+                    if let Err(e) = reader.refill() {
                         return Err(CaptureErrorKind::Read(describe(&e)));
                     }
                 }
@@ -323,14 +485,8 @@ impl FileState {
                 Step::Other
             }
             PcapBlockOwned::Legacy(b) => {
-                let frac = if self.legacy_nanos {
-                    b.ts_usec as u64
-                } else {
-                    b.ts_usec as u64 * 1000
-                };
-                let ts = b.ts_sec as u64 * 1_000_000_000 + frac;
                 let n = (b.caplen as usize).min(b.data.len());
-                self.push(batch, ts, self.legacy_dlt, b.origlen, &b.data[..n]);
+                self.legacy(batch, b.ts_sec, b.ts_usec, b.origlen, &b.data[..n]);
                 Step::Packet
             }
             PcapBlockOwned::NG(Block::SectionHeader(_)) => {
@@ -381,6 +537,24 @@ impl FileState {
             }
             PcapBlockOwned::NG(_) => Step::Other,
         }
+    }
+
+    /// A classic pcap record.
+    fn legacy(
+        &mut self,
+        batch: &mut RawBatch,
+        ts_sec: u32,
+        ts_frac: u32,
+        origlen: u32,
+        data: &[u8],
+    ) {
+        let frac = if self.legacy_nanos {
+            ts_frac as u64
+        } else {
+            ts_frac as u64 * 1000
+        };
+        let ts = ts_sec as u64 * 1_000_000_000 + frac;
+        self.push(batch, ts, self.legacy_dlt, origlen, data);
     }
 
     fn push_ng(
@@ -531,6 +705,111 @@ mod test {
         assert!(e[0].contains("not a pcap"));
         assert!(e[1].contains("empty"));
         assert!(e[2].contains("cannot open"));
+    }
+
+    /// Every record and every error, from the mapped and the streaming reader.
+    fn read_all(paths: Vec<PathBuf>, map: bool) -> (Vec<(u64, u32, u32, Vec<u8>)>, Vec<String>) {
+        let mut src = FileSource::new(paths);
+        if !map {
+            src = src.streaming_only();
+        }
+        let mut recs = Vec::new();
+        let mut b = RawBatch::default();
+        while src.fill(&mut b, 64, 1 << 20) {
+            for r in &b.recs {
+                recs.push((r.ts_ns, r.dlt, r.origlen, b.frame(r).to_vec()));
+            }
+        }
+        // Error kinds and whether packets before them were kept; the byte
+        // offset of a bad record may differ where the streaming reader
+        // reports where its buffer stood.
+        let errs = src
+            .errors
+            .iter()
+            .map(|e| {
+                let t = e.to_string();
+                let kind = t.split(':').nth(1).unwrap_or_default().trim().to_string();
+                format!("{} {kind} partial={}", e.path().display(), e.is_partial())
+            })
+            .collect();
+        (recs, errs)
+    }
+
+    #[test]
+    fn mapped_reader_equals_streaming_reader() {
+        let recs: &[(u32, u32, &[u8])] =
+            &[(1, 999_999, b"0123456789"), (2, 5, b"abc"), (3, 0, b"")];
+        let le = pcap_bytes(false, recs);
+        let ns = pcap_bytes(true, recs);
+        // The same records big-endian: swap every 32-bit header field.
+        let mut be = Vec::new();
+        be.extend_from_slice(&[0xa1, 0xb2, 0xc3, 0xd4, 0, 2, 0, 4]);
+        be.extend_from_slice(&[0; 8]);
+        be.extend_from_slice(&65535u32.to_be_bytes());
+        be.extend_from_slice(&113u32.to_be_bytes());
+        for (s, f, d) in recs {
+            for v in [*s, *f, d.len() as u32, d.len() as u32 + 7] {
+                be.extend_from_slice(&v.to_be_bytes());
+            }
+            be.extend_from_slice(d);
+        }
+        let mut cut_header = le.clone();
+        cut_header.extend_from_slice(&[1, 0, 0, 0, 0, 0]);
+        let mut cut_data = le.clone();
+        cut_data.truncate(le.len() - 1 - 16);
+        let mut huge = le.clone();
+        huge.extend_from_slice(&[
+            9, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 4, 0, 0, 0, 1, 2,
+        ]);
+        let mut header_only = le.clone();
+        header_only.truncate(24);
+        let files = vec![
+            tmp("m-le.pcap", &le),
+            tmp("m-ns.pcap", &ns),
+            tmp("m-be.pcap", &be),
+            tmp("m-cut-header.pcap", &cut_header),
+            tmp("m-cut-data.pcap", &cut_data),
+            tmp("m-huge.pcap", &huge),
+            tmp("m-header-only.pcap", &header_only),
+        ];
+        for f in &files {
+            let mapped = read_all(vec![f.clone()], true);
+            assert_eq!(mapped, read_all(vec![f.clone()], false), "{}", f.display());
+        }
+        let (all, errs) = read_all(files.clone(), true);
+        assert_eq!(all.len(), 3 + 3 + 3 + 3 + 1 + 3, "{errs:?}");
+        assert_eq!(all[6].1, 113, "big-endian link type");
+        assert_eq!(all[6].2, 17, "big-endian origlen");
+        assert_eq!(all[3].0, 1_000_000_000 + 999_999, "nanosecond timestamps");
+        assert_eq!(errs.len(), 3, "{errs:?}");
+
+        // Real captures: the corpus's classic pcap files (pcapng and gzip
+        // ones go to the streaming reader either way).
+        let Some(manifest) = corpus("MANIFEST.tsv") else {
+            return;
+        };
+        let text = std::fs::read_to_string(manifest).unwrap();
+        let mut compared = 0;
+        for line in text.lines().filter(|l| l.starts_with("corpus/pcaps/")) {
+            let path = line.split('\t').next().unwrap_or_default();
+            let Some(p) = corpus(path.trim_start_matches("corpus/")) else {
+                return;
+            };
+            if MappedPcap::open(&p).is_none() {
+                continue;
+            }
+            assert_eq!(
+                read_all(vec![p.clone()], true),
+                read_all(vec![p.clone()], false),
+                "{}",
+                p.display()
+            );
+            compared += 1;
+            if compared == 300 {
+                break;
+            }
+        }
+        assert_eq!(compared, 300, "classic pcap files compared");
     }
 
     #[test]
