@@ -707,8 +707,11 @@ mod test {
         assert!(e[2].contains("cannot open"));
     }
 
+    /// (timestamp ns, link type, origlen, bytes) of one record.
+    type Rec = (u64, u32, u32, Vec<u8>);
+
     /// Every record and every error, from the mapped and the streaming reader.
-    fn read_all(paths: Vec<PathBuf>, map: bool) -> (Vec<(u64, u32, u32, Vec<u8>)>, Vec<String>) {
+    fn read_all(paths: Vec<PathBuf>, map: bool) -> (Vec<Rec>, Vec<String>) {
         let mut src = FileSource::new(paths);
         if !map {
             src = src.streaming_only();
