@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn run(zstd: bool, n: u64) {
+/// Ships `n` alerts, offered as fast as the shipper takes them or, with
+/// `pace`, at that many alerts per second.
+fn run(zstd: bool, n: u64, pace: Option<u64>) {
     let dir: PathBuf =
         std::env::temp_dir().join(format!("vigie-ship-bench-{zstd}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -84,6 +86,49 @@ fn run(zstd: bool, n: u64) {
         })
     });
     let relay = addr_rx.recv().unwrap();
+    // Alert -> JetStream latency: a subscriber on the stream's subjects notes
+    // when each alert (found by its pcap_cnt) was published, against when it
+    // was offered to the shipper.
+    let t0 = Instant::now();
+    let offered: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let offered2 = offered.clone();
+    let subscriber = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            use futures_util::StreamExt;
+            let client = async_nats::connect(format!("127.0.0.1:{nats_port}"))
+                .await
+                .unwrap();
+            let mut sub = client.subscribe("vigie.alerts.>").await.unwrap();
+            client.flush().await.unwrap();
+            ready_tx.send(()).unwrap();
+            let mut lat_us = Vec::with_capacity(n as usize);
+            while (lat_us.len() as u64) < n {
+                let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(60), sub.next()).await
+                else {
+                    break;
+                };
+                let now = t0.elapsed().as_nanos() as u64;
+                let text = String::from_utf8_lossy(&m.payload);
+                let Some(i) = text
+                    .split("\"pcap_cnt\":")
+                    .nth(1)
+                    .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+                    .and_then(|d| d.parse::<usize>().ok())
+                else {
+                    continue;
+                };
+                let sent = offered2[i].load(Ordering::Relaxed);
+                lat_us.push(now.saturating_sub(sent) / 1000);
+            }
+            lat_us
+        })
+    });
+    ready_rx.recv().unwrap();
     let mut sc = vigie_sensor::ship::ShipConfig::new(
         format!("https://localhost:{}", relay.port()),
         pki.join("ca.pem"),
@@ -95,7 +140,7 @@ fn run(zstd: bool, n: u64) {
     sc.zstd = zstd;
     sc.batch_alerts = 2000;
     sc.window = 8;
-    let t0 = Instant::now();
+    let started = Instant::now();
     let shipper = vigie_sensor::ship::Shipper::start(sc).unwrap();
     let tee = shipper.tee().unwrap();
     for i in 0..n {
@@ -109,22 +154,44 @@ fn run(zstd: bool, n: u64) {
             2_000_000 + i % 100,
             i % 100
         );
+        if let Some(rate) = pace {
+            let due = started + Duration::from_nanos(i * 1_000_000_000 / rate);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
         // Backpressure for the bench only: keep the tee from overflowing.
         while tee.queued() > 60_000 {
             std::thread::sleep(Duration::from_micros(200));
         }
+        offered[i as usize].store(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
         tee.offer(l.as_bytes());
     }
     drop(tee);
     let r = shipper.finish(Duration::from_secs(600)).unwrap();
-    let secs = t0.elapsed().as_secs_f64();
+    let secs = started.elapsed().as_secs_f64();
+    let mut lat = subscriber.join().unwrap();
+    lat.sort_unstable();
+    let q = |f: f64| lat.get(((lat.len() as f64 * f) as usize).min(lat.len().saturating_sub(1)));
     // The relay adds a connection's bytes when it closes.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(r.acked, n, "{r:?}");
+    assert_eq!(
+        lat.len() as u64,
+        n,
+        "every alert seen on the stream's subjects"
+    );
+    let offered_at = match pace {
+        Some(r) => format!("offered at {r}/s"),
+        None => "offered at once".to_string(),
+    };
     println!(
-        "zstd={zstd}: {n} alerts in {secs:.2} s = {:.0} alerts/s sensor->collector->JetStream (fsync per batch); {:.1} wire bytes/alert (TLS, both directions)",
+        "zstd={zstd}, {offered_at}: {n} alerts in {secs:.2} s = {:.0} alerts/s sensor->collector->JetStream (fsync per batch); {:.1} wire bytes/alert (TLS, both directions); alert->JetStream latency p50 {} us, p99 {} us, max {} us",
         n as f64 / secs,
-        wire.load(Ordering::Relaxed) as f64 / n as f64
+        wire.load(Ordering::Relaxed) as f64 / n as f64,
+        q(0.5).unwrap_or(&0),
+        q(0.99).unwrap_or(&0),
+        lat.last().unwrap_or(&0)
     );
     let _ = nats.kill();
     let _ = nats.wait();
@@ -138,6 +205,13 @@ fn shipping_throughput_and_wire_bytes() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    run(false, n);
-    run(true, n);
+    // Throughput: everything offered at once.
+    run(false, n, None);
+    run(true, n, None);
+    // Latency under a steady load below capacity (a burst measures queueing).
+    let rate = std::env::var("VIGIE_BENCH_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    run(true, rate * 3, Some(rate));
 }
