@@ -121,6 +121,33 @@ fn write_collector_config(dir: &Path, pki: &Pki, port: u16, nats_port: u16) -> P
     cfg
 }
 
+/// A fresh folder with a running nats-server, a PKI (CA, collector, sensor
+/// s1) and a collector config on a free port; the collector is not started.
+struct Stack {
+    dir: PathBuf,
+    _nats: Proc,
+    nats_port: u16,
+    pki: Pki,
+    port: u16,
+    cfg: PathBuf,
+}
+
+fn stack(name: &str) -> Stack {
+    let dir = tmpdir(name);
+    let (nats, nats_port) = start_nats(&dir);
+    let pki = make_pki(&dir);
+    let port = free_port();
+    let cfg = write_collector_config(&dir, &pki, port, nats_port);
+    Stack {
+        dir,
+        _nats: nats,
+        nats_port,
+        pki,
+        port,
+        cfg,
+    }
+}
+
 fn start_collector(cfg: &Path) -> Proc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
         .args(["collector", "--config"])
@@ -177,32 +204,44 @@ fn consume_all(nats_port: u16, expect: usize) -> Vec<(String, String)> {
     })
 }
 
-fn replay_cmd(dir: &Path, pki: &Pki, port: u16, extra: &[&str]) -> Command {
-    let r = root();
+/// `vigie replay` shipping as sensor s1 to the stack's collector, spooling
+/// in the stack's folder, writing its EVE copy to `eve`.
+fn ship_cmd(s: &Stack, eve: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vigie"));
     c.arg("replay")
-        .arg("--rules")
-        .arg(r.join("rules/default/vigie-demo.rules"))
         .arg("--eve")
-        .arg(dir.join("eve.json"))
-        .args(["--ship-to", &format!("https://localhost:{port}")])
+        .arg(s.dir.join(eve))
+        .args(["--ship-to", &format!("https://localhost:{}", s.port)])
         .arg("--ship-ca")
-        .arg(pki.f("ca.pem"))
+        .arg(s.pki.f("ca.pem"))
         .arg("--ship-cert")
-        .arg(pki.f("s1.pem"))
+        .arg(s.pki.f("s1.pem"))
         .arg("--ship-key")
-        .arg(pki.f("s1.key"))
+        .arg(s.pki.f("s1.key"))
         .arg("--spool")
-        .arg(dir.join("spool"))
-        .args(["--sensor-id", "s1", "--quiet"])
-        .args(extra);
-    for p in [
+        .arg(s.dir.join("spool"))
+        .args(["--sensor-id", "s1", "--quiet"]);
+    c
+}
+
+/// The bundled captures the shipping tests replay.
+fn bundled_pcaps() -> Vec<PathBuf> {
+    [
         "heartbleed.pcap",
         "pipelined-requests.pcap",
         "dns-edns-ecs.pcap",
-    ] {
-        c.arg(r.join("tests/pcaps").join(p));
-    }
+    ]
+    .iter()
+    .map(|p| root().join("tests/pcaps").join(p))
+    .collect()
+}
+
+fn replay_cmd(s: &Stack, extra: &[&str]) -> Command {
+    let mut c = ship_cmd(s, "eve.json");
+    c.arg("--rules")
+        .arg(root().join("rules/default/vigie-demo.rules"))
+        .args(extra)
+        .args(bundled_pcaps());
     c
 }
 
@@ -211,15 +250,10 @@ fn replay_ships_exactly_the_eve_alerts_to_jetstream() {
     if !nats_available() {
         return;
     }
-    let dir = tmpdir("e2e");
-    let (_nats, nats_port) = start_nats(&dir);
-    let pki = make_pki(&dir);
-    let port = free_port();
-    let cfg = write_collector_config(&dir, &pki, port, nats_port);
-    let _collector = start_collector(&cfg);
-    let out = replay_cmd(&dir, &pki, port, &["--ship-zstd"])
-        .output()
-        .unwrap();
+    let st = stack("e2e");
+    let (dir, nats_port, cfg) = (&st.dir, st.nats_port, &st.cfg);
+    let _collector = start_collector(cfg);
+    let out = replay_cmd(&st, &["--ship-zstd"]).output().unwrap();
     assert!(
         out.status.success(),
         "replay: {}",
@@ -243,7 +277,7 @@ fn replay_ships_exactly_the_eve_alerts_to_jetstream() {
     assert_eq!(common::archived_lines(&dir.join("collector-state")), eve);
 
     // A second replay with the same spool gets new ids: twice as many distinct alerts.
-    let out = replay_cmd(&dir, &pki, port, &[]).output().unwrap();
+    let out = replay_cmd(&st, &[]).output().unwrap();
     assert!(out.status.success());
     let twice = 2 * eve.len();
     let got = consume_all(nats_port, twice);
@@ -252,7 +286,7 @@ fn replay_ships_exactly_the_eve_alerts_to_jetstream() {
     // status view reads the health the sensor reported.
     let st = Command::new(env!("CARGO_BIN_EXE_vigie"))
         .args(["collector", "--config"])
-        .arg(&cfg)
+        .arg(cfg)
         .arg("status")
         .output()
         .unwrap();
@@ -262,7 +296,7 @@ fn replay_ships_exactly_the_eve_alerts_to_jetstream() {
             .any(|l| l.starts_with("s1 ") && l.contains(&format!(" {twice} "))),
         "{text}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -270,11 +304,8 @@ fn link_cut_and_collector_sigkill_deliver_every_alert_exactly_once() {
     if !nats_available() {
         return;
     }
-    let dir = tmpdir("kill");
-    let (_nats, nats_port) = start_nats(&dir);
-    let pki = make_pki(&dir);
-    let port = free_port();
-    let cfg = write_collector_config(&dir, &pki, port, nats_port);
+    let st = stack("kill");
+    let (dir, pki, port, nats_port, cfg) = (&st.dir, &st.pki, st.port, st.nats_port, &st.cfg);
 
     // The sensor starts while the collector is down: alerts go to the spool.
     let mut sc = vigie_sensor::ship::ShipConfig::new(
@@ -301,7 +332,7 @@ fn link_cut_and_collector_sigkill_deliver_every_alert_exactly_once() {
         tee.offer(line(i).as_bytes());
     }
     // Collector up; once alerts flow, kill it with SIGKILL, keep capturing, restart it.
-    let mut collector = start_collector(&cfg);
+    let mut collector = start_collector(cfg);
     let t0 = Instant::now();
     while shipper.acked() < 1_000 {
         assert!(
@@ -322,7 +353,7 @@ fn link_cut_and_collector_sigkill_deliver_every_alert_exactly_once() {
         "collector killed after {acked_before_kill} of {} spooled alerts were acked",
         n / 2
     );
-    collector = start_collector(&cfg);
+    collector = start_collector(cfg);
     let report = shipper.finish(Duration::from_secs(120)).unwrap();
     assert_eq!(report.tee_drops, 0);
     assert_eq!(report.spooled, 0, "{report:?}");
@@ -335,7 +366,7 @@ fn link_cut_and_collector_sigkill_deliver_every_alert_exactly_once() {
     assert_eq!(by_id.len() as u64, n, "every alert arrives");
     assert_eq!(got.len() as u64, n, "none twice");
     drop(collector);
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -343,15 +374,12 @@ fn collector_refuses_plaintext_unknown_ca_and_missing_certificate() {
     if !nats_available() {
         return;
     }
-    let dir = tmpdir("refuse");
-    let (_nats, nats_port) = start_nats(&dir);
-    let pki = make_pki(&dir);
+    let st = stack("refuse");
+    let (dir, pki, port) = (&st.dir, &st.pki, st.port);
     let other = dir.join("other");
     pki::init(&other, "rogue CA").unwrap();
     pki::issue(&other, "s1", false, &[]).unwrap();
-    let port = free_port();
-    let cfg = write_collector_config(&dir, &pki, port, nats_port);
-    let _collector = start_collector(&cfg);
+    let _collector = start_collector(&st.cfg);
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -414,7 +442,7 @@ fn collector_refuses_plaintext_unknown_ca_and_missing_certificate() {
         let ack = try_ship(ep).await.unwrap().unwrap();
         assert_eq!(ack.batch_seq, 1);
     });
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Messages in the VIGIE_ALERTS stream now (0 before the stream exists).
@@ -440,50 +468,24 @@ fn sensor_sigkill_while_spooling_loses_nothing_spooled_and_sends_nothing_twice()
     if !nats_available() {
         return;
     }
-    let dir = tmpdir("sensorkill");
-    let (_nats, nats_port) = start_nats(&dir);
-    let pki = make_pki(&dir);
-    let port = free_port();
-    let cfg = write_collector_config(&dir, &pki, port, nats_port);
-    let _collector = start_collector(&cfg);
+    let st = stack("sensorkill");
+    let (dir, nats_port) = (&st.dir, st.nats_port);
+    let _collector = start_collector(&st.cfg);
     let rules = dir.join("every-packet.rules");
     std::fs::write(
         &rules,
         "alert ip any any -> any any (msg:\"every packet\"; classtype:misc-activity; sid:9000001; rev:1;)\n",
     )
     .unwrap();
-    let r = root();
-    let ship_args = |c: &mut Command| {
-        c.args(["--ship-to", &format!("https://localhost:{port}")])
-            .arg("--ship-ca")
-            .arg(pki.f("ca.pem"))
-            .arg("--ship-cert")
-            .arg(pki.f("s1.pem"))
-            .arg("--ship-key")
-            .arg(pki.f("s1.key"))
-            .arg("--spool")
-            .arg(dir.join("spool"))
-            .args(["--sensor-id", "s1", "--quiet"]);
-    };
     // The sensor: one alert per packet over the bundled captures read 200
     // times (about 32,000 alerts), each alert fsynced into the spool.
-    let mut sensor = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    let mut sensor = ship_cmd(&st, "eve.json");
     sensor
-        .arg("replay")
         .arg("--rules")
         .arg(&rules)
-        .arg("--eve")
-        .arg(dir.join("eve.json"))
         .args(["--spool-fsync", "always"]);
-    ship_args(&mut sensor);
     for _ in 0..200 {
-        for p in [
-            "heartbleed.pcap",
-            "pipelined-requests.pcap",
-            "dns-edns-ecs.pcap",
-        ] {
-            sensor.arg(r.join("tests/pcaps").join(p));
-        }
+        sensor.args(bundled_pcaps());
     }
     let mut sensor = Proc(sensor.stderr(Stdio::null()).spawn().unwrap());
     // Killed with SIGKILL once the collector has published some of its alerts.
@@ -523,11 +525,10 @@ fn sensor_sigkill_while_spooling_loses_nothing_spooled_and_sends_nothing_twice()
     assert!(!pending.is_empty(), "the kill came after the spool drained");
 
     // Restart: a sensor with the same spool and no rules drains it.
-    let mut again = Command::new(env!("CARGO_BIN_EXE_vigie"));
-    again.arg("replay").arg("--eve").arg(dir.join("eve2.json"));
-    ship_args(&mut again);
-    again.arg(r.join("tests/pcaps/dns-edns-ecs.pcap"));
-    let out = again.output().unwrap();
+    let out = ship_cmd(&st, "eve2.json")
+        .arg(root().join("tests/pcaps/dns-edns-ecs.pcap"))
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "restart: {}",
@@ -559,5 +560,5 @@ fn sensor_sigkill_while_spooling_loses_nothing_spooled_and_sends_nothing_twice()
         lost.len()
     );
     assert_eq!(got_ids, want, "nothing but the first sensor's alerts");
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
 }
