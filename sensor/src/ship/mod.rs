@@ -7,6 +7,7 @@
 
 pub mod spool;
 
+use std::borrow::Cow;
 use std::fs;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -346,47 +347,94 @@ pub(crate) fn eve_time_ns(s: &str) -> Option<i64> {
     Some((days * 86_400 + h * 3600 + mi * 60 + se - off) * 1_000_000_000 + frac_ns)
 }
 
+/// The fields of an EVE alert line the protobuf carries, borrowed from the
+/// line where they hold no escapes (no per-field allocation but the copies
+/// into the message).
+#[derive(serde::Deserialize)]
+struct EveLine<'a> {
+    #[serde(borrow)]
+    event_type: Cow<'a, str>,
+    #[serde(borrow, default)]
+    timestamp: Cow<'a, str>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    flow_id: u64,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pcap_cnt: u64,
+    #[serde(borrow, default)]
+    src_ip: Cow<'a, str>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    src_port: u64,
+    #[serde(borrow, default)]
+    dest_ip: Cow<'a, str>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    dest_port: u64,
+    #[serde(borrow, default)]
+    proto: Cow<'a, str>,
+    #[serde(borrow, default)]
+    community_id: Cow<'a, str>,
+    #[serde(borrow)]
+    alert: Option<EveAlert<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct EveAlert<'a> {
+    #[serde(borrow, default)]
+    action: Cow<'a, str>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    gid: u64,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    signature_id: u64,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    rev: u64,
+    #[serde(borrow, default)]
+    signature: Cow<'a, str>,
+    #[serde(borrow, default)]
+    category: Cow<'a, str>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    severity: u64,
+    metadata: Option<serde_json::Value>,
+    #[serde(borrow)]
+    source: Option<Cow<'a, str>>,
+}
+
+/// A number field: its value when it is an unsigned integer, else 0 (as a
+/// missing one), so one odd field does not cost the alert.
+fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    use serde::Deserialize;
+    Ok(serde_json::Value::deserialize(d)?.as_u64().unwrap_or(0))
+}
+
 /// Builds the protobuf alert of one EVE alert line; `None` if it is not one.
 pub fn alert_from_eve(line: &[u8], sensor_id: &str, seq: u64) -> Option<Alert> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
-    let v: serde_json::Value = serde_json::from_slice(line).ok()?;
-    if v.get("event_type")?.as_str()? != "alert" {
+    let text = std::str::from_utf8(line).ok()?;
+    let v: EveLine = serde_json::from_str(text).ok()?;
+    if v.event_type != "alert" {
         return None;
     }
-    let s = |o: &serde_json::Value, k: &str| {
-        o.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string()
-    };
-    let u = |o: &serde_json::Value, k: &str| o.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
-    let a = v.get("alert")?;
+    let a = v.alert?;
     Some(Alert {
         id: format!("{sensor_id}-{seq}"),
         sensor_id: sensor_id.to_string(),
-        timestamp_ns: v
-            .get("timestamp")
-            .and_then(|t| t.as_str())
-            .and_then(eve_time_ns)
-            .unwrap_or(0),
-        flow_id: u(&v, "flow_id"),
-        pcap_cnt: u(&v, "pcap_cnt"),
-        src_ip: s(&v, "src_ip"),
-        src_port: u(&v, "src_port") as u32,
-        dest_ip: s(&v, "dest_ip"),
-        dest_port: u(&v, "dest_port") as u32,
-        proto: s(&v, "proto"),
-        community_id: s(&v, "community_id"),
-        action: s(a, "action"),
-        gid: u(a, "gid") as u32,
-        signature_id: u(a, "signature_id"),
-        rev: u(a, "rev") as u32,
-        signature: s(a, "signature"),
-        category: s(a, "category"),
-        severity: u(a, "severity") as u32,
-        metadata_json: a.get("metadata").map(|m| m.to_string()).unwrap_or_default(),
-        source: match a.get("source").and_then(|x| x.as_str()) {
-            Some(src) => src.to_string(),
-            None => "signature".to_string(),
-        },
-        eve_json: String::from_utf8_lossy(line).into_owned(),
+        timestamp_ns: eve_time_ns(&v.timestamp).unwrap_or(0),
+        flow_id: v.flow_id,
+        pcap_cnt: v.pcap_cnt,
+        src_ip: v.src_ip.into_owned(),
+        src_port: v.src_port as u32,
+        dest_ip: v.dest_ip.into_owned(),
+        dest_port: v.dest_port as u32,
+        proto: v.proto.into_owned(),
+        community_id: v.community_id.into_owned(),
+        action: a.action.into_owned(),
+        gid: a.gid as u32,
+        signature_id: a.signature_id,
+        rev: a.rev as u32,
+        signature: a.signature.into_owned(),
+        category: a.category.into_owned(),
+        severity: a.severity as u32,
+        metadata_json: a.metadata.map(|m| m.to_string()).unwrap_or_default(),
+        source: a.source.map_or_else(|| "signature".to_string(), Cow::into_owned),
+        eve_json: text.to_string(),
         seq,
     })
 }
@@ -669,6 +717,16 @@ mod test {
         assert_eq!(a.severity, 2);
         assert_eq!(a.metadata_json, r#"{"a":["b"]}"#);
         assert_eq!(severity_of(l), 2);
+        assert_eq!(a.eve_json.as_bytes(), &l[..]);
+        assert_eq!(a.source, "signature");
+        // Escaped strings, an ICMP alert without ports, an odd number type.
+        let l = br#"{"timestamp":"2014-04-08T07:00:00.000000+0000","event_type":"alert","src_ip":"10.0.0.1","dest_ip":"10.0.0.2","proto":"ICMP","alert":{"gid":"1","signature_id":8,"signature":"say \"hi\" \u00e9","severity":1,"source":"intel"}}"#;
+        let a = alert_from_eve(l, "s1", 43).unwrap();
+        assert_eq!(a.signature, "say \"hi\" \u{e9}");
+        assert_eq!((a.src_port, a.dest_port, a.gid), (0, 0, 0));
+        assert_eq!(a.source, "intel");
+        assert!(a.timestamp_ns > 0);
+        assert!(alert_from_eve(b"{\"event_type\":\"alert\"}", "s1", 1).is_none());
         assert!(alert_from_eve(b"{\"event_type\":\"flow\"}", "s1", 1).is_none());
         assert!(alert_from_eve(b"\xff{", "s1", 1).is_none());
     }
