@@ -336,6 +336,21 @@ fn live_capture_on_veth_matches_replay() {
             "{prom} vs EVE stats {eve_path:?}"
         );
     }
+    // threads = 2: two sockets in one fanout group, each with its drop counter.
+    for sock in ["0", "1"] {
+        assert_eq!(
+            metric(
+                &m3,
+                &format!("vigie_socket_kernel_drops_total{{socket=\"{sock}\"}}")
+            ),
+            Some(0),
+            "{m3}"
+        );
+        assert_eq!(
+            last_periodic["stats"]["capture"]["socket_drops"][sock].as_u64(),
+            Some(0)
+        );
+    }
     // Stage latency histograms: the scrape's series counts equal the EVE
     // stats' batch counts, and every stage saw the traffic.
     for stage in ["dispatch", "worker", "pipeline"] {

@@ -619,22 +619,9 @@ fn rd16(b: &[u8], at: usize) -> Option<u16> {
 impl PacketSource for AfPacketSource {
     fn fill(&mut self, batch: &mut RawBatch, max_pkts: usize, max_bytes: usize) -> bool {
         batch.clear();
-        // Under load the ring is never idle: refresh drop counters every 64 batches.
-        self.polls_since_stats += 1;
-        if self.polls_since_stats >= 64 {
-            self.polls_since_stats = 0;
-            self.read_stats();
-        }
+        self.count_fill();
         loop {
-            let status = self.block_status(self.block).load(Ordering::Acquire);
-            if status & TP_STATUS_USER != 0 {
-                if self.drain_block(batch, max_pkts, max_bytes) {
-                    self.release_block();
-                } else {
-                    return true;
-                }
-                continue;
-            }
+            self.take_ready(batch, max_pkts, max_bytes);
             if !batch.recs.is_empty() {
                 return true;
             }
@@ -665,10 +652,145 @@ impl PacketSource for AfPacketSource {
 }
 
 impl AfPacketSource {
+    /// Under load the ring is never idle: drop counters are refreshed every
+    /// 64 fills (and about once a second while idle).
+    fn count_fill(&mut self) {
+        self.polls_since_stats += 1;
+        if self.polls_since_stats >= 64 {
+            self.polls_since_stats = 0;
+            self.read_stats();
+        }
+    }
+
+    /// Moves the frames of every block the kernel has handed over into
+    /// `batch`, until it is full; never waits.
+    fn take_ready(&mut self, batch: &mut RawBatch, max_pkts: usize, max_bytes: usize) {
+        loop {
+            let status = self.block_status(self.block).load(Ordering::Acquire);
+            if status & TP_STATUS_USER == 0 || !self.drain_block(batch, max_pkts, max_bytes) {
+                return;
+            }
+            self.release_block();
+        }
+    }
+
     /// Refreshes the kernel drop counters now (`fill` does it about once a
     /// second while the link is idle, and when the capture stops).
     pub fn refresh_stats(&mut self) {
         self.read_stats();
+    }
+}
+
+/// Several AF_PACKET sockets on one interface joined in one `PACKET_FANOUT`
+/// hash group (defrag flag): the kernel spreads flows over their rings, each
+/// flow always on the same socket, so the capture has one ring and one drop
+/// counter per worker. One reader collects the rings in turn; the dispatcher
+/// then hashes flows onto the workers itself, through tunnels too.
+pub struct FanoutSource {
+    socks: Vec<AfPacketSource>,
+    next: usize,
+    stop: Arc<AtomicBool>,
+}
+
+impl FanoutSource {
+    /// Opens `sockets` sockets with `cfg`; without `cfg.fanout_group`, a group
+    /// id is derived from the process id (groups are per network namespace).
+    pub fn open(
+        cfg: &AfPacketConfig,
+        sockets: usize,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Self, AfPacketError> {
+        let mut c = cfg.clone();
+        if c.fanout_group.is_none() {
+            c.fanout_group = Some((std::process::id() & 0xffff) as u16);
+        }
+        let socks = (0..sockets.max(1))
+            .map(|_| AfPacketSource::open(&c, stop.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(FanoutSource {
+            socks,
+            next: 0,
+            stop,
+        })
+    }
+
+    /// (packets delivered, kernel drops) of each socket.
+    pub fn per_socket(&self) -> Vec<(u64, u64)> {
+        self.socks
+            .iter()
+            .map(|s| (s.packets, s.kernel_drops))
+            .collect()
+    }
+
+    fn wait(&mut self, ms: i32) {
+        let mut pfds: Vec<libc::pollfd> = self
+            .socks
+            .iter()
+            .map(|s| libc::pollfd {
+                fd: s.fd.as_raw_fd(),
+                events: libc::POLLIN | libc::POLLERR,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: `pfds` holds `pfds.len()` valid pollfd entries.
+        unsafe {
+            libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms);
+        }
+    }
+}
+
+impl PacketSource for FanoutSource {
+    fn fill(&mut self, batch: &mut RawBatch, max_pkts: usize, max_bytes: usize) -> bool {
+        batch.clear();
+        for s in &mut self.socks {
+            s.count_fill();
+        }
+        let n = self.socks.len();
+        loop {
+            // Start with a different ring each time, so none waits behind
+            // the others when batches fill up.
+            for k in 0..n {
+                let i = (self.next + k) % n;
+                self.socks[i].take_ready(batch, max_pkts, max_bytes);
+                if batch.recs.len() >= max_pkts || batch.data.len() >= max_bytes {
+                    break;
+                }
+            }
+            self.next = (self.next + 1) % n;
+            if !batch.recs.is_empty() {
+                return true;
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                for s in &mut self.socks {
+                    s.read_stats();
+                }
+                return false;
+            }
+            self.wait(100);
+            for s in &mut self.socks {
+                s.polls_since_stats += 7;
+            }
+        }
+    }
+
+    fn packets(&self) -> u64 {
+        self.socks.iter().map(|s| s.packets).sum()
+    }
+
+    fn bytes(&self) -> u64 {
+        self.socks.iter().map(|s| s.bytes).sum()
+    }
+
+    fn kernel_drops(&self) -> u64 {
+        self.socks.iter().map(|s| s.kernel_drops).sum()
+    }
+
+    fn socket_drops(&self) -> Vec<u64> {
+        self.socks.iter().map(|s| s.kernel_drops).collect()
+    }
+
+    fn errors(&self) -> Vec<String> {
+        self.socks.iter().flat_map(|s| s.errors.clone()).collect()
     }
 }
 
@@ -795,5 +917,84 @@ mod test {
         }
         assert_eq!(ports.len(), 20, "frames sent to the kept port");
         assert!(ports.iter().all(|&p| p == keep_port), "{ports:?}");
+    }
+
+    /// Two sockets in one fanout hash group on the loopback: every frame
+    /// reaches exactly one of them, each flow always the same one, and both
+    /// get flows. Needs root; skips with a reason otherwise unless
+    /// VIGIE_EXTERNAL_TESTS=1.
+    #[test]
+    fn fanout_sockets_split_flows_and_keep_each_on_one_ring() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(
+                std::env::var("VIGIE_EXTERNAL_TESTS").map_or(true, |v| v != "1"),
+                "VIGIE_EXTERNAL_TESTS=1 but not root: cannot open AF_PACKET"
+            );
+            eprintln!("skip: AF_PACKET capture needs root");
+            return;
+        }
+        let mut c = AfPacketConfig::new("lo");
+        c.block_timeout_ms = 5;
+        c.block_count = 4;
+        c.promisc = false;
+        c.ignore_outgoing = true;
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = rx.local_addr().unwrap().port();
+        // Only our datagrams: other tests use the loopback too.
+        #[cfg(feature = "libpcap")]
+        {
+            c.bpf = Some(
+                crate::capture::pcap_live::compile_filter(&format!("udp dst port {port}"), 1)
+                    .unwrap(),
+            );
+        }
+        let mut src = FanoutSource::open(&c, 2, Arc::new(AtomicBool::new(false))).unwrap();
+        assert_eq!(src.socks.len(), 2);
+        // 32 flows (distinct source ports), 4 datagrams each.
+        let senders: Vec<std::net::UdpSocket> = (0..32)
+            .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let mut want = std::collections::BTreeSet::new();
+        for round in 0..4u8 {
+            for s in &senders {
+                s.send_to(&[round; 64], ("127.0.0.1", port)).unwrap();
+                want.insert(s.local_addr().unwrap().port());
+            }
+        }
+        let mut seen: Vec<std::collections::BTreeMap<u16, usize>> = vec![Default::default(); 2];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut total = 0;
+        // The loopback shows each datagram twice (sent and received): a
+        // fanout group takes no notice of PACKET_IGNORE_OUTGOING.
+        while total < 256 && std::time::Instant::now() < deadline {
+            for (i, sock) in src.socks.iter_mut().enumerate() {
+                let mut b = RawBatch::default();
+                sock.take_ready(&mut b, 1024, 1 << 20);
+                for r in &b.recs {
+                    let f = b.frame(r);
+                    // Loopback frame: zeroed Ethernet header, IPv4, UDP.
+                    if f.len() < 42 || f[12..14] != [8, 0] || f[23] != 17 {
+                        continue;
+                    }
+                    let ihl = (f[14] & 0x0f) as usize * 4;
+                    let sport = u16::from_be_bytes([f[14 + ihl], f[15 + ihl]]);
+                    let dport = u16::from_be_bytes([f[16 + ihl], f[17 + ihl]]);
+                    if dport == port && want.contains(&sport) {
+                        *seen[i].entry(sport).or_default() += 1;
+                        total += 1;
+                    }
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(total, 256, "every datagram captured twice: {seen:?}");
+        assert!(!seen[0].is_empty() && !seen[1].is_empty(), "{seen:?}");
+        assert_eq!(seen[0].len() + seen[1].len(), 32, "{seen:?}");
+        for (sport, n) in seen[0].iter().chain(seen[1].iter()) {
+            assert_eq!(*n, 8, "flow {sport} split over the two rings: {seen:?}");
+        }
+        assert_eq!(src.per_socket().len(), 2);
+        assert!(src.socket_drops().iter().all(|d| *d == 0));
     }
 }

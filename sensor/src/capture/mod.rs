@@ -21,6 +21,10 @@ pub trait PacketSource: Send {
     fn kernel_drops(&self) -> u64 {
         0
     }
+    /// Kernel drops of each socket, when the source has several (fanout).
+    fn socket_drops(&self) -> Vec<u64> {
+        Vec::new()
+    }
     /// Errors met (unreadable or truncated files, ...), one line each.
     fn errors(&self) -> Vec<String>;
 }

@@ -179,10 +179,25 @@ impl LiveState {
     }
 
     fn extra(&self) -> Vec<Metric> {
-        self.extra
+        let mut out: Vec<Metric> = self
+            .extra
             .lock()
             .map(|m| m.values().flatten().cloned().collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        // One ring per worker (fanout): each socket's kernel drops.
+        if let Ok(d) = self.progress.socket_drops.lock() {
+            out.extend(d.iter().enumerate().map(|(i, n)| {
+                Metric::new(
+                    "vigie_socket_kernel_drops_total",
+                    "capture.socket_drops",
+                    "Packets the kernel dropped on one capture socket (one per worker).",
+                    true,
+                    *n,
+                )
+                .labeled("socket", &i.to_string())
+            }));
+        }
+        out
     }
 
     /// The counters as an EVE `stats` snapshot.
@@ -327,6 +342,7 @@ mod test {
         p.kernel_drops.store(2, Ordering::Relaxed);
         p.alerts.store(3, Ordering::Relaxed);
         p.latency.worker.record(Duration::from_micros(100));
+        *p.socket_drops.lock().unwrap() = vec![2, 0];
         p.latency.worker.record(Duration::from_millis(3));
         let st = Arc::new(LiveState::new(p));
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -360,6 +376,13 @@ mod test {
         let snap = st.snapshot();
         assert_eq!(snap.get("detect.alert"), Some(3));
         assert_eq!(snap.get("latency.worker.batches"), Some(2));
+        assert_eq!(snap.get("capture.socket_drops.0"), Some(2));
+        assert_eq!(snap.get("capture.socket_drops.1"), Some(0));
+        assert!(
+            body.contains("\nvigie_socket_kernel_drops_total{socket=\"0\"} 2\n"),
+            "{body}"
+        );
+        assert!(body.contains("\nvigie_socket_kernel_drops_total{socket=\"1\"} 0\n"));
         assert_eq!(snap.get("latency.worker.sum_us"), Some(3100));
         assert_eq!(snap.get("latency.worker.p50_us"), Some(128));
         assert_eq!(snap.get("latency.worker.p99_us"), Some(4096));

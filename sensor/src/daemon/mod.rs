@@ -298,9 +298,18 @@ fn open_source(cfg: &DaemonConfig, stop: Arc<AtomicBool>) -> Result<Box<dyn Pack
                 ignore_outgoing: c.ignore_outgoing,
                 bpf: af_packet_filter(c)?,
             };
-            crate::capture::afpacket::AfPacketSource::open(&ac, stop)
-                .map(|s| Box::new(s) as Box<dyn PacketSource>)
-                .map_err(|e| e.to_string())
+            // One socket per worker in a fanout hash group: the kernel keeps
+            // each flow on one ring, and each ring has its drop counter.
+            let workers = cfg.detect.threads.unwrap_or(1);
+            if workers > 1 {
+                crate::capture::afpacket::FanoutSource::open(&ac, workers, stop)
+                    .map(|s| Box::new(s) as Box<dyn PacketSource>)
+                    .map_err(|e| e.to_string())
+            } else {
+                crate::capture::afpacket::AfPacketSource::open(&ac, stop)
+                    .map(|s| Box::new(s) as Box<dyn PacketSource>)
+                    .map_err(|e| e.to_string())
+            }
         }
         #[cfg(not(target_os = "linux"))]
         Backend::AfPacket => Err("capture.backend = \"af-packet\" needs Linux".into()),

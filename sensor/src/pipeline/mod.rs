@@ -182,6 +182,8 @@ pub struct Progress {
     pub alerts: AtomicU64,
     /// Per-stage latency histograms (one sample per batch and stage).
     pub latency: latency::StageLatency,
+    /// Kernel drops of each capture socket, when the source has several.
+    pub socket_drops: std::sync::Mutex<Vec<u64>>,
 }
 
 const CHANNEL_BATCHES: usize = 8;
@@ -250,6 +252,11 @@ pub fn run_with_engine_slot(
                     break;
                 }
                 batch.filled_at = Some(Instant::now());
+                // Live sources leave numbering to the pipeline: packet
+                // numbers run on across batches (EVE pcap_cnt).
+                if batch.first_pkt_no == 0 {
+                    batch.first_pkt_no = reader_progress.packets.load(Ordering::Relaxed) + 1;
+                }
                 reader_progress
                     .packets
                     .fetch_add(batch.recs.len() as u64, Ordering::Relaxed);
@@ -259,6 +266,12 @@ pub fn run_with_engine_slot(
                 reader_progress
                     .kernel_drops
                     .store(source.kernel_drops(), Ordering::Relaxed);
+                let per_socket = source.socket_drops();
+                if !per_socket.is_empty() {
+                    if let Ok(mut d) = reader_progress.socket_drops.lock() {
+                        *d = per_socket;
+                    }
+                }
                 if raw_tx.send(batch).is_err() {
                     break;
                 }

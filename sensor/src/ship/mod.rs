@@ -393,8 +393,8 @@ struct EveAlert<'a> {
     #[serde(default, deserialize_with = "lenient_u64")]
     severity: u64,
     metadata: Option<serde_json::Value>,
-    #[serde(borrow)]
-    source: Option<Cow<'a, str>>,
+    /// A string, or for indicator hits the indicator object.
+    source: Option<serde_json::Value>,
 }
 
 /// A number field: its value when it is an unsigned integer, else 0 (as a
@@ -433,7 +433,12 @@ pub fn alert_from_eve(line: &[u8], sensor_id: &str, seq: u64) -> Option<Alert> {
         category: a.category.into_owned(),
         severity: a.severity as u32,
         metadata_json: a.metadata.map(|m| m.to_string()).unwrap_or_default(),
-        source: a.source.map_or_else(|| "signature".to_string(), Cow::into_owned),
+        source: a
+            .source
+            .as_ref()
+            .and_then(|x| x.as_str())
+            .unwrap_or("signature")
+            .to_string(),
         eve_json: text.to_string(),
         seq,
     })
@@ -727,6 +732,10 @@ mod test {
         assert_eq!(a.source, "intel");
         assert!(a.timestamp_ns > 0);
         assert!(alert_from_eve(b"{\"event_type\":\"alert\"}", "s1", 1).is_none());
+        // An indicator hit: alert.source is the indicator object.
+        let l = br#"{"event_type":"alert","src_ip":"10.0.0.1","alert":{"signature_id":9,"severity":1,"source":{"value":"evil.example","type":"domain","feed":"f"}}}"#;
+        let a = alert_from_eve(l, "s1", 44).expect("indicator alerts are shipped");
+        assert_eq!(a.signature_id, 9);
         assert!(alert_from_eve(b"{\"event_type\":\"flow\"}", "s1", 1).is_none());
         assert!(alert_from_eve(b"\xff{", "s1", 1).is_none());
     }
