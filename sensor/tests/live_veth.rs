@@ -243,7 +243,7 @@ fn live_capture_on_veth_matches_replay() {
     std::fs::write(
         &cfg,
         format!(
-            "[capture]\ninterface = \"vb\"\nblock_count = 8\n[detect]\nrules = [{:?}]\nthreads = 2\n\
+            "[capture]\ninterface = \"vb\"\nblock_count = 8\nsockets = 2\n[detect]\nrules = [{:?}]\nthreads = 2\n\
              [output]\neve = {:?}\nstats_interval_s = 1\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n",
             rules, eve
         ),
@@ -336,7 +336,7 @@ fn live_capture_on_veth_matches_replay() {
             "{prom} vs EVE stats {eve_path:?}"
         );
     }
-    // threads = 2: two sockets in one fanout group, each with its drop counter.
+    // sockets = 2: two sockets in one fanout group, each with its drop counter.
     for sock in ["0", "1"] {
         assert_eq!(
             metric(

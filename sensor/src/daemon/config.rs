@@ -198,6 +198,11 @@ pub struct CaptureSection {
     /// interface's flows between several sensors.
     #[serde(default)]
     pub fanout_group: Option<u16>,
+    /// AF_PACKET sockets in one fanout hash group, each with its own ring
+    /// and drop counter (set it to detect.threads for one per worker);
+    /// 1 (default): one socket.
+    #[serde(default = "one")]
+    pub sockets: usize,
     /// Skip frames sent by this host.
     #[serde(default)]
     pub ignore_outgoing: bool,
@@ -341,6 +346,12 @@ impl DaemonConfig {
                     .into(),
             );
         }
+        if self.capture.sockets == 0 || self.capture.sockets > 64 {
+            return Err(format!(
+                "capture.sockets = {}: must be between 1 and 64",
+                self.capture.sockets
+            ));
+        }
         if self.daemon.group.is_some() && self.daemon.user.is_none() {
             return Err("daemon.group is set but daemon.user is not".into());
         }
@@ -402,6 +413,10 @@ impl DaemonConfig {
     }
 }
 
+fn one() -> usize {
+    1
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
@@ -416,6 +431,7 @@ mod test {
         assert!(c.capture.promisc);
         assert!(c.metrics.listen.is_none());
         assert_eq!(c.output.stats_interval_s, 60);
+        assert_eq!(c.capture.sockets, 1);
     }
 
     #[test]

@@ -298,11 +298,10 @@ fn open_source(cfg: &DaemonConfig, stop: Arc<AtomicBool>) -> Result<Box<dyn Pack
                 ignore_outgoing: c.ignore_outgoing,
                 bpf: af_packet_filter(c)?,
             };
-            // One socket per worker in a fanout hash group: the kernel keeps
-            // each flow on one ring, and each ring has its drop counter.
-            let workers = cfg.detect.threads.unwrap_or(1);
-            if workers > 1 {
-                crate::capture::afpacket::FanoutSource::open(&ac, workers, stop)
+            // Several sockets in a fanout hash group: the kernel keeps each
+            // flow on one ring, and each ring has its drop counter.
+            if c.sockets > 1 {
+                crate::capture::afpacket::FanoutSource::open(&ac, c.sockets, stop)
                     .map(|s| Box::new(s) as Box<dyn PacketSource>)
                     .map_err(|e| e.to_string())
             } else {
