@@ -300,15 +300,18 @@ fn open_source(cfg: &DaemonConfig, stop: Arc<AtomicBool>) -> Result<Box<dyn Pack
             };
             // Several sockets in a fanout hash group: the kernel keeps each
             // flow on one ring, and each ring has its drop counter.
-            if c.sockets > 1 {
-                crate::capture::afpacket::FanoutSource::open(&ac, c.sockets, stop)
-                    .map(|s| Box::new(s) as Box<dyn PacketSource>)
-                    .map_err(|e| e.to_string())
+            let source: Box<dyn PacketSource> = if c.sockets > 1 {
+                Box::new(
+                    crate::capture::afpacket::FanoutSource::open(&ac, c.sockets, stop)
+                        .map_err(|e| e.to_string())?,
+                )
             } else {
-                crate::capture::afpacket::AfPacketSource::open(&ac, stop)
-                    .map(|s| Box::new(s) as Box<dyn PacketSource>)
-                    .map_err(|e| e.to_string())
-            }
+                Box::new(
+                    crate::capture::afpacket::AfPacketSource::open(&ac, stop)
+                        .map_err(|e| e.to_string())?,
+                )
+            };
+            Ok(source)
         }
         #[cfg(not(target_os = "linux"))]
         Backend::AfPacket => Err("capture.backend = \"af-packet\" needs Linux".into()),

@@ -22,7 +22,6 @@ pub const BUCKETS: usize = 26;
 pub struct LatencyHistogram {
     buckets: [AtomicU64; BUCKETS],
     sum_us: AtomicU64,
-    count: AtomicU64,
 }
 
 /// A copy of a histogram's counters, for reporting.
@@ -48,7 +47,6 @@ impl LatencyHistogram {
         };
         self.buckets[i.min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
         self.sum_us.fetch_add(us, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The counters now.
