@@ -161,7 +161,9 @@ fn misp_sightings_batched_and_retried_after_500() {
     let misp = MispStandIn::start(vec![500]);
     let cfg = SightingConfig {
         batch_max: 500,
-        batch_wait: Duration::from_millis(100),
+        // Long enough that all ten lines are taken before the first POST even
+        // on a loaded machine (the assertions below count them).
+        batch_wait: Duration::from_millis(500),
         ..SightingConfig::new(
             "sensor-1",
             vec![(
@@ -270,9 +272,12 @@ fn misp_batch_max_splits_posts() {
             "2026-11-26T10:00:00.000000+0000",
         ));
     }
-    // Two are a full batch and go at once; the third waits for finish.
-    wait_for(&r, "the full batch", |s| s.sent == 2);
-    assert_eq!(r.stats().pending, 1);
+    // Two are a full batch and go at once; the third waits for finish. The
+    // reporter thread may send the first two before it has taken the third
+    // line, so wait for both facts rather than reading pending after sent.
+    wait_for(&r, "the full batch sent, the third pending", |s| {
+        s.sent == 2 && s.pending == 1
+    });
     let st = r.finish(Duration::from_secs(5));
     assert_eq!(st.sent, 3);
     let bodies: Vec<serde_json::Value> = misp
