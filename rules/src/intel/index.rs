@@ -1,7 +1,8 @@
-//! Open-addressing hash table from a 64-bit key hash to a group id. The table
-//! stores only a 32-bit tag and the group (8 bytes a slot, load <= 1/2); the
-//! caller confirms a candidate by comparing the stored value, so a tag
-//! collision costs a compare, never a wrong answer.
+//! Open-addressing hash table from a 64-bit key hash to a 32-bit payload (the
+//! indicator set stores the arena offset of the key). The table stores only a
+//! 32-bit tag and the payload (8 bytes a slot, load <= 1/2); the caller
+//! confirms a candidate by comparing the stored value, so a tag collision
+//! costs a compare, never a wrong answer.
 
 const EMPTY: u64 = 0;
 
@@ -37,34 +38,28 @@ pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
     mix(h ^ b.len() as u64)
 }
 
-/// Incremental hash of a domain read from right to left, lowercased, so each
-/// label suffix's hash is available when its dot is reached.
-#[derive(Clone, Copy)]
-pub(crate) struct SuffixHasher(u64);
+/// Hash of a domain name and of each of its label suffixes, lowercased,
+/// read right to left so each suffix's hash is ready when its dot is reached.
+pub(crate) struct SuffixHasher;
 
 impl SuffixHasher {
+    /// Hash of `name`; calls `at_dot(i, hash of name[i + 1..])` for each
+    /// dot `i`, right to left.
     #[inline]
-    pub(crate) fn new() -> SuffixHasher {
-        SuffixHasher(FNV_OFFSET)
-    }
-
-    #[inline]
-    pub(crate) fn push(&mut self, b: u8) {
-        self.0 = (self.0 ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
-    }
-
-    #[inline]
-    pub(crate) fn finish(self) -> u64 {
-        mix(self.0)
-    }
-
-    /// Hash of a whole (already lowercase) name.
-    pub(crate) fn of(name: &[u8]) -> u64 {
-        let mut h = SuffixHasher::new();
-        for &b in name.iter().rev() {
-            h.push(b);
+    pub(crate) fn suffixes(name: &[u8], mut at_dot: impl FnMut(usize, u64)) -> u64 {
+        let mut h = FNV_OFFSET;
+        for (i, &b) in name.iter().enumerate().rev() {
+            if b == b'.' {
+                at_dot(i, mix(h));
+            }
+            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
         }
-        h.finish()
+        mix(h)
+    }
+
+    /// Hash of a whole name.
+    pub(crate) fn of(name: &[u8]) -> u64 {
+        SuffixHasher::suffixes(name, |_, _| {})
     }
 }
 
@@ -116,7 +111,7 @@ impl SuffixFilter {
     }
 }
 
-/// Hash → group table.
+/// Hash → payload table.
 #[derive(Debug, Default)]
 pub(crate) struct KeyTable {
     slots: Box<[u64]>,
@@ -141,12 +136,12 @@ impl KeyTable {
         (hash >> 32) | 1
     }
 
-    /// Inserts a group whose key is known to be absent.
-    pub(crate) fn insert(&mut self, hash: u64, group: u32) {
+    /// Inserts a payload whose key is known to be absent.
+    pub(crate) fn insert(&mut self, hash: u64, payload: u32) {
         if self.slots.is_empty() {
             return;
         }
-        let entry = (Self::tag(hash) << 32) | u64::from(group);
+        let entry = (Self::tag(hash) << 32) | u64::from(payload);
         let mut i = (hash as usize) & self.mask;
         while self.slots[i] != EMPTY {
             i = (i + 1) & self.mask;
@@ -154,7 +149,7 @@ impl KeyTable {
         self.slots[i] = entry;
     }
 
-    /// Finds the group whose key has `hash` and for which `eq` holds.
+    /// Finds the payload whose key has `hash` and for which `eq` holds.
     #[inline]
     pub(crate) fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
         if self.slots.is_empty() {
@@ -188,18 +183,32 @@ mod test {
 
     #[test]
     fn suffix_hash_matches_whole_name_hash() {
-        let name = b"a.Evil.com";
-        let mut h = SuffixHasher::new();
-        let mut at_dots = Vec::new();
-        for (i, &b) in name.iter().enumerate().rev() {
-            if b == b'.' {
-                at_dots.push((i, h.finish()));
+        for name in [
+            &b"a.Evil.com"[..],
+            b"www.very-long-label-here.EXAMPLE.co.uk",
+            b"x",
+            b"..a..",
+            b"a.b",
+            b"longlabel.b",
+            b"b.longlabel",
+        ] {
+            let mut at = Vec::new();
+            let whole = SuffixHasher::suffixes(name, |i, h| at.push((i, h)));
+            assert_eq!(whole, SuffixHasher::of(&name.to_ascii_lowercase()));
+            let dots: Vec<usize> = (0..name.len()).rev().filter(|&i| name[i] == b'.').collect();
+            assert_eq!(at.iter().map(|a| a.0).collect::<Vec<_>>(), dots);
+            for (i, h) in at {
+                let suffix = name[i + 1..].to_ascii_lowercase();
+                assert_eq!(
+                    h,
+                    SuffixHasher::of(&suffix),
+                    "{:?}",
+                    String::from_utf8_lossy(&suffix)
+                );
             }
-            h.push(b);
         }
-        assert_eq!(at_dots[0].1, SuffixHasher::of(b"com"));
-        assert_eq!(at_dots[1].1, SuffixHasher::of(b"evil.com"));
-        assert_eq!(h.finish(), SuffixHasher::of(b"a.evil.com"));
+        assert_ne!(SuffixHasher::of(b"evil.com"), SuffixHasher::of(b"evilc.om"));
+        assert_ne!(SuffixHasher::of(b"ab.c"), SuffixHasher::of(b"a.bc"));
     }
 
     #[test]

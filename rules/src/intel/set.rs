@@ -15,6 +15,28 @@ const SUBDOMAINS: u8 = 1;
 /// Confidence byte meaning "not given".
 const NO_CONFIDENCE: u8 = 255;
 
+/// A group reference (what the IP range tables and the key arena store)
+/// carries two facts about the group's first record in its top bits, so the
+/// common lookup answers without reading the record: it never expires
+/// ([`REF_LIVE`]), it covers subdomains ([`REF_SUBDOMAINS`]). The low bits
+/// are the group id (its first record's index).
+const REF_LIVE: u32 = 1 << 31;
+const REF_SUBDOMAINS: u32 = 1 << 30;
+const REF_GROUP: u32 = REF_SUBDOMAINS - 1;
+/// Bytes before each hashed value (every kind but IP prefixes) in the set's
+/// arena: kind (1), value length (2, LE), group reference (4, LE). A hash
+/// table slot points at the value; one cache line then holds the bytes to
+/// compare and the answer.
+const KEY_HDR: usize = 7;
+
+/// True for kinds found through a hash table (a key header in the arena).
+fn keyed_kind(kind: u8) -> bool {
+    !matches!(
+        IndicatorKind::from_u8(kind),
+        IndicatorKind::Ipv4 | IndicatorKind::Ipv6
+    )
+}
+
 /// One indicator, packed (32 bytes). The value lives in the arena; equal
 /// values share their bytes. Times are unix seconds, 0 = not given.
 #[derive(Clone, Copy, Debug)]
@@ -145,7 +167,8 @@ impl IndicatorSetBuilder {
     /// Caps the number of indicators; entries past the cap are rejected
     /// ("indicator limit reached") so a huge feed cannot exhaust memory.
     pub fn max_indicators(mut self, n: usize) -> IndicatorSetBuilder {
-        self.max_indicators = n.min(u32::MAX as usize - 1);
+        // Group ids must fit under the reference flag bits.
+        self.max_indicators = n.min(REF_GROUP as usize - 1);
         self
     }
 
@@ -237,7 +260,9 @@ impl IndicatorSetBuilder {
             );
             return false;
         };
-        if u32::try_from(self.arena.len() + bytes.len()).is_err() {
+        // Room for the built set's key headers too.
+        let built = self.arena.len() + bytes.len() + KEY_HDR * (self.pending.len() + 1);
+        if u32::try_from(built).is_err() {
             self.report.reject(
                 source,
                 location,
@@ -404,6 +429,10 @@ impl IndicatorSetBuilder {
                 }
                 _ => {
                     groups.push(records.len() as u32);
+                    if keyed_kind(r.kind) {
+                        // Filled in by index() once the group is complete.
+                        arena.extend_from_slice(&[0; KEY_HDR]);
+                    }
                     out.value_off = arena.len() as u32;
                     arena.extend_from_slice(value(r));
                 }
@@ -525,13 +554,29 @@ impl IndicatorSet {
         let mut v6 = Vec::with_capacity(per_kind[1]);
         for &g in groups {
             let r = *self.group_rec(g);
+            let gref = g
+                | if r.expires == 0 { REF_LIVE } else { 0 }
+                | if r.flags & SUBDOMAINS != 0 {
+                    REF_SUBDOMAINS
+                } else {
+                    0
+                };
+            let off = r.value_off;
+            if keyed_kind(r.kind) {
+                let start = (off as usize).wrapping_sub(KEY_HDR);
+                if let Some(h) = self.arena.get_mut(start..off as usize) {
+                    h[0] = r.kind;
+                    h[1..3].copy_from_slice(&r.value_len.to_le_bytes());
+                    h[3..7].copy_from_slice(&gref.to_le_bytes());
+                }
+            }
             let v = self.value_bytes(&r);
             let kind = IndicatorKind::from_u8(r.kind);
             match kind {
                 IndicatorKind::Ipv4 if v.len() == 5 => v4.push(Prefix {
                     start: u128::from(u32::from_be_bytes([v[0], v[1], v[2], v[3]])),
                     len: v[4],
-                    group: g,
+                    group: gref,
                 }),
                 IndicatorKind::Ipv6 if v.len() == 17 => {
                     let mut a = [0u8; 16];
@@ -539,23 +584,23 @@ impl IndicatorSet {
                     v6.push(Prefix {
                         start: u128::from_be_bytes(a),
                         len: v[16],
-                        group: g,
+                        group: gref,
                     })
                 }
                 IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => {}
                 IndicatorKind::Domain => {
                     let h = SuffixHasher::of(v);
                     self.domain_filter.insert(h);
-                    self.domains.insert(h, g)
+                    self.domains.insert(h, off)
                 }
-                IndicatorKind::Url => self.urls.insert(hash_bytes(v), g),
+                IndicatorKind::Url => self.urls.insert(hash_bytes(v), off),
                 IndicatorKind::Md5 | IndicatorKind::Sha1 | IndicatorKind::Sha256 => {
-                    self.hashes.insert(hash_bytes(v), g)
+                    self.hashes.insert(hash_bytes(v), off)
                 }
-                IndicatorKind::Ja3 | IndicatorKind::Ja3s => self.ja3.insert(hash_bytes(v), g),
-                IndicatorKind::Ja4 => self.ja4.insert(hash_bytes(v), g),
-                IndicatorKind::CertSha1 => self.certs.insert(hash_bytes(v), g),
-                IndicatorKind::Email => self.emails.insert(hash_bytes(v), g),
+                IndicatorKind::Ja3 | IndicatorKind::Ja3s => self.ja3.insert(hash_bytes(v), off),
+                IndicatorKind::Ja4 => self.ja4.insert(hash_bytes(v), off),
+                IndicatorKind::CertSha1 => self.certs.insert(hash_bytes(v), off),
+                IndicatorKind::Email => self.emails.insert(hash_bytes(v), off),
             }
         }
         self.v4 = RangeTable::build_v4(v4);
@@ -601,31 +646,47 @@ impl IndicatorSet {
         self.arena.get(s..s + r.value_len as usize).unwrap_or(&[])
     }
 
+    /// (kind, group reference, value) of the keyed value at arena offset
+    /// `off` (what a hash table slot holds).
     #[inline]
-    fn group_value(&self, g: u32) -> &[u8] {
-        self.value_bytes(self.group_rec(g))
+    fn key_at(&self, off: u32) -> (u8, u32, &[u8]) {
+        let o = off as usize;
+        let Some(h) = o.checked_sub(KEY_HDR).and_then(|s| self.arena.get(s..o)) else {
+            return (u8::MAX, NONE, &[]);
+        };
+        let len = usize::from(u16::from_le_bytes([h[1], h[2]]));
+        let gref = u32::from_le_bytes([h[3], h[4], h[5], h[6]]);
+        (h[0], gref, self.arena.get(o..o + len).unwrap_or(&[]))
     }
 
+    /// The hits of a group, from its reference. When the reference says the
+    /// first record is live (and covers subdomains if needed), the first hit
+    /// costs no record read.
     #[inline]
-    fn group_hits(&self, g: u32, now: u64, need_subdomains: bool) -> Hits<'_> {
+    fn group_hits(&self, gref: u32, now: u64, need_subdomains: bool) -> Hits<'_> {
+        let g = gref & REF_GROUP;
         Hits {
             set: self,
+            group: g,
             cur: g,
             end: self.records.len() as u32,
-            value_off: self.group_rec(g).value_off,
+            value_off: None,
             now,
             need_subdomains,
+            first_live: gref & REF_LIVE != 0 && (!need_subdomains || gref & REF_SUBDOMAINS != 0),
         }
     }
 
     fn no_hits(&self) -> Hits<'_> {
         Hits {
             set: self,
+            group: 0,
             cur: 0,
             end: 0,
-            value_off: 0,
+            value_off: None,
             now: 0,
             need_subdomains: false,
+            first_live: false,
         }
     }
 
@@ -744,32 +805,54 @@ impl IndicatorSet {
         if name.is_empty() || self.count(IndicatorKind::Domain) == 0 {
             return self.no_hits();
         }
-        // Candidates, least specific first; the last 8 kept.
-        let mut found = [(0u32, false); 8];
-        let mut n = 0usize;
-        let mut push = |g: u32, full: bool| {
-            if n == found.len() {
-                found.copy_within(1.., 0);
-                n -= 1;
+        // Suffix hashes come right to left (least specific first), but the
+        // lookup tries the most specific first and stops at the first live
+        // hit, so an exact hit costs one probe. The 16 most specific
+        // suffixes wait in a ring; a name with more labels has its less
+        // specific ones probed while hashing (their hits kept, the last 8).
+        const RING: usize = 16;
+        let mut ring = [(0u64, 0usize); RING];
+        let (mut held, mut next) = (0usize, 0usize);
+        let mut early = [0u32; 8];
+        let mut n_early = 0usize;
+        let whole = SuffixHasher::suffixes(name, |i, sh| {
+            if i + 1 == name.len() {
+                return;
             }
-            found[n] = (g, full);
-            n += 1;
-        };
-        let mut h = SuffixHasher::new();
-        for (i, &b) in name.iter().enumerate().rev() {
-            if b == b'.' && i + 1 < name.len() {
-                if let Some(g) = self.find_domain(h.finish(), &name[i + 1..]) {
-                    push(g, false);
+            if held == RING {
+                let (oh, start) = ring[next];
+                if let Some(g) = self.find_domain(oh, &name[start..]) {
+                    if n_early == early.len() {
+                        early.copy_within(1.., 0);
+                        n_early -= 1;
+                    }
+                    early[n_early] = g;
+                    n_early += 1;
                 }
+            } else {
+                held += 1;
             }
-            h.push(b);
+            ring[next] = (sh, i + 1);
+            next = (next + 1) % RING;
+        });
+        let live = |g: u32, need_subdomains: bool| {
+            let hits = self.group_hits(g, now, need_subdomains);
+            hits.clone().next().is_some().then_some(hits)
+        };
+        if let Some(hits) = self.find_domain(whole, name).and_then(|g| live(g, false)) {
+            return hits;
         }
-        if let Some(g) = self.find_domain(h.finish(), name) {
-            push(g, true);
+        for k in 1..=held {
+            let (sh, start) = ring[(next + RING - k) % RING];
+            if let Some(hits) = self
+                .find_domain(sh, &name[start..])
+                .and_then(|g| live(g, true))
+            {
+                return hits;
+            }
         }
-        for &(g, full) in found[..n].iter().rev() {
-            let hits = self.group_hits(g, now, !full);
-            if hits.clone().next().is_some() {
+        for &g in early[..n_early].iter().rev() {
+            if let Some(hits) = live(g, true) {
                 return hits;
             }
         }
@@ -783,15 +866,19 @@ impl IndicatorSet {
         if !self.domain_filter.may_contain(hash) {
             return None;
         }
-        self.domains
-            .find(hash, |g| self.group_value(g).eq_ignore_ascii_case(name))
+        let off = self
+            .domains
+            .find(hash, |off| self.key_at(off).2.eq_ignore_ascii_case(name))?;
+        Some(self.key_at(off).1)
     }
 
+    /// Group reference of the value `key` of one of `kinds` in `table`.
     fn find_exact(&self, table: &KeyTable, key: &[u8], kinds: &[IndicatorKind]) -> Option<u32> {
-        table.find(hash_bytes(key), |g| {
-            let r = self.group_rec(g);
-            kinds.iter().any(|&k| k as u8 == r.kind) && self.value_bytes(r) == key
-        })
+        let off = table.find(hash_bytes(key), |off| {
+            let (kind, _, v) = self.key_at(off);
+            kinds.iter().any(|&k| k as u8 == kind) && v == key
+        })?;
+        Some(self.key_at(off).1)
     }
 
     /// Indicators for an HTTP request: `host` (Host header, port allowed) and
@@ -945,13 +1032,17 @@ fn strip_scheme(target: &[u8]) -> Option<&[u8]> {
 #[derive(Clone, Debug)]
 pub struct Hits<'a> {
     set: &'a IndicatorSet,
+    /// The group id (its first record).
+    group: u32,
     cur: u32,
     end: u32,
-    /// The group's shared value offset: the group ends at the first record
-    /// with another one.
-    value_off: u32,
+    /// The group's shared value offset, read when first needed: the group
+    /// ends at the first record with another one.
+    value_off: Option<u32>,
     now: u64,
     need_subdomains: bool,
+    /// The first record is known to match (from the group reference).
+    first_live: bool,
 }
 
 impl<'a> Iterator for Hits<'a> {
@@ -959,11 +1050,25 @@ impl<'a> Iterator for Hits<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Hit<'a>> {
+        if self.first_live {
+            self.first_live = false;
+            if self.cur < self.end {
+                let rec = self.cur;
+                self.cur += 1;
+                return Some(Hit { set: self.set, rec });
+            }
+        }
         while self.cur < self.end {
             let rec = self.cur;
             self.cur += 1;
             let r = self.set.records.get(rec as usize)?;
-            if r.value_off != self.value_off {
+            let group_off = match self.value_off {
+                Some(v) => v,
+                None => *self
+                    .value_off
+                    .insert(self.set.group_rec(self.group).value_off),
+            };
+            if r.value_off != group_off {
                 self.cur = self.end;
                 return None;
             }
@@ -1307,6 +1412,75 @@ mod test {
         assert_eq!(h.expires(), Some(1000));
         let h = set.lookup_domain(b"a.evil.com", 5000).next().unwrap();
         assert_eq!(h.value().to_string(), "evil.com");
+    }
+
+    /// The group reference answers the first hit without reading records;
+    /// when its first record does not qualify (expired, or exact-only where a
+    /// subdomain is asked), the others of the group are still found.
+    #[test]
+    fn group_reference_flags_and_shared_digests() {
+        let mut b = IndicatorSetBuilder::new();
+        add(
+            &mut b,
+            IndicatorType::Hostname,
+            "evil.com",
+            &prov("a", "", &[]),
+        );
+        let expiring = Provenance {
+            expires: Some(1000),
+            ..prov("b", "", &[])
+        };
+        add(&mut b, IndicatorType::Domain, "evil.com", &expiring);
+        add(&mut b, IndicatorType::Ip, "10.0.0.1", &expiring);
+        add(&mut b, IndicatorType::Ip, "10.0.0.1", &prov("c", "", &[]));
+        let digest = "B386946A5A44D1DDCC843BC75336DFCE";
+        add(
+            &mut b,
+            IndicatorType::Ja3,
+            digest,
+            &prov("ja3-feed", "", &[]),
+        );
+        add(
+            &mut b,
+            IndicatorType::Ja3s,
+            digest,
+            &prov("ja3s-feed", "", &[]),
+        );
+        let (set, _) = b.build();
+        let feeds = |h: Hits<'_>| h.map(|h| h.feed().to_string()).collect::<Vec<_>>();
+        assert_eq!(feeds(set.lookup_domain(b"evil.com", 999)), ["a", "b"]);
+        assert_eq!(feeds(set.lookup_domain(b"evil.com", 1000)), ["a"]);
+        assert_eq!(feeds(set.lookup_domain(b"x.Evil.com", 999)), ["b"]);
+        assert!(set.lookup_domain(b"x.evil.com", 1000).next().is_none());
+        // Deeper than the 16-suffix ring: the most specific listed parent
+        // still wins.
+        let mut b = IndicatorSetBuilder::new();
+        add(
+            &mut b,
+            IndicatorType::Domain,
+            "evil.com",
+            &prov("p", "", &[]),
+        );
+        add(
+            &mut b,
+            IndicatorType::Domain,
+            "b.evil.com",
+            &prov("q", "", &[]),
+        );
+        let (deep, _) = b.build();
+        for labels in [1, 15, 16, 17, 40] {
+            let name = format!("{}b.evil.com", "x.".repeat(labels));
+            assert_eq!(
+                feeds(deep.lookup_domain(name.as_bytes(), 0)),
+                ["q"],
+                "{labels}"
+            );
+        }
+        let ip = "10.0.0.1".parse().unwrap();
+        assert_eq!(feeds(set.lookup_ip(ip, 999)), ["b", "c"]);
+        assert_eq!(feeds(set.lookup_ip(ip, 1000)), ["c"]);
+        assert_eq!(feeds(set.lookup_ja3(digest, 0)), ["ja3-feed"]);
+        assert_eq!(feeds(set.lookup_ja3s(digest, 0)), ["ja3s-feed"]);
     }
 
     #[test]
