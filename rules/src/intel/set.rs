@@ -807,21 +807,23 @@ impl IndicatorSet {
         }
         // Suffix hashes come right to left (least specific first), but the
         // lookup tries the most specific first and stops at the first live
-        // hit, so an exact hit costs one probe. The 16 most specific
-        // suffixes wait in a ring; a name with more labels has its less
-        // specific ones probed while hashing (their hits kept, the last 8).
+        // hit, so an exact hit costs one table probe. While hashing, each
+        // suffix is checked against the filter (most are absent: "com",
+        // "example.com"); the ones that pass wait in a ring of 16, and a
+        // name with more candidates has its less specific ones probed at
+        // once (their hits kept, the last 8).
         const RING: usize = 16;
         let mut ring = [(0u64, 0usize); RING];
         let (mut held, mut next) = (0usize, 0usize);
         let mut early = [0u32; 8];
         let mut n_early = 0usize;
         let whole = SuffixHasher::suffixes(name, |i, sh| {
-            if i + 1 == name.len() {
+            if i + 1 == name.len() || !self.domain_filter.may_contain(sh) {
                 return;
             }
             if held == RING {
                 let (oh, start) = ring[next];
-                if let Some(g) = self.find_domain(oh, &name[start..]) {
+                if let Some(g) = self.find_domain_unfiltered(oh, &name[start..]) {
                     if n_early == early.len() {
                         early.copy_within(1.., 0);
                         n_early -= 1;
@@ -845,7 +847,7 @@ impl IndicatorSet {
         for k in 1..=held {
             let (sh, start) = ring[(next + RING - k) % RING];
             if let Some(hits) = self
-                .find_domain(sh, &name[start..])
+                .find_domain_unfiltered(sh, &name[start..])
                 .and_then(|g| live(g, true))
             {
                 return hits;
@@ -866,6 +868,12 @@ impl IndicatorSet {
         if !self.domain_filter.may_contain(hash) {
             return None;
         }
+        self.find_domain_unfiltered(hash, name)
+    }
+
+    /// [`IndicatorSet::find_domain`] once the filter has said "maybe".
+    #[inline]
+    fn find_domain_unfiltered(&self, hash: u64, name: &[u8]) -> Option<u32> {
         let off = self
             .domains
             .find(hash, |off| self.key_at(off).2.eq_ignore_ascii_case(name))?;
