@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::free_port;
+use common::{free_port, stream_messages};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -223,22 +223,6 @@ fn run(zstd: bool, n: u64, pace: Option<u64>, observe: bool) {
     let _ = nats.kill();
     let _ = nats.wait();
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Messages held by the collector's stream.
-fn stream_messages(nats_port: u16) -> u64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        let client = async_nats::connect(format!("127.0.0.1:{nats_port}"))
-            .await
-            .unwrap();
-        let js = async_nats::jetstream::new(client);
-        let mut stream = js.get_stream("VIGIE_ALERTS").await.unwrap();
-        stream.info().await.unwrap().state.messages
-    })
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod common;
 
 use common::eve_alert_lines;
 use common::free_port;
+use common::stream_messages;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -443,24 +444,6 @@ fn collector_refuses_plaintext_unknown_ca_and_missing_certificate() {
         assert_eq!(ack.batch_seq, 1);
     });
     std::fs::remove_dir_all(dir).unwrap();
-}
-
-/// Messages in the VIGIE_ALERTS stream now (0 before the stream exists).
-fn stream_messages(nats_port: u16) -> u64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        let Ok(client) = async_nats::connect(format!("127.0.0.1:{nats_port}")).await else {
-            return 0;
-        };
-        let js = async_nats::jetstream::new(client);
-        match js.get_stream("VIGIE_ALERTS").await {
-            Ok(mut s) => s.info().await.map_or(0, |i| i.state.messages),
-            Err(_) => 0,
-        }
-    })
 }
 
 #[test]

@@ -149,3 +149,21 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Messages in the VIGIE_ALERTS stream now (0 before the stream exists).
+pub fn stream_messages(nats_port: u16) -> u64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let Ok(client) = async_nats::connect(format!("127.0.0.1:{nats_port}")).await else {
+            return 0;
+        };
+        let js = async_nats::jetstream::new(client);
+        match js.get_stream("VIGIE_ALERTS").await {
+            Ok(mut s) => s.info().await.map_or(0, |i| i.state.messages),
+            Err(_) => 0,
+        }
+    })
+}
