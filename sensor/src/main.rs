@@ -196,6 +196,12 @@ struct ReplayArgs {
     /// Worker threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Packets per pipeline batch: larger batches mean fewer hand-overs
+    /// between threads. Alerts do not depend on it; flow records can move,
+    /// since idle flows are swept once per batch (and a capture whose clock
+    /// jumps back may then join or split a flow differently).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    batch_packets: u64,
     /// No progress bar and no summary.
     #[arg(long)]
     quiet: bool,
@@ -326,6 +332,7 @@ fn replay(a: ReplayArgs) -> ExitCode {
     };
     let cfg = ReplayConfig {
         threads: a.threads,
+        batch_packets: a.batch_packets as usize,
         eve_types,
         engine,
         intel,

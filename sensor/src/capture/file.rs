@@ -6,6 +6,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
@@ -159,15 +160,25 @@ enum Reader {
 
 /// Bytes read between two releases of the pages behind the reader.
 const RELEASE_EVERY: usize = 8 << 20;
+/// Pages are released only behind the batch started this many batches ago:
+/// the batches in between may still be in the pipeline, reading their
+/// frames from the map. The pipeline recycles a fixed pool of 10 reader
+/// batches, so no older batch is alive. (Releasing a page still in use is
+/// harmless, it is read from the file again, but it then stays resident.)
+const RELEASE_BEHIND_BATCHES: usize = 16;
 
 /// An uncompressed classic pcap file read through a memory map: no read()
-/// copy into a buffer and no buffer shifting, the frames are copied once,
-/// into the batch. Pages behind the reader are released as it goes, so the
-/// resident size stays flat however large the file.
+/// copy into a buffer, no buffer shifting, and no copy into the batch either
+/// (batches point into the shared map). Pages well behind the reader are
+/// released as it goes, so the resident size stays flat however large the
+/// file.
 struct MappedPcap {
-    map: memmap2::Mmap,
+    map: Arc<memmap2::Mmap>,
     pos: usize,
     released: usize,
+    /// Where the latest batches began, oldest first (at most
+    /// `RELEASE_BEHIND_BATCHES`).
+    batch_starts: std::collections::VecDeque<usize>,
     big_endian: bool,
 }
 
@@ -195,9 +206,10 @@ impl MappedPcap {
         };
         let _ = map.advise(memmap2::Advice::Sequential);
         let m = MappedPcap {
-            map,
+            map: Arc::new(map),
             pos: 24,
             released: 0,
+            batch_starts: std::collections::VecDeque::new(),
             big_endian,
         };
         let dlt = m.u32_at(20);
@@ -246,31 +258,45 @@ impl MappedPcap {
                 what: "record length beyond 64 MiB".into(),
             });
         }
+        if !batch.takes_mapped(&self.map, at + 16 + caplen) {
+            return Ok(Step::BatchFull);
+        }
         let (ts_sec, ts_frac, origlen) =
             (self.u32_at(at), self.u32_at(at + 4), self.u32_at(at + 12));
-        state.legacy(
-            batch,
-            ts_sec,
-            ts_frac,
+        let ts = state.legacy_ts(ts_sec, ts_frac);
+        state.stats.packets += 1;
+        state.stats.bytes += caplen as u64;
+        batch.push_mapped(
+            &self.map,
+            at + 16,
+            caplen as u32,
+            ts,
+            state.legacy_dlt,
             origlen,
-            &self.map[at + 16..at + 16 + caplen],
         );
         self.pos = at + 16 + caplen;
-        if self.pos - self.released >= RELEASE_EVERY {
-            self.release();
+        if batch.recs.len() == 1 {
+            self.batch_starts.push_back(at);
+            if self.batch_starts.len() > RELEASE_BEHIND_BATCHES {
+                self.batch_starts.pop_front();
+                self.release();
+            }
         }
         Ok(Step::Packet)
     }
 
-    /// Drops the pages already read from this process's resident set.
+    /// Drops the pages before the oldest batch that may still be in the
+    /// pipeline from this process's resident set, once `RELEASE_EVERY`
+    /// bytes have gathered.
     fn release(&mut self) {
         const PAGE: usize = 4096;
-        let upto = self.pos / PAGE * PAGE;
-        if upto > self.released {
+        let oldest = self.batch_starts.front().copied().unwrap_or(0);
+        let upto = oldest / PAGE * PAGE;
+        if upto >= self.released + RELEASE_EVERY {
             // SAFETY: MADV_DONTNEED on a read-only shared file mapping only
-            // drops resident pages; a later access would read them from the
-            // file again. Nothing borrows this range: frames were copied
-            // into their batch by `step`.
+            // drops resident pages: the mapping stays valid, and a later
+            // access (a batch still in the pipeline reading a frame in this
+            // range) reads the same bytes from the file again.
             let _ = unsafe {
                 self.map.unchecked_advise_range(
                     memmap2::UncheckedAdvice::DontNeed,
@@ -292,6 +318,9 @@ struct FileState {
 
 enum Step {
     Packet,
+    /// The record was left for the next batch (a batch holds frames of one
+    /// mapped file, or copied frames).
+    BatchFull,
     Other,
     End,
 }
@@ -327,7 +356,7 @@ impl FileSource {
     pub fn fill(&mut self, batch: &mut RawBatch, max_pkts: usize, max_bytes: usize) -> bool {
         batch.clear();
         batch.first_pkt_no = self.pkt_no + 1;
-        while batch.recs.len() < max_pkts && batch.data.len() < max_bytes {
+        while batch.recs.len() < max_pkts && batch.byte_len() < max_bytes {
             if self.current.is_none() && !self.open_next() {
                 break;
             }
@@ -336,6 +365,7 @@ impl FileSource {
             };
             match cur.step(batch) {
                 Ok(Step::Packet) => self.pkt_no += 1,
+                Ok(Step::BatchFull) => break,
                 Ok(Step::Other) => {}
                 Ok(Step::End) => self.close_current(None),
                 Err(e) => self.close_current(Some(e)),
@@ -432,6 +462,7 @@ impl OpenFile {
     fn step(&mut self, batch: &mut RawBatch) -> Result<Step, CaptureErrorKind> {
         let reader = match &mut self.reader {
             Reader::Mapped(m) => return m.step(&mut self.state, batch),
+            Reader::Stream(_) if !batch.takes_copied() => return Ok(Step::BatchFull),
             Reader::Stream(r) => r,
         };
         loop {
@@ -548,13 +579,18 @@ impl FileState {
         origlen: u32,
         data: &[u8],
     ) {
+        let ts = self.legacy_ts(ts_sec, ts_frac);
+        self.push(batch, ts, self.legacy_dlt, origlen, data);
+    }
+
+    /// A classic pcap record's time in ns.
+    fn legacy_ts(&self, ts_sec: u32, ts_frac: u32) -> u64 {
         let frac = if self.legacy_nanos {
             ts_frac as u64
         } else {
             ts_frac as u64 * 1000
         };
-        let ts = ts_sec as u64 * 1_000_000_000 + frac;
-        self.push(batch, ts, self.legacy_dlt, origlen, data);
+        ts_sec as u64 * 1_000_000_000 + frac
     }
 
     fn push_ng(
@@ -674,10 +710,47 @@ mod test {
         let (n, e, b) = count(vec![us, ns]);
         assert_eq!(n, 2);
         assert!(e.is_empty(), "{e:?}");
+        // Frames of two mapped files never share a batch.
+        assert_eq!(b.len(), 2);
         assert_eq!(b[0].recs[0].ts_ns, 10_000_005_000);
-        assert_eq!(b[0].recs[1].ts_ns, 10_000_000_005);
+        assert_eq!(b[1].recs[0].ts_ns, 10_000_000_005);
         assert_eq!(b[0].recs[0].dlt, 1);
-        assert_eq!(b[0].frame(&b[0].recs[1]), b"abcdef");
+        assert_eq!(b[1].frame(&b[1].recs[0]), b"abcdef");
+    }
+
+    #[test]
+    fn mapped_and_streamed_files_in_one_run_keep_order_and_bytes() {
+        let a = tmp(
+            "m1.pcap",
+            &pcap_bytes(false, &[(1, 0, b"one"), (2, 0, b"two")]),
+        );
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&pcap_bytes(false, &[(3, 0, b"three")]))
+            .unwrap();
+        let g = tmp("s.pcap.gz", &gz.finish().unwrap());
+        let c = tmp(
+            "m2.pcap",
+            &pcap_bytes(false, &[(4, 0, b"four"), (5, 0, b"five")]),
+        );
+        let (n, e, batches) = count(vec![a, g, c]);
+        assert_eq!(n, 5);
+        assert!(e.is_empty(), "{e:?}");
+        let frames: Vec<(u64, Vec<u8>)> = batches
+            .iter()
+            .flat_map(|b| b.recs.iter().map(|r| (r.ts_ns, b.frame(r).to_vec())))
+            .collect();
+        let want: Vec<(u64, Vec<u8>)> = [&b"one"[..], b"two", b"three", b"four", b"five"]
+            .iter()
+            .enumerate()
+            .map(|(i, f)| ((i as u64 + 1) * 1_000_000_000, f.to_vec()))
+            .collect();
+        assert_eq!(frames, want);
+        // One batch per file: the mapped ones point into their own map.
+        assert_eq!(batches.len(), 3);
+        assert_eq!(
+            batches.iter().map(|b| b.byte_len()).collect::<Vec<_>>(),
+            [6, 5, 8]
+        );
     }
 
     #[test]

@@ -80,13 +80,12 @@ pub struct AnomalyRecord {
 impl WorkBatch {
     /// The bytes of one packet.
     pub fn bytes(&self, p: &WorkPacket) -> &[u8] {
-        let s = p.off as usize;
-        let e = s + p.len as usize;
         if p.reassembled {
-            &self.reassembled[s..e]
+            let s = p.off as usize;
+            &self.reassembled[s..s + p.len as usize]
         } else {
             match &self.raw {
-                Some(r) => &r.data[s..e],
+                Some(r) => r.bytes_at(p.off, p.len),
                 None => &[],
             }
         }
@@ -274,6 +273,11 @@ impl Dispatcher {
             o.last_pkt_no = last;
             o.clock_ts = clock;
         }
+    }
+
+    /// Decoder anomaly events so far.
+    pub fn anomalies(&self) -> u64 {
+        self.decoder.counters.anomalies()
     }
 
     /// Ends the run and returns the decoder's counters.
