@@ -46,7 +46,9 @@ impl FlowKey {
     ) -> (FlowKey, bool) {
         let a = addr16(src);
         let b = addr16(dst);
-        let fwd = (a, sport) <= (b, dport);
+        // Byte-wise order of the addresses, compared as two integers (the
+        // same order as comparing the arrays, without a memcmp call).
+        let fwd = (u128::from_be_bytes(a), sport) <= (u128::from_be_bytes(b), dport);
         let (lo_addr, lo_port, hi_addr, hi_port) = if fwd {
             (a, sport, b, dport)
         } else {
@@ -260,6 +262,12 @@ impl Default for FlowTimeouts {
 }
 
 impl FlowTimeouts {
+    /// Whether `f` has been idle past its timeout at time `now` (ns). Idle
+    /// time is the distance either way (see [`FlowTable::expire`]).
+    fn expired(&self, f: &Flow, now: u64) -> bool {
+        now.abs_diff(f.last_ts) / 1_000_000_000 > self.of(f)
+    }
+
     fn of(&self, f: &Flow) -> u64 {
         let pair = match f.proto {
             6 => return self.tcp[f.state as usize],
@@ -406,7 +414,8 @@ impl FlowTable {
     }
 
     /// Finds or creates the packet's flow, updates it and returns it with the
-    /// packet's direction. `evicted` receives flows pushed out by a full table.
+    /// packet's direction. `evicted` receives flows pushed out by a full table,
+    /// and the flow the packet belongs to when it was idle past its timeout.
     pub fn track(
         &mut self,
         p: &FlowPacket,
@@ -418,8 +427,19 @@ impl FlowTable {
             self.evict_oldest(evicted);
         }
         let counters = &mut self.counters;
+        let timeouts = self.cfg.timeouts;
         let len_after_insert = self.table.len() as u64 + 1;
         let flow = match self.table.entry(p.hash, |f| f.key == p.key, |f| f.hash) {
+            // Idle past its timeout: the flow ends here and the packet starts
+            // a new one, as if the periodic sweep had run just before it (so
+            // flows do not depend on where batches begin and end).
+            Entry::Occupied(o) if timeouts.expired(o.get(), p.ts) => {
+                let (old, v) = o.remove();
+                counters.timeout += 1;
+                evicted(old, EndReason::Timeout);
+                counters.count_new(p.key.proto);
+                v.insert(new_flow(p)).into_mut()
+            }
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => {
                 counters.count_new(p.key.proto);
@@ -526,8 +546,7 @@ impl FlowTable {
         let cfg = self.cfg.timeouts;
         let mut out = Vec::new();
         self.table.retain(|f| {
-            let idle = now.abs_diff(f.last_ts) / 1_000_000_000;
-            if idle > cfg.of(f) {
+            if cfg.expired(f, now) {
                 out.push(std::mem::replace(f, placeholder_flow()));
                 false
             } else {
@@ -705,5 +724,27 @@ mod test {
             rest += 1
         });
         assert_eq!(rest + evicted.len(), 150);
+    }
+
+    #[test]
+    fn packet_after_timeout_starts_a_new_flow_without_a_sweep() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let mut ended = Vec::new();
+        let syn = pkt("10.0.0.1", "10.0.0.2", 1234, 80, Some(TCP_SYN), 1, 0);
+        t.track(&syn, &mut |f, r| ended.push((f.first_pkt_no, r)));
+        // Within the new-state timeout: the same flow.
+        let again = pkt("10.0.0.1", "10.0.0.2", 1234, 80, Some(TCP_SYN), 2, 5);
+        let (f, _) = t.track(&again, &mut |f, r| ended.push((f.first_pkt_no, r)));
+        assert_eq!(f.first_pkt_no, 1);
+        // Long after it, with no expire() pass in between: the old flow ends
+        // as timed out and the packet opens a new one.
+        let late = pkt("10.0.0.1", "10.0.0.2", 1234, 80, Some(TCP_SYN), 3, 5 + 3600);
+        let (f, _) = t.track(&late, &mut |f, r| ended.push((f.first_pkt_no, r)));
+        assert_eq!(f.first_pkt_no, 3);
+        assert_eq!(f.pkts, [1, 0]);
+        assert_eq!(ended, vec![(1, EndReason::Timeout)]);
+        assert_eq!(t.counters.timeout, 1);
+        assert_eq!(t.counters.total, 2);
+        assert_eq!(t.len(), 1);
     }
 }
