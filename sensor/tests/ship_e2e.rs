@@ -126,11 +126,20 @@ fn write_collector_config(dir: &Path, pki: &Pki, port: u16, nats_port: u16) -> P
 /// s1) and a collector config on a free port; the collector is not started.
 struct Stack {
     dir: PathBuf,
-    _nats: Proc,
+    nats: Option<Proc>,
     nats_port: u16,
     pki: Pki,
     port: u16,
     cfg: PathBuf,
+}
+
+impl Drop for Stack {
+    /// Stops nats-server first (it writes consumer state until it exits),
+    /// then removes the folder.
+    fn drop(&mut self) {
+        drop(self.nats.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 fn stack(name: &str) -> Stack {
@@ -141,7 +150,7 @@ fn stack(name: &str) -> Stack {
     let cfg = write_collector_config(&dir, &pki, port, nats_port);
     Stack {
         dir,
-        _nats: nats,
+        nats: Some(nats),
         nats_port,
         pki,
         port,
@@ -297,7 +306,6 @@ fn replay_ships_exactly_the_eve_alerts_to_jetstream() {
             .any(|l| l.starts_with("s1 ") && l.contains(&format!(" {twice} "))),
         "{text}"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -367,7 +375,6 @@ fn link_cut_and_collector_sigkill_deliver_every_alert_exactly_once() {
     assert_eq!(by_id.len() as u64, n, "every alert arrives");
     assert_eq!(got.len() as u64, n, "none twice");
     drop(collector);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -443,7 +450,6 @@ fn collector_refuses_plaintext_unknown_ca_and_missing_certificate() {
         let ack = try_ship(ep).await.unwrap().unwrap();
         assert_eq!(ack.batch_seq, 1);
     });
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -543,5 +549,4 @@ fn sensor_sigkill_while_spooling_loses_nothing_spooled_and_sends_nothing_twice()
         lost.len()
     );
     assert_eq!(got_ids, want, "nothing but the first sensor's alerts");
-    std::fs::remove_dir_all(dir).unwrap();
 }
