@@ -165,10 +165,26 @@ fn run(threads: usize, pcap: &std::path::Path) -> (u64, Vec<(u64, String)>, bool
         ..Default::default()
     };
     let buf = common::SharedBuf::default();
-    let summary =
-        pipeline::run(&cfg, Box::new(source), Box::new(buf.clone()), progress).expect("run");
+    let summary = pipeline::run(
+        &cfg,
+        Box::new(source),
+        Box::new(buf.clone()),
+        progress.clone(),
+    )
+    .expect("run");
+    // The live counters (metrics, periodic stats) end where the summary does.
+    let live = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::SeqCst);
+    assert_eq!(live(&progress.alerts), summary.alerts);
+    assert_eq!(
+        live(&progress.intel_alerts),
+        summary.alerts,
+        "all indicator alerts"
+    );
+    assert_eq!(live(&progress.flows), summary.flows.total);
+    assert_eq!(live(&progress.flows_active), 0, "every flow ended");
+    assert_eq!(live(&progress.anomalies), summary.decode.anomalies());
     let bytes = std::mem::take(&mut *buf.0.lock().unwrap());
-    let alerts = common::events(&bytes)
+    let alerts: Vec<(u64, String)> = common::events(&bytes)
         .into_iter()
         .filter(|e| e["event_type"] == "alert")
         .map(|e| {

@@ -329,6 +329,10 @@ fn live_capture_on_veth_matches_replay() {
         (["decoder", "pkts"], "vigie_packets_total"),
         (["detect", "alert"], "vigie_alerts_total"),
         (["capture", "kernel_drops"], "vigie_kernel_drops_total"),
+        (["capture", "queue_full"], "vigie_pipeline_queue_full_total"),
+        (["decoder", "anomalies"], "vigie_decode_anomalies_total"),
+        (["flow", "total"], "vigie_flows_total"),
+        (["flow", "active"], "vigie_flows_active"),
     ] {
         assert_eq!(
             last_periodic["stats"][eve_path[0]][eve_path[1]].as_u64(),
@@ -336,6 +340,20 @@ fn live_capture_on_veth_matches_replay() {
             "{prom} vs EVE stats {eve_path:?}"
         );
     }
+    assert!(metric(&m3, "vigie_flows_total").unwrap_or(0) > 0, "{m3}");
+    // Alerts by source add up to all alerts; this run has rules only.
+    let by = |src: &str| {
+        metric(
+            &m3,
+            &format!("vigie_alerts_by_source_total{{source=\"{src}\"}}"),
+        )
+    };
+    assert_eq!(by("signature"), metric(&m3, "vigie_alerts_total"), "{m3}");
+    assert_eq!(by("indicator"), Some(0), "{m3}");
+    assert_eq!(
+        last_periodic["stats"]["detect"]["alert_by_source"]["signature"].as_u64(),
+        by("signature")
+    );
     // sockets = 2: two sockets in one fanout group, each with its drop counter.
     for sock in ["0", "1"] {
         assert_eq!(

@@ -97,6 +97,7 @@ impl LiveState {
         let p = &self.progress;
         let pk = p.packets.load(Ordering::Relaxed);
         let drops = p.kernel_drops.load(Ordering::Relaxed);
+        let alerts = p.alerts.load(Ordering::Relaxed);
         vec![
             (
                 "capture.kernel_packets",
@@ -127,11 +128,39 @@ impl LiveState {
                 p.bytes.load(Ordering::Relaxed),
             ),
             (
+                "capture.queue_full",
+                "vigie_pipeline_queue_full_total",
+                "Times the capture reader found the pipeline queue full and waited (the pipeline drops nothing; a live source's overflow shows as kernel drops).",
+                true,
+                p.queue_full.load(Ordering::Relaxed),
+            ),
+            (
+                "decoder.anomalies",
+                "vigie_decode_anomalies_total",
+                "Decoder anomaly events (truncated or malformed headers, ...).",
+                true,
+                p.anomalies.load(Ordering::Relaxed),
+            ),
+            (
+                "flow.total",
+                "vigie_flows_total",
+                "Flows created.",
+                true,
+                p.flows.load(Ordering::Relaxed),
+            ),
+            (
+                "flow.active",
+                "vigie_flows_active",
+                "Flows in the workers' flow tables.",
+                false,
+                p.flows_active.load(Ordering::Relaxed),
+            ),
+            (
                 "detect.alert",
                 "vigie_alerts_total",
-                "Alerts raised.",
+                "Alerts raised (signatures and indicators).",
                 true,
-                p.alerts.load(Ordering::Relaxed),
+                alerts,
             ),
             (
                 "detect.engine.generation",
@@ -184,6 +213,25 @@ impl LiveState {
             .lock()
             .map(|m| m.values().flatten().cloned().collect())
             .unwrap_or_default();
+        // Alerts by source; the indicator count is read first, so the
+        // signature count never goes negative between two worker updates.
+        let intel = self.progress.intel_alerts.load(Ordering::Relaxed);
+        let all = self.progress.alerts.load(Ordering::Relaxed);
+        for (source, n) in [
+            ("signature", all.saturating_sub(intel)),
+            ("indicator", intel),
+        ] {
+            out.push(
+                Metric::new(
+                    "vigie_alerts_by_source_total",
+                    "detect.alert_by_source",
+                    "Alerts raised, by source: signature rules or indicators.",
+                    true,
+                    n,
+                )
+                .labeled("source", source),
+            );
+        }
         // One ring per worker (fanout): each socket's kernel drops.
         if let Ok(d) = self.progress.socket_drops.lock() {
             out.extend(d.iter().enumerate().map(|(i, n)| {
@@ -341,6 +389,10 @@ mod test {
         p.packets.store(10, Ordering::Relaxed);
         p.kernel_drops.store(2, Ordering::Relaxed);
         p.alerts.store(3, Ordering::Relaxed);
+        p.intel_alerts.store(1, Ordering::Relaxed);
+        p.flows.store(7, Ordering::Relaxed);
+        p.flows_active.store(4, Ordering::Relaxed);
+        p.anomalies.store(5, Ordering::Relaxed);
         p.latency.worker.record(Duration::from_micros(100));
         *p.socket_drops.lock().unwrap() = vec![2, 0];
         p.latency.worker.record(Duration::from_millis(3));
@@ -375,6 +427,25 @@ mod test {
         assert!(body.contains(&format!("\n{h}_count{{stage=\"dispatch\"}} 0\n")));
         let snap = st.snapshot();
         assert_eq!(snap.get("detect.alert"), Some(3));
+        for (eve, prom, v) in [
+            ("flow.total", "vigie_flows_total", 7),
+            ("flow.active", "vigie_flows_active", 4),
+            ("decoder.anomalies", "vigie_decode_anomalies_total", 5),
+            ("capture.queue_full", "vigie_pipeline_queue_full_total", 0),
+            (
+                "detect.alert_by_source.signature",
+                "vigie_alerts_by_source_total{source=\"signature\"}",
+                2,
+            ),
+            (
+                "detect.alert_by_source.indicator",
+                "vigie_alerts_by_source_total{source=\"indicator\"}",
+                1,
+            ),
+        ] {
+            assert_eq!(snap.get(eve), Some(v), "{eve}");
+            assert!(body.contains(&format!("\n{prom} {v}\n")), "{prom}: {body}");
+        }
         assert_eq!(snap.get("latency.worker.batches"), Some(2));
         assert_eq!(snap.get("capture.socket_drops.0"), Some(2));
         assert_eq!(snap.get("capture.socket_drops.1"), Some(0));

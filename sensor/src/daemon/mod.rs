@@ -176,6 +176,13 @@ fn publish_ship(state: &LiveState, shipper: &crate::ship::Shipper) {
                 r.spooled,
             ),
             Metric::new(
+                "vigie_ship_lag_seconds",
+                "ship.lag_s",
+                "How long the oldest alert in the spool has waited for the collector's ack (0 when the spool is empty).",
+                false,
+                r.lag.as_secs(),
+            ),
+            Metric::new(
                 "vigie_spool_dropped_total",
                 "ship.spool_dropped",
                 "Alerts evicted by the spool bound (oldest low-severity first).",

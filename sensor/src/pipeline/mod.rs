@@ -180,6 +180,18 @@ pub struct Progress {
     pub kernel_drops: AtomicU64,
     /// Alerts raised so far (updated once per batch by each worker).
     pub alerts: AtomicU64,
+    /// Of those, alerts raised by indicators (the rest are signature alerts).
+    pub intel_alerts: AtomicU64,
+    /// Flows created so far (updated once per batch by each worker).
+    pub flows: AtomicU64,
+    /// Flows in the workers' tables now.
+    pub flows_active: AtomicU64,
+    /// Decoder anomaly events so far (updated once per batch).
+    pub anomalies: AtomicU64,
+    /// Times the reader found the pipeline's queue full and waited: the
+    /// pipeline never drops a packet, it makes the source wait (a live
+    /// source then buffers in its kernel ring, whose drops are counted).
+    pub queue_full: AtomicU64,
     /// Per-stage latency histograms (one sample per batch and stage).
     pub latency: latency::StageLatency,
     /// Kernel drops of each capture socket, when the source has several.
@@ -262,7 +274,7 @@ pub fn run_with_engine_slot(
                     .fetch_add(batch.recs.len() as u64, Ordering::Relaxed);
                 reader_progress
                     .bytes
-                    .fetch_add(batch.data.len() as u64, Ordering::Relaxed);
+                    .fetch_add(batch.byte_len() as u64, Ordering::Relaxed);
                 reader_progress
                     .kernel_drops
                     .store(source.kernel_drops(), Ordering::Relaxed);
@@ -272,6 +284,14 @@ pub fn run_with_engine_slot(
                         *d = per_socket;
                     }
                 }
+                let batch = match raw_tx.try_send(batch) {
+                    Ok(()) => continue,
+                    Err(crossbeam_channel::TrySendError::Full(b)) => {
+                        reader_progress.queue_full.fetch_add(1, Ordering::Relaxed);
+                        b
+                    }
+                    Err(crossbeam_channel::TrySendError::Disconnected(_)) => break,
+                };
                 if raw_tx.send(batch).is_err() {
                     break;
                 }
@@ -281,6 +301,7 @@ pub fn run_with_engine_slot(
 
     let dcfg = cfg.decoder;
     let want_anomalies = cfg.eve_types.anomaly;
+    let dispatch_progress = progress.clone();
     let dispatcher = thread::Builder::new()
         .name("vigie-dispatch".into())
         .spawn(move || {
@@ -293,6 +314,9 @@ pub fn run_with_engine_slot(
                     .map(|_| work_back_rx.try_recv().unwrap_or_default())
                     .collect();
                 d.dispatch(&batch, seq, &mut outs);
+                dispatch_progress
+                    .anomalies
+                    .store(d.anomalies(), Ordering::Relaxed);
                 seq += 1;
                 // Workers hold the batch now; the last one to finish recycles it.
                 drop(batch);
@@ -328,7 +352,7 @@ pub fn run_with_engine_slot(
                     let mut engine = slot.load_full();
                     let mut wk = worker::Worker::new(wcfg, engine.clone());
                     wk.set_intel(intel);
-                    let mut alerts = 0u64;
+                    let mut seen = worker::LiveCounts::default();
                     while let Ok(mut batch) = rx.recv() {
                         let now = slot.load_full();
                         let same = match (&now, &engine) {
@@ -350,11 +374,10 @@ pub fn run_with_engine_slot(
                         }
                         let out = wk.process(&batch, buf);
                         worker_progress.latency.worker.record(t0.elapsed());
-                        if wk.alerts() != alerts {
-                            worker_progress
-                                .alerts
-                                .fetch_add(wk.alerts() - alerts, Ordering::Relaxed);
-                            alerts = wk.alerts();
+                        let now = wk.live_counts();
+                        if now != seen {
+                            now.publish_since(&seen, &worker_progress);
+                            seen = now;
                         }
                         if let Some(raw) = batch.raw.take().and_then(Arc::into_inner) {
                             let _ = raw_recycle.send(raw);
@@ -366,6 +389,7 @@ pub fn run_with_engine_slot(
                     }
                     let buf = ev_back.try_recv().unwrap_or_default();
                     let last = wk.finish(buf);
+                    wk.live_counts().publish_since(&seen, &worker_progress);
                     let _ = ev_tx.send(last);
                     wk.into_counters()
                 })?,

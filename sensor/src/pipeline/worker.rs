@@ -56,6 +56,37 @@ pub struct WorkerCounters {
     pub intel: crate::intel::IntelCounters,
 }
 
+/// One worker's counters that [`super::Progress`] follows live.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveCounts {
+    /// Alerts raised.
+    pub alerts: u64,
+    /// Of those, indicator alerts.
+    pub intel_alerts: u64,
+    /// Flows created.
+    pub flows: u64,
+    /// Flows in the table.
+    pub flows_active: u64,
+}
+
+impl LiveCounts {
+    /// Adds what changed since `before` to the shared progress.
+    pub fn publish_since(&self, before: &LiveCounts, p: &super::Progress) {
+        use std::sync::atomic::Ordering::Relaxed;
+        p.alerts.fetch_add(self.alerts - before.alerts, Relaxed);
+        p.intel_alerts
+            .fetch_add(self.intel_alerts - before.intel_alerts, Relaxed);
+        p.flows.fetch_add(self.flows - before.flows, Relaxed);
+        if self.flows_active >= before.flows_active {
+            p.flows_active
+                .fetch_add(self.flows_active - before.flows_active, Relaxed);
+        } else {
+            p.flows_active
+                .fetch_sub(before.flows_active - self.flows_active, Relaxed);
+        }
+    }
+}
+
 impl WorkerCounters {
     /// Adds another worker's counters.
     pub fn merge(&mut self, o: &WorkerCounters) {
@@ -277,9 +308,14 @@ impl Worker {
         self.detector = engine.map(Detector::new);
     }
 
-    /// Alerts raised so far.
-    pub fn alerts(&self) -> u64 {
-        self.counters.alerts
+    /// Counters the pipeline publishes live, once per batch.
+    pub fn live_counts(&self) -> LiveCounts {
+        LiveCounts {
+            alerts: self.counters.alerts,
+            intel_alerts: self.intel.as_ref().map_or(0, |i| i.counters.alerts),
+            flows: self.flows.counters.total,
+            flows_active: self.flows.len() as u64,
+        }
     }
 
     /// The worker's counters, once it is done.

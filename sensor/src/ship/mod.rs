@@ -160,6 +160,8 @@ pub struct ShipReport {
     pub batches: u64,
     /// Broken connections or failed attempts.
     pub reconnects: u64,
+    /// How long the oldest alert in the spool has waited for its ack.
+    pub lag: Duration,
 }
 
 /// A running shipper.
@@ -259,7 +261,7 @@ impl Shipper {
 
     /// Live numbers (for metrics): acked, spool depth, drops, batches.
     pub fn snapshot(&self) -> ShipReport {
-        let sp = lock(&self.spool);
+        let mut sp = lock(&self.spool);
         let c = sp.counters();
         ShipReport {
             acked: self.counters.acked.load(Ordering::Relaxed),
@@ -270,6 +272,7 @@ impl Shipper {
             spool_recovered: c.recovered,
             batches: self.counters.batches.load(Ordering::Relaxed),
             reconnects: self.counters.reconnects.load(Ordering::Relaxed),
+            lag: sp.oldest_wait(),
         }
     }
 

@@ -18,11 +18,12 @@
 //! alerts of the oldest segment to the head segment and deleting it.
 //! Drain order is highest severity first (severity 1 before 3), then oldest.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 const MAGIC: u8 = 0xA5;
 const HEADER: usize = 9;
@@ -140,6 +141,9 @@ pub struct Spool {
     disk_bytes: u64,
     next_seq: u64,
     counters: SpoolCounters,
+    /// (first sequence number, when it was appended), at most one mark per
+    /// second of appends: how long the oldest waiting alert has waited.
+    marks: VecDeque<(u64, Instant)>,
 }
 
 fn frame(payload: &[u8]) -> Vec<u8> {
@@ -212,6 +216,7 @@ impl Spool {
             disk_bytes: 0,
             next_seq: 0,
             counters: SpoolCounters::default(),
+            marks: VecDeque::new(),
             cfg,
         };
         let mut tombs: Vec<(u64, u64)> = Vec::new(); // (segment holding it, seq)
@@ -301,6 +306,8 @@ impl Spool {
             }
         }
         sp.counters.recovered = sp.index.len() as u64;
+        // Recovered alerts have waited at least since now.
+        sp.marks.push_back((0, Instant::now()));
         sp.next_seq = next_seq;
         // Always write into a fresh segment: an old one may end in a cut tail.
         sp.head = last.map_or(1, |l| l + 1);
@@ -389,6 +396,14 @@ impl Spool {
             ));
         }
         self.next_seq += 1;
+        let now = Instant::now();
+        if self
+            .marks
+            .back()
+            .is_none_or(|m| now.duration_since(m.1) >= Duration::from_secs(1))
+        {
+            self.marks.push_back((seq, now));
+        }
         let live_limit = self.cfg.max_bytes / 2;
         while self.live_bytes + data.len() as u64 > live_limit {
             if !self.evict_one(severity)? {
@@ -607,6 +622,36 @@ impl Spool {
         }
     }
 
+    /// Lowest sequence number still in the spool.
+    fn oldest_seq(&self) -> Option<u64> {
+        // The index is ordered by (severity, seq): the first entry of each
+        // severity is that severity's oldest.
+        let mut best: Option<u64> = None;
+        let mut from = 0u16;
+        while from <= u8::MAX as u16 {
+            let Some((&(sev, seq), _)) = self.index.range((from as u8, 0)..).next() else {
+                break;
+            };
+            best = Some(best.map_or(seq, |b| b.min(seq)));
+            from = sev as u16 + 1;
+        }
+        best
+    }
+
+    /// How long the oldest alert still in the spool has waited for the
+    /// collector's ack (to within a second; zero when the spool is empty).
+    /// Alerts recovered at start count from the start.
+    pub fn oldest_wait(&mut self) -> Duration {
+        let Some(oldest) = self.oldest_seq() else {
+            self.marks.clear();
+            return Duration::ZERO;
+        };
+        while self.marks.len() >= 2 && self.marks[1].0 <= oldest {
+            self.marks.pop_front();
+        }
+        self.marks.front().map_or(Duration::ZERO, |m| m.1.elapsed())
+    }
+
     /// Alerts waiting for an ack (in flight or not).
     pub fn depth(&self) -> u64 {
         self.index.len() as u64
@@ -743,6 +788,26 @@ mod test {
             .filter(|e| seg_number(&e.as_ref().unwrap().file_name().to_string_lossy()).is_some());
         assert!(segs.count() <= 2);
         fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn oldest_wait_follows_the_oldest_alert_of_any_severity() {
+        let d = tmp("lag");
+        let mut sp = Spool::open(cfg(&d)).unwrap();
+        assert_eq!(sp.oldest_wait(), Duration::ZERO);
+        // A low-severity alert first, then (over a second later) severe ones:
+        // the severe ones drain first, the wait is the low one's.
+        let old = sp.append(3, body).unwrap();
+        std::thread::sleep(Duration::from_millis(1100));
+        let newer: Vec<u64> = (0..3).map(|_| sp.append(1, body).unwrap()).collect();
+        assert!(sp.oldest_wait() >= Duration::from_millis(1100));
+        sp.ack(&newer).unwrap();
+        assert!(sp.oldest_wait() >= Duration::from_millis(1100));
+        sp.ack(&[old]).unwrap();
+        assert_eq!(sp.oldest_wait(), Duration::ZERO);
+        // A fresh alert waits from its own append, not from the old marks.
+        sp.append(2, body).unwrap();
+        assert!(sp.oldest_wait() < Duration::from_millis(1000));
     }
 
     #[test]
