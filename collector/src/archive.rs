@@ -63,6 +63,12 @@ impl EveArchive {
             buf.extend_from_slice(l);
             buf.push(b'\n');
         }
+        self.write_all(&buf)
+    }
+
+    /// Writes lines already joined, each ending in a newline, and syncs them
+    /// to disk. They go to one file: rotation happens before, not within.
+    pub fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         if buf.is_empty() {
             return Ok(());
         }
@@ -79,7 +85,7 @@ impl EveArchive {
                 }
             }
         }
-        self.file.write_all(&buf)?;
+        self.file.write_all(buf)?;
         self.file.sync_data()?;
         self.len += buf.len() as u64;
         Ok(())

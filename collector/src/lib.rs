@@ -2,28 +2,34 @@
 //!
 //! A sensor streams [`Batch`]es over gRPC with mutual TLS; its identity is the
 //! common name of its client certificate. For each batch the collector drops
-//! alert ids it has already delivered ([`dedup::DedupWindow`], persisted),
-//! appends the new alerts to a rotating EVE JSONL archive
+//! alert ids it has already delivered or is delivering ([`ledger::Ledger`],
+//! persisted), appends the new alerts to a rotating EVE JSONL archive
 //! ([`archive::EveArchive`]), publishes each to NATS JetStream (stream
 //! `VIGIE_ALERTS`, subject `vigie.alerts.<sensor>`, `Nats-Msg-Id` = alert id)
 //! and waits for the publish acks. Only then is the batch acked to the sensor,
-//! so an alert is never acked before it is stored twice.
+//! so an alert is never acked before it is stored twice. Batches of a stream
+//! are pipelined ([`PIPELINE_DEPTH`]): the next is archived and published while
+//! the one before waits for JetStream, and acks go back in order.
 #![deny(missing_docs)]
 
 pub mod archive;
 pub mod dedup;
+pub mod ledger;
 pub mod pki;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use async_nats::jetstream::context::PublishAckFuture;
+use async_nats::Subject;
 use futures_util::Stream;
+use ledger::{Claim, Delivery, Ledger};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
+use tokio::sync::mpsc;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 use vigie_proto::v1::collector_server::{Collector, CollectorServer};
@@ -103,18 +109,32 @@ pub struct SensorStatus {
     pub version: String,
 }
 
-struct State {
-    dedup: dedup::DedupWindow,
-    archive: archive::EveArchive,
-    health: BTreeMap<String, SensorStatus>,
-    health_path: PathBuf,
+/// Most batches of one stream archived and published but not yet settled
+/// (JetStream acks awaited, ids recorded); the next one waits to be read.
+pub const PIPELINE_DEPTH: usize = 8;
+
+/// JetStream publish acks awaited at once, all streams together: room for
+/// [`PIPELINE_DEPTH`] batches of a few thousand alerts from a few sensors.
+const MAX_ACKS_IN_FLIGHT: usize = 65_536;
+
+/// Health of every sensor and the file `vigie collector status` reads.
+struct HealthBook {
+    sensors: BTreeMap<String, SensorStatus>,
+    path: PathBuf,
 }
 
 /// The gRPC service (cheap to clone: shared state).
 #[derive(Clone)]
 pub struct CollectorService {
-    state: Arc<Mutex<State>>,
+    ledger: Arc<Mutex<Ledger>>,
+    archive: Arc<Mutex<archive::EveArchive>>,
+    health: Arc<Mutex<HealthBook>>,
     js: Option<async_nats::jetstream::Context>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics halfway through an update, so a poisoned lock is usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn now_secs() -> u64 {
@@ -165,75 +185,120 @@ fn eve_line(a: &Alert) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap_or_default()
 }
 
+/// A batch archived and published, its publish acks not yet awaited.
+struct InFlight {
+    batch_seq: u64,
+    claim: Claim,
+    publish_acks: Vec<PublishAckFuture>,
+    waits_for: Vec<Arc<Delivery>>,
+    accepted: u32,
+    duplicates: u32,
+    health: Option<SensorHealth>,
+}
+
 impl CollectorService {
-    async fn handle(&self, sensor: &str, batch: Batch) -> Result<Ack, Status> {
-        let mut st = self.state.lock().await;
-        let mut fresh: Vec<Alert> = Vec::with_capacity(batch.alerts.len());
-        let mut dups = 0u32;
-        let mut in_batch = std::collections::HashSet::new();
-        for mut a in batch.alerts {
-            if a.sensor_id != sensor {
-                return Err(Status::permission_denied(format!(
-                    "alert {} claims sensor {:?} but the certificate says {sensor:?}",
-                    a.id, a.sensor_id
-                )));
-            }
-            if st.dedup.contains(&a.id) || !in_batch.insert(a.id.clone()) {
-                dups += 1;
-                continue;
-            }
-            if a.eve_json.is_empty() {
-                a.eve_json = String::from_utf8(eve_line(&a)).unwrap_or_default();
-            }
-            fresh.push(a);
+    /// First half of a batch: claims its new ids, archives them (written and
+    /// synced) and publishes them; the publish acks are left to [`Self::settle`].
+    async fn deliver(
+        &self,
+        sensor: &str,
+        subject: &Subject,
+        batch: Batch,
+    ) -> Result<InFlight, Status> {
+        if let Some(a) = batch.alerts.iter().find(|a| a.sensor_id != sensor) {
+            return Err(Status::permission_denied(format!(
+                "alert {} claims sensor {:?} but the certificate says {sensor:?}",
+                a.id, a.sensor_id
+            )));
         }
-        st.archive
-            .write_lines(fresh.iter().map(|a| a.eve_json.as_bytes()))
-            .map_err(|e| Status::unavailable(format!("archive write failed: {e}")))?;
+        let sorted = Ledger::claim(&self.ledger, batch.alerts.iter().map(|a| a.id.as_str()));
+        let mut alerts = batch.alerts;
+        let mut lines = Vec::with_capacity(sorted.fresh.len());
+        let mut archived = Vec::new();
+        for &i in &sorted.fresh {
+            let Some(a) = alerts.get_mut(i) else {
+                continue;
+            };
+            let line = if a.eve_json.is_empty() {
+                eve_line(a)
+            } else {
+                std::mem::take(&mut a.eve_json).into_bytes()
+            };
+            archived.extend_from_slice(&line);
+            archived.push(b'\n');
+            lines.push((std::mem::take(&mut a.id), line));
+        }
+        if !archived.is_empty() {
+            // The fsync blocks a thread, not this runtime's workers.
+            let archive = self.archive.clone();
+            tokio::task::spawn_blocking(move || lock(&archive).write_all(&archived))
+                .await
+                .map_err(|e| Status::internal(format!("archive writer: {e}")))?
+                .map_err(|e| Status::unavailable(format!("archive write failed: {e}")))?;
+        }
+        let mut publish_acks = Vec::new();
         if let Some(js) = &self.js {
-            let subject = format!("vigie.alerts.{sensor}");
-            let mut acks = Vec::with_capacity(fresh.len());
-            for a in &fresh {
+            publish_acks.reserve(lines.len());
+            for (id, line) in lines {
                 let mut h = async_nats::HeaderMap::new();
-                h.insert(async_nats::header::NATS_MESSAGE_ID, a.id.as_str());
+                h.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
                 let f = js
-                    .publish_with_headers(
-                        subject.clone(),
-                        h,
-                        a.eve_json.clone().into_bytes().into(),
-                    )
+                    .publish_with_headers(subject.clone(), h, line.into())
                     .await
                     .map_err(|e| Status::unavailable(format!("JetStream publish failed: {e}")))?;
-                acks.push(f);
-            }
-            for f in acks {
-                f.await.map_err(|e| {
-                    Status::unavailable(format!("JetStream publish ack failed: {e}"))
-                })?;
+                publish_acks.push(f);
             }
         }
-        st.dedup
-            .record(fresh.iter().map(|a| a.id.as_str()))
+        Ok(InFlight {
+            batch_seq: batch.batch_seq,
+            accepted: sorted.fresh.len() as u32,
+            duplicates: sorted.duplicates,
+            claim: sorted.claim,
+            waits_for: sorted.waits_for,
+            publish_acks,
+            health: batch.health,
+        })
+    }
+
+    /// Second half of a batch: waits for its publish acks and for the batches
+    /// delivering ids it repeats, records its ids as delivered, notes health.
+    async fn settle(&self, sensor: &str, b: InFlight) -> Result<Ack, Status> {
+        for f in b.publish_acks {
+            f.await
+                .map_err(|e| Status::unavailable(format!("JetStream publish ack failed: {e}")))?;
+        }
+        let claim = b.claim;
+        tokio::task::spawn_blocking(move || claim.settle())
+            .await
+            .map_err(|e| Status::internal(format!("dedup writer: {e}")))?
             .map_err(|e| Status::unavailable(format!("dedup log write failed: {e}")))?;
-        let accepted = fresh.len() as u32;
-        let path = st.health_path.clone();
-        let s = st.health.entry(sensor.to_string()).or_default();
+        for d in &b.waits_for {
+            if !d.delivered().await {
+                return Err(Status::unavailable(format!(
+                    "batch {}: some alerts were being delivered by another stream of {sensor:?}, which failed; send them again",
+                    b.batch_seq
+                )));
+            }
+        }
+        let mut book = lock(&self.health);
+        let HealthBook { sensors, path } = &mut *book;
+        let s = sensors.entry(sensor.to_string()).or_default();
         s.last_seen = now_secs();
         s.batches += 1;
-        s.accepted += accepted as u64;
-        s.duplicates += dups as u64;
-        if let Some(h) = batch.health {
+        s.accepted += b.accepted as u64;
+        s.duplicates += b.duplicates as u64;
+        if let Some(h) = b.health {
             apply_health(s, &h);
-            let snapshot = serde_json::to_vec_pretty(&st.health).unwrap_or_default();
+            let snapshot = serde_json::to_vec_pretty(&sensors).unwrap_or_default();
             let tmp = path.with_extension("json.tmp");
             if std::fs::write(&tmp, snapshot).is_ok() {
-                let _ = std::fs::rename(&tmp, &path);
+                let _ = std::fs::rename(&tmp, &*path);
             }
         }
         Ok(Ack {
-            batch_seq: batch.batch_seq,
-            accepted,
-            duplicates: dups,
+            batch_seq: b.batch_seq,
+            accepted: b.accepted,
+            duplicates: b.duplicates,
         })
     }
 }
@@ -253,26 +318,56 @@ type AckStream = Pin<Box<dyn Stream<Item = Result<Ack, Status>> + Send + 'static
 impl Collector for CollectorService {
     type ShipStream = AckStream;
 
+    /// Three tasks per stream, joined by bounded channels: the reader takes
+    /// batches off the wire, the deliverer archives and publishes them, the
+    /// settler awaits their publish acks in order and sends the acks. Each
+    /// awaits one thing at a time (nothing is raced in a `select!`), and each
+    /// ends when the one before it does, or when the one after it is gone.
     async fn ship(&self, req: Request<Streaming<Batch>>) -> Result<Response<AckStream>, Status> {
         let sensor = peer_identity(&req)?;
         let mut inbound = req.into_inner();
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Ack, Status>>(16);
-        let svc = self.clone();
+        let (batch_tx, mut batch_rx) = mpsc::channel::<Batch>(2);
+        let (flight_tx, mut flight_rx) = mpsc::channel::<Result<InFlight, Status>>(PIPELINE_DEPTH);
+        let (ack_tx, ack_rx) = mpsc::channel::<Result<Ack, Status>>(PIPELINE_DEPTH);
         tokio::spawn(async move {
-            // The stream ends when the sensor hangs up or breaks the connection.
+            // Ends when the sensor hangs up or breaks the connection.
             while let Ok(Some(b)) = inbound.message().await {
-                let r = svc.handle(&sensor, b).await;
-                let stop = r.is_err();
-                if tx.send(r).await.is_err() || stop {
+                if batch_tx.send(b).await.is_err() {
                     break;
                 }
             }
         });
-        let out =
-            futures_util::stream::unfold(
-                rx,
-                |mut rx| async move { rx.recv().await.map(|x| (x, rx)) },
-            );
+        let svc = self.clone();
+        let subject = Subject::from(format!("vigie.alerts.{sensor}"));
+        let sensor2 = sensor.clone();
+        tokio::spawn(async move {
+            while let Some(b) = batch_rx.recv().await {
+                let r = svc.deliver(&sensor2, &subject, b).await;
+                let stop = r.is_err();
+                if flight_tx.send(r).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        let svc = self.clone();
+        tokio::spawn(async move {
+            // Batches already published are settled even when the sensor is
+            // gone: their ids are recorded, a resend is a duplicate.
+            while let Some(b) = flight_rx.recv().await {
+                let r = match b {
+                    Ok(b) => svc.settle(&sensor, b).await,
+                    Err(e) => Err(e),
+                };
+                let stop = r.is_err();
+                let _ = ack_tx.send(r).await;
+                if stop {
+                    break;
+                }
+            }
+        });
+        let out = futures_util::stream::unfold(ack_rx, |mut rx| async move {
+            rx.recv().await.map(|x| (x, rx))
+        });
         Ok(Response::new(Box::pin(out)))
     }
 }
@@ -313,7 +408,9 @@ pub async fn serve(
             let client = async_nats::connect(url.as_str())
                 .await
                 .map_err(|e| format!("NATS {url}: {e}"))?;
-            let js = async_nats::jetstream::new(client);
+            let js = async_nats::jetstream::ContextBuilder::new()
+                .max_ack_inflight(MAX_ACKS_IN_FLIGHT)
+                .build(client);
             js.get_or_create_stream(async_nats::jetstream::stream::Config {
                 name: STREAM.to_string(),
                 subjects: vec!["vigie.alerts.>".to_string()],
@@ -326,14 +423,12 @@ pub async fn serve(
         }
         None => None,
     };
-    let health_path = cfg.state_dir.join("health.json");
-    let health = read_status(&cfg).unwrap_or_default();
     let svc = CollectorService {
-        state: Arc::new(Mutex::new(State {
-            dedup,
-            archive,
-            health,
-            health_path,
+        ledger: Arc::new(Mutex::new(Ledger::new(dedup))),
+        archive: Arc::new(Mutex::new(archive)),
+        health: Arc::new(Mutex::new(HealthBook {
+            sensors: read_status(&cfg).unwrap_or_default(),
+            path: cfg.state_dir.join("health.json"),
         })),
         js,
     };
