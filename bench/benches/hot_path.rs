@@ -118,10 +118,8 @@ fn bench_flow(c: &mut Criterion) {
 
 fn bench_dispatch(c: &mut Criterion) {
     let all = sample_frames();
-    let mut batch = RawBatch {
-        first_pkt_no: 1,
-        ..Default::default()
-    };
+    let mut batch = RawBatch::default();
+    batch.first_pkt_no = 1;
     for (i, (dlt, f)) in all.iter().cycle().take(256).enumerate() {
         batch.push(
             1_600_000_000_000_000_000 + i as u64,
