@@ -350,10 +350,10 @@ fn dns_matches_zeek_and_arkime() {
     arkime(&root, &mut score);
     score.print("DNS vs Zeek / Arkime");
     let (eq, tot) = score.totals();
-    // Measured 417/422. Left: one IPv6-fragmented response (this helper does
-    // not reassemble fragments), Zeek's RD=F on two queries that set RD and
+    // Measured 427/431 (frames go through vigie's decoder, so fragmented and
+    // tunnelled DNS count too). Left: Zeek's RD=F on two queries that set RD and
     // RA=F on one NXDOMAIN that sets RA, one AAAA record Arkime keeps with
     // another copy's TTL.
     assert!(tot >= 400, "too few comparisons: {tot}");
-    assert!(score.ratio() >= 0.985, "{eq}/{tot}");
+    assert!(score.ratio() >= 0.99, "{eq}/{tot}");
 }

@@ -388,8 +388,10 @@ fn http_matches_zeek_arkime_ndpi() {
     ndpi(&root, &mut score);
     score.print("HTTP vs Zeek / Arkime / nDPI");
     let (eq, tot) = score.totals();
-    // Measured 2144/2151; the rest are HTTP inside outer IP fragments (GTP)
-    // and a Teredo flow this helper does not decapsulate.
+    // Measured 2166/2169. Left: Zeek decodes %XX in the URI (vigie keeps the
+    // raw URI, as the reference IDS's http.url does) in two URIs, and one body in
+    // GTP over outer IP fragments that this helper's simple TCP assembler
+    // sees 5,760 bytes short.
     assert!(tot >= 2100, "too few comparisons: {tot}");
     assert!(score.ratio() >= 0.995, "{eq}/{tot}");
 }

@@ -1,5 +1,5 @@
 //! Test-only helpers for the app-layer comparison tests: a small pcap reader
-//! and TCP stream assembler (the real reassembler is not wired in yet), plus
+//! and TCP stream assembler over vigie's decoder (tunnels, defragmentation), plus
 //! per-field score keeping.
 #![allow(dead_code)]
 
@@ -360,6 +360,36 @@ fn parse_l4(proto: u8, src: IpAddr, dst: IpAddr, l4: &[u8], depth: u8) -> Option
 }
 
 /// Frames of a pcap or pcapng file with their link types.
+/// Every frame as its innermost IP packet, as a raw IP frame (link type
+/// 101), through vigie's decoder (whose tunnel decapsulation and
+/// defragmentation are tested against Zeek elsewhere): fragments are
+/// replaced by the datagram they make up. Frames without IP stay as they are.
+fn defragmented(frames: Vec<(i32, Vec<u8>)>) -> Vec<(i32, Vec<u8>)> {
+    use vigie_sensor::decode::{Decoded, Decoder, DecoderConfig, Packet};
+    let mut dec = Decoder::new(DecoderConfig::default());
+    let mut pkt = Packet::default();
+    let mut out = Vec::with_capacity(frames.len());
+    for (lt, frame) in frames {
+        match dec.decode(lt as u32, 0, &frame, &mut pkt) {
+            Decoded::Reassembled => {
+                let ip = dec
+                    .reassembled()
+                    .get(pkt.ip_off as usize..)
+                    .unwrap_or_default();
+                out.push((101, ip.to_vec()));
+            }
+            Decoded::FragmentHeld => {}
+            // Tunnels too: the innermost IP packet, as vigie sees it.
+            Decoded::Ok if pkt.l3.is_some() => {
+                let ip = frame.get(pkt.ip_off as usize..).unwrap_or_default();
+                out.push((101, ip.to_vec()));
+            }
+            Decoded::Ok | Decoded::NoL3 => out.push((lt, frame)),
+        }
+    }
+    out
+}
+
 pub fn read_frames(path: &Path) -> Vec<(i32, Vec<u8>)> {
     use pcap_parser::pcapng::Block;
     use pcap_parser::{PcapCapture, PcapNGCapture};
@@ -464,7 +494,7 @@ pub fn connections(path: &Path) -> Vec<Conn> {
     let mut tcp_index: HashMap<(IpAddr, u16, IpAddr, u16), usize> = HashMap::new();
     let mut udp: Vec<Conn> = Vec::new();
     let mut udp_index: HashMap<(IpAddr, u16, IpAddr, u16), usize> = HashMap::new();
-    for (lt, frame) in read_frames(path) {
+    for (lt, frame) in defragmented(read_frames(path)) {
         let Some((off, et)) = l3_start(lt, &frame) else {
             continue;
         };
