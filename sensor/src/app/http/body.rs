@@ -197,6 +197,8 @@ enum Decoder {
     Raw(DeflateDecoder<Vec<u8>>),
     /// Deflate whose wrapping is not known yet (first bytes pending).
     DeflatePending(Vec<u8>),
+    /// Labelled gzip, magic not seen yet (first bytes pending).
+    GzipPending(Vec<u8>),
 }
 
 impl std::fmt::Debug for Decoder {
@@ -206,6 +208,7 @@ impl std::fmt::Debug for Decoder {
             Decoder::Zlib(_) => "Zlib",
             Decoder::Raw(_) => "Raw",
             Decoder::DeflatePending(_) => "DeflatePending",
+            Decoder::GzipPending(_) => "GzipPending",
         })
     }
 }
@@ -292,7 +295,7 @@ impl BodySink {
     pub fn new(coding: Coding, limits: BodyLimits) -> BodySink {
         let decoder = match coding {
             Coding::Identity => None,
-            Coding::Gzip => Some(Decoder::Gzip(GzDecoder::new(Vec::new()))),
+            Coding::Gzip => Some(Decoder::GzipPending(Vec::new())),
             Coding::Deflate => Some(Decoder::DeflatePending(Vec::new())),
         };
         BodySink {
@@ -336,6 +339,24 @@ impl BodySink {
     }
 
     fn inflate(&mut self, step: &[u8]) {
+        if let Some(Decoder::GzipPending(buf)) = &mut self.decoder {
+            buf.extend_from_slice(step);
+            if buf.len() < 2 {
+                return;
+            }
+            let pending = std::mem::take(buf);
+            if pending.starts_with(&[0x1f, 0x8b]) {
+                self.decoder = Some(Decoder::Gzip(GzDecoder::new(Vec::new())));
+                self.inflate(&pending);
+            } else {
+                // Labelled gzip but sent as it is (servers and malware do
+                // this): the body is taken as it came, as other IDSs do.
+                self.decoder = None;
+                self.coded = false;
+                self.emit(&pending);
+            }
+            return;
+        }
         if let Some(Decoder::DeflatePending(buf)) = &mut self.decoder {
             buf.extend_from_slice(step);
             if buf.len() < 2 {
@@ -356,7 +377,12 @@ impl BodySink {
             Some(Decoder::Gzip(d)) => d.write_all(step).map(|_| std::mem::take(d.get_mut())),
             Some(Decoder::Zlib(d)) => d.write_all(step).map(|_| std::mem::take(d.get_mut())),
             Some(Decoder::Raw(d)) => d.write_all(step).map(|_| std::mem::take(d.get_mut())),
-            _ => return,
+            // Taken as identity after the first bytes (see GzipPending).
+            None => {
+                self.emit(step);
+                return;
+            }
+            Some(Decoder::DeflatePending(_) | Decoder::GzipPending(_)) => return,
         };
         match res {
             Ok(out) => self.emit(&out),
@@ -423,6 +449,10 @@ impl BodySink {
                 Some(Decoder::Zlib(d)) => d.finish().ok(),
                 Some(Decoder::Raw(d)) => d.finish().ok(),
                 Some(Decoder::DeflatePending(b)) => Some(b),
+                Some(Decoder::GzipPending(b)) => {
+                    self.coded = false;
+                    Some(b)
+                }
                 None => None,
             };
             if let Some(t) = tail {
@@ -531,5 +561,26 @@ mod test {
         s.write(b"\x1f\x8b\x08\x00garbagegarbagegarbage");
         s.finish();
         assert_eq!(s.take_anomalies(), vec![BodyAnomaly::DecompressionFailed]);
+    }
+
+    #[test]
+    fn gzip_label_on_clear_text_keeps_the_body() {
+        let body = br#"{"sdk_version":"1","app_package":"x"}"#;
+        // Whole, byte by byte (the magic check waits for two bytes), and a
+        // one-byte body that ends before the check.
+        for step in [body.len(), 1] {
+            let mut s = BodySink::new(Coding::Gzip, LIMITS);
+            for c in body.chunks(step) {
+                s.write(c);
+            }
+            let h = s.finish().unwrap();
+            assert_eq!(s.data, body);
+            assert_eq!(h.md5, <[u8; 16]>::from(Md5::digest(body)));
+            assert!(s.take_anomalies().is_empty());
+        }
+        let mut s = BodySink::new(Coding::Gzip, LIMITS);
+        s.write(b"{");
+        s.finish();
+        assert_eq!(s.data, b"{");
     }
 }

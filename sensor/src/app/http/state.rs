@@ -397,6 +397,7 @@ impl HttpState {
                         .is_some_and(|t| t.request_protocol.is_empty());
                 match (http09, tx) {
                     (true, Some(i)) => self.finish_request_headers(i),
+                    (false, Some(i)) => self.close_in_headers(dir, i),
                     _ => self.raise(HttpEvent::TruncatedMessage, tx),
                 }
             }
@@ -406,6 +407,38 @@ impl HttpState {
                     Direction::ToClient => &mut self.resp,
                 };
                 side.phase = other;
+            }
+        }
+    }
+
+    /// The stream in `dir` ended inside the headers of transaction `i`
+    /// (no blank line): what arrived is all there is. A last unterminated
+    /// line still counts, the headers are finished so detection and logs see
+    /// them, and the message ends there with no body.
+    fn close_in_headers(&mut self, dir: Direction, i: usize) {
+        self.raise(HttpEvent::TruncatedMessage, Some(i));
+        let side = match dir {
+            Direction::ToServer => &mut self.req,
+            Direction::ToClient => &mut self.resp,
+        };
+        if side.line.iter().any(|&c| c != b'\r') {
+            self.on_header_line(dir);
+        }
+        match dir {
+            Direction::ToServer => self.finish_request_headers(i),
+            Direction::ToClient => self.finish_response_headers(i),
+        }
+        let side = match dir {
+            Direction::ToServer => &mut self.req,
+            Direction::ToClient => &mut self.resp,
+        };
+        if let Phase::Body(_, sink) = std::mem::replace(&mut side.phase, Phase::Failed) {
+            self.finish_body(dir, Some(i), sink);
+        }
+        if let Some(t) = self.txs.get_mut(i) {
+            match dir {
+                Direction::ToServer => t.request_complete = true,
+                Direction::ToClient => t.response_complete = true,
             }
         }
     }
@@ -1158,6 +1191,28 @@ mod test {
         let resp_total: u64 = txs.iter().map(|t| t.response_bytes).sum();
         assert_eq!(req_total, req.len() as u64);
         assert_eq!(resp_total, resp.len() as u64);
+    }
+
+    #[test]
+    fn close_inside_response_headers_keeps_them() {
+        // The server closes after its headers without the blank line (and the
+        // last line unterminated in the second case): the headers still count.
+        for resp in [
+            &b"HTTP/1.0 200 OK\r\nServer:ng1nx\r\n"[..],
+            b"HTTP/1.0 200 OK\r\nX-A: 1\r\nServer: ng1nx",
+        ] {
+            let mut s = HttpState::new();
+            feed_all(&mut s, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", resp);
+            s.close(Direction::ToClient);
+            let txs = s.take_complete();
+            assert_eq!(txs.len(), 1);
+            assert_eq!(
+                txs[0].header(Direction::ToClient, "server"),
+                Some(&b"ng1nx"[..])
+            );
+            assert!(txs[0].response_header_buf.ends_with(b"ng1nx\r\n"));
+            assert_eq!(s.event_count(HttpEvent::TruncatedMessage), 1);
+        }
     }
 
     #[test]
