@@ -689,6 +689,16 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             tcp(b"x").app(AppProto::Tls),
             false,
         ),
+        (
+            r#"alert tcp any any -> any any (app-layer-protocol:!http,final; sid:1;)"#,
+            tcp(b"x").app(AppProto::Tls),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (app-layer-protocol:!http,final; sid:1;)"#,
+            tcp(b"x"),
+            false,
+        ),
         // sticky buffers, legacy modifiers, transforms
         (
             r#"alert http any any -> any any (http.uri; content:"/admin"; startswith; sid:1;)"#,
@@ -1062,12 +1072,14 @@ alert tcp any any -> any any (content:"y"; sid:7;)
 alert tcp $NOPE any -> any any (sid:8;)
 alert tcp any any -> any any (content:"abc"; depth:2; sid:9;)
 alert tcp any any -> any any (content:"x"; byte_test:2,=,1,0,dce; sid:10;)
+alert tcp any any -> any any (app-layer-protocol:http1,to_server; sid:11;)
+alert tcp any any -> any any (app-layer-protocol:!http,final; sid:12;)
 "#,
         "bad.rules",
     );
     let r = b.report();
     let text = check_report(&r);
-    assert!(text.ends_with("1 rules loaded, 11 rejected"), "{text}");
+    assert!(text.ends_with("2 rules loaded, 12 rejected"), "{text}");
     for want in [
         "bad.rules:1 sid 1: unknown keyword \"foo\"",
         "bad.rules:2 sid 2: bad pcre",
@@ -1080,6 +1092,7 @@ alert tcp any any -> any any (content:"x"; byte_test:2,=,1,0,dce; sid:10;)
         "bad.rules:10 sid 8: source address: unknown address variable \"$NOPE\"",
         "bad.rules:11 sid 9: depth 2 is smaller than the content length 3",
         "bad.rules:12 sid 10: byte_test: \"dce\" is not supported",
+        "bad.rules:13 sid 11: app-layer-protocol: \"to_server\" is not supported",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }

@@ -1478,7 +1478,23 @@ impl Builder<'_, '_> {
                     Some(r) => (true, r.trim()),
                     None => (false, v),
                 };
-                let p = p.split(',').next().unwrap_or(p).trim();
+                let mut parts = p.split(',').map(str::trim);
+                let p = parts.next().unwrap_or(p);
+                // vigie keeps one protocol per flow, decided once: `final`
+                // and `either` ask for exactly that; a protocol per direction
+                // or the original one before a change is not tracked.
+                match parts.next() {
+                    None | Some("final") | Some("either") => {}
+                    Some(m @ ("to_server" | "to_client" | "original")) => {
+                        return Err(format!(
+                            "app-layer-protocol: \"{m}\" is not supported (vigie keeps one protocol per flow, not one per direction or the one before a change)"
+                        ))
+                    }
+                    Some(m) => return Err(format!("app-layer-protocol: unknown modifier \"{m}\"")),
+                }
+                if let Some(extra) = parts.next() {
+                    return Err(format!("app-layer-protocol: unexpected \"{extra}\""));
+                }
                 let proto = AppProto::from_name(p)
                     .ok_or_else(|| format!("app-layer-protocol: unknown protocol \"{p}\""))?;
                 self.check(PktCheck::AppProto { proto, negated });

@@ -106,6 +106,13 @@ pub fn detect_protocol(
     if need_more && ts.len().max(tc.len()) < DECIDE_AFTER {
         return None;
     }
+    // TCP: one direction matched nothing and the other has sent nothing
+    // yet. Its first bytes decide (an HTTP response to a request with an
+    // unknown method is HTTP), as in the reference IDS; the caller gives up
+    // once a direction has buffered its detection limit.
+    if tcp && !need_more && (ts.is_empty() || tc.is_empty()) {
+        return None;
+    }
     // Port fallback, only where the content does not contradict it.
     let by_port = |p: u16| -> Option<AppProto> {
         match (tcp, p) {
@@ -220,10 +227,27 @@ mod test {
     }
 
     #[test]
-    fn port_fallback_and_failed() {
-        // Server speaks first on 443 with bytes that are not TLS: failed.
+    fn tcp_waits_for_the_other_direction_before_failing() {
+        let req = b"NOTMETHOD /WANIPConnection HTTP/1.1\r\nHost: 192.168.0.1\r\n\r\n";
+        assert_eq!(detect_protocol(6, 59888, 80, req, &[]), None);
         assert_eq!(
-            detect_protocol(6, 443, 50000, &[], b"SSH-2.0-OpenSSH_8.9\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n"),
+            detect_protocol(6, 59888, 80, req, b"HTTP/1.0 200 OK\r\n"),
+            Some(AppProto::Http)
+        );
+        assert_eq!(
+            detect_protocol(6, 59888, 80, req, b"\x00\x01garbage garbage"),
+            Some(AppProto::Unknown)
+        );
+    }
+
+    #[test]
+    fn port_fallback_and_failed() {
+        // Server speaks first on 443 with bytes that are not TLS: failed once
+        // the client has said something that is not TLS either.
+        let banner = b"SSH-2.0-OpenSSH_8.9\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
+        assert_eq!(detect_protocol(6, 443, 50000, &[], banner), None);
+        assert_eq!(
+            detect_protocol(6, 443, 50000, b"SSH-2.0-client\r\n", banner),
             Some(AppProto::Unknown)
         );
         assert_eq!(AppProto::Unknown.eve_name(), "failed");

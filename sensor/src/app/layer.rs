@@ -260,10 +260,17 @@ mod test {
             panic!("not dns")
         };
         assert_eq!(s.transactions().len(), 1);
+        // TCP bytes that match nothing wait for the other direction, then fail.
         let mut b = AppLayer::new(6, 40000, 5555);
         b.on_data(Direction::ToServer, &[0u8; 100]);
+        assert_eq!(b.proto, None);
+        b.on_data(Direction::ToClient, &[0u8; 10]);
         assert_eq!(b.proto, Some(AppProto::Unknown));
         assert!(matches!(b.state, AppState::Failed));
+        // ... or fail once one direction has sent the detection limit alone.
+        let mut b = AppLayer::new(6, 40000, 5555);
+        b.on_data(Direction::ToServer, &vec![0u8; MAX_DETECT_BYTES]);
+        assert_eq!(b.proto, Some(AppProto::Unknown));
         // A gap before detection fails the flow.
         let mut c = AppLayer::new(6, 40000, 80);
         c.on_data(Direction::ToServer, b"GE");
