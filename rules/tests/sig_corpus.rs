@@ -261,8 +261,10 @@ fn suricata_verify_core_tier_parses() {
     for f in &failed {
         eprintln!("  {f}");
     }
-    // Reached when this test was written; raise it as the engine grows.
-    assert!(full >= 99, "only {full}/{cases} cases parse fully");
+    // Raise it as the engine grows. It was 99 until `app-layer-protocol`'s
+    // direction modifiers, silently ignored before, were rejected with their
+    // reason (detect-app-layer-protocol-05 asks for a protocol per direction).
+    assert!(full >= 98, "only {full}/{cases} cases parse fully");
 }
 
 /// Every prefix and a set of byte mutations of real rules: never a panic.
