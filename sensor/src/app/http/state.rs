@@ -375,13 +375,18 @@ impl HttpState {
         }
     }
 
+    /// The parsing state of one direction.
+    fn side(&mut self, dir: Direction) -> &mut Side {
+        match dir {
+            Direction::ToServer => &mut self.req,
+            Direction::ToClient => &mut self.resp,
+        }
+    }
+
     /// The stream in `dir` ended: finishes a body read until close and
     /// flags messages cut short.
     pub fn close(&mut self, dir: Direction) {
-        let side = match dir {
-            Direction::ToServer => &mut self.req,
-            Direction::ToClient => &mut self.resp,
-        };
+        let side = self.side(dir);
         let phase = std::mem::replace(&mut side.phase, Phase::Failed);
         let tx = side.tx;
         match phase {
@@ -401,13 +406,7 @@ impl HttpState {
                     _ => self.raise(HttpEvent::TruncatedMessage, tx),
                 }
             }
-            other => {
-                let side = match dir {
-                    Direction::ToServer => &mut self.req,
-                    Direction::ToClient => &mut self.resp,
-                };
-                side.phase = other;
-            }
+            other => self.side(dir).phase = other,
         }
     }
 
@@ -417,22 +416,14 @@ impl HttpState {
     /// them, and the message ends there with no body.
     fn close_in_headers(&mut self, dir: Direction, i: usize) {
         self.raise(HttpEvent::TruncatedMessage, Some(i));
-        let side = match dir {
-            Direction::ToServer => &mut self.req,
-            Direction::ToClient => &mut self.resp,
-        };
-        if side.line.iter().any(|&c| c != b'\r') {
+        if self.side(dir).line.iter().any(|&c| c != b'\r') {
             self.on_header_line(dir);
         }
         match dir {
             Direction::ToServer => self.finish_request_headers(i),
             Direction::ToClient => self.finish_response_headers(i),
         }
-        let side = match dir {
-            Direction::ToServer => &mut self.req,
-            Direction::ToClient => &mut self.resp,
-        };
-        if let Phase::Body(_, sink) = std::mem::replace(&mut side.phase, Phase::Failed) {
+        if let Phase::Body(_, sink) = std::mem::replace(&mut self.side(dir).phase, Phase::Failed) {
             self.finish_body(dir, Some(i), sink);
         }
         if let Some(t) = self.txs.get_mut(i) {
@@ -447,10 +438,7 @@ impl HttpState {
     /// Inside a body of known framing the body goes on (and gets no hashes);
     /// anywhere else the direction's framing is lost and it stops.
     pub fn gap(&mut self, dir: Direction, len: u64) {
-        let side = match dir {
-            Direction::ToServer => &mut self.req,
-            Direction::ToClient => &mut self.resp,
-        };
+        let side = self.side(dir);
         let tx = side.tx;
         let mut done = false;
         let ok = match &mut side.phase {
@@ -479,10 +467,7 @@ impl HttpState {
         };
         self.raise(HttpEvent::Gap, tx);
         if !ok {
-            let side = match dir {
-                Direction::ToServer => &mut self.req,
-                Direction::ToClient => &mut self.resp,
-            };
+            let side = self.side(dir);
             let phase = std::mem::replace(&mut side.phase, Phase::Failed);
             if let Phase::Body(_, sink) = phase {
                 self.finish_body(dir, tx, sink);
@@ -626,11 +611,8 @@ impl HttpState {
     }
 
     fn add_bytes(&mut self, dir: Direction, n: usize) {
-        let side = match dir {
-            Direction::ToServer => &self.req,
-            Direction::ToClient => &self.resp,
-        };
-        if let Some(t) = side.tx.and_then(|i| self.txs.get_mut(i)) {
+        let tx = self.side(dir).tx;
+        if let Some(t) = tx.and_then(|i| self.txs.get_mut(i)) {
             match dir {
                 Direction::ToServer => t.request_bytes += n as u64,
                 Direction::ToClient => t.response_bytes += n as u64,
@@ -646,11 +628,8 @@ impl HttpState {
 
     fn append_raw(&mut self, dir: Direction, bytes: &[u8]) {
         let max = self.cfg.max_header_bytes;
-        let side = match dir {
-            Direction::ToServer => &self.req,
-            Direction::ToClient => &self.resp,
-        };
-        let Some(t) = side.tx.and_then(|i| self.txs.get_mut(i)) else {
+        let tx = self.side(dir).tx;
+        let Some(t) = tx.and_then(|i| self.txs.get_mut(i)) else {
             return;
         };
         let raw = match dir {
@@ -806,10 +785,7 @@ impl HttpState {
     }
 
     fn on_header_line(&mut self, dir: Direction) {
-        let side = match dir {
-            Direction::ToServer => &mut self.req,
-            Direction::ToClient => &mut self.resp,
-        };
+        let side = self.side(dir);
         let mut line = std::mem::take(&mut side.line);
         let too_long = std::mem::take(&mut side.line_too_long);
         let Some(idx) = side.tx else {
@@ -1013,10 +989,7 @@ impl HttpState {
     }
 
     fn after_body_feed(&mut self, dir: Direction, done: bool, err: Option<FrameError>) {
-        let side = match dir {
-            Direction::ToServer => &mut self.req,
-            Direction::ToClient => &mut self.resp,
-        };
+        let side = self.side(dir);
         let tx = side.tx;
         let mut anomalies = Vec::new();
         if let Phase::Body(_, sink) = &mut side.phase {
@@ -1033,10 +1006,7 @@ impl HttpState {
             self.raise(ev, tx);
         }
         if done {
-            let side = match dir {
-                Direction::ToServer => &mut self.req,
-                Direction::ToClient => &mut self.resp,
-            };
+            let side = self.side(dir);
             let failed = matches!(err, Some(FrameError::BadChunkSize));
             let next = if failed { Phase::Failed } else { Phase::Line };
             if let Phase::Body(_, sink) = std::mem::replace(&mut side.phase, next) {
