@@ -10,11 +10,12 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
 use crate::dedup::DedupWindow;
+use crate::lock;
 
 /// Outcome of one batch's delivery: `None` while pending, then whether its
 /// alerts were archived, published and recorded.
@@ -39,11 +40,6 @@ impl Delivery {
 pub struct Ledger {
     delivered: DedupWindow,
     claimed: HashMap<String, Arc<Delivery>>,
-}
-
-fn lock(m: &Mutex<Ledger>) -> MutexGuard<'_, Ledger> {
-    // Every update leaves the maps consistent, so a poisoned lock is usable.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// What [`Ledger::claim`] made of a batch's ids.
@@ -129,31 +125,32 @@ impl Claim {
     /// The claimed ids were archived and published: records them durably as
     /// delivered, then frees them and tells waiting batches.
     pub fn settle(mut self) -> io::Result<()> {
-        let mut l = lock(&self.ledger);
+        let ledger = self.ledger.clone();
+        let mut l = lock(&ledger);
         if !self.ids.is_empty() {
             l.delivered.record(self.ids.iter().map(String::as_str))?;
         }
+        self.release(&mut l, true);
+        Ok(())
+    }
+
+    /// Frees the claimed ids (under the caller's lock) and tells waiting
+    /// batches the outcome.
+    fn release(&mut self, l: &mut Ledger, delivered: bool) {
         for id in &self.ids {
             l.claimed.remove(id);
         }
-        drop(l);
         self.settled = true;
-        self.delivery.0.send_replace(Some(true));
-        Ok(())
+        self.delivery.0.send_replace(Some(delivered));
     }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        if self.settled {
-            return;
+        if !self.settled {
+            let ledger = self.ledger.clone();
+            self.release(&mut lock(&ledger), false);
         }
-        let mut l = lock(&self.ledger);
-        for id in &self.ids {
-            l.claimed.remove(id);
-        }
-        drop(l);
-        self.delivery.0.send_replace(Some(false));
     }
 }
 
