@@ -56,16 +56,6 @@ impl EveArchive {
         Ok((f, len))
     }
 
-    /// Writes the lines (each without its newline) and syncs them to disk.
-    pub fn write_lines<'a>(&mut self, lines: impl IntoIterator<Item = &'a [u8]>) -> io::Result<()> {
-        let mut buf = Vec::new();
-        for l in lines {
-            buf.extend_from_slice(l);
-            buf.push(b'\n');
-        }
-        self.write_all(&buf)
-    }
-
     /// Writes lines already joined, each ending in a newline, and syncs them
     /// to disk. They go to one file: rotation happens before, not within.
     pub fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
@@ -102,8 +92,8 @@ mod test {
         let _ = fs::remove_dir_all(&d);
         let mut a = EveArchive::open(&d, 100, 2).unwrap();
         for i in 0..30 {
-            let l = format!("{{\"n\":{i:020}}}");
-            a.write_lines([l.as_bytes()]).unwrap();
+            let l = format!("{{\"n\":{i:020}}}\n");
+            a.write_all(l.as_bytes()).unwrap();
         }
         let files = EveArchive::numbers(&d).unwrap();
         assert_eq!(files.len(), 2);
@@ -111,7 +101,7 @@ mod test {
         assert!(last.ends_with(&format!("{{\"n\":{:020}}}\n", 29)));
         drop(a);
         let mut a = EveArchive::open(&d, 100, 2).unwrap();
-        a.write_lines([&b"{}"[..]]).unwrap();
+        a.write_all(b"{}\n").unwrap();
         fs::remove_dir_all(&d).unwrap();
     }
 }
