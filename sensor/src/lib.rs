@@ -17,3 +17,4 @@ pub mod intel;
 pub mod output;
 pub mod pipeline;
 pub mod ship;
+pub mod suricata_conf;

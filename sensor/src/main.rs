@@ -20,6 +20,7 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use vigie_sensor::pipeline::{self, EveTypes, Progress, ReplayConfig, RunSummary};
+use vigie_sensor::suricata_conf::SuricataConf;
 
 #[derive(Parser)]
 #[command(name = "vigie", version, about = "Network sensor and IDS agent")]
@@ -137,10 +138,47 @@ enum RulesCommand {
         /// classification.config to use instead of the embedded default.
         #[arg(long, value_name = "FILE")]
         classification: Option<PathBuf>,
+        #[command(flatten)]
+        settings: SettingsArgs,
         /// Rule files or directories of *.rules.
         #[arg(value_name = "FILE|DIR", required = true)]
         paths: Vec<PathBuf>,
     },
+}
+
+/// Rule variables and settings shared by `replay` and `rules check`.
+#[derive(clap::Args)]
+struct SettingsArgs {
+    /// Rule variable NAME=VALUE (repeatable; `HOME_NET=[10.0.0.0/8]`, `HTTP_PORTS=[80,8080]`):
+    /// names ending in _PORTS or _PORT are port variables. Applied after --suricata-yaml's.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
+    /// Suricata configuration to take rule variables (vars), per-host TCP overlap
+    /// policies (host-os-policy) and the EVE alert xff option from; other keys are ignored
+    /// (an empty path: none).
+    #[arg(long = "suricata-yaml", value_name = "FILE")]
+    suricata_yaml: Option<String>,
+}
+
+impl SettingsArgs {
+    /// The rule variables, and the Suricata configuration when one was named.
+    fn load(&self) -> Result<(vigie_sensor::detect::RuleVars, Option<SuricataConf>), String> {
+        let mut vars = vigie_sensor::detect::RuleVars::default();
+        // An empty path (a script's unset variable) means none.
+        let conf = match self.suricata_yaml.as_ref().filter(|p| !p.is_empty()) {
+            Some(p) => {
+                let c = vigie_sensor::suricata_conf::load(std::path::Path::new(p))?;
+                vars.address.extend(c.address_vars.iter().cloned());
+                vars.port.extend(c.port_vars.iter().cloned());
+                Some(c)
+            }
+            None => None,
+        };
+        for v in &self.vars {
+            vars.set_assignment(v).map_err(|e| format!("--var {e}"))?;
+        }
+        Ok((vars, conf))
+    }
 }
 
 #[derive(clap::Args)]
@@ -151,6 +189,8 @@ struct ReplayArgs {
     /// classification.config to use instead of the embedded default.
     #[arg(long, value_name = "FILE")]
     classification: Option<PathBuf>,
+    #[command(flatten)]
+    settings: SettingsArgs,
     /// Ship alerts to this collector (`https://host:port`), spooled on disk first.
     #[arg(long = "ship-to", value_name = "URL", requires_all = ["ship_ca", "ship_cert", "ship_key", "spool", "sensor_id"])]
     ship_to: Option<String>,
@@ -245,9 +285,10 @@ fn main() -> ExitCode {
                 RulesCommand::Check {
                     strict,
                     classification,
+                    settings,
                     paths,
                 },
-        } => rules_check(&paths, classification.as_deref(), strict),
+        } => rules_check(&paths, classification.as_deref(), &settings, strict),
         Command::Collector(c) => collector(c),
         Command::Pki { cmd } => pki(cmd),
         Command::Intel {
@@ -280,10 +321,22 @@ fn replay(a: ReplayArgs) -> ExitCode {
     if a.threads == 0 || a.threads > 256 {
         return fail("--threads must be between 1 and 256");
     }
+    let (vars, suricata) = match a.settings.load() {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    if let Some(c) = suricata.as_ref().filter(|_| !a.quiet) {
+        if !c.ignored.is_empty() {
+            eprintln!(
+                "vigie: --suricata-yaml: not applied: {} (vigie reads vars, host-os-policy and the alert xff option)",
+                c.ignored.join(", ")
+            );
+        }
+    }
     let engine = if a.rules.is_empty() {
         None
     } else {
-        match vigie_sensor::detect::load_engine(&a.rules, a.classification.as_deref()) {
+        match vigie_sensor::detect::load_engine(&a.rules, a.classification.as_deref(), &vars) {
             Ok((engine, report)) => {
                 if !a.quiet {
                     eprintln!(
@@ -330,10 +383,17 @@ fn replay(a: ReplayArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    let mut eve_types = eve_types;
+    let mut reassembly = vigie_sensor::flow::reassembly::ReassemblyConfig::default();
+    if let Some(c) = suricata {
+        eve_types.xff = c.xff;
+        reassembly.hosts = Arc::new(c.host_policies);
+    }
     let cfg = ReplayConfig {
         threads: a.threads,
         batch_packets: a.batch_packets as usize,
         eve_types,
+        reassembly,
         engine,
         intel,
         alert_tees: shipper.as_ref().and_then(|s| s.tee()).into_iter().collect(),
@@ -435,9 +495,14 @@ fn print_summary(s: &RunSummary) {
 fn rules_check(
     paths: &[PathBuf],
     classification: Option<&std::path::Path>,
+    settings: &SettingsArgs,
     strict: bool,
 ) -> ExitCode {
-    match vigie_sensor::detect::load_engine(paths, classification) {
+    let vars = match settings.load() {
+        Ok((vars, _)) => vars,
+        Err(e) => return fail(e),
+    };
+    match vigie_sensor::detect::load_engine(paths, classification, &vars) {
         Ok((_, report)) => {
             println!("{}", vigie_rules::signature::check_report(&report));
             if report.loaded() == 0 || (strict && report.rejected_count() > 0) {

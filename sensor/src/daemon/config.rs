@@ -225,6 +225,45 @@ pub struct DetectSection {
     /// Worker threads (default 1).
     #[serde(default)]
     pub threads: Option<usize>,
+    /// Rule variables over the defaults, e.g. `HOME_NET = "[10.0.0.0/8]"`;
+    /// names ending in `_PORTS` or `_PORT` are port variables. Applied after
+    /// those of `suricata_yaml`, and re-read on SIGHUP.
+    #[serde(default)]
+    pub vars: std::collections::BTreeMap<String, String>,
+    /// A Suricata configuration to take rule variables (`vars`), per-host
+    /// TCP overlap policies (`host-os-policy`) and the EVE alert `xff` option
+    /// from. Its variables are re-read on SIGHUP; the other two at start.
+    #[serde(default)]
+    pub suricata_yaml: Option<PathBuf>,
+}
+
+impl DetectSection {
+    /// The rule variables, and the Suricata configuration when one is named.
+    pub fn settings(
+        &self,
+    ) -> Result<
+        (
+            crate::detect::RuleVars,
+            Option<crate::suricata_conf::SuricataConf>,
+        ),
+        String,
+    > {
+        let mut vars = crate::detect::RuleVars::default();
+        let conf = match &self.suricata_yaml {
+            Some(p) => {
+                let c = crate::suricata_conf::load(p)?;
+                vars.address.extend(c.address_vars.iter().cloned());
+                vars.port.extend(c.port_vars.iter().cloned());
+                Some(c)
+            }
+            None => None,
+        };
+        for (name, value) in &self.vars {
+            vars.set_assignment(&format!("{name}={value}"))
+                .map_err(|e| format!("[detect] vars: {e}"))?;
+        }
+        Ok((vars, conf))
+    }
 }
 
 /// `[output]`.
@@ -422,6 +461,43 @@ mod test {
     use super::*;
 
     const MIN: &str = "[capture]\ninterface = \"eth1\"\n[output]\neve = \"/tmp/eve.json\"\n";
+
+    #[test]
+    fn rule_variables_come_from_the_config_and_a_suricata_yaml() {
+        let dir = std::env::temp_dir().join(format!("vigie-cfg-vars-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let yaml = dir.join("suricata.yaml");
+        std::fs::write(
+            &yaml,
+            "vars:\n  address-groups:\n    HOME_NET: \"[192.168.0.0/16]\"\n  port-groups:\n    HTTP_PORTS: \"80\"\nhost-os-policy:\n  linux: [10.0.0.0/8]\n",
+        )
+        .unwrap();
+        let text = format!(
+            "{MIN}[detect]\nsuricata_yaml = {:?}\n[detect.vars]\nHOME_NET = \"[10.0.0.0/8]\"\nHTTP_PORTS = \"[80,8080]\"\n",
+            yaml.display()
+        );
+        let c = DaemonConfig::parse(&text, Path::new("t.toml")).unwrap();
+        let (vars, conf) = c.detect.settings().unwrap();
+        // the config's own values come after the yaml's, so they win
+        assert_eq!(
+            vars.address,
+            vec![
+                ("HOME_NET".into(), "[192.168.0.0/16]".into()),
+                ("HOME_NET".into(), "[10.0.0.0/8]".into())
+            ]
+        );
+        assert_eq!(vars.port.last().unwrap().1, "[80,8080]");
+        let conf = conf.unwrap();
+        assert!(!conf.host_policies.is_empty());
+        let (engine, _) = crate::detect::load_engine(&[], None, &vars).expect("variables resolve");
+        drop(engine);
+        let bad = format!("{MIN}[detect.vars]\nHOME_NET = \"[10.0.0.0/33]\"\n");
+        let c = DaemonConfig::parse(&bad, Path::new("t.toml")).unwrap();
+        let (vars, _) = c.detect.settings().unwrap();
+        let e = crate::detect::load_engine(&[], None, &vars).err().unwrap();
+        assert!(e.contains("HOME_NET"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn minimal_config_takes_defaults() {

@@ -66,7 +66,9 @@ impl<'a> EngineSources<'a> {
                 took: t0.elapsed(),
             });
         }
-        let (engine, report) = crate::detect::load_engine(&d.rules, d.classification.as_deref())?;
+        let (vars, _) = d.settings()?;
+        let (engine, report) =
+            crate::detect::load_engine(&d.rules, d.classification.as_deref(), &vars)?;
         if report.loaded() == 0 && report.rejected_count() == 0 {
             // Rule files that hold only comments (the packaged, empty
             // local.rules before the operator adds anything): run without
@@ -437,9 +439,16 @@ pub fn run(cfg_path: &Path) -> Result<(), String> {
         inner: Arc::new(Mutex::new(sink)),
         pending: Vec::new(),
     };
+    let mut eve_types = cfg.eve_types();
+    let mut reassembly = crate::flow::reassembly::ReassemblyConfig::default();
+    if let (_, Some(c)) = cfg.detect.settings()? {
+        eve_types.xff = c.xff;
+        reassembly.hosts = Arc::new(c.host_policies);
+    }
     let pcfg = ReplayConfig {
         threads: cfg.detect.threads.unwrap_or(1),
-        eve_types: cfg.eve_types(),
+        eve_types,
+        reassembly,
         intel: intel.shared.clone(),
         body_hashes: cfg.intel.body_hashes,
         alert_tees: tees,

@@ -54,16 +54,79 @@ pub fn provided_buffers() -> Vec<BufferId> {
         .collect()
 }
 
+/// Rule variables set by the operator, over the built-in defaults
+/// (`HOME_NET` = RFC 1918 ranges, `EXTERNAL_NET` = `!$HOME_NET`, ...).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleVars {
+    /// Address variables (`HOME_NET` = `[10.0.0.0/8]`), applied in order.
+    pub address: Vec<(String, String)>,
+    /// Port variables (`HTTP_PORTS` = `[80,8080]`), applied in order.
+    pub port: Vec<(String, String)>,
+}
+
+impl RuleVars {
+    /// Adds `NAME=VALUE`: a port variable when the name ends in `_PORTS` or
+    /// `_PORT` (as every port group of the reference IDS's defaults), an
+    /// address variable otherwise.
+    pub fn set_assignment(&mut self, text: &str) -> Result<(), String> {
+        let (name, value) = text
+            .split_once('=')
+            .map(|(n, v)| (n.trim().trim_start_matches('$'), v.trim()))
+            .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+            .ok_or_else(|| format!("{text:?}: expected NAME=VALUE"))?;
+        let list = if name.ends_with("_PORTS") || name.ends_with("_PORT") {
+            &mut self.port
+        } else {
+            &mut self.address
+        };
+        list.push((name.to_string(), value.to_string()));
+        Ok(())
+    }
+}
+
 /// Loads rule files (and an optional classification file) into an engine.
 /// Bad rules are reported in the load report, never fatal; only a file that
-/// cannot be read, or a build failure, is an error.
+/// cannot be read, a variable that does not parse, or a build failure is an
+/// error.
 pub fn load_engine(
     paths: &[PathBuf],
     classification: Option<&Path>,
+    vars: &RuleVars,
 ) -> Result<(Engine, LoadReport), String> {
     let mut b = EngineBuilder::new();
     if let Some(c) = classification {
         b.classification_file(c).map_err(|e| e.to_string())?;
+    }
+    // A variable may use one set after it: retry those that failed while
+    // a pass makes progress, then report the first still failing.
+    let mut todo: Vec<(bool, &(String, String))> = vars
+        .address
+        .iter()
+        .map(|v| (true, v))
+        .chain(vars.port.iter().map(|v| (false, v)))
+        .collect();
+    loop {
+        let before = todo.len();
+        let mut first_err = None;
+        todo.retain(|(is_addr, (name, value))| {
+            let r = if *is_addr {
+                b.address_var(name, value).map(|_| ())
+            } else {
+                b.port_var(name, value).map(|_| ())
+            };
+            match r {
+                Ok(()) => false,
+                Err(e) => {
+                    first_err.get_or_insert(e.to_string());
+                    true
+                }
+            }
+        });
+        match first_err {
+            None => break,
+            Some(e) if todo.len() == before => return Err(e),
+            Some(_) => {}
+        }
     }
     b.provided_buffers(&provided_buffers());
     for f in rule_files(paths)? {

@@ -158,6 +158,7 @@ pub fn write_alert(
     m: &vigie_rules::signature::Match,
     app_proto: Option<&str>,
     app: Option<(&str, &serde_json::Value)>,
+    xff: Option<&std::net::IpAddr>,
 ) {
     out.extend_from_slice(b"{\"timestamp\":\"");
     eve::push_timestamp(out, ts_ns);
@@ -254,6 +255,10 @@ pub fn write_alert(
     if let Some(ap) = app_proto {
         out.extend_from_slice(b",\"app_proto\":");
         eve::push_str(out, ap);
+    }
+    if let Some(ip) = xff {
+        out.extend_from_slice(b",\"xff\":");
+        eve::push_ip(out, ip);
     }
     out.extend_from_slice(b",\"direction\":");
     eve::push_str(out, if to_server { "to_server" } else { "to_client" });

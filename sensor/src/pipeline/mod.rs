@@ -48,6 +48,9 @@ pub struct EveTypes {
     pub dns: bool,
     /// `tls` events, one per handshake.
     pub tls: bool,
+    /// Alert option: the X-Forwarded-For client of an HTTP transaction's
+    /// alerts, as an extra field or in place of the proxy's address.
+    pub xff: Option<crate::app::http::xff::XffConfig>,
 }
 
 impl Default for EveTypes {
@@ -60,6 +63,7 @@ impl Default for EveTypes {
             http: false,
             dns: false,
             tls: false,
+            xff: None,
         }
     }
 }
@@ -75,6 +79,7 @@ impl EveTypes {
             http: false,
             dns: false,
             tls: false,
+            xff: None,
         };
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             match name {
@@ -123,6 +128,8 @@ pub struct ReplayConfig {
     /// reassembly, parsers or detection (measures the capture/decode path,
     /// or surveys a capture's decode anomalies fast).
     pub decode_only: bool,
+    /// TCP reassembly settings (overlap policies).
+    pub reassembly: crate::flow::reassembly::ReassemblyConfig,
 }
 
 impl Default for ReplayConfig {
@@ -138,6 +145,7 @@ impl Default for ReplayConfig {
             alert_tees: Vec::new(),
             body_hashes: false,
             decode_only: false,
+            reassembly: Default::default(),
         }
     }
 }
@@ -344,6 +352,7 @@ pub fn run_with_engine_slot(
             flow: cfg.flow,
             body_hashes: cfg.body_hashes,
             decode_only: cfg.decode_only,
+            reassembly: cfg.reassembly.clone(),
         };
         workers.push(
             thread::Builder::new()

@@ -10,6 +10,7 @@ use super::order::{EventBuf, EventKey, WorkerOutput};
 use super::EveTypes;
 use crate::app::dns::eve as dns_eve;
 use crate::app::http::eve as http_eve;
+use crate::app::http::xff::XffMode;
 use crate::app::tls::eve as tls_eve;
 use crate::app::{AppNeeds, AppState, Direction as AppDir};
 use crate::decode::L4;
@@ -24,7 +25,7 @@ use crate::flow::table::{
 use crate::output::flowlog;
 
 /// Worker settings.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct WorkerConfig {
     /// What to write.
     pub eve_types: EveTypes,
@@ -35,6 +36,8 @@ pub struct WorkerConfig {
     pub body_hashes: bool,
     /// Count packets only (see `ReplayConfig::decode_only`).
     pub decode_only: bool,
+    /// TCP reassembly settings.
+    pub reassembly: ReassemblyConfig,
 }
 
 /// Per-worker counters.
@@ -148,7 +151,7 @@ impl Worker {
     pub fn new(cfg: WorkerConfig, engine: Option<Arc<Engine>>) -> Self {
         Worker {
             flows: FlowTable::new(cfg.flow),
-            budget: ReassemblyBudget::new(ReassemblyConfig::default()),
+            budget: ReassemblyBudget::new(cfg.reassembly.clone()),
             detector: engine.map(Detector::new),
             intel: None,
             cfg,
@@ -456,6 +459,17 @@ fn handle_packet(
         let sess = flow.session.get_or_insert_with(|| {
             let mut s = FlowSession::new(proto, flow.sport, flow.dport, budget);
             s.app.needs = needs;
+            if let Some(tcp) = s.tcp.as_mut() {
+                let hosts = &budget.config().hosts;
+                for (dir, receiver) in [
+                    (Direction::ToServer, flow.dst),
+                    (Direction::ToClient, flow.src),
+                ] {
+                    if let Some(policy) = hosts.lookup(receiver) {
+                        tcp.set_receiver_policy(stream_dir(dir), policy);
+                    }
+                }
+            }
             Box::new(s)
         });
         match p.dec.l4 {
@@ -533,7 +547,17 @@ fn inspect(
             &[],
         );
         let ms = std::mem::take(&mut det.matches);
-        write_alerts(p, flow, dir, &ms, None, Some(&sess), counters, types, emit);
+        write_alerts(
+            p,
+            flow,
+            dir,
+            &ms,
+            (None, None),
+            Some(&sess),
+            counters,
+            types,
+            emit,
+        );
         // A matching pass rule passes the whole flow.
         sess.passed = ms
             .iter()
@@ -580,6 +604,7 @@ fn inspect_app(
         u64,
         Vec<(BufferId, Vec<u8>)>,
         (&'static str, serde_json::Value),
+        Option<std::net::IpAddr>,
     )> = Vec::new();
     let add = |out: &mut Vec<(BufferId, Vec<u8>)>, name: &str, b: &[u8]| {
         if let Some(id) = BufferId::from_name(name) {
@@ -635,7 +660,10 @@ fn inspect_app(
                 if req_ready {
                     s.req_next = tx.tx_id + 1;
                 }
-                parts.push((tx.tx_id, bufs, ("http", http_eve::eve_http(tx))));
+                let xff = types
+                    .xff
+                    .and_then(|x| x.pick(tx.header(AppDir::ToServer, x.header())?));
+                parts.push((tx.tx_id, bufs, ("http", http_eve::eve_http(tx)), xff));
             }
         }
         AppState::Dns(d) => {
@@ -657,7 +685,7 @@ fn inspect_app(
                 if resp_ready {
                     s.resp_next = tx.tx_id + 1;
                 }
-                parts.push((tx.tx_id, bufs, ("dns", dns_eve::eve_alert(tx))));
+                parts.push((tx.tx_id, bufs, ("dns", dns_eve::eve_alert(tx)), None));
             }
         }
         AppState::Tls(t) => {
@@ -677,12 +705,12 @@ fn inspect_app(
                 if client {
                     s.tls_client_done = true;
                 }
-                parts.push((0, bufs, ("tls", tls_eve::eve_tls(t))));
+                parts.push((0, bufs, ("tls", tls_eve::eve_tls(t)), None));
             }
         }
         _ => {}
     }
-    for (tx_id, bufs, app) in parts {
+    for (tx_id, bufs, app, xff) in parts {
         let refs: Vec<(BufferId, &[u8])> = bufs.iter().map(|(i, b)| (*i, b.as_slice())).collect();
         let info = crate::detect::SessionInfo {
             app: s.app.proto,
@@ -708,7 +736,7 @@ fn inspect_app(
             flow,
             dir,
             &ms,
-            Some((app.0, &app.1)),
+            (Some((app.0, &app.1)), xff),
             Some(s),
             counters,
             types,
@@ -727,7 +755,7 @@ fn write_alerts(
     flow: &mut Flow,
     dir: Direction,
     ms: &[vigie_rules::signature::Match],
-    app: Option<(&str, &serde_json::Value)>,
+    (app, xff): (Option<(&str, &serde_json::Value)>, Option<std::net::IpAddr>),
     sess: Option<&FlowSession>,
     counters: &mut WorkerCounters,
     types: EveTypes,
@@ -742,14 +770,24 @@ fn write_alerts(
             continue;
         }
         let f: &Flow = flow;
+        // X-Forwarded-For: the proxied client replaces the proxy's address
+        // (overwrite), or is added as a field (extra-data).
+        let (mut src, mut dst, mut extra) = (l3.src, l3.dst, None);
+        if let (Some(cfg), Some(ip)) = (types.xff, xff) {
+            match (cfg.mode, dir) {
+                (XffMode::ExtraData, _) => extra = Some(ip),
+                (XffMode::Overwrite, Direction::ToServer) => src = ip,
+                (XffMode::Overwrite, Direction::ToClient) => dst = ip,
+            }
+        }
         emit.push(p.pkt_no, KIND_ALERT, 0, |out| {
             flowlog::write_alert(
                 out,
                 f,
                 p.ts_ns,
                 p.pkt_no,
-                &l3.src,
-                &l3.dst,
+                &src,
+                &dst,
                 p.sport,
                 p.dport,
                 l3.proto,
@@ -757,6 +795,7 @@ fn write_alerts(
                 m,
                 app_proto,
                 app,
+                extra.as_ref(),
             )
         });
     }

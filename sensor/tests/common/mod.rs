@@ -77,7 +77,8 @@ pub fn replay(files: Vec<PathBuf>, threads: usize, types: &str) -> (Vec<u8>, Run
 
 /// Loads rule files or directories into an engine.
 pub fn engine(paths: &[PathBuf]) -> Arc<vigie_rules::signature::Engine> {
-    let (e, _) = vigie_sensor::detect::load_engine(paths, None).expect("rules load");
+    let (e, _) =
+        vigie_sensor::detect::load_engine(paths, None, &Default::default()).expect("rules load");
     Arc::new(e)
 }
 

@@ -73,5 +73,6 @@ pub mod detect;
 pub mod eve;
 pub mod state;
 pub mod uri;
+pub mod xff;
 
 pub use state::{HttpConfig, HttpEvent, HttpHeader, HttpState, HttpTransaction};

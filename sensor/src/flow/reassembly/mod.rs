@@ -45,7 +45,7 @@ mod stream;
 mod window;
 
 pub use counters::{TcpAnomaly, TcpCounters};
-pub use policy::OverlapPolicy;
+pub use policy::{HostPolicies, OverlapPolicy};
 pub use stream::TcpStream;
 
 /// Spare segment buffers kept for reuse, and the largest one worth keeping.
@@ -213,6 +213,9 @@ pub enum DeliveryMode {
 pub struct ReassemblyConfig {
     /// Overlap policy for new sessions (see [`TcpSession::set_policy`] for per-host ones).
     pub policy: OverlapPolicy,
+    /// Per-host policies (`host-os-policy`), applied to the host receiving
+    /// the data; hosts not listed use `policy`.
+    pub hosts: std::sync::Arc<HostPolicies>,
     /// Bytes reassembled per direction before giving up on it; 0 = no limit. Default 1 MiB.
     pub depth: u64,
     /// Bytes of held segments and windows all sessions of a worker may use. Default 64 MiB.
@@ -231,6 +234,7 @@ impl Default for ReassemblyConfig {
     fn default() -> Self {
         ReassemblyConfig {
             policy: OverlapPolicy::default(),
+            hosts: Default::default(),
             depth: 1 << 20,
             memcap: 64 << 20,
             max_ooo_segments: 256,
@@ -338,7 +342,8 @@ impl ReassemblyBudget {
 pub struct TcpSession {
     streams: [TcpStream; 2],
     state: TcpState,
-    policy: OverlapPolicy,
+    /// Overlap policy per direction: that of the host receiving the data.
+    policies: [OverlapPolicy; 2],
     client: Option<Direction>,
     midstream: bool,
     counted: bool,
@@ -353,7 +358,7 @@ impl TcpSession {
         TcpSession {
             streams: [TcpStream::new(config.window), TcpStream::new(config.window)],
             state: TcpState::New,
-            policy: config.policy,
+            policies: [config.policy; 2],
             client: None,
             midstream: false,
             counted: false,
@@ -363,14 +368,20 @@ impl TcpSession {
         }
     }
 
-    /// Changes the overlap policy (e.g. from a per-host `host-os-policy`).
+    /// Changes the overlap policy of both directions.
     pub fn set_policy(&mut self, policy: OverlapPolicy) {
-        self.policy = policy;
+        self.policies = [policy; 2];
     }
 
-    /// The overlap policy in use.
-    pub fn policy(&self) -> OverlapPolicy {
-        self.policy
+    /// Changes the overlap policy of the data going in `dir`: that of the
+    /// host receiving it (a per-host `host-os-policy`).
+    pub fn set_receiver_policy(&mut self, dir: Direction, policy: OverlapPolicy) {
+        self.policies[dir.index()] = policy;
+    }
+
+    /// The overlap policy of the data going in `dir`.
+    pub fn policy(&self, dir: Direction) -> OverlapPolicy {
+        self.policies[dir.index()]
     }
 
     /// Connection state.
@@ -485,7 +496,7 @@ impl TcpSession {
         } else {
             seg.seq
         };
-        let policy = self.policy;
+        let policy = self.policies[i];
         let keepalive = !syn && !fin && self.streams[i].is_keepalive(seg.seq, seg.payload.len());
         if keepalive {
             budget.counters.keepalive += 1;

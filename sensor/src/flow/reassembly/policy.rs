@@ -106,8 +106,77 @@ impl std::fmt::Display for OverlapPolicy {
     }
 }
 
+/// Overlap policies by host address (`host-os-policy`): the most specific
+/// prefix holding an address decides.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostPolicies {
+    /// (network as IPv6 or IPv4-mapped IPv6, prefix length over 128 bits,
+    /// policy), most specific first.
+    nets: Vec<(u128, u8, OverlapPolicy)>,
+}
+
+fn to_u128(a: std::net::IpAddr) -> u128 {
+    match a {
+        std::net::IpAddr::V4(v4) => u32::from(v4) as u128 | 0xffff_0000_0000,
+        std::net::IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+fn mask(len: u8) -> u128 {
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len as u32)
+    }
+}
+
+impl HostPolicies {
+    /// Adds `net` (`10.0.0.0/8`, `192.0.2.1`, `2001:db8::/32`) with `policy`;
+    /// an error says why the text is not a network.
+    pub fn add(&mut self, net: &str, policy: OverlapPolicy) -> Result<(), String> {
+        let net = net.trim();
+        let (addr, len) = match net.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (net, None),
+        };
+        let addr: std::net::IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{net:?}: not an IP address or CIDR"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            None => max,
+            Some(l) => l
+                .parse::<u8>()
+                .ok()
+                .filter(|l| *l <= max)
+                .ok_or_else(|| format!("{net:?}: prefix length must be 0 to {max}"))?,
+        };
+        let len = if addr.is_ipv4() { len + 96 } else { len };
+        let net = to_u128(addr) & mask(len);
+        self.nets.retain(|(n, l, _)| !(*n == net && *l == len));
+        self.nets.push((net, len, policy));
+        self.nets.sort_by_key(|n| std::cmp::Reverse(n.1));
+        Ok(())
+    }
+
+    /// The policy of the most specific network holding `addr`.
+    pub fn lookup(&self, addr: std::net::IpAddr) -> Option<OverlapPolicy> {
+        let a = to_u128(addr);
+        self.nets
+            .iter()
+            .find(|(n, l, _)| a & mask(*l) == *n)
+            .map(|(_, _, p)| *p)
+    }
+
+    /// No host has a policy of its own.
+    pub fn is_empty(&self) -> bool {
+        self.nets.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod test {
+    use super::HostPolicies;
     use super::OverlapPolicy::{self, *};
 
     #[test]
@@ -154,6 +223,29 @@ mod test {
                     "{policy} new [{s},{e}) vs held [10,20)"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn host_policies_pick_the_most_specific_network() {
+        let mut h = HostPolicies::default();
+        assert!(h.is_empty());
+        h.add("0.0.0.0/0", OverlapPolicy::Bsd).unwrap();
+        h.add("2.2.2.2", OverlapPolicy::OldLinux).unwrap();
+        h.add("10.0.0.0/8", OverlapPolicy::Linux).unwrap();
+        h.add("2001:db8::/32", OverlapPolicy::Solaris).unwrap();
+        let ip = |s: &str| s.parse().unwrap();
+        assert_eq!(h.lookup(ip("2.2.2.2")), Some(OverlapPolicy::OldLinux));
+        assert_eq!(h.lookup(ip("2.2.2.3")), Some(OverlapPolicy::Bsd));
+        assert_eq!(h.lookup(ip("10.9.8.7")), Some(OverlapPolicy::Linux));
+        assert_eq!(h.lookup(ip("2001:db8:1::5")), Some(OverlapPolicy::Solaris));
+        assert_eq!(
+            h.lookup(ip("2001:db9::5")),
+            None,
+            "0.0.0.0/0 holds no IPv6 address"
+        );
+        for bad in ["10.0.0.0/33", "::/129", "host", "1.2.3.4/x", ""] {
+            assert!(h.add(bad, OverlapPolicy::Bsd).is_err(), "{bad}");
         }
     }
 }

@@ -955,6 +955,7 @@ fn random_garbage_never_panics_and_returns_memory() {
             max_ooo_segments: rng.below(6) as usize,
             window: [0, 1, 16, 4096][rng.below(4) as usize],
             midstream: rng.below(4) != 0,
+            hosts: Default::default(),
         };
         let mut h = Harness::new(config);
         // sequence numbers near a few bases, so segments do land in windows
