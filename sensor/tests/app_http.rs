@@ -19,10 +19,12 @@ fn run_http(c: &Conn) -> Vec<HttpTransaction> {
     }
     let ts = c.stream(Direction::ToServer);
     let tc = c.stream(Direction::ToClient);
-    if detect_protocol(6, c.client.1, c.server.1, &ts, &tc) != Some(AppProto::Http) {
-        return Vec::new();
-    }
-    let mut st = HttpState::new();
+    let mut st = match detect_protocol(6, c.client.1, c.server.1, &ts, &tc) {
+        Some(AppProto::Http) => HttpState::new(),
+        // HTTP/2 streams are compared like HTTP/1 transactions.
+        Some(AppProto::Http2) => HttpState::http2(Default::default()),
+        _ => return Vec::new(),
+    };
     for (i, (d, chunk)) in c.chunks.iter().enumerate() {
         match c.gaps.get(&i) {
             Some(n) => st.gap(*d, *n),

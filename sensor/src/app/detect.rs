@@ -12,6 +12,8 @@ const IPPROTO_UDP: u8 = 17;
 pub enum AppProto {
     /// HTTP/1.x.
     Http,
+    /// HTTP/2 over cleartext TCP (the client starts with the preface).
+    Http2,
     /// TLS (and SSLv3).
     Tls,
     /// DNS over UDP or TCP.
@@ -29,6 +31,7 @@ impl AppProto {
     pub fn eve_name(self) -> &'static str {
         match self {
             AppProto::Http => "http",
+            AppProto::Http2 => "http2",
             AppProto::Tls => "tls",
             AppProto::Dns => "dns",
             AppProto::Quic => "quic",
@@ -80,6 +83,7 @@ pub fn detect_protocol(
     if tcp {
         let t = combine(tls::probe(ts), tls::probe(tc));
         probes.push((AppProto::Tls, t));
+        probes.push((AppProto::Http2, http::probe_h2_preface(ts)));
         let h = combine(http::probe_request(ts), http::probe_response(tc));
         probes.push((AppProto::Http, h));
         let smb_port = [139, 445].contains(&sport) || [139, 445].contains(&dport);
@@ -165,6 +169,23 @@ mod test {
         assert_eq!(
             detect_protocol(6, 51000, 9999, &ch, &[]),
             Some(AppProto::Tls)
+        );
+    }
+
+    #[test]
+    fn http2_preface_on_any_port_even_after_the_server_spoke() {
+        let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+        let server_settings = [0u8, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100];
+        assert_eq!(
+            detect_protocol(6, 56508, 3000, preface, &server_settings),
+            Some(AppProto::Http2)
+        );
+        assert_eq!(detect_protocol(6, 56508, 3000, &[], &server_settings), None);
+        assert_eq!(detect_protocol(6, 56508, 3000, b"PRI * HTT", &[]), None);
+        assert_eq!(
+            detect_protocol(6, 56508, 80, b"PRI * HTTP/1.1\r\n\r\n", b"HTTP/1.1 400 Bad"),
+            Some(AppProto::Http),
+            "not the preface: the HTTP/1 answer decides"
         );
     }
 

@@ -146,18 +146,18 @@ impl AppLayer {
 
     fn start(&mut self, p: AppProto) {
         self.proto = Some(p);
+        let mut http = HttpConfig {
+            body_hashes: self.needs.body_hashes,
+            ..HttpConfig::default()
+        };
+        if !self.needs.bodies {
+            http.request_body_limit = 0;
+            http.response_body_limit = 0;
+        }
         self.state = match p {
-            AppProto::Http => {
-                let mut cfg = HttpConfig {
-                    body_hashes: self.needs.body_hashes,
-                    ..HttpConfig::default()
-                };
-                if !self.needs.bodies {
-                    cfg.request_body_limit = 0;
-                    cfg.response_body_limit = 0;
-                }
-                AppState::Http(Box::new(HttpState::with_config(cfg)))
-            }
+            AppProto::Http => AppState::Http(Box::new(HttpState::with_config(http))),
+            // HTTP/2 streams become the same transactions as HTTP/1's.
+            AppProto::Http2 => AppState::Http(Box::new(HttpState::http2(http))),
             AppProto::Tls => AppState::Tls(Box::default()),
             AppProto::Dns => AppState::Dns(Box::default()),
             AppProto::Quic => AppState::Quic(Box::default()),

@@ -165,6 +165,7 @@ fn rule_app(p: Option<AppProto>) -> RuleApp {
     match p {
         None => RuleApp::Unknown,
         Some(AppProto::Http) => RuleApp::Http1,
+        Some(AppProto::Http2) => RuleApp::Http2,
         Some(AppProto::Tls) => RuleApp::Tls,
         Some(AppProto::Dns) => RuleApp::Dns,
         Some(AppProto::Quic) => RuleApp::from_name("quic").unwrap_or(RuleApp::Unknown),

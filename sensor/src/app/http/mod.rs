@@ -27,6 +27,19 @@ const METHODS: &[&[u8]] = &[
     b"M-SEARCH",
 ];
 
+/// Looks at the first to-server bytes for the HTTP/2 connection preface.
+pub fn probe_h2_preface(data: &[u8]) -> Probe {
+    let p = state::H2_PREFACE;
+    let n = data.len().min(p.len());
+    if data.is_empty() || data[..n] != p[..n] {
+        Probe::NoMatch
+    } else if n < p.len() {
+        Probe::NeedMore
+    } else {
+        Probe::Match
+    }
+}
+
 /// Looks at the first to-server bytes: an HTTP method followed by a space.
 pub fn probe_request(data: &[u8]) -> Probe {
     if data.is_empty() {

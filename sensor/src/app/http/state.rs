@@ -91,11 +91,23 @@ pub enum HttpEvent {
     MissingProtocol,
     /// Stream bytes were lost (reassembly gap).
     Gap,
+    /// HTTP/2: a frame longer than the receiver's SETTINGS_MAX_FRAME_SIZE.
+    H2LongFrameData,
+    /// HTTP/2: a frame whose payload does not fit its type (padding past the
+    /// end, a DATA or HEADERS frame on stream 0, a short SETTINGS entry).
+    H2InvalidFrame,
+    /// HTTP/2: a header block HPACK cannot decode; the connection's header
+    /// state is lost and parsing stops.
+    H2InvalidHeader,
+    /// HTTP/2: a header block larger than the cap; parsing stops.
+    H2HeaderBlockTooLarge,
+    /// HTTP/2: the client did not start with the connection preface.
+    H2InvalidClientMagic,
 }
 
 impl HttpEvent {
     /// Every event, in declaration order (index = counter slot).
-    pub const ALL: [HttpEvent; 21] = [
+    pub const ALL: [HttpEvent; 26] = [
         HttpEvent::LineTooLong,
         HttpEvent::InvalidRequestLine,
         HttpEvent::InvalidResponseLine,
@@ -117,6 +129,11 @@ impl HttpEvent {
         HttpEvent::TruncatedMessage,
         HttpEvent::MissingProtocol,
         HttpEvent::Gap,
+        HttpEvent::H2LongFrameData,
+        HttpEvent::H2InvalidFrame,
+        HttpEvent::H2InvalidHeader,
+        HttpEvent::H2HeaderBlockTooLarge,
+        HttpEvent::H2InvalidClientMagic,
     ];
 
     /// Name as used in `app-layer-event:http.<name>` rules.
@@ -143,6 +160,11 @@ impl HttpEvent {
             HttpEvent::TruncatedMessage => "truncated_message",
             HttpEvent::MissingProtocol => "request_line_missing_protocol",
             HttpEvent::Gap => "gap",
+            HttpEvent::H2LongFrameData => "long_frame_data",
+            HttpEvent::H2InvalidFrame => "invalid_frame_data",
+            HttpEvent::H2InvalidHeader => "invalid_header",
+            HttpEvent::H2HeaderBlockTooLarge => "reassembly_limit_reached",
+            HttpEvent::H2InvalidClientMagic => "invalid_client_magic",
         }
     }
 }
@@ -279,6 +301,10 @@ impl Default for Side {
     }
 }
 
+#[path = "h2.rs"]
+mod h2;
+pub use h2::PREFACE as H2_PREFACE;
+
 /// Per-flow HTTP parser state.
 #[derive(Debug, Default)]
 pub struct HttpState {
@@ -290,6 +316,8 @@ pub struct HttpState {
     resp: Side,
     counts: [u64; HttpEvent::ALL.len()],
     stopped: bool,
+    /// HTTP/2 framing, when the connection speaks HTTP/2.
+    h2: Option<Box<h2::H2Conn>>,
 }
 
 impl HttpState {
@@ -367,8 +395,25 @@ impl HttpState {
         }
     }
 
+    /// New state for an HTTP/2 connection (prior knowledge: the client
+    /// starts with the connection preface).
+    pub fn http2(cfg: HttpConfig) -> HttpState {
+        HttpState {
+            h2: Some(Box::default()),
+            ..HttpState::with_config(cfg)
+        }
+    }
+
+    /// Whether the connection speaks HTTP/2.
+    pub fn is_http2(&self) -> bool {
+        self.h2.is_some()
+    }
+
     /// Feeds in-order stream bytes travelling in `dir`.
     pub fn parse(&mut self, data: &[u8], dir: Direction) {
+        if self.h2.is_some() {
+            return self.parse_h2(data, dir);
+        }
         match dir {
             Direction::ToServer => self.parse_request(data),
             Direction::ToClient => self.parse_response(data),
@@ -386,6 +431,9 @@ impl HttpState {
     /// The stream in `dir` ended: finishes a body read until close and
     /// flags messages cut short.
     pub fn close(&mut self, dir: Direction) {
+        if self.h2.is_some() {
+            return self.close_h2(dir);
+        }
         let side = self.side(dir);
         let phase = std::mem::replace(&mut side.phase, Phase::Failed);
         let tx = side.tx;
@@ -438,6 +486,9 @@ impl HttpState {
     /// Inside a body of known framing the body goes on (and gets no hashes);
     /// anywhere else the direction's framing is lost and it stops.
     pub fn gap(&mut self, dir: Direction, len: u64) {
+        if self.h2.is_some() {
+            return self.gap_h2(dir);
+        }
         let side = self.side(dir);
         let tx = side.tx;
         let mut done = false;
