@@ -88,4 +88,4 @@ pub mod state;
 pub mod uri;
 pub mod xff;
 
-pub use state::{HttpConfig, HttpEvent, HttpHeader, HttpState, HttpTransaction};
+pub use state::{HttpConfig, HttpEvent, HttpHeader, HttpState, HttpTransaction, H2_PREFACE};
