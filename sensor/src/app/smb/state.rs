@@ -1,0 +1,649 @@
+//! Per-flow SMB state: NBSS framing per direction, file handles mapped to
+//! names, file contents collected in offset order, anomaly counts.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::parser::{parse_record, FileId, ReqKey, SmbOp};
+use crate::app::Direction;
+
+/// NBSS records up to this length are buffered whole before parsing (SMB1
+/// records are at most 128 KiB; SMB2 ones are usually smaller).
+pub const MAX_RECORD_BUFFER: usize = 128 * 1024 + 1024;
+/// Of a larger record, only this prefix is buffered and parsed; the data it
+/// announces is streamed into the file as it arrives.
+pub const LARGE_RECORD_PREFIX: usize = 4096;
+/// Files with collected data tracked at once per flow.
+pub const MAX_FILES: usize = 64;
+/// Open handles whose name is remembered per flow.
+pub const MAX_HANDLES: usize = 1024;
+/// Outstanding open and read requests remembered per flow (each kind).
+pub const MAX_PENDING: usize = 1024;
+/// Bytes of a file kept for `file.data` (as the HTTP body limit).
+pub const FILE_DEPTH: usize = 100 * 1024;
+/// Bytes of out-of-order file data held per file until the hole fills.
+pub const MAX_OUT_OF_ORDER: usize = 1 << 20;
+/// Bytes kept while looking for an SMB header after a gap.
+const RESYNC_KEEP: usize = 7;
+/// File name used when the open of a handle was not seen.
+const UNKNOWN_NAME: &str = "<unknown>";
+
+/// SMB protocol anomalies, counted per flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SmbEvent {
+    /// A record does not start with a readable SMB1/SMB2 header.
+    MalformedHeader,
+    /// A command's fixed fields are cut short.
+    MalformedCommand,
+    /// An SMB1 AndX offset points backwards or outside the record.
+    AndxBadOffset,
+    /// An SMB2 NextCommand offset is too small or outside the record.
+    CompoundBadOffset,
+    /// More chained or compounded commands than are followed.
+    ChainTooLong,
+    /// A data offset or length points outside its message.
+    DataOutOfRange,
+    /// An encrypted or compressed SMB3 record (not inspectable).
+    Encrypted,
+    /// An NBSS record of an unknown type: framing lost until resync.
+    NbssBadType,
+    /// More files with data than are tracked: a file was not tracked.
+    TooManyFiles,
+    /// More open handles or outstanding requests than are remembered.
+    TooManyPending,
+    /// A file went past the bytes kept for inspection.
+    FileDepthReached,
+    /// Out-of-order file data past its limit: held data flushed with a gap.
+    OutOfOrderLimit,
+    /// A TCP stream gap.
+    Gap,
+}
+
+impl SmbEvent {
+    /// Every event, in declaration order (index = counter slot).
+    pub const ALL: [SmbEvent; 13] = [
+        SmbEvent::MalformedHeader,
+        SmbEvent::MalformedCommand,
+        SmbEvent::AndxBadOffset,
+        SmbEvent::CompoundBadOffset,
+        SmbEvent::ChainTooLong,
+        SmbEvent::DataOutOfRange,
+        SmbEvent::Encrypted,
+        SmbEvent::NbssBadType,
+        SmbEvent::TooManyFiles,
+        SmbEvent::TooManyPending,
+        SmbEvent::FileDepthReached,
+        SmbEvent::OutOfOrderLimit,
+        SmbEvent::Gap,
+    ];
+
+    /// Name, as in `app-layer-event:smb.<name>` style rules.
+    pub fn name(self) -> &'static str {
+        match self {
+            SmbEvent::MalformedHeader => "malformed_header",
+            SmbEvent::MalformedCommand => "malformed_data",
+            SmbEvent::AndxBadOffset => "andx_bad_offset",
+            SmbEvent::CompoundBadOffset => "compound_bad_offset",
+            SmbEvent::ChainTooLong => "chain_too_long",
+            SmbEvent::DataOutOfRange => "data_out_of_range",
+            SmbEvent::Encrypted => "encrypted",
+            SmbEvent::NbssBadType => "nbss_bad_type",
+            SmbEvent::TooManyFiles => "too_many_files",
+            SmbEvent::TooManyPending => "too_many_pending",
+            SmbEvent::FileDepthReached => "file_depth_reached",
+            SmbEvent::OutOfOrderLimit => "out_of_order_limit",
+            SmbEvent::Gap => "gap",
+        }
+    }
+}
+
+/// One file's contents in one direction (written: to server; read: to client).
+#[derive(Debug, Clone)]
+pub struct SmbFile {
+    /// Per-flow transaction number, from 0.
+    pub tx_id: u64,
+    /// The handle.
+    pub id: FileId,
+    /// Which way the data travelled.
+    pub dir: Direction,
+    /// Name given when the handle was opened, or `<unknown>`.
+    pub name: String,
+    /// In-order contents from offset 0, up to [`FILE_DEPTH`] bytes.
+    pub data: Vec<u8>,
+    /// In-order bytes seen (including those past the depth).
+    pub size: u64,
+    /// A hole was skipped (lost or never sent data).
+    pub gaps: bool,
+    /// The handle was closed.
+    pub closed: bool,
+    /// Bytes of `data` already inspected by rules.
+    pub inspected: usize,
+    next: u64,
+    held: BTreeMap<u64, Vec<u8>>,
+    held_bytes: usize,
+}
+
+impl SmbFile {
+    /// EVE `state`: `CLOSED`, `TRUNCATED` (past the depth) or `OPEN`.
+    pub fn state_name(&self) -> &'static str {
+        if self.size > self.data.len() as u64 {
+            "TRUNCATED"
+        } else if self.closed {
+            "CLOSED"
+        } else {
+            "OPEN"
+        }
+    }
+
+    /// True when rules should look at `data` again: first bytes, closed or
+    /// past the depth with new bytes, or doubled since the last look (so a
+    /// growing file is not rescanned on every record).
+    pub fn wants_inspection(&self) -> bool {
+        let n = self.data.len();
+        n > self.inspected
+            && (self.inspected == 0 || self.closed || n >= FILE_DEPTH || n >= 2 * self.inspected)
+    }
+
+    fn put(&mut self, offset: u64, chunk: &[u8], keep: bool, ev: &mut Vec<SmbEvent>) {
+        if chunk.is_empty() {
+            return;
+        }
+        let end = offset.saturating_add(chunk.len() as u64);
+        if end <= self.next {
+            return; // Already seen.
+        }
+        if offset > self.next {
+            if self.held_bytes + chunk.len() > MAX_OUT_OF_ORDER {
+                ev.push(SmbEvent::OutOfOrderLimit);
+                self.flush_held(keep, ev);
+                self.gaps = true;
+                self.next = offset;
+            } else {
+                // Keep the longer of two chunks at the same offset.
+                let old = self.held.insert(offset, chunk.to_vec());
+                self.held_bytes += chunk.len();
+                if let Some(o) = old {
+                    self.held_bytes -= o.len();
+                    if o.len() > chunk.len() {
+                        self.held_bytes += o.len() - chunk.len();
+                        self.held.insert(offset, o);
+                    }
+                }
+                return;
+            }
+        }
+        let skip = (self.next - offset) as usize;
+        self.append(&chunk[skip..], keep, ev);
+        // Held chunks that now continue the data.
+        while let Some((&off, _)) = self.held.first_key_value() {
+            if off > self.next {
+                break;
+            }
+            if let Some((off, c)) = self.held.pop_first() {
+                self.held_bytes -= c.len();
+                let e = off + c.len() as u64;
+                if e > self.next {
+                    let skip = (self.next - off) as usize;
+                    self.append(&c[skip..], keep, ev);
+                }
+            }
+        }
+    }
+
+    fn append(&mut self, b: &[u8], keep: bool, ev: &mut Vec<SmbEvent>) {
+        self.next += b.len() as u64;
+        self.size += b.len() as u64;
+        if !keep {
+            return;
+        }
+        let room = FILE_DEPTH.saturating_sub(self.data.len());
+        if b.len() > room && room > 0 {
+            ev.push(SmbEvent::FileDepthReached);
+        }
+        self.data.extend_from_slice(&b[..b.len().min(room)]);
+    }
+
+    /// Held chunks go in, in offset order, with holes marked as gaps.
+    fn flush_held(&mut self, keep: bool, ev: &mut Vec<SmbEvent>) {
+        for (off, c) in std::mem::take(&mut self.held) {
+            let e = off + c.len() as u64;
+            if e <= self.next {
+                continue;
+            }
+            if off > self.next {
+                self.gaps = true;
+                self.next = off;
+            }
+            let skip = (self.next - off) as usize;
+            self.append(&c[skip..], keep, ev);
+        }
+        self.held_bytes = 0;
+    }
+}
+
+/// Where the not yet buffered rest of a large record goes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tail {
+    /// Bytes to drop before the data.
+    skip_before: usize,
+    /// Data bytes to stream, and where to.
+    stream: usize,
+    target: Option<(FileId, u64)>,
+    /// Bytes to drop after the data (the rest of the record).
+    skip_after: usize,
+}
+
+impl Tail {
+    fn remaining(&self) -> usize {
+        self.skip_before + self.stream + self.skip_after
+    }
+}
+
+/// NBSS framing of one direction.
+#[derive(Debug, Default)]
+struct Framer {
+    /// NBSS header plus the record (or its prefix) so far.
+    buf: Vec<u8>,
+    tail: Tail,
+    /// After a gap or a bad record type: looking for the next SMB header.
+    resync: bool,
+}
+
+/// Per-flow SMB parser state.
+#[derive(Debug)]
+pub struct SmbState {
+    framers: [Framer; 2],
+    names: HashMap<FileId, String>,
+    pending_opens: HashMap<ReqKey, String>,
+    pending_reads: HashMap<ReqKey, (FileId, u64)>,
+    files: Vec<SmbFile>,
+    next_tx_id: u64,
+    keep_data: bool,
+    counts: [u64; SmbEvent::ALL.len()],
+    ops: Vec<SmbOp>,
+    events: Vec<SmbEvent>,
+}
+
+impl Default for SmbState {
+    fn default() -> Self {
+        SmbState::new()
+    }
+}
+
+fn slot(dir: Direction) -> usize {
+    match dir {
+        Direction::ToServer => 0,
+        Direction::ToClient => 1,
+    }
+}
+
+/// NBSS session message.
+const NBSS_MESSAGE: u8 = 0x00;
+
+impl SmbState {
+    /// New, empty state that keeps file contents.
+    pub fn new() -> SmbState {
+        SmbState {
+            framers: [Framer::default(), Framer::default()],
+            names: HashMap::new(),
+            pending_opens: HashMap::new(),
+            pending_reads: HashMap::new(),
+            files: Vec::new(),
+            next_tx_id: 0,
+            keep_data: true,
+            counts: [0; SmbEvent::ALL.len()],
+            ops: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// New state that tracks files (names, sizes) without keeping contents,
+    /// for flows no rule inspects.
+    pub fn without_data() -> SmbState {
+        SmbState {
+            keep_data: false,
+            ..SmbState::new()
+        }
+    }
+
+    /// How many times `e` was raised on this flow.
+    pub fn count(&self, e: SmbEvent) -> u64 {
+        self.counts[e as usize]
+    }
+
+    /// Files tracked now (closed ones stay until taken).
+    pub fn files(&self) -> &[SmbFile] {
+        &self.files
+    }
+
+    /// Files tracked now, for detection to record what it inspected.
+    pub fn files_mut(&mut self) -> &mut [SmbFile] {
+        &mut self.files
+    }
+
+    /// Removes and returns the closed files (all files when `all`).
+    pub fn take_closed(&mut self, all: bool) -> Vec<SmbFile> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < self.files.len() {
+            if all || self.files[i].closed {
+                out.push(self.files.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+
+    fn raise(&mut self, e: SmbEvent) {
+        self.counts[e as usize] += 1;
+    }
+
+    /// Feeds in-order TCP stream bytes travelling in `dir`.
+    pub fn parse(&mut self, mut data: &[u8], dir: Direction) {
+        let s = slot(dir);
+        while !data.is_empty() {
+            // The rest of a large record: skipped or streamed into its file.
+            let tail = self.framers[s].tail;
+            if tail.remaining() > 0 {
+                let used = self.feed_tail(s, dir, data);
+                data = &data[used..];
+                continue;
+            }
+            if self.framers[s].resync {
+                data = self.resync(s, data);
+                continue;
+            }
+            let f = &mut self.framers[s];
+            if f.buf.len() < 4 {
+                let n = (4 - f.buf.len()).min(data.len());
+                f.buf.extend_from_slice(&data[..n]);
+                data = &data[n..];
+                continue;
+            }
+            let kind = f.buf[0];
+            let len = if kind == NBSS_MESSAGE {
+                // Direct-hosted SMB uses all 24 bits.
+                usize::from(f.buf[1]) << 16 | usize::from(f.buf[2]) << 8 | usize::from(f.buf[3])
+            } else {
+                usize::from(f.buf[1] & 1) << 16 | usize::from(f.buf[2]) << 8 | usize::from(f.buf[3])
+            };
+            if !matches!(kind, NBSS_MESSAGE | 0x81..=0x85) {
+                self.raise(SmbEvent::NbssBadType);
+                let f = &mut self.framers[s];
+                f.resync = true;
+                // The bytes after the bad type byte may start the next header.
+                f.buf.remove(0);
+                continue;
+            }
+            if kind != NBSS_MESSAGE {
+                f.buf.clear();
+                f.tail = Tail {
+                    skip_after: len,
+                    ..Tail::default()
+                };
+                continue;
+            }
+            let want = if len <= MAX_RECORD_BUFFER {
+                len
+            } else {
+                LARGE_RECORD_PREFIX
+            };
+            let have = f.buf.len() - 4;
+            let n = (want - have).min(data.len());
+            f.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if f.buf.len() - 4 == want {
+                let buf = std::mem::take(&mut f.buf);
+                if len > 0 {
+                    self.record(s, dir, &buf[4..], len);
+                }
+                let mut buf = buf;
+                buf.clear();
+                if buf.capacity() <= 2 * LARGE_RECORD_PREFIX {
+                    self.framers[s].buf = buf;
+                }
+            }
+        }
+    }
+
+    /// Consumes bytes of a large record's unbuffered rest; returns how many.
+    fn feed_tail(&mut self, s: usize, dir: Direction, data: &[u8]) -> usize {
+        let mut t = self.framers[s].tail;
+        let mut used = 0;
+        let n = t.skip_before.min(data.len());
+        t.skip_before -= n;
+        used += n;
+        if t.skip_before == 0 && t.stream > 0 && used < data.len() {
+            let n = t.stream.min(data.len() - used);
+            if let Some((id, off)) = t.target {
+                self.file_data(id, dir, off, &data[used..used + n]);
+                t.target = Some((id, off + n as u64));
+            }
+            t.stream -= n;
+            used += n;
+        }
+        if t.skip_before == 0 && t.stream == 0 {
+            let n = t.skip_after.min(data.len() - used);
+            t.skip_after -= n;
+            used += n;
+        }
+        self.framers[s].tail = t;
+        used
+    }
+
+    /// Drops bytes until an NBSS message header followed by an SMB magic;
+    /// returns the input from that header on (or nothing left).
+    fn resync<'d>(&mut self, s: usize, data: &'d [u8]) -> &'d [u8] {
+        let f = &mut self.framers[s];
+        let keep = f.buf.len();
+        let take = data.len().min(4096);
+        let mut w = std::mem::take(&mut f.buf);
+        w.extend_from_slice(&data[..take]);
+        let found = w.windows(8).position(|x| {
+            x[0] == NBSS_MESSAGE && (x[4] == 0xff || x[4] == 0xfe) && &x[5..8] == b"SMB"
+        });
+        match found {
+            Some(p) if p < keep => {
+                // The header starts in the bytes kept from before.
+                f.resync = false;
+                f.buf = w[p..keep].to_vec();
+                data
+            }
+            Some(p) => {
+                f.resync = false;
+                &data[p - keep..]
+            }
+            None => {
+                let cut = w.len().saturating_sub(RESYNC_KEEP);
+                f.buf = w[cut..].to_vec();
+                &data[take..]
+            }
+        }
+    }
+
+    /// `len` bytes of the stream in `dir` are missing.
+    pub fn gap(&mut self, dir: Direction, len: u64) {
+        self.raise(SmbEvent::Gap);
+        let s = slot(dir);
+        let t = self.framers[s].tail;
+        if t.remaining() as u64 >= len && self.framers[s].buf.is_empty() {
+            // The hole is inside a record whose framing is known: skip it.
+            let mut left = len as usize;
+            let mut t = t;
+            let n = t.skip_before.min(left);
+            t.skip_before -= n;
+            left -= n;
+            let n = t.stream.min(left);
+            t.stream -= n;
+            left -= n;
+            if let Some((id, off)) = t.target {
+                t.target = Some((id, off + n as u64));
+            }
+            t.skip_after -= left.min(t.skip_after);
+            self.framers[s].tail = t;
+            return;
+        }
+        let f = &mut self.framers[s];
+        f.buf.clear();
+        f.tail = Tail::default();
+        f.resync = true;
+    }
+
+    /// One NBSS session message (or its prefix when large).
+    fn record(&mut self, s: usize, dir: Direction, rec: &[u8], total: usize) {
+        let mut ops = std::mem::take(&mut self.ops);
+        let mut events = std::mem::take(&mut self.events);
+        ops.clear();
+        events.clear();
+        parse_record(rec, total, &mut ops, &mut events);
+        for e in events.drain(..) {
+            self.raise(e);
+        }
+        let mut tail_set = false;
+        for op in ops.drain(..) {
+            match op {
+                SmbOp::OpenRequest { req, name } => {
+                    if self.pending_opens.len() >= MAX_PENDING {
+                        self.raise(SmbEvent::TooManyPending);
+                        self.pending_opens.clear();
+                    }
+                    self.pending_opens.insert(req, name);
+                }
+                SmbOp::OpenResponse { req, file } => {
+                    if let Some(name) = self.pending_opens.remove(&req) {
+                        if self.names.len() >= MAX_HANDLES && !self.names.contains_key(&file) {
+                            self.raise(SmbEvent::TooManyPending);
+                        } else {
+                            self.names.insert(file, name);
+                        }
+                    }
+                }
+                SmbOp::ReadRequest { req, file, offset } => {
+                    if self.pending_reads.len() >= MAX_PENDING {
+                        self.raise(SmbEvent::TooManyPending);
+                        self.pending_reads.clear();
+                    }
+                    self.pending_reads.insert(req, (file, offset));
+                }
+                SmbOp::Write {
+                    file,
+                    offset,
+                    start,
+                    len,
+                } => {
+                    self.data_op(
+                        s,
+                        dir,
+                        rec,
+                        total,
+                        (file, offset),
+                        (start, len),
+                        &mut tail_set,
+                    );
+                }
+                SmbOp::ReadResponse { req, start, len } => {
+                    if let Some(target) = self.pending_reads.remove(&req) {
+                        self.data_op(s, dir, rec, total, target, (start, len), &mut tail_set);
+                    }
+                }
+                SmbOp::Close { file } => {
+                    self.names.remove(&file);
+                    for f in self.files.iter_mut().filter(|f| f.id == file) {
+                        f.closed = true;
+                        let keep = self.keep_data;
+                        let mut ev = Vec::new();
+                        f.flush_held(keep, &mut ev);
+                        for e in ev {
+                            self.counts[e as usize] += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if !tail_set && total > rec.len() {
+            self.framers[s].tail = Tail {
+                skip_after: total - rec.len(),
+                ..Tail::default()
+            };
+        }
+        self.ops = ops;
+        self.events = events;
+    }
+
+    /// File data at record range `start..start+len`; what is past the
+    /// buffered part of the record is streamed later (first such range only).
+    #[allow(clippy::too_many_arguments)]
+    fn data_op(
+        &mut self,
+        s: usize,
+        dir: Direction,
+        rec: &[u8],
+        total: usize,
+        (file, offset): (FileId, u64),
+        (start, len): (usize, usize),
+        tail_set: &mut bool,
+    ) {
+        let end = start.saturating_add(len);
+        let here = rec
+            .get(start.min(rec.len())..end.min(rec.len()))
+            .unwrap_or(&[]);
+        self.file_data(file, dir, offset, here);
+        if end > rec.len() && !*tail_set {
+            *tail_set = true;
+            let from = start.max(rec.len());
+            let streamed = (end - from) as u64;
+            self.framers[s].tail = Tail {
+                skip_before: from - rec.len(),
+                stream: end - from,
+                target: Some((file, offset + (len as u64 - streamed))),
+                skip_after: total.saturating_sub(end),
+            };
+        }
+    }
+
+    fn file_data(&mut self, id: FileId, dir: Direction, offset: u64, data: &[u8]) {
+        let idx = match self
+            .files
+            .iter()
+            .position(|f| f.id == id && f.dir == dir && !f.closed)
+        {
+            Some(i) => i,
+            None => {
+                if data.is_empty() {
+                    return;
+                }
+                if self.files.len() >= MAX_FILES {
+                    self.raise(SmbEvent::TooManyFiles);
+                    return;
+                }
+                let name = self
+                    .names
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| UNKNOWN_NAME.to_string());
+                self.files.push(SmbFile {
+                    tx_id: self.next_tx_id,
+                    id,
+                    dir,
+                    name,
+                    data: Vec::new(),
+                    size: 0,
+                    gaps: false,
+                    closed: false,
+                    inspected: 0,
+                    next: 0,
+                    held: BTreeMap::new(),
+                    held_bytes: 0,
+                });
+                self.next_tx_id += 1;
+                self.files.len() - 1
+            }
+        };
+        let keep = self.keep_data;
+        let mut ev = Vec::new();
+        self.files[idx].put(offset, data, keep, &mut ev);
+        for e in ev {
+            self.raise(e);
+        }
+    }
+}
