@@ -534,3 +534,37 @@ fn smb2_command(
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn names_decode_and_are_capped() {
+        assert_eq!(decode_name(b"\\\0e\0i\0\0\0x\0", true), "\\ei");
+        assert_eq!(decode_name(b"abc\0def", false), "abc");
+        // A lone surrogate and an odd trailing byte.
+        assert_eq!(decode_name(&[0x00, 0xd8, b'a', 0, 1], true), "\u{fffd}a");
+        let long: Vec<u8> = "é"
+            .repeat(2000)
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        let n = decode_name(&long, true);
+        assert!(n.len() <= MAX_NAME && n.len() >= MAX_NAME - 1);
+    }
+
+    #[test]
+    fn records_of_every_short_length_parse_totally() {
+        let mut rec = b"\xfeSMB".to_vec();
+        rec.resize(200, 0xff);
+        for n in 0..rec.len() {
+            let (mut ops, mut ev) = (Vec::new(), Vec::new());
+            parse_record(&rec[..n], n, &mut ops, &mut ev);
+            parse_record(&rec[..n], 1 << 20, &mut ops, &mut ev);
+            rec[0] = 0xff;
+            parse_record(&rec[..n], n, &mut ops, &mut ev);
+            rec[0] = 0xfe;
+        }
+    }
+}

@@ -21,7 +21,7 @@ pub const MAX_PENDING: usize = 1024;
 /// Bytes of a file kept for `file.data` (as the HTTP body limit).
 pub const FILE_DEPTH: usize = 100 * 1024;
 /// Bytes of out-of-order file data held per file until the hole fills.
-pub const MAX_OUT_OF_ORDER: usize = 1 << 20;
+pub const MAX_OUT_OF_ORDER: usize = 256 * 1024;
 /// Bytes kept while looking for an SMB header after a gap.
 const RESYNC_KEEP: usize = 7;
 /// File name used when the open of a handle was not seen.
@@ -644,6 +644,451 @@ impl SmbState {
         self.files[idx].put(offset, data, keep, &mut ev);
         for e in ev {
             self.raise(e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    const EICAR: &[u8] = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+    fn nbss(msg: &[u8]) -> Vec<u8> {
+        let n = msg.len();
+        let mut v = vec![0, (n >> 16) as u8, (n >> 8) as u8, n as u8];
+        v.extend_from_slice(msg);
+        v
+    }
+
+    fn utf16(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()
+    }
+
+    fn smb1_hdr(cmd: u8, reply: bool, mid: u16) -> Vec<u8> {
+        let mut h = b"\xffSMB".to_vec();
+        h.push(cmd);
+        h.extend_from_slice(&[0; 4]);
+        h.push(if reply { 0x98 } else { 0x18 });
+        h.extend_from_slice(&0xc843u16.to_le_bytes());
+        h.extend_from_slice(&[0; 12]); // pid high, signature, reserved
+        h.extend_from_slice(&1u16.to_le_bytes()); // tid
+        h.extend_from_slice(&100u16.to_le_bytes()); // pid
+        h.extend_from_slice(&2u16.to_le_bytes()); // uid
+        h.extend_from_slice(&mid.to_le_bytes());
+        h
+    }
+
+    fn smb1_create(name: &str, mid: u16) -> Vec<u8> {
+        let mut m = smb1_hdr(0xa2, false, mid);
+        let n = utf16(name);
+        let mut w = vec![0xff, 0, 0, 0, 0];
+        w.extend_from_slice(&(n.len() as u16).to_le_bytes());
+        w.resize(48, 0);
+        m.push(24);
+        m.extend_from_slice(&w);
+        m.extend_from_slice(&((n.len() + 3) as u16).to_le_bytes());
+        m.push(0); // pad to 2
+        m.extend_from_slice(&n);
+        m.extend_from_slice(&[0, 0]);
+        m
+    }
+
+    fn smb1_create_resp(fid: u16, mid: u16) -> Vec<u8> {
+        let mut m = smb1_hdr(0xa2, true, mid);
+        let mut w = vec![0xff, 0, 0, 0, 0];
+        w.extend_from_slice(&fid.to_le_bytes());
+        w.resize(68, 0);
+        m.push(34);
+        m.extend_from_slice(&w);
+        m.extend_from_slice(&[0, 0]);
+        m
+    }
+
+    fn write_words(fid: u16, offset: u32, len: usize, data_off: usize, next: (u8, u16)) -> Vec<u8> {
+        let mut w = vec![next.0, 0];
+        w.extend_from_slice(&next.1.to_le_bytes());
+        w.extend_from_slice(&fid.to_le_bytes());
+        w.extend_from_slice(&offset.to_le_bytes());
+        w.extend_from_slice(&[0; 8]); // timeout, mode, remaining
+        w.extend_from_slice(&((len >> 16) as u16).to_le_bytes());
+        w.extend_from_slice(&(len as u16).to_le_bytes());
+        w.extend_from_slice(&(data_off as u16).to_le_bytes());
+        w.extend_from_slice(&[0; 4]); // offset high
+        w
+    }
+
+    fn smb1_write(fid: u16, offset: u32, data: &[u8], mid: u16) -> Vec<u8> {
+        let mut m = smb1_hdr(0x2f, false, mid);
+        m.push(14);
+        m.extend_from_slice(&write_words(fid, offset, data.len(), 64, (0xff, 0)));
+        m.extend_from_slice(&((data.len() + 1) as u16).to_le_bytes());
+        m.push(0);
+        m.extend_from_slice(data);
+        m
+    }
+
+    fn smb1_close(fid: u16, mid: u16) -> Vec<u8> {
+        let mut m = smb1_hdr(0x04, false, mid);
+        m.push(3);
+        m.extend_from_slice(&fid.to_le_bytes());
+        m.extend_from_slice(&[0; 4]);
+        m.extend_from_slice(&[0, 0]);
+        m
+    }
+
+    fn smb1_session(fid: u16) -> (Vec<u8>, Vec<u8>) {
+        let mut ts = nbss(&smb1_create("\\eicar", 7));
+        ts.extend(nbss(&smb1_write(fid, 0, EICAR, 8)));
+        ts.extend(nbss(&smb1_close(fid, 9)));
+        (ts, nbss(&smb1_create_resp(fid, 7)))
+    }
+
+    fn run(chunks: &[(Direction, &[u8])], step: usize) -> SmbState {
+        let mut s = SmbState::new();
+        for (d, b) in chunks {
+            for c in b.chunks(step.max(1)) {
+                s.parse(c, *d);
+            }
+        }
+        s
+    }
+
+    fn only_file(s: &SmbState) -> &SmbFile {
+        assert_eq!(s.files().len(), 1, "{:?}", s.files());
+        &s.files()[0]
+    }
+
+    #[test]
+    fn smb1_write_whole_and_split_every_way() {
+        let (ts, tc) = smb1_session(0x4004);
+        // Client's create first, then the server's answer, then write + close.
+        let split = nbss(&smb1_create("\\eicar", 7)).len();
+        for step in [1, 2, 3, 7, 31, 64, 1000] {
+            let s = run(
+                &[
+                    (Direction::ToServer, &ts[..split]),
+                    (Direction::ToClient, &tc),
+                    (Direction::ToServer, &ts[split..]),
+                ],
+                step,
+            );
+            let f = only_file(&s);
+            assert_eq!(f.name, "\\eicar", "step {step}");
+            assert_eq!(f.data, EICAR);
+            assert_eq!(f.dir, Direction::ToServer);
+            assert!(f.closed && !f.gaps);
+            assert_eq!(f.state_name(), "CLOSED");
+            assert!(SmbEvent::ALL.iter().all(|e| s.count(*e) == 0));
+        }
+    }
+
+    #[test]
+    fn smb1_andx_chain_with_data_after_the_close() {
+        // LOCKING_ANDX -> WRITE_ANDX -> CLOSE, the written bytes last.
+        let mut m = smb1_hdr(0x24, false, 8);
+        let lock_at = m.len();
+        let write_at = lock_at + 1 + 16 + 2;
+        let close_at = write_at + 1 + 28 + 2;
+        let data_at = close_at + 1 + 6 + 2;
+        m.push(8);
+        let mut w = vec![0x2f, 0];
+        w.extend_from_slice(&(write_at as u16).to_le_bytes());
+        w.resize(16, 0);
+        m.extend_from_slice(&w);
+        m.extend_from_slice(&[0, 0]);
+        m.push(14);
+        m.extend_from_slice(&write_words(
+            5,
+            0,
+            EICAR.len(),
+            data_at,
+            (0x04, close_at as u16),
+        ));
+        m.extend_from_slice(&[0, 0]);
+        m.push(3);
+        m.extend_from_slice(&5u16.to_le_bytes());
+        m.extend_from_slice(&[0; 4]);
+        m.extend_from_slice(&(EICAR.len() as u16).to_le_bytes());
+        assert_eq!(m.len(), data_at);
+        m.extend_from_slice(EICAR);
+        let s = run(&[(Direction::ToServer, &nbss(&m))], 5);
+        let f = only_file(&s);
+        assert_eq!(f.data, EICAR);
+        assert_eq!(f.name, "<unknown>");
+        assert!(f.closed);
+    }
+
+    #[test]
+    fn several_records_in_one_chunk_with_keepalive_and_session_request() {
+        let (ts, tc) = smb1_session(9);
+        let mut all = vec![0x81, 0, 0, 4, 1, 2, 3, 4, 0x85, 0, 0, 0];
+        all.extend_from_slice(&ts);
+        let mut s = SmbState::new();
+        s.parse(&tc, Direction::ToClient);
+        s.parse(&all, Direction::ToServer);
+        // The response came before the request: the name is unknown.
+        assert_eq!(only_file(&s).name, "<unknown>");
+        assert_eq!(only_file(&s).data, EICAR);
+    }
+
+    #[test]
+    fn out_of_order_writes_are_put_in_offset_order() {
+        let mut ts = nbss(&smb1_write(1, 4, b"4567", 1));
+        ts.extend(nbss(&smb1_write(1, 0, b"0123", 2)));
+        ts.extend(nbss(&smb1_write(1, 2, b"23456789", 3)));
+        let s = run(&[(Direction::ToServer, &ts)], 1000);
+        assert_eq!(only_file(&s).data, b"0123456789");
+        assert_eq!(only_file(&s).size, 10);
+        // A hole never filled is flushed as a gap on close.
+        let mut ts = nbss(&smb1_write(1, 0, b"ab", 1));
+        ts.extend(nbss(&smb1_write(1, 10, b"yz", 2)));
+        ts.extend(nbss(&smb1_close(1, 3)));
+        let s = run(&[(Direction::ToServer, &ts)], 1000);
+        let f = only_file(&s);
+        assert_eq!(f.data, b"abyz");
+        assert!(f.gaps && f.closed);
+    }
+
+    #[test]
+    fn hostile_lengths_and_offsets_are_events_not_panics() {
+        // Data offset and length past the record.
+        let mut m = smb1_hdr(0x2f, false, 1);
+        m.push(14);
+        m.extend_from_slice(&write_words(1, 0, 0xffff, 0xfff0, (0xff, 0)));
+        m.extend_from_slice(&[0, 0]);
+        let mut s = run(&[(Direction::ToServer, &nbss(&m))], 1000);
+        assert_eq!(s.count(SmbEvent::DataOutOfRange), 1);
+        assert!(s.files().is_empty());
+        // An AndX offset pointing back at itself.
+        let mut m = smb1_hdr(0x24, false, 1);
+        m.push(8);
+        let mut w = vec![0x24, 0];
+        w.extend_from_slice(&32u16.to_le_bytes());
+        w.resize(16, 0);
+        m.extend_from_slice(&w);
+        m.extend_from_slice(&[0, 0]);
+        s.parse(&nbss(&m), Direction::ToServer);
+        assert_eq!(s.count(SmbEvent::AndxBadOffset), 1);
+        // Word count past the end; a header cut short.
+        let mut m = smb1_hdr(0x2f, false, 1);
+        m.push(200);
+        s.parse(&nbss(&m), Direction::ToServer);
+        s.parse(&nbss(b"\xffSMB\x2f"), Direction::ToServer);
+        assert_eq!(s.count(SmbEvent::MalformedCommand), 1);
+        assert_eq!(s.count(SmbEvent::MalformedHeader), 1);
+        // A bad NBSS type loses the framing until the next SMB header.
+        let (ts, _) = smb1_session(3);
+        let mut bad = vec![0x42, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00];
+        bad.extend_from_slice(&ts);
+        let s = run(&[(Direction::ToServer, &bad)], 3);
+        assert_eq!(s.count(SmbEvent::NbssBadType), 1);
+        assert_eq!(only_file(&s).data, EICAR);
+    }
+
+    #[test]
+    fn caps_hold() {
+        let mut ts = Vec::new();
+        for fid in 0..(MAX_FILES as u16 + 6) {
+            ts.extend(nbss(&smb1_write(fid, 0, b"x", fid)));
+        }
+        let s = run(&[(Direction::ToServer, &ts)], 4096);
+        assert_eq!(s.files().len(), MAX_FILES);
+        assert_eq!(s.count(SmbEvent::TooManyFiles), 6);
+        // Past the depth, bytes are counted, not kept.
+        let chunk = vec![b'a'; 60_000];
+        let mut ts = Vec::new();
+        for i in 0..3u32 {
+            ts.extend(nbss(&smb1_write(1, i * 60_000, &chunk, 1)));
+        }
+        let s = run(&[(Direction::ToServer, &ts)], 4096);
+        let f = only_file(&s);
+        assert_eq!(f.data.len(), FILE_DEPTH);
+        assert_eq!(f.size, 180_000);
+        assert_eq!(f.state_name(), "TRUNCATED");
+        assert_eq!(s.count(SmbEvent::FileDepthReached), 1);
+    }
+
+    fn smb2_hdr(cmd: u16, response: bool, msg_id: u64, next: u32) -> Vec<u8> {
+        let mut h = b"\xfeSMB".to_vec();
+        h.extend_from_slice(&64u16.to_le_bytes());
+        h.extend_from_slice(&[0; 6]); // credit charge, status
+        h.extend_from_slice(&cmd.to_le_bytes());
+        h.extend_from_slice(&[1, 0]);
+        h.extend_from_slice(&u32::from(response).to_le_bytes());
+        h.extend_from_slice(&next.to_le_bytes());
+        h.extend_from_slice(&msg_id.to_le_bytes());
+        h.resize(64, 0);
+        h
+    }
+
+    const GUID: [u8; 16] = [7; 16];
+
+    fn smb2_create(name: &str, msg_id: u64) -> Vec<u8> {
+        let mut m = smb2_hdr(5, false, msg_id, 0);
+        let n = utf16(name);
+        let mut b = vec![57, 0];
+        b.resize(44, 0);
+        b.extend_from_slice(&120u16.to_le_bytes());
+        b.extend_from_slice(&(n.len() as u16).to_le_bytes());
+        b.resize(56, 0);
+        m.extend_from_slice(&b);
+        m.extend_from_slice(&n);
+        m
+    }
+
+    fn smb2_create_resp(msg_id: u64) -> Vec<u8> {
+        let mut m = smb2_hdr(5, true, msg_id, 0);
+        let mut b = vec![89, 0];
+        b.resize(64, 0);
+        b.extend_from_slice(&GUID);
+        b.resize(88, 0);
+        m.extend_from_slice(&b);
+        m
+    }
+
+    fn smb2_write(offset: u64, data: &[u8], msg_id: u64, next: u32) -> Vec<u8> {
+        let mut m = smb2_hdr(9, false, msg_id, next);
+        let mut b = vec![49, 0, 112, 0];
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(&offset.to_le_bytes());
+        b.extend_from_slice(&GUID);
+        b.resize(48, 0);
+        m.extend_from_slice(&b);
+        m.extend_from_slice(data);
+        m
+    }
+
+    fn smb2_read(offset: u64, msg_id: u64) -> Vec<u8> {
+        let mut m = smb2_hdr(8, false, msg_id, 0);
+        let mut b = vec![49, 0, 0, 0];
+        b.extend_from_slice(&1024u32.to_le_bytes());
+        b.extend_from_slice(&offset.to_le_bytes());
+        b.extend_from_slice(&GUID);
+        b.resize(49, 0);
+        m.extend_from_slice(&b);
+        m
+    }
+
+    fn smb2_read_resp(data: &[u8], msg_id: u64) -> Vec<u8> {
+        let mut m = smb2_hdr(8, true, msg_id, 0);
+        let mut b = vec![17, 0, 80, 0];
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        b.resize(16, 0);
+        m.extend_from_slice(&b);
+        m.extend_from_slice(data);
+        m
+    }
+
+    fn smb2_close(msg_id: u64) -> Vec<u8> {
+        let mut m = smb2_hdr(6, false, msg_id, 0);
+        let mut b = vec![24, 0, 0, 0, 0, 0, 0, 0];
+        b.extend_from_slice(&GUID);
+        m.extend_from_slice(&b);
+        m
+    }
+
+    #[test]
+    fn smb2_compounded_writes_and_a_read() {
+        let mut w1 = smb2_write(0, &EICAR[..30], 2, 0);
+        w1.resize(w1.len().next_multiple_of(8), 0);
+        let next = w1.len() as u32;
+        w1[20..24].copy_from_slice(&next.to_le_bytes());
+        let mut rec = w1;
+        rec.extend(smb2_write(30, &EICAR[30..], 3, 0));
+        let mut ts = nbss(&smb2_create("dir\\eicar.txt", 1));
+        let tc1 = nbss(&smb2_create_resp(1));
+        let mut ts2 = nbss(&rec);
+        ts2.extend(nbss(&smb2_read(0, 4)));
+        let tc2 = nbss(&smb2_read_resp(b"hello", 4));
+        ts.extend(nbss(&smb2_close(5)));
+        for step in [1, 13, 4096] {
+            let s = run(
+                &[
+                    (
+                        Direction::ToServer,
+                        &ts[..nbss(&smb2_create("dir\\eicar.txt", 1)).len()],
+                    ),
+                    (Direction::ToClient, &tc1),
+                    (Direction::ToServer, &ts2),
+                    (Direction::ToClient, &tc2),
+                ],
+                step,
+            );
+            assert_eq!(s.files().len(), 2);
+            let w = &s.files()[0];
+            assert_eq!(
+                (w.name.as_str(), w.dir),
+                ("dir\\eicar.txt", Direction::ToServer)
+            );
+            assert_eq!(w.data, EICAR);
+            let r = &s.files()[1];
+            assert_eq!(
+                (r.dir, r.data.as_slice()),
+                (Direction::ToClient, &b"hello"[..])
+            );
+            assert!(
+                SmbEvent::ALL.iter().all(|e| s.count(*e) == 0),
+                "step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn large_record_is_streamed_and_gap_inside_it_skipped() {
+        let data: Vec<u8> = (0..400_000u32).map(|i| (i % 251) as u8).collect();
+        let rec = nbss(&smb2_write(0, &data, 2, 0));
+        let s = run(&[(Direction::ToServer, &rec)], 1460);
+        let f = only_file(&s);
+        assert_eq!(f.size, 400_000);
+        assert_eq!(f.data, &data[..FILE_DEPTH]);
+        // A hole inside the streamed part: the framing holds, the file has a gap.
+        let mut s = SmbState::new();
+        s.parse(&rec[..10_000], Direction::ToServer);
+        s.gap(Direction::ToServer, 5_000);
+        s.parse(&rec[15_000..], Direction::ToServer);
+        s.parse(&nbss(&smb2_close(3)), Direction::ToServer);
+        let f = only_file(&s);
+        assert!(f.gaps && f.closed);
+        assert_eq!(f.size, 400_000 - 5_000);
+        assert_eq!(s.count(SmbEvent::Gap), 1);
+        // A gap in the framing: resync on the next header.
+        let mut s = SmbState::new();
+        let (ts, _) = smb1_session(3);
+        s.parse(&ts[..10], Direction::ToServer);
+        s.gap(Direction::ToServer, 10);
+        s.parse(&ts[20..], Direction::ToServer);
+        assert_eq!(only_file(&s).data, EICAR);
+    }
+
+    #[test]
+    fn pseudo_random_input_never_panics() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (ts, _) = smb1_session(3);
+        let w2 = nbss(&smb2_write(0, EICAR, 2, 0));
+        for _ in 0..3000 {
+            let mut s = SmbState::new();
+            for base in [&ts, &w2] {
+                let mut b = base.clone();
+                for _ in 0..(next() % 6) {
+                    let i = (next() as usize) % b.len();
+                    b[i] = next() as u8;
+                }
+                let cut = (next() as usize) % b.len();
+                s.parse(&b[..cut], Direction::ToServer);
+                if next() % 4 == 0 {
+                    s.gap(Direction::ToServer, next() % 100);
+                }
+                s.parse(&b[cut..], Direction::ToClient);
+                s.parse(&b, Direction::ToServer);
+            }
+            assert!(s.files().len() <= MAX_FILES);
         }
     }
 }
