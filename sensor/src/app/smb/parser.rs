@@ -28,12 +28,16 @@ const SMB1_SESSION_SETUP_ANDX: u8 = 0x73;
 const SMB1_LOGOFF_ANDX: u8 = 0x74;
 const SMB1_TREE_CONNECT_ANDX: u8 = 0x75;
 const SMB1_NT_CREATE_ANDX: u8 = 0xa2;
+const SMB1_TREE_CONNECT_ANDX_SERVICE_IPC: &[u8] = b"IPC\0";
 /// SMB1 FLAGS: the message is a reply.
 const SMB1_FLAGS_REPLY: u8 = 0x80;
 /// SMB1 FLAGS2: strings are UTF-16LE.
 const SMB1_FLAGS2_UNICODE: u16 = 0x8000;
 
 // SMB2 commands.
+const SMB2_TREE_CONNECT: u16 = 0x03;
+/// SMB2 TREE_CONNECT response ShareType of a named-pipe share (IPC$).
+const SMB2_SHARE_TYPE_PIPE: u8 = 0x02;
 const SMB2_CREATE: u16 = 0x05;
 const SMB2_CLOSE: u16 = 0x06;
 const SMB2_READ: u16 = 0x08;
@@ -72,13 +76,30 @@ pub enum FileId {
     Smb2([u8; 16]),
 }
 
+/// A tree (share) connection: SMB1 or SMB2 tree id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TreeId {
+    /// SMB1 TID.
+    Smb1(u16),
+    /// SMB2 TreeId.
+    Smb2(u32),
+}
+
 /// One file operation found in a record. Data ranges are record offsets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SmbOp {
+    /// A tree connected to a named-pipe share (IPC$): opens on it are pipes
+    /// (DCERPC), not files.
+    PipeTree {
+        /// The tree.
+        tree: TreeId,
+    },
     /// An open naming a file; its response gives the handle.
     OpenRequest {
         /// Request identity.
         req: ReqKey,
+        /// Tree the file is opened on.
+        tree: TreeId,
         /// File name as sent (UTF-16 decoded).
         name: String,
     },
@@ -251,7 +272,7 @@ fn parse_smb1(rec: &[u8], total: usize, out: &mut Vec<SmbOp>, ev: &mut Vec<SmbEv
             command,
             reply,
             unicode,
-            req,
+            (req, tid),
             words,
             rec,
             total,
@@ -290,7 +311,7 @@ fn smb1_command(
     command: u8,
     reply: bool,
     unicode: bool,
-    req: ReqKey,
+    (req, tid): (ReqKey, u16),
     words: &[u8],
     rec: &[u8],
     total: usize,
@@ -315,6 +336,7 @@ fn smb1_command(
             match rec.get(start..end) {
                 Some(b) => out.push(SmbOp::OpenRequest {
                     req,
+                    tree: TreeId::Smb1(tid),
                     name: decode_name(b, unicode),
                 }),
                 None if cut(rec, total) => {}
@@ -373,6 +395,15 @@ fn smb1_command(
             let (start, len) = data_range(data_off, len, total, ev);
             out.push(SmbOp::ReadResponse { req, start, len });
         }
+        (SMB1_TREE_CONNECT_ANDX, true) => {
+            // The reply's bytes start with the service type, "IPC" for pipes.
+            let service = rec.get(bytes_at..bytes_at + SMB1_TREE_CONNECT_ANDX_SERVICE_IPC.len());
+            if service == Some(SMB1_TREE_CONNECT_ANDX_SERVICE_IPC) {
+                out.push(SmbOp::PipeTree {
+                    tree: TreeId::Smb1(tid),
+                });
+            }
+        }
         (SMB1_CLOSE, false) => match u16_at(words, 0) {
             Some(fid) => out.push(SmbOp::Close {
                 file: FileId::Smb1(fid),
@@ -401,6 +432,7 @@ fn parse_smb2(rec: &[u8], total: usize, out: &mut Vec<SmbOp>, ev: &mut Vec<SmbEv
         let flags = u32_at(h, 16).unwrap_or(0);
         let next = u32_at(h, 20).map_or(0, |n| n as usize);
         let msg_id = u64_at(h, 24).unwrap_or(0);
+        let tree = TreeId::Smb2(u32_at(h, 36).unwrap_or(0));
         // The message ends at the next compounded one, or at the record's end.
         let end = if next == 0 {
             total
@@ -412,7 +444,7 @@ fn parse_smb2(rec: &[u8], total: usize, out: &mut Vec<SmbOp>, ev: &mut Vec<SmbEv
             command,
             response,
             status,
-            ReqKey::Smb2(msg_id),
+            (ReqKey::Smb2(msg_id), tree),
             rec,
             (at, end),
             out,
@@ -435,7 +467,7 @@ fn smb2_command(
     command: u16,
     response: bool,
     status: u32,
-    req: ReqKey,
+    (req, tree): (ReqKey, TreeId),
     rec: &[u8],
     (hdr, end): (usize, usize),
     out: &mut Vec<SmbOp>,
@@ -464,14 +496,21 @@ fn smb2_command(
             match rec.get(start..stop.min(end)) {
                 Some(b) if stop <= end => out.push(SmbOp::OpenRequest {
                     req,
+                    tree,
                     name: decode_name(b, true),
                 }),
                 // A create with an empty name opens the share's root.
                 _ if name_len == 0 => out.push(SmbOp::OpenRequest {
                     req,
+                    tree,
                     name: String::new(),
                 }),
                 _ => missing(ev),
+            }
+        }
+        (SMB2_TREE_CONNECT, true) => {
+            if status == 0 && rec.get(body + 2) == Some(&SMB2_SHARE_TYPE_PIPE) {
+                out.push(SmbOp::PipeTree { tree });
             }
         }
         (SMB2_CREATE, true) => {

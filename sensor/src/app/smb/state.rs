@@ -1,9 +1,9 @@
 //! Per-flow SMB state: NBSS framing per direction, file handles mapped to
 //! names, file contents collected in offset order, anomaly counts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::parser::{parse_record, FileId, ReqKey, SmbOp};
+use super::parser::{parse_record, FileId, ReqKey, SmbOp, TreeId};
 use crate::app::Direction;
 
 /// NBSS records up to this length are buffered whole before parsing (SMB1
@@ -253,7 +253,11 @@ struct Framer {
 pub struct SmbState {
     framers: [Framer; 2],
     names: HashMap<FileId, String>,
-    pending_opens: HashMap<ReqKey, String>,
+    /// Trees on named-pipe shares, and the handles opened on them: their
+    /// reads and writes are DCERPC, not file contents.
+    pipe_trees: HashSet<TreeId>,
+    pipes: HashSet<FileId>,
+    pending_opens: HashMap<ReqKey, (String, bool)>,
     pending_reads: HashMap<ReqKey, (FileId, u64)>,
     files: Vec<SmbFile>,
     next_tx_id: u64,
@@ -285,6 +289,8 @@ impl SmbState {
         SmbState {
             framers: [Framer::default(), Framer::default()],
             names: HashMap::new(),
+            pipe_trees: HashSet::new(),
+            pipes: HashSet::new(),
             pending_opens: HashMap::new(),
             pending_reads: HashMap::new(),
             files: Vec::new(),
@@ -502,17 +508,28 @@ impl SmbState {
         let mut tail_set = false;
         for op in ops.drain(..) {
             match op {
-                SmbOp::OpenRequest { req, name } => {
+                SmbOp::PipeTree { tree } => {
+                    if self.pipe_trees.len() >= MAX_HANDLES {
+                        self.raise(SmbEvent::TooManyPending);
+                    } else {
+                        self.pipe_trees.insert(tree);
+                    }
+                }
+                SmbOp::OpenRequest { req, tree, name } => {
                     if self.pending_opens.len() >= MAX_PENDING {
                         self.raise(SmbEvent::TooManyPending);
                         self.pending_opens.clear();
                     }
-                    self.pending_opens.insert(req, name);
+                    let pipe = self.pipe_trees.contains(&tree);
+                    self.pending_opens.insert(req, (name, pipe));
                 }
                 SmbOp::OpenResponse { req, file } => {
-                    if let Some(name) = self.pending_opens.remove(&req) {
-                        if self.names.len() >= MAX_HANDLES && !self.names.contains_key(&file) {
+                    if let Some((name, pipe)) = self.pending_opens.remove(&req) {
+                        let known = self.names.len() + self.pipes.len();
+                        if known >= MAX_HANDLES && !self.names.contains_key(&file) {
                             self.raise(SmbEvent::TooManyPending);
+                        } else if pipe {
+                            self.pipes.insert(file);
                         } else {
                             self.names.insert(file, name);
                         }
@@ -548,6 +565,7 @@ impl SmbState {
                 }
                 SmbOp::Close { file } => {
                     self.names.remove(&file);
+                    self.pipes.remove(&file);
                     for f in self.files.iter_mut().filter(|f| f.id == file) {
                         f.closed = true;
                         let keep = self.keep_data;
@@ -602,6 +620,9 @@ impl SmbState {
     }
 
     fn file_data(&mut self, id: FileId, dir: Direction, offset: u64, data: &[u8]) {
+        if self.pipes.contains(&id) {
+            return;
+        }
         let idx = match self
             .files
             .iter()
@@ -1032,6 +1053,27 @@ mod test {
                 "step {step}"
             );
         }
+    }
+
+    #[test]
+    fn named_pipes_are_not_files() {
+        // TREE_CONNECT response for a pipe share (IPC$), tree 0 as the create's.
+        let mut tree = smb2_hdr(3, true, 1, 0);
+        tree.extend_from_slice(&[16, 0, 2, 0]);
+        tree.resize(64 + 16, 0);
+        let s = run(
+            &[
+                (Direction::ToClient, &nbss(&tree)),
+                (Direction::ToServer, &nbss(&smb2_create("srvsvc", 2))),
+                (Direction::ToClient, &nbss(&smb2_create_resp(2))),
+                (
+                    Direction::ToServer,
+                    &nbss(&smb2_write(0, b"\x05\x00\x0b", 3, 0)),
+                ),
+            ],
+            4096,
+        );
+        assert!(s.files().is_empty());
     }
 
     #[test]
