@@ -28,7 +28,8 @@ const SMB1_SESSION_SETUP_ANDX: u8 = 0x73;
 const SMB1_LOGOFF_ANDX: u8 = 0x74;
 const SMB1_TREE_CONNECT_ANDX: u8 = 0x75;
 const SMB1_NT_CREATE_ANDX: u8 = 0xa2;
-const SMB1_TREE_CONNECT_ANDX_SERVICE_IPC: &[u8] = b"IPC\0";
+/// SMB1 TREE_CONNECT_ANDX reply service of a named-pipe share (IPC$).
+const IPC_SERVICE: &[u8] = b"IPC\0";
 /// SMB1 FLAGS: the message is a reply.
 const SMB1_FLAGS_REPLY: u8 = 0x80;
 /// SMB1 FLAGS2: strings are UTF-16LE.
@@ -395,14 +396,13 @@ fn smb1_command(
             let (start, len) = data_range(data_off, len, total, ev);
             out.push(SmbOp::ReadResponse { req, start, len });
         }
-        (SMB1_TREE_CONNECT_ANDX, true) => {
-            // The reply's bytes start with the service type, "IPC" for pipes.
-            let service = rec.get(bytes_at..bytes_at + SMB1_TREE_CONNECT_ANDX_SERVICE_IPC.len());
-            if service == Some(SMB1_TREE_CONNECT_ANDX_SERVICE_IPC) {
-                out.push(SmbOp::PipeTree {
-                    tree: TreeId::Smb1(tid),
-                });
-            }
+        // The reply's bytes start with the service type, "IPC" for pipes.
+        (SMB1_TREE_CONNECT_ANDX, true)
+            if rec.get(bytes_at..bytes_at + IPC_SERVICE.len()) == Some(IPC_SERVICE) =>
+        {
+            out.push(SmbOp::PipeTree {
+                tree: TreeId::Smb1(tid),
+            });
         }
         (SMB1_CLOSE, false) => match u16_at(words, 0) {
             Some(fid) => out.push(SmbOp::Close {
@@ -508,10 +508,10 @@ fn smb2_command(
                 _ => missing(ev),
             }
         }
-        (SMB2_TREE_CONNECT, true) => {
-            if status == 0 && rec.get(body + 2) == Some(&SMB2_SHARE_TYPE_PIPE) {
-                out.push(SmbOp::PipeTree { tree });
-            }
+        (SMB2_TREE_CONNECT, true)
+            if status == 0 && rec.get(body + 2) == Some(&SMB2_SHARE_TYPE_PIPE) =>
+        {
+            out.push(SmbOp::PipeTree { tree });
         }
         (SMB2_CREATE, true) => {
             if status != 0 {
