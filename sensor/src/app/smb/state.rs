@@ -21,7 +21,9 @@ pub const MAX_PENDING: usize = 1024;
 /// Bytes of a file kept for `file.data` (as the HTTP body limit).
 pub const FILE_DEPTH: usize = 100 * 1024;
 /// Bytes of out-of-order file data held per file until the hole fills.
-pub const MAX_OUT_OF_ORDER: usize = 256 * 1024;
+pub const MAX_OUT_OF_ORDER: usize = FILE_DEPTH;
+/// Out-of-order chunks held per file.
+pub const MAX_HELD: usize = 256;
 /// Bytes kept while looking for an SMB header after a gap.
 const RESYNC_KEEP: usize = 7;
 /// File name used when the open of a handle was not seen.
@@ -118,7 +120,8 @@ pub struct SmbFile {
     /// Bytes of `data` already inspected by rules.
     pub inspected: usize,
     next: u64,
-    held: BTreeMap<u64, Vec<u8>>,
+    /// Out-of-order chunks by offset: (length, bytes kept of them).
+    held: BTreeMap<u64, (usize, Vec<u8>)>,
     held_bytes: usize,
 }
 
@@ -152,69 +155,78 @@ impl SmbFile {
             return; // Already seen.
         }
         if offset > self.next {
-            if self.held_bytes + chunk.len() > MAX_OUT_OF_ORDER {
+            // Held until the hole fills: only the bytes that can still land
+            // within the depth are kept, the rest is counted by length.
+            let stored = if keep {
+                let room = (FILE_DEPTH as u64).saturating_sub(offset);
+                &chunk[..chunk.len().min(room as usize)]
+            } else {
+                &[][..]
+            };
+            if self.held_bytes + stored.len() > MAX_OUT_OF_ORDER || self.held.len() >= MAX_HELD {
                 ev.push(SmbEvent::OutOfOrderLimit);
                 self.flush_held(keep, ev);
                 self.gaps = true;
                 self.next = offset;
             } else {
-                // Keep the longer of two chunks at the same offset.
-                let old = self.held.insert(offset, chunk.to_vec());
-                self.held_bytes += chunk.len();
-                if let Some(o) = old {
-                    self.held_bytes -= o.len();
-                    if o.len() > chunk.len() {
-                        self.held_bytes += o.len() - chunk.len();
-                        self.held.insert(offset, o);
+                // Of two chunks at one offset, the longer stays.
+                let longer = self.held.get(&offset).is_none_or(|h| h.0 < chunk.len());
+                if longer {
+                    if let Some(old) = self.held.insert(offset, (chunk.len(), stored.to_vec())) {
+                        self.held_bytes -= old.1.len();
                     }
+                    self.held_bytes += stored.len();
                 }
                 return;
             }
         }
         let skip = (self.next - offset) as usize;
-        self.append(&chunk[skip..], keep, ev);
+        self.append(chunk.len() - skip, &chunk[skip..], keep, ev);
         // Held chunks that now continue the data.
         while let Some((&off, _)) = self.held.first_key_value() {
             if off > self.next {
                 break;
             }
-            if let Some((off, c)) = self.held.pop_first() {
-                self.held_bytes -= c.len();
-                let e = off + c.len() as u64;
-                if e > self.next {
-                    let skip = (self.next - off) as usize;
-                    self.append(&c[skip..], keep, ev);
-                }
+            if let Some((off, (len, bytes))) = self.held.pop_first() {
+                self.held_bytes -= bytes.len();
+                self.append_held(off, len, &bytes, keep, ev);
             }
         }
     }
 
-    fn append(&mut self, b: &[u8], keep: bool, ev: &mut Vec<SmbEvent>) {
-        self.next += b.len() as u64;
-        self.size += b.len() as u64;
+    /// `len` in-order bytes, of which `b` (a prefix) are known.
+    fn append(&mut self, len: usize, b: &[u8], keep: bool, ev: &mut Vec<SmbEvent>) {
+        self.next += len as u64;
+        self.size += len as u64;
         if !keep {
             return;
         }
         let room = FILE_DEPTH.saturating_sub(self.data.len());
-        if b.len() > room && room > 0 {
+        if len > room && room > 0 {
             ev.push(SmbEvent::FileDepthReached);
         }
         self.data.extend_from_slice(&b[..b.len().min(room)]);
     }
 
+    /// A held chunk at `off` (at or before `next`): its part past `next`.
+    fn append_held(&mut self, off: u64, len: usize, b: &[u8], keep: bool, ev: &mut Vec<SmbEvent>) {
+        let e = off + len as u64;
+        if e <= self.next {
+            return;
+        }
+        let skip = (self.next - off) as usize;
+        let known = b.get(skip..).unwrap_or(&[]);
+        self.append(len - skip, known, keep, ev);
+    }
+
     /// Held chunks go in, in offset order, with holes marked as gaps.
     fn flush_held(&mut self, keep: bool, ev: &mut Vec<SmbEvent>) {
-        for (off, c) in std::mem::take(&mut self.held) {
-            let e = off + c.len() as u64;
-            if e <= self.next {
-                continue;
-            }
+        for (off, (len, bytes)) in std::mem::take(&mut self.held) {
             if off > self.next {
                 self.gaps = true;
                 self.next = off;
             }
-            let skip = (self.next - off) as usize;
-            self.append(&c[skip..], keep, ev);
+            self.append_held(off, len, &bytes, keep, ev);
         }
         self.held_bytes = 0;
     }
@@ -869,6 +881,17 @@ mod test {
         let f = only_file(&s);
         assert_eq!(f.data, b"abyz");
         assert!(f.gaps && f.closed);
+        // Held chunks past the depth keep their length, not their bytes.
+        let big = vec![b'q'; 60_000];
+        let mut ts = nbss(&smb1_write(1, 120_000, &big, 1));
+        ts.extend(nbss(&smb1_write(1, 60_000, &big, 2)));
+        ts.extend(nbss(&smb1_write(1, 0, &big, 3)));
+        let mut s = SmbState::new();
+        s.parse(&ts[..ts.len() / 3 + 1], Direction::ToServer);
+        assert!(s.files()[0].held_bytes == 0 && s.files()[0].data.is_empty());
+        s.parse(&ts[ts.len() / 3 + 1..], Direction::ToServer);
+        let f = only_file(&s);
+        assert_eq!((f.size, f.data.len(), f.gaps), (180_000, FILE_DEPTH, false));
     }
 
     #[test]
