@@ -431,7 +431,7 @@ fn log_app(
                 flowlog::write_app_event(out, f, ts, "tls", &v)
             });
         }
-        // Closed files were inspected with the packet that closed them.
+        // Closed files, once inspected in full, are freed.
         AppState::Smb(m) => {
             m.take_closed(all);
         }

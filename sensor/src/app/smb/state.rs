@@ -338,12 +338,15 @@ impl SmbState {
         &mut self.files
     }
 
-    /// Removes and returns the closed files (all files when `all`).
+    /// Removes and returns the closed files whose data rules have seen in
+    /// full (all files when `all`). A read file is closed by a request going
+    /// the other way: it waits for its direction's next packet to be inspected.
     pub fn take_closed(&mut self, all: bool) -> Vec<SmbFile> {
         let mut out = Vec::new();
         let mut i = 0;
         while i < self.files.len() {
-            if all || self.files[i].closed {
+            let f = &self.files[i];
+            if all || (f.closed && f.inspected >= f.data.len()) {
                 out.push(self.files.remove(i));
             } else {
                 i += 1;
@@ -814,6 +817,17 @@ mod test {
             assert_eq!(f.state_name(), "CLOSED");
             assert!(SmbEvent::ALL.iter().all(|e| s.count(*e) == 0));
         }
+        // A closed file is freed only once rules have seen all of it.
+        let mut s = run(&[(Direction::ToServer, &ts)], 4096);
+        assert!(s.files()[0].wants_inspection());
+        assert!(s.take_closed(false).is_empty());
+        s.files_mut()[0].inspected = EICAR.len();
+        assert!(!s.files()[0].wants_inspection());
+        assert_eq!(s.take_closed(false).len(), 1);
+        // Without contents kept, closed files go at once.
+        let mut s = SmbState::without_data();
+        s.parse(&ts, Direction::ToServer);
+        assert_eq!(s.take_closed(false)[0].size, EICAR.len() as u64);
     }
 
     #[test]
