@@ -10,6 +10,7 @@ use app_support::{connections, corpus};
 use vigie_sensor::app::dns::DnsState;
 use vigie_sensor::app::http::{eve as http_eve, HttpState};
 use vigie_sensor::app::quic::QuicState;
+use vigie_sensor::app::smb::SmbState;
 use vigie_sensor::app::tls::{eve as tls_eve, TlsState};
 use vigie_sensor::app::{detect_protocol, Direction};
 
@@ -54,11 +55,13 @@ fn parsers_survive_the_whole_corpus() {
             let mut http = HttpState::new();
             let mut dns = DnsState::new();
             let mut quic = QuicState::new();
+            let mut smb = SmbState::new();
             for (i, (d, chunk)) in c.chunks.iter().enumerate() {
                 if let Some(n) = c.gaps.get(&i) {
                     tls.gap(*d, *n);
                     http.gap(*d, *n);
                     dns.gap(*d, *n);
+                    smb.gap(*d, *n);
                     continue;
                 }
                 tls.parse(chunk, *d);
@@ -68,6 +71,7 @@ fn parsers_survive_the_whole_corpus() {
                     dns.parse_udp(chunk, *d);
                 } else {
                     dns.parse_tcp(chunk, *d);
+                    smb.parse(chunk, *d);
                 }
             }
             http.close(Direction::ToServer);
@@ -90,6 +94,9 @@ fn parsers_survive_the_whole_corpus() {
                 let _ = t.buffers(Direction::ToClient);
             }
             http_txs += txs.len();
+            for f in smb.take_closed(true) {
+                assert!(f.data.len() <= vigie_sensor::app::smb::state::FILE_DEPTH);
+            }
             for t in dns.take_all() {
                 for m in t.request.iter().chain(t.response.iter()) {
                     for q in &m.queries {

@@ -20,7 +20,7 @@ pub enum AppProto {
     Dns,
     /// QUIC (IETF versions 1 and 2, drafts 29-32): Initial packets only.
     Quic,
-    /// SMB (1, 2 or 3) over NetBIOS session service: detected only, not parsed.
+    /// SMB (1, 2 or 3) over NetBIOS session service.
     Smb,
     /// Detection ran and failed: EVE `app_proto` "failed".
     Unknown,

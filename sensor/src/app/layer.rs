@@ -5,6 +5,7 @@ use super::detect::{detect_protocol, AppProto};
 use super::dns::DnsState;
 use super::http::{HttpConfig, HttpState};
 use super::quic::QuicState;
+use super::smb::SmbState;
 use super::tls::TlsState;
 use super::Direction;
 
@@ -25,6 +26,8 @@ pub enum AppState {
     Dns(Box<DnsState>),
     /// QUIC Initial packets.
     Quic(Box<QuicState>),
+    /// SMB 1/2/3 over NBSS.
+    Smb(Box<SmbState>),
     /// Detection failed: the flow's data is not parsed.
     Failed,
 }
@@ -161,8 +164,11 @@ impl AppLayer {
             AppProto::Tls => AppState::Tls(Box::default()),
             AppProto::Dns => AppState::Dns(Box::default()),
             AppProto::Quic => AppState::Quic(Box::default()),
-            // Detected for rules (`alert smb`), not parsed.
-            AppProto::Smb | AppProto::Unknown => AppState::Failed,
+            AppProto::Smb if !self.needs.bodies => {
+                AppState::Smb(Box::new(SmbState::without_data()))
+            }
+            AppProto::Smb => AppState::Smb(Box::default()),
+            AppProto::Unknown => AppState::Failed,
         };
     }
 
@@ -177,6 +183,7 @@ impl AppLayer {
             AppState::Dns(s) if udp => s.parse_udp(data, dir),
             AppState::Dns(s) => s.parse_tcp(data, dir),
             AppState::Quic(s) => s.parse(data, dir),
+            AppState::Smb(s) => s.parse(data, dir),
             AppState::Undecided | AppState::Failed => {}
         }
     }
@@ -189,6 +196,7 @@ impl AppLayer {
             AppState::Http(s) => s.gap(dir, len),
             AppState::Tls(s) => s.gap(dir, len),
             AppState::Dns(s) => s.gap(dir, len),
+            AppState::Smb(s) => s.gap(dir, len),
             AppState::Quic(_) | AppState::Failed => {}
         }
     }

@@ -10,6 +10,7 @@ pub mod dns;
 pub mod http;
 pub mod layer;
 pub mod quic;
+pub mod smb;
 pub mod tls;
 
 pub use detect::{detect_protocol, AppProto};

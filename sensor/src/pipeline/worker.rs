@@ -11,6 +11,7 @@ use super::EveTypes;
 use crate::app::dns::eve as dns_eve;
 use crate::app::http::eve as http_eve;
 use crate::app::http::xff::XffMode;
+use crate::app::smb::eve as smb_eve;
 use crate::app::tls::eve as tls_eve;
 use crate::app::{AppNeeds, AppState, Direction as AppDir};
 use crate::decode::L4;
@@ -433,6 +434,10 @@ fn log_app(
                 flowlog::write_app_event(out, f, ts, "tls", &v)
             });
         }
+        // Closed files, once inspected in full, are freed.
+        AppState::Smb(m) => {
+            m.take_closed(all);
+        }
         _ => {}
     }
 }
@@ -611,6 +616,19 @@ fn inspect_app(
             out.push((id, b.to_vec()));
         }
     };
+    if let AppState::Smb(m) = &mut s.app.state {
+        // Each file is a transaction; its data is inspected as it grows and
+        // once more when closed, in the direction it travels.
+        for f in m.files_mut() {
+            if f.dir != to_app_dir(dir) || !f.wants_inspection() {
+                continue;
+            }
+            f.inspected = f.data.len();
+            let mut bufs = Vec::new();
+            f.for_each_buffer(|n, b| add(&mut bufs, n, b));
+            parts.push((f.tx_id, bufs, ("files", smb_eve::eve_alert_files(f)), None));
+        }
+    }
     match &s.app.state {
         AppState::Http(h) => {
             let in_progress = h.response_body_in_progress();
