@@ -16,9 +16,9 @@ use super::config::{Classifications, ThresholdConfig};
 use super::input::{DetectScratch, FlowVars, Match, PacketInput, TrackEntry, TrackKey};
 use super::matcher::{apply_transforms, match_list, ListCtx};
 use super::rule::{
-    compile_rule, Action, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, IntAct, IntCond, Names,
-    PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich, ThreshKind, Threshold, Track, Transform,
-    Transport, XOp, XTrack, Xbit,
+    compile_rule, Action, AlpSide, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, IntAct, IntCond,
+    Names, PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich, ThreshKind, Threshold, Track,
+    Transform, Transport, XOp, XTrack, Xbit,
 };
 use super::text::logical_lines;
 
@@ -1282,9 +1282,17 @@ fn check(c: &PktCheck, p: &PacketInput<'_>) -> bool {
                 .any(|(id, d)| *id == want && cmp.test(d.len() as u64))
         }
         // Nothing matches before protocol detection is done, not even a negation.
-        PktCheck::AppProto { proto, negated } => {
-            p.flow.app_proto != AppProto::Unknown
-                && (p.flow.app_proto.satisfies(proto, true) != negated)
+        PktCheck::AppProto {
+            proto,
+            negated,
+            side,
+        } => {
+            let have = match side {
+                AlpSide::Flow => p.flow.app_proto,
+                AlpSide::ToServer => p.flow.app_proto_ts,
+                AlpSide::ToClient => p.flow.app_proto_tc,
+            };
+            have != AppProto::Unknown && (have.satisfies(proto, true) != negated)
         }
         PktCheck::StreamSize { which, cmp } => {
             let (s, c) = (p.flow.bytes_to_client, p.flow.bytes_to_server);

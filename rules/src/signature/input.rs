@@ -107,6 +107,11 @@ pub struct FlowInfo {
     pub established: bool,
     /// Application protocol detected on the flow.
     pub app_proto: AppProto,
+    /// Protocol the client's own first bytes showed (`Unknown` if none):
+    /// differs from `app_proto` on a protocol mismatch.
+    pub app_proto_ts: AppProto,
+    /// Protocol the server's own first bytes showed (`Unknown` if none).
+    pub app_proto_tc: AppProto,
     /// Bytes the client sent so far (for `stream_size:client`).
     pub bytes_to_server: u64,
     /// Bytes the server sent so far (for `stream_size:server`).

@@ -699,6 +699,22 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             tcp(b"x"),
             false,
         ),
+        // a protocol mismatch: HTTP request, SSH banner back
+        (
+            r#"alert tcp any any -> any any (app-layer-protocol:http1,to_server; app-layer-protocol:ssh,to_client; sid:1;)"#,
+            tcp(b"x").app(AppProto::Http1).with(|p| {
+                p.flow.app_proto_ts = AppProto::Http1;
+                p.flow.app_proto_tc = AppProto::Ssh;
+            }),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (app-layer-protocol:ssh,to_client; sid:1;)"#,
+            tcp(b"x")
+                .app(AppProto::Http1)
+                .with(|p| p.flow.app_proto_ts = AppProto::Http1),
+            false,
+        ),
         // sticky buffers, legacy modifiers, transforms
         (
             r#"alert http any any -> any any (http.uri; content:"/admin"; startswith; sid:1;)"#,
@@ -1072,7 +1088,7 @@ alert tcp any any -> any any (content:"y"; sid:7;)
 alert tcp $NOPE any -> any any (sid:8;)
 alert tcp any any -> any any (content:"abc"; depth:2; sid:9;)
 alert tcp any any -> any any (content:"x"; byte_test:2,=,1,0,dce; sid:10;)
-alert tcp any any -> any any (app-layer-protocol:http1,to_server; sid:11;)
+alert tcp any any -> any any (app-layer-protocol:http1,original; sid:11;)
 alert tcp any any -> any any (app-layer-protocol:!http,final; sid:12;)
 "#,
         "bad.rules",
@@ -1092,7 +1108,7 @@ alert tcp any any -> any any (app-layer-protocol:!http,final; sid:12;)
         "bad.rules:10 sid 8: source address: unknown address variable \"$NOPE\"",
         "bad.rules:11 sid 9: depth 2 is smaller than the content length 3",
         "bad.rules:12 sid 10: byte_test: \"dce\" is not supported",
-        "bad.rules:13 sid 11: app-layer-protocol: \"to_server\" is not supported",
+        "bad.rules:13 sid 11: app-layer-protocol: \"original\" is not supported",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }

@@ -483,6 +483,17 @@ pub(crate) enum FlagMode {
     Not,
 }
 
+/// Which protocol `app-layer-protocol` tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AlpSide {
+    /// The flow's (`final`, `either`, no modifier).
+    Flow,
+    /// What the client's first bytes showed (`to_server`).
+    ToServer,
+    /// What the server's first bytes showed (`to_client`).
+    ToClient,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StreamWhich {
     Server,
@@ -498,9 +509,16 @@ pub(crate) enum PktCheck {
     Ttl(NumCmp),
     IpProto(NumCmp),
     Ipopts(u32),
-    Fragbits { mode: FlagMode, bits: u8 },
+    Fragbits {
+        mode: FlagMode,
+        bits: u8,
+    },
     Fragoffset(NumCmp),
-    Flags { mode: FlagMode, bits: u8, mask: u8 },
+    Flags {
+        mode: FlagMode,
+        bits: u8,
+        mask: u8,
+    },
     Seq(u32),
     Ack(u32),
     Window(NumCmp),
@@ -512,9 +530,19 @@ pub(crate) enum PktCheck {
     Id(u32),
     Tos(NumCmp),
     SameIp,
-    UriLen { cmp: NumCmp, raw: bool },
-    AppProto { proto: AppProto, negated: bool },
-    StreamSize { which: StreamWhich, cmp: NumCmp },
+    UriLen {
+        cmp: NumCmp,
+        raw: bool,
+    },
+    AppProto {
+        proto: AppProto,
+        negated: bool,
+        side: AlpSide,
+    },
+    StreamSize {
+        which: StreamWhich,
+        cmp: NumCmp,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1480,24 +1508,32 @@ impl Builder<'_, '_> {
                 };
                 let mut parts = p.split(',').map(str::trim);
                 let p = parts.next().unwrap_or(p);
-                // vigie keeps one protocol per flow, decided once: `final`
-                // and `either` ask for exactly that; a protocol per direction
-                // or the original one before a change is not tracked.
-                match parts.next() {
-                    None | Some("final") | Some("either") => {}
-                    Some(m @ ("to_server" | "to_client" | "original")) => {
-                        return Err(format!(
-                            "app-layer-protocol: \"{m}\" is not supported (vigie keeps one protocol per flow, not one per direction or the one before a change)"
-                        ))
+                // vigie decides one protocol per flow, once (`final` and
+                // `either` ask for that), and keeps what each direction's own
+                // first bytes showed (`to_server`, `to_client`); the protocol
+                // before a change (`original`) is not tracked.
+                let side = match parts.next() {
+                    None | Some("final") | Some("either") => AlpSide::Flow,
+                    Some("to_server") => AlpSide::ToServer,
+                    Some("to_client") => AlpSide::ToClient,
+                    Some("original") => {
+                        return Err(
+                            "app-layer-protocol: \"original\" is not supported (vigie does not follow protocol changes within a flow)"
+                                .into(),
+                        )
                     }
                     Some(m) => return Err(format!("app-layer-protocol: unknown modifier \"{m}\"")),
-                }
+                };
                 if let Some(extra) = parts.next() {
                     return Err(format!("app-layer-protocol: unexpected \"{extra}\""));
                 }
                 let proto = AppProto::from_name(p)
                     .ok_or_else(|| format!("app-layer-protocol: unknown protocol \"{p}\""))?;
-                self.check(PktCheck::AppProto { proto, negated });
+                self.check(PktCheck::AppProto {
+                    proto,
+                    negated,
+                    side,
+                });
             }
             "stream_size" => {
                 let v = need(name, value)?;

@@ -22,6 +22,8 @@ pub enum AppProto {
     Quic,
     /// SMB (1, 2 or 3) over NetBIOS session service.
     Smb,
+    /// SSH: detected by its version banner, not parsed.
+    Ssh,
     /// Detection ran and failed: EVE `app_proto` "failed".
     Unknown,
 }
@@ -36,6 +38,7 @@ impl AppProto {
             AppProto::Dns => "dns",
             AppProto::Quic => "quic",
             AppProto::Smb => "smb",
+            AppProto::Ssh => "ssh",
             AppProto::Unknown => "failed",
         }
     }
@@ -91,6 +94,7 @@ pub fn detect_protocol(
             AppProto::Smb,
             combine(probe_smb(ts, smb_port), probe_smb(tc, smb_port)),
         ));
+        probes.push((AppProto::Ssh, combine(probe_ssh(ts), probe_ssh(tc))));
     }
     if !tcp {
         probes.push((AppProto::Quic, quic::probe(ts)));
@@ -135,6 +139,39 @@ pub fn detect_protocol(
         }
     }
     Some(AppProto::Unknown)
+}
+
+/// The protocol one TCP direction's first bytes show on their own, without
+/// ports or the other direction (`app-layer-protocol:X,to_server` /
+/// `to_client`); `None` when they match nothing or are too short to tell.
+pub fn detect_direction(to_server: bool, first: &[u8], smb_port: bool) -> Option<AppProto> {
+    let mut probes = vec![(AppProto::Tls, tls::probe(first))];
+    if to_server {
+        probes.push((AppProto::Http2, http::probe_h2_preface(first)));
+        probes.push((AppProto::Http, http::probe_request(first)));
+    } else {
+        probes.push((AppProto::Http, http::probe_response(first)));
+    }
+    probes.push((AppProto::Smb, probe_smb(first, smb_port)));
+    probes.push((AppProto::Ssh, probe_ssh(first)));
+    probes
+        .into_iter()
+        .find(|(_, r)| *r == Probe::Match)
+        .map(|(p, _)| p)
+}
+
+/// SSH: both sides open with a `SSH-protoversion-softwareversion` banner
+/// (RFC 4253 4.2).
+fn probe_ssh(b: &[u8]) -> Probe {
+    const MAGIC: &[u8] = b"SSH-";
+    let n = b.len().min(MAGIC.len());
+    if b.is_empty() || b[..n] != MAGIC[..n] {
+        Probe::NoMatch
+    } else if n < MAGIC.len() {
+        Probe::NeedMore
+    } else {
+        Probe::Match
+    }
 }
 
 /// SMB in a NetBIOS session message: type 0, 3-byte length, then the
@@ -187,6 +224,24 @@ mod test {
             Some(AppProto::Http),
             "not the preface: the HTTP/1 answer decides"
         );
+    }
+
+    #[test]
+    fn ssh_banner_and_per_direction_protocols() {
+        assert_eq!(
+            detect_protocol(6, 40000, 2222, b"SSH-2.0-OpenSSH_9.6\r\n", &[]),
+            Some(AppProto::Ssh)
+        );
+        assert_eq!(detect_protocol(6, 40000, 2222, b"SS", &[]), None);
+        // an HTTP request answered by an SSH server
+        let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(detect_direction(true, req, false), Some(AppProto::Http));
+        assert_eq!(
+            detect_direction(false, b"SSH-2.0-OpenSSH_6.6.1\r\n", false),
+            Some(AppProto::Ssh)
+        );
+        assert_eq!(detect_direction(false, b"GET / HTTP/1.1\r\n", false), None);
+        assert_eq!(detect_direction(true, b"\x00\x01garbage", false), None);
     }
 
     #[test]
@@ -265,11 +320,16 @@ mod test {
     fn port_fallback_and_failed() {
         // Server speaks first on 443 with bytes that are not TLS: failed once
         // the client has said something that is not TLS either.
-        let banner = b"SSH-2.0-OpenSSH_8.9\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
+        let banner = b"220 mail.example.org ESMTP ready\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
         assert_eq!(detect_protocol(6, 443, 50000, &[], banner), None);
         assert_eq!(
-            detect_protocol(6, 443, 50000, b"SSH-2.0-client\r\n", banner),
+            detect_protocol(6, 443, 50000, b"EHLO client.example.org\r\n", banner),
             Some(AppProto::Unknown)
+        );
+        // An SSH banner on 443 is SSH, whatever the port says.
+        assert_eq!(
+            detect_protocol(6, 443, 50000, &[], b"SSH-2.0-OpenSSH_8.9\r\n"),
+            Some(AppProto::Ssh)
         );
         assert_eq!(AppProto::Unknown.eve_name(), "failed");
         assert_eq!(detect_protocol(1, 0, 0, b"x", b""), Some(AppProto::Unknown));

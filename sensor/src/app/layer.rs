@@ -1,7 +1,7 @@
 //! Per-flow application layer: detects the protocol from the first bytes,
 //! then feeds the right parser. This is what a flow holds.
 
-use super::detect::{detect_protocol, AppProto};
+use super::detect::{detect_direction, detect_protocol, AppProto};
 use super::dns::DnsState;
 use super::http::{HttpConfig, HttpState};
 use super::quic::QuicState;
@@ -46,6 +46,10 @@ pub struct AppLayer {
     pub state: AppState,
     /// What the consumers of this flow need from the parsers.
     pub needs: AppNeeds,
+    /// What each direction's own first bytes showed (to server, to client),
+    /// for `app-layer-protocol:X,to_server|to_client`; TCP only.
+    pub dir_proto: [Option<AppProto>; 2],
+    dir_probed: [bool; 2],
 }
 
 /// What detection, indicators and outputs need from the parsers; the worker
@@ -88,6 +92,8 @@ impl AppLayer {
             proto: None,
             state: AppState::Undecided,
             needs: AppNeeds::default(),
+            dir_proto: [None, None],
+            dir_probed: [false, false],
         }
     }
 
@@ -95,6 +101,12 @@ impl AppLayer {
     pub fn on_data(&mut self, dir: Direction, data: &[u8]) {
         if data.is_empty() {
             return;
+        }
+        let i = slot(dir);
+        if !self.dir_probed[i] && self.ip_proto == 6 {
+            self.dir_probed[i] = true;
+            let smb_port = [139, 445].contains(&self.sport) || [139, 445].contains(&self.dport);
+            self.dir_proto[i] = detect_direction(dir == Direction::ToServer, data, smb_port);
         }
         if !matches!(self.state, AppState::Undecided) {
             self.feed(dir, data);
@@ -168,7 +180,8 @@ impl AppLayer {
                 AppState::Smb(Box::new(SmbState::without_data()))
             }
             AppProto::Smb => AppState::Smb(Box::default()),
-            AppProto::Unknown => AppState::Failed,
+            // Detected for rules (`alert ssh`, `app-layer-protocol:ssh`), not parsed.
+            AppProto::Ssh | AppProto::Unknown => AppState::Failed,
         };
     }
 

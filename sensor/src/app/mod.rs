@@ -13,7 +13,7 @@ pub mod quic;
 pub mod smb;
 pub mod tls;
 
-pub use detect::{detect_protocol, AppProto};
+pub use detect::{detect_direction, detect_protocol, AppProto};
 pub use layer::{AppLayer, AppNeeds, AppState};
 
 /// Which way application data travels inside a flow.

@@ -143,6 +143,8 @@ pub fn load_engine(
 pub struct SessionInfo<'a> {
     /// The flow's application protocol, once detected.
     pub app: Option<AppProto>,
+    /// What each direction's own first bytes showed (to server, to client).
+    pub app_dirs: [Option<AppProto>; 2],
     /// `flow:established`: TCP handshake seen and session not closed; other
     /// protocols: traffic seen both ways.
     pub established: bool,
@@ -170,7 +172,8 @@ fn rule_app(p: Option<AppProto>) -> RuleApp {
         Some(AppProto::Tls) => RuleApp::Tls,
         Some(AppProto::Dns) => RuleApp::Dns,
         Some(AppProto::Quic) => RuleApp::from_name("quic").unwrap_or(RuleApp::Unknown),
-        Some(AppProto::Smb) => RuleApp::from_name("smb").unwrap_or(RuleApp::Unknown),
+        Some(AppProto::Smb) => RuleApp::Smb,
+        Some(AppProto::Ssh) => RuleApp::Ssh,
         Some(AppProto::Unknown) => RuleApp::Failed,
     }
 }
@@ -282,6 +285,8 @@ impl Detector {
                 to_server: dir == Direction::ToServer,
                 established: sess.established,
                 app_proto: rule_app(sess.app),
+                app_proto_ts: sess.app_dirs[0].map_or(RuleApp::Unknown, |a| rule_app(Some(a))),
+                app_proto_tc: sess.app_dirs[1].map_or(RuleApp::Unknown, |a| rule_app(Some(a))),
                 bytes_to_server: flow.bytes[0],
                 bytes_to_client: flow.bytes[1],
             },

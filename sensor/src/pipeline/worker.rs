@@ -537,6 +537,7 @@ fn inspect(
         let s: &mut FlowSession = &mut sess;
         let info = crate::detect::SessionInfo {
             app: s.app.proto,
+            app_dirs: s.app.dir_proto,
             established: s.established(flow.state != crate::flow::FlowState::New),
             stream: None,
             app_only: false,
@@ -732,6 +733,7 @@ fn inspect_app(
         let refs: Vec<(BufferId, &[u8])> = bufs.iter().map(|(i, b)| (*i, b.as_slice())).collect();
         let info = crate::detect::SessionInfo {
             app: s.app.proto,
+            app_dirs: s.app.dir_proto,
             established: s.established(flow.state != crate::flow::FlowState::New),
             stream: None,
             app_only: true,
