@@ -184,12 +184,23 @@ pub(super) struct Layer {
     pub(super) counts: [u64; 12],
 }
 
+/// Group starts: records whose value is not the previous record's.
+fn starts(records: &[Record]) -> impl Iterator<Item = u32> + '_ {
+    let mut prev = None;
+    (0..records.len() as u32).filter(move |&i| {
+        let off = records[i as usize].value_off;
+        let start = prev != Some(off);
+        prev = Some(off);
+        start
+    })
+}
+
 impl Layer {
     /// Indexes every group. A group is all records of one kind and value,
     /// adjacent, sharing `value_off`; its id is its first record's index.
-    pub(super) fn index(&mut self, groups: &[u32], report: &mut LoadReport) {
+    pub(super) fn index(&mut self, report: &mut LoadReport) {
         let mut per_kind = [0usize; 12];
-        for &g in groups {
+        for g in starts(&self.records) {
             per_kind[usize::from(self.group_rec(g).kind)] += 1;
         }
         let cap = |ks: &[IndicatorKind]| ks.iter().map(|&k| per_kind[k as usize]).sum();
@@ -207,8 +218,9 @@ impl Layer {
         self.domain_filter = SuffixFilter::with_capacity(per_kind[IndicatorKind::Domain as usize]);
         let mut v4 = Vec::with_capacity(per_kind[0]);
         let mut v6 = Vec::with_capacity(per_kind[1]);
-        for &g in groups {
-            let r = *self.group_rec(g);
+        let records = std::mem::take(&mut self.records);
+        for g in starts(&records) {
+            let r = records[g as usize];
             let gref = g
                 | if r.expires == 0 { REF_LIVE } else { 0 }
                 | if r.flags & SUBDOMAINS != 0 {
@@ -258,6 +270,7 @@ impl Layer {
                 IndicatorKind::Email => self.emails.insert(hash_bytes(v), off),
             }
         }
+        self.records = records;
         self.v4 = RangeTable::build_v4(v4);
         self.v6 = RangeTable::build_v6(v6);
         let mut per_feed = vec![0u64; self.feed_sids.len()];
@@ -546,6 +559,13 @@ impl<'a> Hits<'a> {
             first: g,
             second: None,
         }
+    }
+
+    /// True when the next hit is known to exist without reading a record
+    /// (false does not mean empty).
+    #[inline]
+    pub(super) fn surely_nonempty(&self) -> bool {
+        self.first.first_live
     }
 
     #[inline]

@@ -335,9 +335,7 @@ impl IndicatorSetBuilder {
                 .reject(source, location, "provenance tables full", &"");
             return false;
         };
-        let bytes = self.buf.as_bytes();
-        let (Ok(value_off), Ok(value_len)) =
-            (u32::try_from(self.arena.len()), u16::try_from(bytes.len()))
+        let Some(value_off) = arena_push(&mut self.arena, norm.kind as u8, self.buf.as_bytes())
         else {
             self.report.reject(
                 source,
@@ -347,18 +345,7 @@ impl IndicatorSetBuilder {
             );
             return false;
         };
-        // Room for the built set's key headers too.
-        let built = self.arena.len() + bytes.len() + KEY_HDR * (self.pending.len() + 1);
-        if u32::try_from(built).is_err() {
-            self.report.reject(
-                source,
-                location,
-                "indicator set full (value storage exceeds 4 GiB)",
-                &"",
-            );
-            return false;
-        }
-        self.arena.extend_from_slice(bytes);
+        let value_len = self.buf.as_bytes().len() as u16;
         self.pending.push(Record {
             value_off,
             value_len,
@@ -393,14 +380,9 @@ impl IndicatorSetBuilder {
         ) else {
             return false;
         };
-        let v = layer.value_bytes(r);
-        let Ok(value_off) = u32::try_from(self.arena.len()) else {
+        let Some(value_off) = arena_push(&mut self.arena, r.kind, layer.value_bytes(r)) else {
             return false;
         };
-        if u32::try_from(self.arena.len() + v.len() + KEY_HDR * (self.pending.len() + 1)).is_err() {
-            return false;
-        }
-        self.arena.extend_from_slice(v);
         self.pending.push(Record {
             value_off,
             feed,
@@ -583,21 +565,18 @@ impl IndicatorSetBuilder {
 
     /// Builds the pending records into one layer.
     fn build_layer(mut self) -> (Layer, LoadReport) {
-        let old_arena = std::mem::take(&mut self.arena);
-        let pending = std::mem::take(&mut self.pending);
-        let value = |r: &Record| -> &[u8] {
-            let s = r.value_off as usize;
-            old_arena.get(s..s + r.value_len as usize).unwrap_or(&[])
-        };
+        // The pending records become the set's records and the builder's
+        // arena its arena, in place: a build holds no second copy of either.
+        let mut arena = std::mem::take(&mut self.arena);
+        let mut records = std::mem::take(&mut self.pending);
 
         // Removals and warninglists.
-        let mut keep: Vec<u32> = Vec::with_capacity(pending.len());
         let mut text = Vec::new();
-        for (i, r) in pending.iter().enumerate() {
-            if !self.drops(r.kind, value(r), Some(r.feed), 1, &mut text) {
-                keep.push(i as u32);
-            }
-        }
+        records.retain(|r| {
+            let s = r.value_off as usize;
+            let v = arena.get(s..s + r.value_len as usize).unwrap_or(&[]);
+            !self.drops(r.kind, v, Some(r.feed), 1, &mut text)
+        });
         let IndicatorSetBuilder {
             feeds,
             events,
@@ -607,20 +586,26 @@ impl IndicatorSetBuilder {
             mut report,
             ..
         } = self;
+        let value = |r: &Record| -> &[u8] {
+            let s = r.value_off as usize;
+            arena.get(s..s + r.value_len as usize).unwrap_or(&[])
+        };
 
         // Equal values must end up adjacent; their order does not matter, so
         // sort on (kind, hash of value) and compare bytes only on equal keys.
-        let mut keyed: Vec<(u64, u32)> = keep
+        let mut keyed: Vec<(u64, u32)> = records
             .iter()
-            .map(|&i| {
-                let r = &pending[i as usize];
-                ((u64::from(r.kind) << 59) | (hash_bytes(value(r)) >> 5), i)
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    (u64::from(r.kind) << 59) | (hash_bytes(value(r)) >> 5),
+                    i as u32,
+                )
             })
             .collect();
-        drop(keep);
         keyed.sort_unstable_by(|&(ka, a), &(kb, b)| {
             ka.cmp(&kb).then_with(|| {
-                let (ra, rb) = (&pending[a as usize], &pending[b as usize]);
+                let (ra, rb) = (&records[a as usize], &records[b as usize]);
                 value(ra)
                     .cmp(value(rb))
                     .then(ra.feed.cmp(&rb.feed))
@@ -629,41 +614,51 @@ impl IndicatorSetBuilder {
                     .then(a.cmp(&b))
             })
         });
-
-        let mut arena: Vec<u8> = Vec::with_capacity(old_arena.len() / 2);
-        let mut records: Vec<Record> = Vec::with_capacity(keyed.len());
-        let mut groups: Vec<u32> = Vec::new();
-        let mut prev: Option<&Record> = None;
-        for &(_, i) in &keyed {
-            let r = &pending[i as usize];
-            let mut out = *r;
-            match prev {
-                Some(p) if p.kind == r.kind && value(p) == value(r) => {
-                    if p.feed == r.feed && p.event == r.event && p.flags == r.flags {
-                        report.duplicates += 1;
-                        if let Some(last) = records.last_mut() {
-                            merge_times(last, r);
-                        }
-                        continue;
-                    }
-                    out.value_off = records.last().map_or(0, |l| l.value_off);
-                }
-                _ => {
-                    groups.push(records.len() as u32);
-                    if keyed_kind(r.kind) {
-                        // Filled in by index() once the group is complete.
-                        arena.extend_from_slice(&[0; KEY_HDR]);
-                    }
-                    out.value_off = arena.len() as u32;
-                    arena.extend_from_slice(value(r));
-                }
+        // Put the records in that order, in place: follow each cycle of the
+        // permutation, marking the slots done.
+        const DONE: u32 = u32::MAX;
+        for start in 0..keyed.len() {
+            if keyed[start].1 == DONE {
+                continue;
             }
-            records.push(out);
-            prev = Some(r);
+            let first = records[start];
+            let mut k = start;
+            loop {
+                let src = keyed[k].1 as usize;
+                keyed[k].1 = DONE;
+                if src == start {
+                    records[k] = first;
+                    break;
+                }
+                records[k] = records[src];
+                k = src;
+            }
         }
         drop(keyed);
-        drop(pending);
-        drop(old_arena);
+
+        // Merge duplicates (same kind, value, feed, event, flags), compacting
+        // in place; records of one value share the first one's bytes.
+        let mut w = 0usize;
+        for i in 0..records.len() {
+            let r = records[i];
+            let mut out = r;
+            if let Some(p) = w.checked_sub(1).map(|l| records[l]) {
+                if p.kind == r.kind && value(&p) == value(&r) {
+                    if p.feed == r.feed && p.event == r.event && p.flags == r.flags {
+                        report.duplicates += 1;
+                        merge_times(&mut records[w - 1], &r);
+                        continue;
+                    }
+                    out.value_off = p.value_off;
+                }
+            }
+            records[w] = out;
+            w += 1;
+        }
+        records.truncate(w);
+        records.shrink_to_fit();
+        // Bytes of merged duplicates and removed entries stay unused.
+        arena.shrink_to_fit();
 
         let nfeeds = feeds.len() as u32;
         let mut set = Layer {
@@ -679,9 +674,23 @@ impl IndicatorSetBuilder {
         set.feed_sids = (0..nfeeds)
             .map(|i| feed_sid(set.feed_names.get(i)))
             .collect();
-        set.index(&groups, &mut report);
+        set.index(&mut report);
         (set, report)
     }
+}
+
+/// Appends a value to a builder arena, after room for its key header if its
+/// kind is hashed (the built set keeps this arena: index() fills the
+/// headers). The value's offset, or `None` when the arena would pass 4 GiB
+/// or the value 64 KiB.
+fn arena_push(arena: &mut Vec<u8>, kind: u8, v: &[u8]) -> Option<u32> {
+    let hdr = if keyed_kind(kind) { KEY_HDR } else { 0 };
+    u16::try_from(v.len()).ok()?;
+    let off = u32::try_from(arena.len() + hdr).ok()?;
+    u32::try_from(arena.len() + hdr + v.len()).ok()?;
+    arena.extend_from_slice(&[0; KEY_HDR][..hdr]);
+    arena.extend_from_slice(v);
+    Some(off)
 }
 
 /// Counts the base records marked in `live` into the report's feeds;
@@ -795,12 +804,15 @@ trait View<'a>: Copy {
 struct One<'a>(&'a Layer);
 
 /// Longest-prefix match in one layer: the hits of the most specific prefix
-/// holding the address that has a live indicator. `(g, p)` is the group
-/// reference and prefix index of the most specific prefix (`g` NONE when no
-/// prefix holds the address); `prefix` gives a prefix's (group, parent).
+/// holding the address that has a live indicator. `g` is the group
+/// reference of the most specific prefix (NONE when no prefix holds the
+/// address); `best` gives its prefix index, read only when every indicator
+/// of that prefix expired (a lookup that answers at once costs no second
+/// memory read); `prefix` gives a prefix's (group, parent).
 #[inline]
 fn lpm_one<'a>(
-    (g, p): (u32, u32),
+    g: u32,
+    best: impl FnOnce() -> u32,
     prefix: impl Fn(u32) -> Option<(u32, u32)>,
     hits: impl Fn(u32) -> Hits<'a>,
     no_hits: Hits<'a>,
@@ -809,12 +821,12 @@ fn lpm_one<'a>(
         return no_hits;
     }
     let first = hits(g);
-    if first.clone().next().is_some() {
+    if first.surely_nonempty() || first.clone().next().is_some() {
         return first;
     }
     // Every indicator of the best prefix expired: its closest parent with
     // a live one.
-    let mut p = prefix(p).map_or(NONE, |(_, parent)| parent);
+    let mut p = prefix(best()).map_or(NONE, |(_, parent)| parent);
     while let Some((g, parent)) = prefix(p) {
         let h = hits(g);
         if h.clone().next().is_some() {
@@ -864,7 +876,8 @@ impl<'a> View<'a> for One<'a> {
         let l = self.0;
         let (g, range) = l.v4.slot(a);
         lpm_one(
-            (g, l.v4.range_prefix(range)),
+            g,
+            || l.v4.range_prefix(range),
             |p| l.v4.prefix(p),
             |g| self.hits(g, now, false),
             self.no_hits(),
@@ -876,7 +889,8 @@ impl<'a> View<'a> for One<'a> {
         let l = self.0;
         let (g, range) = l.v6.slot(a);
         lpm_one(
-            (g, l.v6.range_prefix(range)),
+            g,
+            || l.v6.range_prefix(range),
             |p| l.v6.prefix(p),
             |g| self.hits(g, now, false),
             self.no_hits(),
@@ -995,7 +1009,8 @@ impl<'a> View<'a> for Two<'a> {
             let (b, o) = (self.base, self.o);
             let (g, range) = b.v4.slot(a);
             return lpm_one(
-                (g, b.v4.range_prefix(range)),
+                g,
+                || b.v4.range_prefix(range),
                 |p| b.v4.prefix(p),
                 |g| Hits::one(b.group_hits(g, now, false, Some(&o.dead))),
                 self.no_hits(),
