@@ -32,6 +32,7 @@ pub mod abusech;
 pub mod csv;
 mod index;
 mod ip;
+mod layer;
 mod lines;
 pub mod misp;
 mod report;
@@ -46,7 +47,8 @@ pub mod zeek;
 
 pub use report::{LoadReport, Location, Rejection};
 pub use set::{
-    Hit, Hits, IndicatorSet, IndicatorSetBuilder, IndicatorValue, DEFAULT_MAX_INDICATORS,
+    Hit, Hits, IndicatorSet, IndicatorSetBuilder, IndicatorValue, SetLayout,
+    DEFAULT_MAX_DELTA_PERCENT, DEFAULT_MAX_INDICATORS,
 };
 pub use source::{detect_format, load_path, SourceFormat};
 pub use time::parse_timestamp;

@@ -124,8 +124,8 @@ impl LoadReport {
         bump(&mut self.skipped, reason, 1);
     }
 
-    pub(crate) fn warninglist_hit(&mut self, list: &str) {
-        bump(&mut self.warninglist_removed, list, 1);
+    pub(crate) fn warninglist_hit(&mut self, list: &str, n: u64) {
+        bump(&mut self.warninglist_removed, list, n);
     }
 
     pub(crate) fn count_feed(&mut self, feed: &str, n: u64) {

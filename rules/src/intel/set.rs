@@ -1,87 +1,25 @@
-//! The immutable indicator set, its builder, and the lookup results.
+//! The indicator set (one layer, or a shared base with a delta after a
+//! reload), its builder, and the lookups.
 
-use super::index::{hash_bytes, KeyTable, SuffixFilter, SuffixHasher};
-use super::ip::{Prefix, RangeTable, NONE};
+use super::index::{hash_bytes, SuffixHasher};
+use super::ip::NONE;
+use super::layer::{
+    keyed_kind, secs, Bits, Layer, PrefixChain, Record, StrTable, KEY_HDR, NO_CONFIDENCE,
+    REF_GROUP, SUBDOMAINS,
+};
 use super::report::{LoadReport, Location, Quoted};
 use super::value::{decode_hex, normalize, url_key, IndicatorType, KeyBuf};
 use super::warninglist::Warninglist;
-use super::{feed_sid, IndicatorKind, Provenance, Tlp};
+use super::{feed_sid, IndicatorKind, Provenance};
 use std::collections::{HashMap, HashSet};
-use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
+use std::sync::Arc;
 
-/// Record flag: a domain indicator that also matches subdomains.
-const SUBDOMAINS: u8 = 1;
-/// Confidence byte meaning "not given".
-const NO_CONFIDENCE: u8 = 255;
+pub use super::layer::{Hit, Hits, IndicatorValue};
 
-/// A group reference (what the IP range tables and the key arena store)
-/// carries two facts about the group's first record in its top bits, so the
-/// common lookup answers without reading the record: it never expires
-/// ([`REF_LIVE`]), it covers subdomains ([`REF_SUBDOMAINS`]). The low bits
-/// are the group id (its first record's index).
-const REF_LIVE: u32 = 1 << 31;
-const REF_SUBDOMAINS: u32 = 1 << 30;
-const REF_GROUP: u32 = REF_SUBDOMAINS - 1;
-/// Bytes before each hashed value (every kind but IP prefixes) in the set's
-/// arena: kind (1), value length (2, LE), group reference (4, LE). A hash
-/// table slot points at the value; one cache line then holds the bytes to
-/// compare and the answer.
-const KEY_HDR: usize = 7;
-
-/// True for kinds found through a hash table (a key header in the arena).
-fn keyed_kind(kind: u8) -> bool {
-    !matches!(
-        IndicatorKind::from_u8(kind),
-        IndicatorKind::Ipv4 | IndicatorKind::Ipv6
-    )
-}
-
-/// One indicator, packed (32 bytes). The value lives in the arena; equal
-/// values share their bytes. Times are unix seconds, 0 = not given.
-#[derive(Clone, Copy, Debug)]
-struct Record {
-    value_off: u32,
-    value_len: u16,
-    kind: u8,
-    flags: u8,
-    tlp: u8,
-    confidence: u8,
-    feed: u16,
-    event: u32,
-    tags: u32,
-    first_seen: u32,
-    last_seen: u32,
-    expires: u32,
-}
-
-fn secs(t: Option<u64>) -> u32 {
-    t.map_or(0, |t| u32::try_from(t).unwrap_or(u32::MAX).max(1))
-}
-
-/// Interned strings stored end to end.
-#[derive(Debug, Default)]
-struct StrTable {
-    text: String,
-    ends: Vec<u32>,
-}
-
-impl StrTable {
-    fn get(&self, i: u32) -> &str {
-        let i = i as usize;
-        let start = if i == 0 {
-            0
-        } else {
-            self.ends.get(i - 1).copied().unwrap_or(0) as usize
-        };
-        let end = self.ends.get(i).copied().unwrap_or(0) as usize;
-        self.text.get(start..end).unwrap_or("")
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.text.capacity() + self.ends.capacity() * 4
-    }
-}
+/// Default share of the base (percent) that a reload's delta and dropped base
+/// records may reach before the set is rebuilt as one layer.
+pub const DEFAULT_MAX_DELTA_PERCENT: usize = 25;
 
 /// Build-time interner feeding a [`StrTable`].
 #[derive(Debug, Default)]
@@ -101,6 +39,10 @@ impl Interner {
         self.table.ends.push(end);
         self.map.insert(s.into(), i);
         Some(i)
+    }
+
+    fn get(&self, s: &str) -> Option<u32> {
+        self.map.get(s).copied()
     }
 
     fn len(&self) -> usize {
@@ -127,7 +69,82 @@ pub struct IndicatorSetBuilder {
     report: LoadReport,
     max_indicators: usize,
     buf: Box<KeyBuf>,
+    /// Entries accepted (kept in `pending` or found unchanged in the reference).
+    added: usize,
+    /// The set being reloaded, when building its next generation.
+    reference: Option<Reference>,
+    /// A reload keeps the reference's base while the delta and the base
+    /// records dropped stay within this percentage of the base.
+    max_delta_percent: usize,
 }
+
+/// The base layer of the set a reload replaces: entries that come again
+/// unchanged are marked here instead of being stored again.
+#[derive(Debug)]
+struct Reference {
+    base: Arc<Layer>,
+    /// Base records added again unchanged.
+    seen: Bits,
+    /// Base records whose key (kind, value, feed, event, flags) came again
+    /// with other attributes; the delta holds them from then on.
+    changed: Bits,
+    /// Seen records added unchanged more than once: how many times more.
+    repeats: HashMap<u32, u32>,
+}
+
+/// What a reload found for an added entry in its reference.
+enum Known {
+    /// Stored in the base exactly as added (record index).
+    Same(u32),
+    /// Its key is in the base with other attributes (record index).
+    Changed(u32),
+    /// Not in the base.
+    New,
+}
+
+impl Reference {
+    fn classify(
+        &self,
+        kind: IndicatorKind,
+        flags: u8,
+        value: &[u8],
+        prov: &Provenance<'_>,
+    ) -> Known {
+        let base = &*self.base;
+        let Some(g) = base.find_group(kind, value) else {
+            return Known::New;
+        };
+        for rec in g..base.group_end(g) {
+            let Some(r) = base.records.get(rec as usize) else {
+                break;
+            };
+            if r.flags != flags
+                || base.feed_names.get(u32::from(r.feed)) != prov.feed
+                || base.events.get(r.event) != prov.event_id
+            {
+                continue;
+            }
+            let same = !self.changed.get(rec)
+                && r.tlp == prov.tlp as u8
+                && r.confidence == prov.confidence.map_or(NO_CONFIDENCE, |c| c.min(100))
+                && r.first_seen == secs(prov.first_seen)
+                && r.last_seen == secs(prov.last_seen)
+                && r.expires == secs(prov.expires)
+                && base
+                    .tag_names(r.tags)
+                    .eq(prov.tags.iter().take(MAX_TAGS).copied());
+            return if same {
+                Known::Same(rec)
+            } else {
+                Known::Changed(rec)
+            };
+        }
+        Known::New
+    }
+}
+
+/// Tags kept per indicator.
+const MAX_TAGS: usize = 64;
 
 impl Default for IndicatorSetBuilder {
     fn default() -> Self {
@@ -156,12 +173,51 @@ impl IndicatorSetBuilder {
             report: LoadReport::default(),
             max_indicators: DEFAULT_MAX_INDICATORS,
             buf: Box::new(KeyBuf::new()),
+            added: 0,
+            reference: None,
+            max_delta_percent: DEFAULT_MAX_DELTA_PERCENT,
         };
         // Tag set 0 is the empty set; event 0 is the empty id.
         b.tagset_ends.push(0);
         b.tagsets.insert(Vec::new(), 0);
         let _ = b.events.intern("");
         b
+    }
+
+    /// A builder for the next generation of `current` (a reload). Entries
+    /// that come again unchanged (same kind, value, feed, event, tags, TLP,
+    /// confidence and times) are marked in `current`'s base layer instead of
+    /// being stored again; [`IndicatorSetBuilder::build`] then shares that
+    /// base with a small delta layer when little changed (see
+    /// [`IndicatorSetBuilder::max_delta_percent`]), and builds a fresh
+    /// single-layer set otherwise. Either way the result answers lookups as
+    /// a set built by [`IndicatorSetBuilder::new`] from the same input.
+    ///
+    /// Memory: a reload that shares the base holds only the changed entries
+    /// and two bits per base record; a rebuild holds the old and the new set
+    /// at once, as a build from scratch does.
+    pub fn reloading(current: &IndicatorSet) -> IndicatorSetBuilder {
+        let mut b = IndicatorSetBuilder::new();
+        let base = current.base.clone();
+        let n = base.len();
+        if n > 0 {
+            b.reference = Some(Reference {
+                base,
+                seen: Bits::new(n),
+                changed: Bits::new(n),
+                repeats: HashMap::new(),
+            });
+        }
+        b
+    }
+
+    /// For a reload ([`IndicatorSetBuilder::reloading`]): the new set keeps
+    /// sharing the old base while the delta records plus the base records
+    /// no longer present stay within `percent` of the base (default 25);
+    /// past that it is rebuilt as one layer. 0 rebuilds on any change.
+    pub fn max_delta_percent(mut self, percent: usize) -> IndicatorSetBuilder {
+        self.max_delta_percent = percent;
+        self
     }
 
     /// Caps the number of indicators; entries past the cap are rejected
@@ -174,12 +230,12 @@ impl IndicatorSetBuilder {
 
     /// Entries added so far (before duplicates and warninglists).
     pub fn len(&self) -> usize {
-        self.pending.len()
+        self.added
     }
 
     /// True when nothing was added.
     pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
+        self.added == 0
     }
 
     /// The report so far (rejections and skips counted by loaders).
@@ -226,10 +282,41 @@ impl IndicatorSetBuilder {
                 return false;
             }
         };
-        if self.pending.len() >= self.max_indicators {
+        if self.added >= self.max_indicators {
             self.report
                 .reject(source, location, "indicator limit reached", &Quoted(value));
             return false;
+        }
+        let flags = if norm.subdomains { SUBDOMAINS } else { 0 };
+        if let Some(rf) = self.reference.as_mut() {
+            match rf.classify(norm.kind, flags, self.buf.as_bytes(), prov) {
+                Known::Same(rec) => {
+                    if rf.seen.get(rec) {
+                        *rf.repeats.entry(rec).or_default() += 1;
+                    } else {
+                        rf.seen.set(rec);
+                    }
+                    self.added += 1;
+                    return true;
+                }
+                Known::Changed(rec) => {
+                    rf.changed.set(rec);
+                    if rf.seen.get(rec) {
+                        // Added unchanged before: the delta takes those
+                        // entries too, so all merge as in a full build.
+                        rf.seen.clear(rec);
+                        let times = 1 + rf.repeats.remove(&rec).unwrap_or(0);
+                        let base = rf.base.clone();
+                        for _ in 0..times {
+                            if !self.push_from(&base, rec) {
+                                self.report
+                                    .reject(source, location, "provenance tables full", &"");
+                            }
+                        }
+                    }
+                }
+                Known::New => {}
+            }
         }
         let Some(feed) = self
             .feeds
@@ -248,9 +335,7 @@ impl IndicatorSetBuilder {
                 .reject(source, location, "provenance tables full", &"");
             return false;
         };
-        let bytes = self.buf.as_bytes();
-        let (Ok(value_off), Ok(value_len)) =
-            (u32::try_from(self.arena.len()), u16::try_from(bytes.len()))
+        let Some(value_off) = arena_push(&mut self.arena, norm.kind as u8, self.buf.as_bytes())
         else {
             self.report.reject(
                 source,
@@ -260,23 +345,12 @@ impl IndicatorSetBuilder {
             );
             return false;
         };
-        // Room for the built set's key headers too.
-        let built = self.arena.len() + bytes.len() + KEY_HDR * (self.pending.len() + 1);
-        if u32::try_from(built).is_err() {
-            self.report.reject(
-                source,
-                location,
-                "indicator set full (value storage exceeds 4 GiB)",
-                &"",
-            );
-            return false;
-        }
-        self.arena.extend_from_slice(bytes);
+        let value_len = self.buf.as_bytes().len() as u16;
         self.pending.push(Record {
             value_off,
             value_len,
             kind: norm.kind as u8,
-            flags: if norm.subdomains { SUBDOMAINS } else { 0 },
+            flags,
             tlp: prov.tlp as u8,
             confidence: prov.confidence.map_or(NO_CONFIDENCE, |c| c.min(100)),
             feed,
@@ -285,6 +359,36 @@ impl IndicatorSetBuilder {
             first_seen: secs(prov.first_seen),
             last_seen: secs(prov.last_seen),
             expires: secs(prov.expires),
+        });
+        self.added += 1;
+        true
+    }
+
+    /// Copies record `rec` of `layer` (value and provenance) into the
+    /// pending records. False when a table is full.
+    fn push_from(&mut self, layer: &Layer, rec: u32) -> bool {
+        let Some(r) = layer.records.get(rec as usize) else {
+            return false;
+        };
+        let tags: Vec<&str> = layer.tag_names(r.tags).collect();
+        let (Some(feed), Some(event), Some(tagset)) = (
+            self.feeds
+                .intern(layer.feed_names.get(u32::from(r.feed)))
+                .and_then(|f| u16::try_from(f).ok()),
+            self.events.intern(layer.events.get(r.event)),
+            self.intern_tags(&tags),
+        ) else {
+            return false;
+        };
+        let Some(value_off) = arena_push(&mut self.arena, r.kind, layer.value_bytes(r)) else {
+            return false;
+        };
+        self.pending.push(Record {
+            value_off,
+            feed,
+            event,
+            tags: tagset,
+            ..*r
         });
         true
     }
@@ -324,7 +428,7 @@ impl IndicatorSetBuilder {
             return Some(0);
         }
         let mut ids = Vec::with_capacity(tags.len().min(64));
-        for t in tags.iter().take(64) {
+        for t in tags.iter().take(MAX_TAGS) {
             ids.push(self.tags.intern(t)?);
         }
         if let Some(&i) = self.tagsets.get(&ids) {
@@ -339,67 +443,169 @@ impl IndicatorSetBuilder {
     }
 
     /// Builds the set and returns it with the final report.
-    pub fn build(self) -> (IndicatorSet, LoadReport) {
+    pub fn build(mut self) -> (IndicatorSet, LoadReport) {
+        match self.reference.take() {
+            None => {
+                let (layer, report) = self.build_layer();
+                (IndicatorSet::single(layer), report)
+            }
+            Some(rf) => self.build_on(rf),
+        }
+    }
+
+    /// `n` entries of `kind`, stored value `v` and builder feed id `feed`
+    /// (None: a feed the builder never saw) are removed by a removal, an
+    /// exclusion or a warninglist; counts them.
+    fn drops(&mut self, kind: u8, v: &[u8], feed: Option<u16>, n: u64, text: &mut Vec<u8>) -> bool {
+        if let Some(feed) = feed {
+            if !self.removals.is_empty() && self.removals.contains(&(kind, v.to_vec(), feed)) {
+                self.report.removed += n;
+                return true;
+            }
+        }
+        if !self.exclusions.is_empty() && self.exclusions.contains(&(kind, v.to_vec())) {
+            self.report.removed += n;
+            return true;
+        }
+        if !self.warninglists.is_empty() {
+            let kind = IndicatorKind::from_u8(kind);
+            text.clear();
+            render_text(kind, v, text);
+            if let Some(wl) = self
+                .warninglists
+                .iter()
+                .find(|wl| wl.matches(kind, v, text))
+            {
+                self.report.warninglist_hit(wl.name(), n);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Builds the next generation of a reloaded set: the base shared with
+    /// the delta when little changed, else one fresh layer.
+    fn build_on(mut self, rf: Reference) -> (IndicatorSet, LoadReport) {
+        let Reference {
+            base,
+            mut seen,
+            repeats,
+            ..
+        } = rf;
+        // Removals, exclusions and warninglists apply to the kept base
+        // records as to the pending ones.
+        let mut text = Vec::new();
+        let mut live = 0usize;
+        for (rec, r) in base.records.iter().enumerate() {
+            let rec = rec as u32;
+            if !seen.get(rec) {
+                continue;
+            }
+            let feed = self
+                .feeds
+                .get(base.feed_names.get(u32::from(r.feed)))
+                .and_then(|f| u16::try_from(f).ok());
+            // Entries added again several times count as a build from
+            // scratch counts them: removed each, or merged as duplicates.
+            let again = u64::from(repeats.get(&rec).copied().unwrap_or(0));
+            if self.drops(r.kind, base.value_bytes(r), feed, 1 + again, &mut text) {
+                seen.clear(rec);
+            } else {
+                live += 1;
+                self.report.duplicates += again;
+            }
+        }
+        let dead = base.len() - live;
+        let changed = dead + self.pending.len();
+        if changed == 0 {
+            // Nothing changed: the same base, alone.
+            let mut report = std::mem::take(&mut self.report);
+            report.by_feed.clear();
+            report.by_kind = count_live(&base, &seen, &mut report);
+            return (
+                IndicatorSet {
+                    base,
+                    overlay: None,
+                },
+                report,
+            );
+        }
+        if changed.saturating_mul(100) > base.len().saturating_mul(self.max_delta_percent) {
+            // Too much changed: one fresh layer (the old set serves until
+            // it is ready, so memory holds both meanwhile).
+            for rec in 0..base.len() as u32 {
+                if seen.get(rec) && !self.push_from(&base, rec) {
+                    self.report.skip("indicator set full when rebuilding");
+                }
+            }
+            drop(seen);
+            drop(base);
+            let (layer, report) = self.build_layer();
+            return (IndicatorSet::single(layer), report);
+        }
+        let (delta, mut report) = self.build_layer();
+        let mut counts = count_live(&base, &seen, &mut report);
+        for (c, d) in counts.iter_mut().zip(delta.counts) {
+            *c += d;
+        }
+        report.by_kind = counts;
+        let mut dead_bits = seen;
+        dead_bits.invert(base.len());
+        let set = IndicatorSet {
+            base,
+            overlay: Some(Box::new(Overlay {
+                delta,
+                dead: dead_bits,
+                dead_count: dead,
+                counts,
+            })),
+        };
+        (set, report)
+    }
+
+    /// Builds the pending records into one layer.
+    fn build_layer(mut self) -> (Layer, LoadReport) {
+        // The pending records become the set's records and the builder's
+        // arena its arena, in place: a build holds no second copy of either.
+        let mut arena = std::mem::take(&mut self.arena);
+        let mut records = std::mem::take(&mut self.pending);
+
+        // Removals and warninglists.
+        let mut text = Vec::new();
+        records.retain(|r| {
+            let s = r.value_off as usize;
+            let v = arena.get(s..s + r.value_len as usize).unwrap_or(&[]);
+            !self.drops(r.kind, v, Some(r.feed), 1, &mut text)
+        });
         let IndicatorSetBuilder {
-            arena: old_arena,
-            pending,
             feeds,
             events,
             tags,
-            tagsets: _,
             tagset_items,
             tagset_ends,
-            removals,
-            exclusions,
-            warninglists,
             mut report,
             ..
         } = self;
         let value = |r: &Record| -> &[u8] {
             let s = r.value_off as usize;
-            old_arena.get(s..s + r.value_len as usize).unwrap_or(&[])
+            arena.get(s..s + r.value_len as usize).unwrap_or(&[])
         };
-
-        // Removals and warninglists.
-        let mut keep: Vec<u32> = Vec::with_capacity(pending.len());
-        let mut text = Vec::new();
-        'next: for (i, r) in pending.iter().enumerate() {
-            let v = value(r);
-            if !removals.is_empty() && removals.contains(&(r.kind, v.to_vec(), r.feed)) {
-                report.removed += 1;
-                continue;
-            }
-            if !exclusions.is_empty() && exclusions.contains(&(r.kind, v.to_vec())) {
-                report.removed += 1;
-                continue;
-            }
-            if !warninglists.is_empty() {
-                let kind = IndicatorKind::from_u8(r.kind);
-                text.clear();
-                render_text(kind, v, &mut text);
-                for wl in &warninglists {
-                    if wl.matches(kind, v, &text) {
-                        report.warninglist_hit(wl.name());
-                        continue 'next;
-                    }
-                }
-            }
-            keep.push(i as u32);
-        }
 
         // Equal values must end up adjacent; their order does not matter, so
         // sort on (kind, hash of value) and compare bytes only on equal keys.
-        let mut keyed: Vec<(u64, u32)> = keep
+        let mut keyed: Vec<(u64, u32)> = records
             .iter()
-            .map(|&i| {
-                let r = &pending[i as usize];
-                ((u64::from(r.kind) << 59) | (hash_bytes(value(r)) >> 5), i)
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    (u64::from(r.kind) << 59) | (hash_bytes(value(r)) >> 5),
+                    i as u32,
+                )
             })
             .collect();
-        drop(keep);
         keyed.sort_unstable_by(|&(ka, a), &(kb, b)| {
             ka.cmp(&kb).then_with(|| {
-                let (ra, rb) = (&pending[a as usize], &pending[b as usize]);
+                let (ra, rb) = (&records[a as usize], &records[b as usize]);
                 value(ra)
                     .cmp(value(rb))
                     .then(ra.feed.cmp(&rb.feed))
@@ -408,70 +614,104 @@ impl IndicatorSetBuilder {
                     .then(a.cmp(&b))
             })
         });
-
-        let mut arena: Vec<u8> = Vec::with_capacity(old_arena.len() / 2);
-        let mut records: Vec<Record> = Vec::with_capacity(keyed.len());
-        let mut groups: Vec<u32> = Vec::new();
-        let mut prev: Option<&Record> = None;
-        for &(_, i) in &keyed {
-            let r = &pending[i as usize];
-            let mut out = *r;
-            match prev {
-                Some(p) if p.kind == r.kind && value(p) == value(r) => {
-                    if p.feed == r.feed && p.event == r.event && p.flags == r.flags {
-                        report.duplicates += 1;
-                        if let Some(last) = records.last_mut() {
-                            merge_times(last, r);
-                        }
-                        continue;
-                    }
-                    out.value_off = records.last().map_or(0, |l| l.value_off);
-                }
-                _ => {
-                    groups.push(records.len() as u32);
-                    if keyed_kind(r.kind) {
-                        // Filled in by index() once the group is complete.
-                        arena.extend_from_slice(&[0; KEY_HDR]);
-                    }
-                    out.value_off = arena.len() as u32;
-                    arena.extend_from_slice(value(r));
-                }
+        // Put the records in that order, in place: follow each cycle of the
+        // permutation, marking the slots done.
+        const DONE: u32 = u32::MAX;
+        for start in 0..keyed.len() {
+            if keyed[start].1 == DONE {
+                continue;
             }
-            records.push(out);
-            prev = Some(r);
+            let first = records[start];
+            let mut k = start;
+            loop {
+                let src = keyed[k].1 as usize;
+                keyed[k].1 = DONE;
+                if src == start {
+                    records[k] = first;
+                    break;
+                }
+                records[k] = records[src];
+                k = src;
+            }
         }
         drop(keyed);
-        drop(pending);
-        drop(old_arena);
+
+        // Merge duplicates (same kind, value, feed, event, flags), compacting
+        // in place; records of one value share the first one's bytes.
+        let mut w = 0usize;
+        for i in 0..records.len() {
+            let r = records[i];
+            let mut out = r;
+            if let Some(p) = w.checked_sub(1).map(|l| records[l]) {
+                if p.kind == r.kind && value(&p) == value(&r) {
+                    if p.feed == r.feed && p.event == r.event && p.flags == r.flags {
+                        report.duplicates += 1;
+                        merge_times(&mut records[w - 1], &r);
+                        continue;
+                    }
+                    out.value_off = p.value_off;
+                }
+            }
+            records[w] = out;
+            w += 1;
+        }
+        records.truncate(w);
+        records.shrink_to_fit();
+        // Bytes of merged duplicates and removed entries stay unused.
+        arena.shrink_to_fit();
 
         let nfeeds = feeds.len() as u32;
-        let mut set = IndicatorSet {
+        let mut set = Layer {
             records,
             arena,
             feed_names: feeds.table,
-            feed_sids: Vec::new(),
             events: events.table,
             tags: tags.table,
             tagset_items,
             tagset_ends,
-            v4: RangeTable::default(),
-            v6: RangeTable::default(),
-            domains: KeyTable::default(),
-            domain_filter: SuffixFilter::default(),
-            urls: KeyTable::default(),
-            hashes: KeyTable::default(),
-            ja3: KeyTable::default(),
-            ja4: KeyTable::default(),
-            certs: KeyTable::default(),
-            emails: KeyTable::default(),
-            counts: [0; 12],
+            ..Layer::default()
         };
         set.feed_sids = (0..nfeeds)
             .map(|i| feed_sid(set.feed_names.get(i)))
             .collect();
-        set.index(&groups, &mut report);
+        set.index(&mut report);
         (set, report)
     }
+}
+
+/// Appends a value to a builder arena, after room for its key header if its
+/// kind is hashed (the built set keeps this arena: index() fills the
+/// headers). The value's offset, or `None` when the arena would pass 4 GiB
+/// or the value 64 KiB.
+fn arena_push(arena: &mut Vec<u8>, kind: u8, v: &[u8]) -> Option<u32> {
+    let hdr = if keyed_kind(kind) { KEY_HDR } else { 0 };
+    u16::try_from(v.len()).ok()?;
+    let off = u32::try_from(arena.len() + hdr).ok()?;
+    u32::try_from(arena.len() + hdr + v.len()).ok()?;
+    arena.extend_from_slice(&[0; KEY_HDR][..hdr]);
+    arena.extend_from_slice(v);
+    Some(off)
+}
+
+/// Counts the base records marked in `live` into the report's feeds;
+/// returns their counts by kind.
+fn count_live(base: &Layer, live: &Bits, report: &mut LoadReport) -> [u64; 12] {
+    let mut per_feed = vec![0u64; base.feed_names.ends.len()];
+    let mut counts = [0u64; 12];
+    for (rec, r) in base.records.iter().enumerate() {
+        if live.get(rec as u32) {
+            counts[usize::from(r.kind)] += 1;
+            if let Some(c) = per_feed.get_mut(usize::from(r.feed)) {
+                *c += 1;
+            }
+        }
+    }
+    for (f, n) in per_feed.iter().enumerate() {
+        if *n > 0 {
+            report.count_feed(base.feed_names.get(f as u32), *n);
+        }
+    }
+    counts
 }
 
 fn merge_times(into: &mut Record, from: &Record) {
@@ -500,27 +740,40 @@ fn render_text(kind: IndicatorKind, v: &[u8], out: &mut Vec<u8>) {
 }
 
 /// An immutable, indexed set of indicators. `Send + Sync`; share it in an `Arc`.
+///
+/// A set built from scratch is one layer. A set built by a reload
+/// ([`IndicatorSetBuilder::reloading`]) that changed little shares the
+/// previous set's base layer and adds a small delta layer (the new and
+/// changed indicators) and a bit per base record that is no longer in the
+/// set; lookups consult both and answer as a set built from scratch on the
+/// same input would (hits of one value may come in another order).
 #[derive(Debug)]
 pub struct IndicatorSet {
-    records: Vec<Record>,
-    arena: Vec<u8>,
-    feed_names: StrTable,
-    feed_sids: Vec<u32>,
-    events: StrTable,
-    tags: StrTable,
-    tagset_items: Vec<u32>,
-    tagset_ends: Vec<u32>,
-    v4: RangeTable<u32>,
-    v6: RangeTable<u128>,
-    domains: KeyTable,
-    domain_filter: SuffixFilter,
-    urls: KeyTable,
-    hashes: KeyTable,
-    ja3: KeyTable,
-    ja4: KeyTable,
-    certs: KeyTable,
-    emails: KeyTable,
+    base: Arc<Layer>,
+    overlay: Option<Box<Overlay>>,
+}
+
+/// What a layered set adds to its shared base.
+#[derive(Debug)]
+struct Overlay {
+    delta: Layer,
+    /// Base records not in this set (dropped or changed by the reload).
+    dead: Bits,
+    dead_count: usize,
+    /// Indicators of the set, by kind (live base records + delta).
     counts: [u64; 12],
+}
+
+/// How a set is laid out in memory (see [`IndicatorSet::layout`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SetLayout {
+    /// Records in the base layer (shared with the set it was reloaded from,
+    /// if any), including those no longer in this set.
+    pub base: usize,
+    /// Base records no longer in this set.
+    pub dead: usize,
+    /// Records in the delta layer (new or changed since the base was built).
+    pub delta: usize,
 }
 
 impl Default for IndicatorSet {
@@ -529,206 +782,318 @@ impl Default for IndicatorSet {
     }
 }
 
-impl IndicatorSet {
-    /// Indexes every group. A group is all records of one kind and value,
-    /// adjacent, sharing `value_off`; its id is its first record's index.
-    fn index(&mut self, groups: &[u32], report: &mut LoadReport) {
-        let mut per_kind = [0usize; 12];
-        for &g in groups {
-            per_kind[usize::from(self.group_rec(g).kind)] += 1;
+/// What the lookups read: one layer, or a base layer with a delta. The lookup
+/// logic is written once over this and compiled for each.
+trait View<'a>: Copy {
+    /// A found value: its group reference(s).
+    type G: Copy;
+    /// Placeholder for an empty slot.
+    const ABSENT: Self::G;
+    fn count(self, kind: IndicatorKind) -> u64;
+    fn find_exact(self, key: &[u8], kind: IndicatorKind) -> Option<Self::G>;
+    fn domain_may_contain(self, hash: u64) -> bool;
+    fn find_domain_unfiltered(self, hash: u64, name: &[u8]) -> Option<Self::G>;
+    fn hits(self, g: Self::G, now: u64, need_subdomains: bool) -> Hits<'a>;
+    fn no_hits(self) -> Hits<'a>;
+    fn lookup_v4(self, a: u32, now: u64) -> Hits<'a>;
+    fn lookup_v6(self, a: u128, now: u64) -> Hits<'a>;
+}
+
+/// A set of one layer.
+#[derive(Clone, Copy)]
+struct One<'a>(&'a Layer);
+
+/// Longest-prefix match in one layer: the hits of the most specific prefix
+/// holding the address that has a live indicator. `g` is the group
+/// reference of the most specific prefix (NONE when no prefix holds the
+/// address); `best` gives its prefix index, read only when every indicator
+/// of that prefix expired (a lookup that answers at once costs no second
+/// memory read); `prefix` gives a prefix's (group, parent).
+#[inline]
+fn lpm_one<'a>(
+    g: u32,
+    best: impl FnOnce() -> u32,
+    prefix: impl Fn(u32) -> Option<(u32, u32)>,
+    hits: impl Fn(u32) -> Hits<'a>,
+    no_hits: Hits<'a>,
+) -> Hits<'a> {
+    if g == NONE {
+        return no_hits;
+    }
+    let first = hits(g);
+    if first.surely_nonempty() || first.clone().next().is_some() {
+        return first;
+    }
+    // Every indicator of the best prefix expired: its closest parent with
+    // a live one.
+    let mut p = prefix(best()).map_or(NONE, |(_, parent)| parent);
+    while let Some((g, parent)) = prefix(p) {
+        let h = hits(g);
+        if h.clone().next().is_some() {
+            return h;
         }
-        let cap = |ks: &[IndicatorKind]| ks.iter().map(|&k| per_kind[k as usize]).sum();
-        self.domains = KeyTable::with_capacity(cap(&[IndicatorKind::Domain]));
-        self.urls = KeyTable::with_capacity(cap(&[IndicatorKind::Url]));
-        self.hashes = KeyTable::with_capacity(cap(&[
-            IndicatorKind::Md5,
-            IndicatorKind::Sha1,
-            IndicatorKind::Sha256,
-        ]));
-        self.ja3 = KeyTable::with_capacity(cap(&[IndicatorKind::Ja3, IndicatorKind::Ja3s]));
-        self.ja4 = KeyTable::with_capacity(cap(&[IndicatorKind::Ja4]));
-        self.certs = KeyTable::with_capacity(cap(&[IndicatorKind::CertSha1]));
-        self.emails = KeyTable::with_capacity(cap(&[IndicatorKind::Email]));
-        self.domain_filter = SuffixFilter::with_capacity(per_kind[IndicatorKind::Domain as usize]);
-        let mut v4 = Vec::with_capacity(per_kind[0]);
-        let mut v6 = Vec::with_capacity(per_kind[1]);
-        for &g in groups {
-            let r = *self.group_rec(g);
-            let gref = g
-                | if r.expires == 0 { REF_LIVE } else { 0 }
-                | if r.flags & SUBDOMAINS != 0 {
-                    REF_SUBDOMAINS
-                } else {
-                    0
-                };
-            let off = r.value_off;
-            if keyed_kind(r.kind) {
-                let start = (off as usize).wrapping_sub(KEY_HDR);
-                if let Some(h) = self.arena.get_mut(start..off as usize) {
-                    h[0] = r.kind;
-                    h[1..3].copy_from_slice(&r.value_len.to_le_bytes());
-                    h[3..7].copy_from_slice(&gref.to_le_bytes());
-                }
-            }
-            let v = self.value_bytes(&r);
-            let kind = IndicatorKind::from_u8(r.kind);
-            match kind {
-                IndicatorKind::Ipv4 if v.len() == 5 => v4.push(Prefix {
-                    start: u128::from(u32::from_be_bytes([v[0], v[1], v[2], v[3]])),
-                    len: v[4],
-                    group: gref,
-                }),
-                IndicatorKind::Ipv6 if v.len() == 17 => {
-                    let mut a = [0u8; 16];
-                    a.copy_from_slice(&v[..16]);
-                    v6.push(Prefix {
-                        start: u128::from_be_bytes(a),
-                        len: v[16],
-                        group: gref,
-                    })
-                }
-                IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => {}
-                IndicatorKind::Domain => {
-                    let h = SuffixHasher::of(v);
-                    self.domain_filter.insert(h);
-                    self.domains.insert(h, off)
-                }
-                IndicatorKind::Url => self.urls.insert(hash_bytes(v), off),
-                IndicatorKind::Md5 | IndicatorKind::Sha1 | IndicatorKind::Sha256 => {
-                    self.hashes.insert(hash_bytes(v), off)
-                }
-                IndicatorKind::Ja3 | IndicatorKind::Ja3s => self.ja3.insert(hash_bytes(v), off),
-                IndicatorKind::Ja4 => self.ja4.insert(hash_bytes(v), off),
-                IndicatorKind::CertSha1 => self.certs.insert(hash_bytes(v), off),
-                IndicatorKind::Email => self.emails.insert(hash_bytes(v), off),
-            }
-        }
-        self.v4 = RangeTable::build_v4(v4);
-        self.v6 = RangeTable::build_v6(v6);
-        let mut per_feed = vec![0u64; self.feed_sids.len()];
-        for r in &self.records {
-            self.counts[usize::from(r.kind)] += 1;
-            if let Some(c) = per_feed.get_mut(usize::from(r.feed)) {
-                *c += 1;
-            }
-        }
-        report.by_kind = self.counts;
-        report.by_feed.clear();
-        for (f, n) in per_feed.iter().enumerate() {
-            if *n > 0 {
-                report.count_feed(self.feed_names.get(f as u32), *n);
-            }
-        }
+        p = parent;
+    }
+    no_hits
+}
+
+impl<'a> View<'a> for One<'a> {
+    type G = u32;
+    const ABSENT: u32 = NONE;
+
+    #[inline]
+    fn count(self, kind: IndicatorKind) -> u64 {
+        self.0.count(kind)
     }
 
     #[inline]
-    fn group_rec(&self, g: u32) -> &Record {
-        static EMPTY: Record = Record {
-            value_off: u32::MAX,
-            value_len: 0,
-            kind: u8::MAX,
-            flags: 0,
-            tlp: 0,
-            confidence: 0,
-            feed: 0,
-            event: 0,
-            tags: 0,
-            first_seen: 0,
-            last_seen: 0,
-            expires: 0,
-        };
-        self.records.get(g as usize).unwrap_or(&EMPTY)
+    fn find_exact(self, key: &[u8], kind: IndicatorKind) -> Option<u32> {
+        self.0.find_exact(key, kind)
     }
 
     #[inline]
-    fn value_bytes(&self, r: &Record) -> &[u8] {
-        let s = r.value_off as usize;
-        self.arena.get(s..s + r.value_len as usize).unwrap_or(&[])
+    fn domain_may_contain(self, hash: u64) -> bool {
+        self.0.domain_may_contain(hash)
     }
 
-    /// (kind, group reference, value) of the keyed value at arena offset
-    /// `off` (what a hash table slot holds).
     #[inline]
-    fn key_at(&self, off: u32) -> (u8, u32, &[u8]) {
-        let o = off as usize;
-        let Some(h) = o.checked_sub(KEY_HDR).and_then(|s| self.arena.get(s..o)) else {
-            return (u8::MAX, NONE, &[]);
-        };
-        let len = usize::from(u16::from_le_bytes([h[1], h[2]]));
-        let gref = u32::from_le_bytes([h[3], h[4], h[5], h[6]]);
-        (h[0], gref, self.arena.get(o..o + len).unwrap_or(&[]))
+    fn find_domain_unfiltered(self, hash: u64, name: &[u8]) -> Option<u32> {
+        self.0.find_domain_unfiltered(hash, name)
     }
 
-    /// The hits of a group, from its reference. When the reference says the
-    /// first record is live (and covers subdomains if needed), the first hit
-    /// costs no record read.
     #[inline]
-    fn group_hits(&self, gref: u32, now: u64, need_subdomains: bool) -> Hits<'_> {
+    fn hits(self, g: u32, now: u64, need_subdomains: bool) -> Hits<'a> {
+        Hits::one(self.0.group_hits(g, now, need_subdomains, None))
+    }
+
+    #[inline]
+    fn no_hits(self) -> Hits<'a> {
+        Hits::one(self.0.no_hits())
+    }
+
+    #[inline]
+    fn lookup_v4(self, a: u32, now: u64) -> Hits<'a> {
+        let l = self.0;
+        let (g, range) = l.v4.slot(a);
+        lpm_one(
+            g,
+            || l.v4.range_prefix(range),
+            |p| l.v4.prefix(p),
+            |g| self.hits(g, now, false),
+            self.no_hits(),
+        )
+    }
+
+    #[inline]
+    fn lookup_v6(self, a: u128, now: u64) -> Hits<'a> {
+        let l = self.0;
+        let (g, range) = l.v6.slot(a);
+        lpm_one(
+            g,
+            || l.v6.range_prefix(range),
+            |p| l.v6.prefix(p),
+            |g| self.hits(g, now, false),
+            self.no_hits(),
+        )
+    }
+}
+
+/// A layered set: the delta, then the base without its dead records.
+#[derive(Clone, Copy)]
+struct Two<'a> {
+    base: &'a Layer,
+    o: &'a Overlay,
+}
+
+impl<'a> Two<'a> {
+    /// The base group `gref` still has a record in the set.
+    #[inline]
+    fn base_alive(self, gref: u32) -> bool {
         let g = gref & REF_GROUP;
-        Hits {
-            set: self,
-            group: g,
-            cur: g,
-            end: self.records.len() as u32,
-            value_off: None,
-            now,
-            need_subdomains,
-            first_live: gref & REF_LIVE != 0 && (!need_subdomains || gref & REF_SUBDOMAINS != 0),
+        (g..self.base.group_end(g)).any(|r| !self.o.dead.get(r))
+    }
+
+    #[inline]
+    fn pair(self, d: Option<u32>, b: Option<u32>) -> Option<(u32, u32)> {
+        let b = b.filter(|&g| self.base_alive(g));
+        match (d, b) {
+            (None, None) => None,
+            _ => Some((d.unwrap_or(NONE), b.unwrap_or(NONE))),
         }
     }
 
-    fn no_hits(&self) -> Hits<'_> {
-        Hits {
-            set: self,
-            group: 0,
-            cur: 0,
-            end: 0,
-            value_off: None,
-            now: 0,
-            need_subdomains: false,
-            first_live: false,
+    /// Longest-prefix match over both layers: the most specific prefix of
+    /// either that has a live indicator; when both hold it, the hits of both.
+    fn lpm(self, mut d: PrefixChain<'a>, mut b: PrefixChain<'a>, now: u64) -> Hits<'a> {
+        let (mut nd, mut nb) = (d.next(), b.next());
+        loop {
+            let g = match (nd, nb) {
+                (None, None) => return self.no_hits(),
+                (Some((gd, ld)), Some((gb, lb))) if ld == lb => {
+                    (nd, nb) = (d.next(), b.next());
+                    (gd, gb)
+                }
+                (Some((gd, ld)), Some((_, lb))) if ld > lb => {
+                    nd = d.next();
+                    (gd, NONE)
+                }
+                (Some((gd, _)), None) => {
+                    nd = d.next();
+                    (gd, NONE)
+                }
+                (_, Some((gb, _))) => {
+                    nb = b.next();
+                    (NONE, gb)
+                }
+            };
+            let hits = self.hits(g, now, false);
+            if hits.clone().next().is_some() {
+                return hits;
+            }
+        }
+    }
+}
+
+impl<'a> View<'a> for Two<'a> {
+    type G = (u32, u32);
+    const ABSENT: (u32, u32) = (NONE, NONE);
+
+    #[inline]
+    fn count(self, kind: IndicatorKind) -> u64 {
+        self.o.counts[kind as usize]
+    }
+
+    #[inline]
+    fn find_exact(self, key: &[u8], kind: IndicatorKind) -> Option<(u32, u32)> {
+        self.pair(
+            self.o.delta.find_exact(key, kind),
+            self.base.find_exact(key, kind),
+        )
+    }
+
+    #[inline]
+    fn domain_may_contain(self, hash: u64) -> bool {
+        self.o.delta.domain_may_contain(hash) || self.base.domain_may_contain(hash)
+    }
+
+    #[inline]
+    fn find_domain_unfiltered(self, hash: u64, name: &[u8]) -> Option<(u32, u32)> {
+        self.pair(
+            self.o.delta.find_domain_unfiltered(hash, name),
+            self.base.find_domain_unfiltered(hash, name),
+        )
+    }
+
+    #[inline]
+    fn hits(self, (d, b): (u32, u32), now: u64, need_subdomains: bool) -> Hits<'a> {
+        let dead = Some(&self.o.dead);
+        match (d != NONE, b != NONE) {
+            (true, true) => Hits::two(
+                self.o.delta.group_hits(d, now, need_subdomains, None),
+                self.base.group_hits(b, now, need_subdomains, dead),
+            ),
+            (true, false) => Hits::one(self.o.delta.group_hits(d, now, need_subdomains, None)),
+            (false, true) => Hits::one(self.base.group_hits(b, now, need_subdomains, dead)),
+            (false, false) => self.no_hits(),
+        }
+    }
+
+    #[inline]
+    fn no_hits(self) -> Hits<'a> {
+        Hits::one(self.base.no_hits())
+    }
+
+    fn lookup_v4(self, a: u32, now: u64) -> Hits<'a> {
+        if self.o.delta.v4.slot(a).0 == NONE {
+            // Most addresses: no delta prefix holds them.
+            let (b, o) = (self.base, self.o);
+            let (g, range) = b.v4.slot(a);
+            return lpm_one(
+                g,
+                || b.v4.range_prefix(range),
+                |p| b.v4.prefix(p),
+                |g| Hits::one(b.group_hits(g, now, false, Some(&o.dead))),
+                self.no_hits(),
+            );
+        }
+        self.lpm(self.o.delta.v4_chain(a), self.base.v4_chain(a), now)
+    }
+
+    fn lookup_v6(self, a: u128, now: u64) -> Hits<'a> {
+        self.lpm(self.o.delta.v6_chain(a), self.base.v6_chain(a), now)
+    }
+}
+
+/// Runs `$e` with `$v` bound to the set's view (one layer or two).
+macro_rules! with_view {
+    ($set:expr, $v:ident => $e:expr) => {
+        match &$set.overlay {
+            None => {
+                let $v = One(&$set.base);
+                $e
+            }
+            Some(o) => {
+                let $v = Two {
+                    base: &$set.base,
+                    o,
+                };
+                $e
+            }
+        }
+    };
+}
+
+impl IndicatorSet {
+    fn single(layer: Layer) -> IndicatorSet {
+        IndicatorSet {
+            base: Arc::new(layer),
+            overlay: None,
         }
     }
 
     /// Number of indicators.
     pub fn len(&self) -> usize {
-        self.records.len()
+        match &self.overlay {
+            None => self.base.len(),
+            Some(o) => self.base.len() - o.dead_count + o.delta.len(),
+        }
     }
 
     /// True when the set holds no indicator.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.len() == 0
     }
 
     /// Number of indicators of one kind.
     pub fn count(&self, kind: IndicatorKind) -> u64 {
-        self.counts[kind as usize]
+        match &self.overlay {
+            None => self.base.count(kind),
+            Some(o) => o.counts[kind as usize],
+        }
     }
 
-    /// Heap memory held by the set, in bytes.
+    /// Heap memory held by the set, in bytes (a shared base counted whole).
     pub fn heap_bytes(&self) -> usize {
-        self.records.capacity() * std::mem::size_of::<Record>()
-            + self.arena.capacity()
-            + self.domain_filter.heap_bytes()
-            + self.feed_names.heap_bytes()
-            + self.feed_sids.capacity() * 4
-            + self.events.heap_bytes()
-            + self.tags.heap_bytes()
-            + (self.tagset_items.capacity() + self.tagset_ends.capacity()) * 4
-            + self.v4.heap_bytes()
-            + self.v6.heap_bytes()
-            + [
-                &self.domains,
-                &self.urls,
-                &self.hashes,
-                &self.ja3,
-                &self.ja4,
-                &self.certs,
-                &self.emails,
-            ]
-            .iter()
-            .map(|t| t.heap_bytes())
-            .sum::<usize>()
+        self.base.heap_bytes()
+            + self
+                .overlay
+                .as_ref()
+                .map_or(0, |o| o.delta.heap_bytes() + o.dead.heap_bytes())
+    }
+
+    /// How the set is laid out: one layer, or a shared base with a delta.
+    pub fn layout(&self) -> SetLayout {
+        SetLayout {
+            base: self.base.len(),
+            dead: self.overlay.as_ref().map_or(0, |o| o.dead_count),
+            delta: self.overlay.as_ref().map_or(0, |o| o.delta.len()),
+        }
+    }
+
+    /// True when `self` and `other` share their base layer (one was reloaded
+    /// from the other without a rebuild).
+    pub fn shares_base_with(&self, other: &IndicatorSet) -> bool {
+        Arc::ptr_eq(&self.base, &other.base)
     }
 
     /// Indicators for an IP address: the most specific prefix (address or
@@ -736,157 +1101,22 @@ impl IndicatorSet {
     /// per flow for each endpoint, not per packet. IPv4-mapped IPv6
     /// addresses are looked up as IPv4.
     pub fn lookup_ip(&self, ip: IpAddr, now: u64) -> Hits<'_> {
-        match ip {
-            IpAddr::V4(a) => self.lookup_v4(a, now),
-            IpAddr::V6(a) => match a.to_ipv4_mapped() {
-                Some(v4) => self.lookup_v4(v4, now),
-                None => self.lookup_v6(a, now),
-            },
+        let v4 = match ip {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(a) => a.to_ipv4_mapped(),
+        };
+        match (v4, ip) {
+            (Some(a), _) => with_view!(self, v => v.lookup_v4(u32::from(a), now)),
+            (None, IpAddr::V6(a)) => with_view!(self, v => v.lookup_v6(u128::from(a), now)),
+            (None, IpAddr::V4(_)) => with_view!(self, v => v.no_hits()),
         }
-    }
-
-    fn lookup_v4(&self, a: Ipv4Addr, now: u64) -> Hits<'_> {
-        let (g, range) = self.v4.slot(u32::from(a));
-        if g == NONE {
-            return self.no_hits();
-        }
-        let hits = self.group_hits(g, now, false);
-        if hits.clone().next().is_some() {
-            return hits;
-        }
-        self.live_parent(self.v4.range_prefix(range), now, |p| self.v4.prefix(p))
-    }
-
-    fn lookup_v6(&self, a: Ipv6Addr, now: u64) -> Hits<'_> {
-        let (g, range) = self.v6.slot(u128::from(a));
-        if g == NONE {
-            return self.no_hits();
-        }
-        let hits = self.group_hits(g, now, false);
-        if hits.clone().next().is_some() {
-            return hits;
-        }
-        self.live_parent(self.v6.range_prefix(range), now, |p| self.v6.prefix(p))
-    }
-
-    /// Hits of the closest prefix above prefix `p` that has a live
-    /// indicator (every indicator of `p` itself expired).
-    fn live_parent(
-        &self,
-        p: u32,
-        now: u64,
-        prefix: impl Fn(u32) -> Option<(u32, u32)>,
-    ) -> Hits<'_> {
-        let mut p = prefix(p).map_or(NONE, |(_, parent)| parent);
-        while let Some((g, parent)) = prefix(p) {
-            let hits = self.group_hits(g, now, false);
-            if hits.clone().next().is_some() {
-                return hits;
-            }
-            p = parent;
-        }
-        self.no_hits()
     }
 
     /// Indicators for a domain name (DNS query or answer, HTTP host, TLS SNI):
     /// an exact indicator for the name, else the closest parent domain whose
     /// indicator covers subdomains. Case-insensitive; one trailing dot ignored.
     pub fn lookup_domain(&self, name: &[u8], now: u64) -> Hits<'_> {
-        let name = name.strip_suffix(b".").unwrap_or(name);
-        // No length cap: an over-long name (bogus Host or SNI) must still
-        // match its listed parent domain; the work is linear in its length.
-        // A ":port" suffix (HTTP Host) is ignored.
-        let name = match memchr::memrchr(b':', name) {
-            Some(p) if p + 1 < name.len() && name[p + 1..].iter().all(u8::is_ascii_digit) => {
-                &name[..p]
-            }
-            _ => name,
-        };
-        if name.is_empty() || self.count(IndicatorKind::Domain) == 0 {
-            return self.no_hits();
-        }
-        // Suffix hashes come right to left (least specific first), but the
-        // lookup tries the most specific first and stops at the first live
-        // hit, so an exact hit costs one table probe. While hashing, each
-        // suffix is checked against the filter (most are absent: "com",
-        // "example.com"); the ones that pass wait in a ring of 16, and a
-        // name with more candidates has its less specific ones probed at
-        // once (their hits kept, the last 8).
-        const RING: usize = 16;
-        let mut ring = [(0u64, 0usize); RING];
-        let (mut held, mut next) = (0usize, 0usize);
-        let mut early = [0u32; 8];
-        let mut n_early = 0usize;
-        let whole = SuffixHasher::suffixes(name, |i, sh| {
-            if i + 1 == name.len() || !self.domain_filter.may_contain(sh) {
-                return;
-            }
-            if held == RING {
-                let (oh, start) = ring[next];
-                if let Some(g) = self.find_domain_unfiltered(oh, &name[start..]) {
-                    if n_early == early.len() {
-                        early.copy_within(1.., 0);
-                        n_early -= 1;
-                    }
-                    early[n_early] = g;
-                    n_early += 1;
-                }
-            } else {
-                held += 1;
-            }
-            ring[next] = (sh, i + 1);
-            next = (next + 1) % RING;
-        });
-        let live = |g: u32, need_subdomains: bool| {
-            let hits = self.group_hits(g, now, need_subdomains);
-            hits.clone().next().is_some().then_some(hits)
-        };
-        if let Some(hits) = self.find_domain(whole, name).and_then(|g| live(g, false)) {
-            return hits;
-        }
-        for k in 1..=held {
-            let (sh, start) = ring[(next + RING - k) % RING];
-            if let Some(hits) = self
-                .find_domain_unfiltered(sh, &name[start..])
-                .and_then(|g| live(g, true))
-            {
-                return hits;
-            }
-        }
-        for &g in early[..n_early].iter().rev() {
-            if let Some(hits) = live(g, true) {
-                return hits;
-            }
-        }
-        self.no_hits()
-    }
-
-    #[inline]
-    fn find_domain(&self, hash: u64, name: &[u8]) -> Option<u32> {
-        // The filter answers most absent suffixes ("com", "example.com")
-        // without touching the large table.
-        if !self.domain_filter.may_contain(hash) {
-            return None;
-        }
-        self.find_domain_unfiltered(hash, name)
-    }
-
-    /// [`IndicatorSet::find_domain`] once the filter has said "maybe".
-    #[inline]
-    fn find_domain_unfiltered(&self, hash: u64, name: &[u8]) -> Option<u32> {
-        let off = self
-            .domains
-            .find(hash, |off| self.key_at(off).2.eq_ignore_ascii_case(name))?;
-        Some(self.key_at(off).1)
-    }
-
-    /// Group reference of the value `key` of one of `kinds` in `table`.
-    fn find_exact(&self, table: &KeyTable, key: &[u8], kinds: &[IndicatorKind]) -> Option<u32> {
-        let off = table.find(hash_bytes(key), |off| {
-            let (kind, _, v) = self.key_at(off);
-            kinds.iter().any(|&k| k as u8 == kind) && v == key
-        })?;
-        Some(self.key_at(off).1)
+        with_view!(self, v => lookup_domain(v, name, now))
     }
 
     /// Indicators for an HTTP request: `host` (Host header, port allowed) and
@@ -894,44 +1124,23 @@ impl IndicatorSet {
     /// whose host then wins). Tries host+path+query, then host+path, so a
     /// URL indicator without a query matches any query.
     pub fn lookup_url(&self, host: &[u8], target: &[u8], now: u64) -> Hits<'_> {
-        if self.count(IndicatorKind::Url) == 0 {
-            return self.no_hits();
-        }
         // Absolute-form target (proxy request): its authority is the host.
-        if let Some(rest) = strip_scheme(target) {
-            let end = rest
-                .iter()
-                .position(|&b| b == b'/' || b == b'?' || b == b'#')
-                .unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(end);
-            let host = match memchr::memrchr(b'@', authority) {
-                Some(p) => &authority[p + 1..],
-                None => authority,
-            };
-            return self.lookup_url_parts(host, path, now);
-        }
-        self.lookup_url_parts(host, target, now)
-    }
-
-    fn lookup_url_parts(&self, host: &[u8], target: &[u8], now: u64) -> Hits<'_> {
-        let mut key = KeyBuf::new();
-        if url_key(host, target, &mut key) {
-            if let Some(g) = self.find_exact(&self.urls, key.as_bytes(), &[IndicatorKind::Url]) {
-                return self.group_hits(g, now, false);
+        let (host, target) = match strip_scheme(target) {
+            Some(rest) => {
+                let end = rest
+                    .iter()
+                    .position(|&b| b == b'/' || b == b'?' || b == b'#')
+                    .unwrap_or(rest.len());
+                let (authority, path) = rest.split_at(end);
+                let host = match memchr::memrchr(b'@', authority) {
+                    Some(p) => &authority[p + 1..],
+                    None => authority,
+                };
+                (host, path)
             }
-        }
-        // Without the query: also when a long query made the full key too
-        // long to be any indicator, so padding a query cannot evade.
-        let target = match memchr::memchr2(b'?', b'#', target) {
-            Some(q) => &target[..q],
-            None => return self.no_hits(),
+            None => (host, target),
         };
-        if url_key(host, target, &mut key) {
-            if let Some(g) = self.find_exact(&self.urls, key.as_bytes(), &[IndicatorKind::Url]) {
-                return self.group_hits(g, now, false);
-            }
-        }
-        self.no_hits()
+        with_view!(self, v => lookup_url_parts(v, host, target, now))
     }
 
     /// Indicators for a raw file digest (16 bytes MD5, 20 SHA-1, 32 SHA-256).
@@ -940,12 +1149,9 @@ impl IndicatorSet {
             16 => IndicatorKind::Md5,
             20 => IndicatorKind::Sha1,
             32 => IndicatorKind::Sha256,
-            _ => return self.no_hits(),
+            _ => return with_view!(self, v => v.no_hits()),
         };
-        match self.find_exact(&self.hashes, digest, &[kind]) {
-            Some(g) => self.group_hits(g, now, false),
-            None => self.no_hits(),
-        }
+        with_view!(self, v => lookup_exact(v, digest, kind, now))
     }
 
     /// Like [`IndicatorSet::lookup_hash`], for a hex digest.
@@ -953,18 +1159,15 @@ impl IndicatorSet {
         let mut raw = [0u8; 64];
         match decode_hex(hex.as_bytes(), &mut raw) {
             Some(d) => self.lookup_hash(d, now),
-            None => self.no_hits(),
+            None => with_view!(self, v => v.no_hits()),
         }
     }
 
     fn lookup_md5_kind(&self, hex: &str, kind: IndicatorKind, now: u64) -> Hits<'_> {
         let mut raw = [0u8; 64];
-        let Some(d) = decode_hex(hex.as_bytes(), &mut raw).filter(|d| d.len() == 16) else {
-            return self.no_hits();
-        };
-        match self.find_exact(&self.ja3, d, &[kind]) {
-            Some(g) => self.group_hits(g, now, false),
-            None => self.no_hits(),
+        match decode_hex(hex.as_bytes(), &mut raw).filter(|d| d.len() == 16) {
+            Some(d) => with_view!(self, v => lookup_exact(v, d, kind, now)),
+            None => with_view!(self, v => v.no_hits()),
         }
     }
 
@@ -982,27 +1185,21 @@ impl IndicatorSet {
     pub fn lookup_ja4(&self, ja4: &str, now: u64) -> Hits<'_> {
         let b = ja4.as_bytes();
         if b.len() != 36 {
-            return self.no_hits();
+            return with_view!(self, v => v.no_hits());
         }
         let mut lower = [0u8; 36];
         for (o, i) in lower.iter_mut().zip(b) {
             *o = i.to_ascii_lowercase();
         }
-        match self.find_exact(&self.ja4, &lower, &[IndicatorKind::Ja4]) {
-            Some(g) => self.group_hits(g, now, false),
-            None => self.no_hits(),
-        }
+        with_view!(self, v => lookup_exact(v, &lower, IndicatorKind::Ja4, now))
     }
 
     /// Indicators for the raw SHA-1 (20 bytes) of a TLS certificate.
     pub fn lookup_cert_sha1(&self, sha1: &[u8], now: u64) -> Hits<'_> {
         if sha1.len() != 20 {
-            return self.no_hits();
+            return with_view!(self, v => v.no_hits());
         }
-        match self.find_exact(&self.certs, sha1, &[IndicatorKind::CertSha1]) {
-            Some(g) => self.group_hits(g, now, false),
-            None => self.no_hits(),
-        }
+        with_view!(self, v => lookup_exact(v, sha1, IndicatorKind::CertSha1, now))
     }
 
     /// Indicators for an e-mail address (case-insensitive).
@@ -1010,19 +1207,132 @@ impl IndicatorSet {
         let mut key = KeyBuf::new();
         for &b in addr {
             if !key.push(b.to_ascii_lowercase()) {
-                return self.no_hits();
+                return with_view!(self, v => v.no_hits());
             }
         }
-        match self.find_exact(&self.emails, key.as_bytes(), &[IndicatorKind::Email]) {
-            Some(g) => self.group_hits(g, now, false),
-            None => self.no_hits(),
-        }
+        with_view!(self, v => lookup_exact(v, key.as_bytes(), IndicatorKind::Email, now))
     }
 
-    /// Every indicator, in storage order (kind, then value).
+    /// Every indicator: the base layer's in storage order (kind, then
+    /// value), then the delta's.
     pub fn iter(&self) -> impl Iterator<Item = Hit<'_>> {
-        (0..self.records.len() as u32).map(move |rec| Hit { set: self, rec })
+        let base: &Layer = &self.base;
+        let dead = self.overlay.as_ref().map(|o| &o.dead);
+        let delta = self.overlay.as_ref().map(|o| &o.delta);
+        (0..base.len() as u32)
+            .filter(move |&rec| !dead.is_some_and(|d| d.get(rec)))
+            .map(move |rec| Hit { set: base, rec })
+            .chain(
+                delta
+                    .into_iter()
+                    .flat_map(|d| (0..d.len() as u32).map(move |rec| Hit { set: d, rec })),
+            )
     }
+}
+
+fn lookup_exact<'a, V: View<'a>>(v: V, key: &[u8], kind: IndicatorKind, now: u64) -> Hits<'a> {
+    match v.find_exact(key, kind) {
+        Some(g) => v.hits(g, now, false),
+        None => v.no_hits(),
+    }
+}
+
+fn lookup_domain<'a, V: View<'a>>(v: V, name: &[u8], now: u64) -> Hits<'a> {
+    let name = name.strip_suffix(b".").unwrap_or(name);
+    // No length cap: an over-long name (bogus Host or SNI) must still
+    // match its listed parent domain; the work is linear in its length.
+    // A ":port" suffix (HTTP Host) is ignored.
+    let name = match memchr::memrchr(b':', name) {
+        Some(p) if p + 1 < name.len() && name[p + 1..].iter().all(u8::is_ascii_digit) => &name[..p],
+        _ => name,
+    };
+    if name.is_empty() || v.count(IndicatorKind::Domain) == 0 {
+        return v.no_hits();
+    }
+    // Suffix hashes come right to left (least specific first), but the
+    // lookup tries the most specific first and stops at the first live
+    // hit, so an exact hit costs one table probe. While hashing, each
+    // suffix is checked against the filter (most are absent: "com",
+    // "example.com"); the ones that pass wait in a ring of 16, and a
+    // name with more candidates has its less specific ones probed at
+    // once (their hits kept, the last 8).
+    const RING: usize = 16;
+    let mut ring = [(0u64, 0usize); RING];
+    let (mut held, mut next) = (0usize, 0usize);
+    let mut early = [V::ABSENT; 8];
+    let mut n_early = 0usize;
+    let whole = SuffixHasher::suffixes(name, |i, sh| {
+        if i + 1 == name.len() || !v.domain_may_contain(sh) {
+            return;
+        }
+        if held == RING {
+            let (oh, start) = ring[next];
+            if let Some(g) = v.find_domain_unfiltered(oh, &name[start..]) {
+                if n_early == early.len() {
+                    early.copy_within(1.., 0);
+                    n_early -= 1;
+                }
+                early[n_early] = g;
+                n_early += 1;
+            }
+        } else {
+            held += 1;
+        }
+        ring[next] = (sh, i + 1);
+        next = (next + 1) % RING;
+    });
+    let live = |g: V::G, need_subdomains: bool| {
+        let hits = v.hits(g, now, need_subdomains);
+        hits.clone().next().is_some().then_some(hits)
+    };
+    // The filter answers most absent names without touching the large table.
+    if v.domain_may_contain(whole) {
+        if let Some(hits) = v
+            .find_domain_unfiltered(whole, name)
+            .and_then(|g| live(g, false))
+        {
+            return hits;
+        }
+    }
+    for k in 1..=held {
+        let (sh, start) = ring[(next + RING - k) % RING];
+        if let Some(hits) = v
+            .find_domain_unfiltered(sh, &name[start..])
+            .and_then(|g| live(g, true))
+        {
+            return hits;
+        }
+    }
+    for &g in early[..n_early].iter().rev() {
+        if let Some(hits) = live(g, true) {
+            return hits;
+        }
+    }
+    v.no_hits()
+}
+
+fn lookup_url_parts<'a, V: View<'a>>(v: V, host: &[u8], target: &[u8], now: u64) -> Hits<'a> {
+    if v.count(IndicatorKind::Url) == 0 {
+        return v.no_hits();
+    }
+    let mut key = KeyBuf::new();
+    if url_key(host, target, &mut key) {
+        if let Some(g) = v.find_exact(key.as_bytes(), IndicatorKind::Url) {
+            return v.hits(g, now, false);
+        }
+    }
+    // Without the query: also when a long query made the full key too
+    // long to be any indicator, so padding a query cannot evade.
+    let target = match memchr::memchr2(b'?', b'#', target) {
+        Some(q) => &target[..q],
+        None => return v.no_hits(),
+    };
+    if url_key(host, target, &mut key) {
+        if let Some(g) = v.find_exact(key.as_bytes(), IndicatorKind::Url) {
+            return v.hits(g, now, false);
+        }
+    }
+    v.no_hits()
 }
 
 /// The rest of an `http://` or `https://` URL, any case.
@@ -1035,209 +1345,11 @@ fn strip_scheme(target: &[u8]) -> Option<&[u8]> {
     None
 }
 
-/// Indicators matching one lookup: all live indicators of the matched value
-/// (one per feed and event). Allocation-free; empty when nothing matched.
-#[derive(Clone, Debug)]
-pub struct Hits<'a> {
-    set: &'a IndicatorSet,
-    /// The group id (its first record).
-    group: u32,
-    cur: u32,
-    end: u32,
-    /// The group's shared value offset, read when first needed: the group
-    /// ends at the first record with another one.
-    value_off: Option<u32>,
-    now: u64,
-    need_subdomains: bool,
-    /// The first record is known to match (from the group reference).
-    first_live: bool,
-}
-
-impl<'a> Iterator for Hits<'a> {
-    type Item = Hit<'a>;
-
-    #[inline]
-    fn next(&mut self) -> Option<Hit<'a>> {
-        if self.first_live {
-            self.first_live = false;
-            if self.cur < self.end {
-                let rec = self.cur;
-                self.cur += 1;
-                return Some(Hit { set: self.set, rec });
-            }
-        }
-        while self.cur < self.end {
-            let rec = self.cur;
-            self.cur += 1;
-            let r = self.set.records.get(rec as usize)?;
-            let group_off = match self.value_off {
-                Some(v) => v,
-                None => *self
-                    .value_off
-                    .insert(self.set.group_rec(self.group).value_off),
-            };
-            if r.value_off != group_off {
-                self.cur = self.end;
-                return None;
-            }
-            if r.expires != 0 && self.now >= u64::from(r.expires) {
-                continue;
-            }
-            if self.need_subdomains && r.flags & SUBDOMAINS == 0 {
-                continue;
-            }
-            return Some(Hit { set: self.set, rec });
-        }
-        None
-    }
-}
-
-/// One matching indicator: a reference into the set, 16 bytes, no allocation.
-#[derive(Clone, Copy, Debug)]
-pub struct Hit<'a> {
-    set: &'a IndicatorSet,
-    rec: u32,
-}
-
-impl<'a> Hit<'a> {
-    fn r(&self) -> &'a Record {
-        &self.set.records[self.rec as usize]
-    }
-
-    /// Indicator kind.
-    pub fn kind(&self) -> IndicatorKind {
-        IndicatorKind::from_u8(self.r().kind)
-    }
-
-    /// The indicator's value (address/prefix, text or digest); `Display` renders it.
-    pub fn value(&self) -> IndicatorValue<'a> {
-        let r = self.r();
-        IndicatorValue::from_stored(self.kind(), self.set.value_bytes(r))
-    }
-
-    /// Feed name.
-    pub fn feed(&self) -> &'a str {
-        self.set.feed_names.get(u32::from(self.r().feed))
-    }
-
-    /// Stable signature id of the feed (see [`feed_sid`]).
-    pub fn sid(&self) -> u32 {
-        self.set
-            .feed_sids
-            .get(usize::from(self.r().feed))
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// Event or object id in the feed (empty if none).
-    pub fn event_id(&self) -> &'a str {
-        self.set.events.get(self.r().event)
-    }
-
-    /// Tags.
-    pub fn tags(&self) -> impl Iterator<Item = &'a str> + 'a {
-        let set = self.set;
-        let t = self.r().tags as usize;
-        let start = if t == 0 {
-            0
-        } else {
-            set.tagset_ends.get(t - 1).copied().unwrap_or(0)
-        };
-        let end = set.tagset_ends.get(t).copied().unwrap_or(start);
-        set.tagset_items
-            .get(start as usize..end as usize)
-            .unwrap_or(&[])
-            .iter()
-            .map(move |&i| set.tags.get(i))
-    }
-
-    /// TLP marking.
-    pub fn tlp(&self) -> Tlp {
-        Tlp::from_u8(self.r().tlp)
-    }
-
-    /// Confidence 0..=100 if the feed gave one.
-    pub fn confidence(&self) -> Option<u8> {
-        Some(self.r().confidence).filter(|&c| c != NO_CONFIDENCE)
-    }
-
-    /// First seen (unix seconds).
-    pub fn first_seen(&self) -> Option<u64> {
-        Some(u64::from(self.r().first_seen)).filter(|&t| t != 0)
-    }
-
-    /// Last seen (unix seconds).
-    pub fn last_seen(&self) -> Option<u64> {
-        Some(u64::from(self.r().last_seen)).filter(|&t| t != 0)
-    }
-
-    /// Expiry (unix seconds); the indicator does not match from then on.
-    pub fn expires(&self) -> Option<u64> {
-        Some(u64::from(self.r().expires)).filter(|&t| t != 0)
-    }
-
-    /// For domains: whether the indicator also covers subdomains.
-    pub fn covers_subdomains(&self) -> bool {
-        self.r().flags & SUBDOMAINS != 0
-    }
-}
-
-/// The value of an indicator as stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IndicatorValue<'a> {
-    /// Address and prefix length (32/128 for a single address).
-    Ip(IpAddr, u8),
-    /// Domain, URL key (host + path + query), e-mail or JA4, normalised.
-    Text(&'a str),
-    /// Raw digest bytes (hashes, JA3, certificate SHA-1).
-    Digest(&'a [u8]),
-}
-
-impl<'a> IndicatorValue<'a> {
-    fn from_stored(kind: IndicatorKind, v: &'a [u8]) -> IndicatorValue<'a> {
-        match kind {
-            IndicatorKind::Ipv4 if v.len() == 5 => {
-                IndicatorValue::Ip(IpAddr::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3])), v[4])
-            }
-            IndicatorKind::Ipv6 if v.len() == 17 => {
-                let mut a = [0u8; 16];
-                a.copy_from_slice(&v[..16]);
-                IndicatorValue::Ip(IpAddr::V6(Ipv6Addr::from(a)), v[16])
-            }
-            IndicatorKind::Domain
-            | IndicatorKind::Url
-            | IndicatorKind::Email
-            | IndicatorKind::Ja4 => IndicatorValue::Text(std::str::from_utf8(v).unwrap_or("")),
-            _ => IndicatorValue::Digest(v),
-        }
-    }
-}
-
-impl fmt::Display for IndicatorValue<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            IndicatorValue::Ip(ip, len) => {
-                let max = if ip.is_ipv4() { 32 } else { 128 };
-                if *len == max {
-                    write!(f, "{ip}")
-                } else {
-                    write!(f, "{ip}/{len}")
-                }
-            }
-            IndicatorValue::Text(t) => f.write_str(t),
-            IndicatorValue::Digest(d) => {
-                for b in d.iter() {
-                    write!(f, "{b:02x}")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::intel::Tlp;
+    use std::net::Ipv4Addr;
 
     fn prov<'a>(feed: &'a str, event: &'a str, tags: &'a [&'a str]) -> Provenance<'a> {
         Provenance {
@@ -1635,5 +1747,459 @@ mod test {
         assert!(set.lookup_domain(b"a.b", 0).next().is_none());
         assert!(set.lookup_hash(&[0; 16], 0).next().is_none());
         assert!(set.lookup_url(b"a", b"/", 0).next().is_none());
+    }
+
+    /// One indicator entry of a generated input.
+    #[derive(Clone, Debug)]
+    struct Entry {
+        ty: IndicatorType,
+        value: String,
+        feed: &'static str,
+        event: &'static str,
+        tags: Vec<&'static str>,
+        tlp: Tlp,
+        confidence: Option<u8>,
+        first_seen: Option<u64>,
+        expires: Option<u64>,
+    }
+
+    fn load(
+        mut b: IndicatorSetBuilder,
+        input: &[Entry],
+        removals: &[&Entry],
+    ) -> (IndicatorSet, LoadReport) {
+        for e in input {
+            let p = Provenance {
+                feed: e.feed,
+                event_id: e.event,
+                tags: &e.tags,
+                tlp: e.tlp,
+                confidence: e.confidence,
+                first_seen: e.first_seen,
+                last_seen: e.first_seen.map(|t| t + 10),
+                expires: e.expires,
+            };
+            b.add(e.ty, &e.value, &p, "gen", Location::Whole);
+        }
+        for r in removals {
+            b.remove(r.ty, &r.value, r.feed);
+        }
+        b.build()
+    }
+
+    /// Everything a hit says, as one comparable line.
+    fn describe(h: Hit<'_>) -> String {
+        format!(
+            "{} {} feed={} sid={} ev={} tags={:?} tlp={} conf={:?} seen={:?}..{:?} exp={:?} sub={}",
+            h.kind(),
+            h.value(),
+            h.feed(),
+            h.sid(),
+            h.event_id(),
+            h.tags().collect::<Vec<_>>(),
+            h.tlp(),
+            h.confidence(),
+            h.first_seen(),
+            h.last_seen(),
+            h.expires(),
+            h.covers_subdomains()
+        )
+    }
+
+    fn sorted(hits: Hits<'_>) -> Vec<String> {
+        let mut v: Vec<String> = hits.map(describe).collect();
+        v.sort();
+        v
+    }
+
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+            items[self.below(items.len() as u64) as usize]
+        }
+        /// A value from a small universe, so values, parents and prefixes
+        /// collide often.
+        fn value(&mut self) -> (IndicatorType, String) {
+            let n = self.below(6);
+            match self.below(8) {
+                0 => {
+                    let len = self.pick(&[8u8, 16, 24, 28, 32, 32]);
+                    let a = (10u32 << 24) | ((n as u32) << 16) | (self.below(4) as u32) << 8;
+                    let a = a | self.below(4) as u32;
+                    let net = a & (u32::MAX << (32 - u32::from(len)));
+                    (IndicatorType::Ip, format!("{}/{len}", Ipv4Addr::from(net)))
+                }
+                1 => {
+                    let len = self.pick(&[32u32, 48, 64, 128]);
+                    let a =
+                        (0x2001_0db8u128 << 96) | (u128::from(n) << 80) | u128::from(self.below(3));
+                    let net = a & (u128::MAX << (128 - len));
+                    (
+                        IndicatorType::Ip,
+                        format!("{}/{len}", std::net::Ipv6Addr::from(net)),
+                    )
+                }
+                2 | 3 => {
+                    let labels = ["", "a.", "b.a.", "c.b.a."][self.below(4) as usize];
+                    let ty = if self.below(3) == 0 {
+                        IndicatorType::Hostname
+                    } else {
+                        IndicatorType::Domain
+                    };
+                    (ty, format!("{labels}evil{n}.com"))
+                }
+                4 => {
+                    let q = ["", "?q=1", "?q=2"][self.below(3) as usize];
+                    (
+                        IndicatorType::Url,
+                        format!("http://h{n}.test/p{}{q}", self.below(2)),
+                    )
+                }
+                5 => (IndicatorType::Sha256, format!("{:064x}", n)),
+                6 => (IndicatorType::Md5, format!("{:032x}", n)),
+                _ => (
+                    IndicatorType::Email,
+                    format!("u{}@evil{n}.com", self.below(2)),
+                ),
+            }
+        }
+        fn entry(&mut self) -> Entry {
+            let (ty, value) = self.value();
+            Entry {
+                ty,
+                value,
+                feed: self.pick(&["f1", "f2", "f3"]),
+                event: self.pick(&["", "e1", "e2"]),
+                tags: match self.below(3) {
+                    0 => vec![],
+                    1 => vec!["c2"],
+                    _ => vec!["c2", "apt"],
+                },
+                tlp: self.pick(&[Tlp::Unknown, Tlp::Amber]),
+                confidence: self.pick(&[None, Some(50)]),
+                first_seen: self.pick(&[None, Some(100), Some(150)]),
+                expires: self.pick(&[None, None, Some(1000), Some(2000)]),
+            }
+        }
+        /// A changed copy of `e`: other attributes, or another value.
+        fn mutate(&mut self, e: &Entry) -> Entry {
+            let mut e = e.clone();
+            match self.below(5) {
+                0 => e.expires = self.pick(&[None, Some(1000), Some(3000)]),
+                1 => e.tags = vec!["changed"],
+                2 => e.first_seen = Some(50 + self.below(200)),
+                3 => e.confidence = Some(self.below(101) as u8),
+                _ => (e.ty, e.value) = self.value(),
+            }
+            e
+        }
+    }
+
+    /// Every lookup the sensor makes, over the generated universe, at
+    /// several times: `got` must answer exactly as `want`.
+    fn assert_same_answers(got: &IndicatorSet, want: &IndicatorSet, what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: len");
+        for k in IndicatorKind::ALL {
+            assert_eq!(got.count(k), want.count(k), "{what}: count {k}");
+        }
+        let mut all_got: Vec<String> = got.iter().map(describe).collect();
+        let mut all_want: Vec<String> = want.iter().map(describe).collect();
+        all_got.sort();
+        all_want.sort();
+        assert_eq!(all_got, all_want, "{what}: iter");
+        for now in [0u64, 999, 1000, 1500, 2500, 5000] {
+            for n in 0..7u32 {
+                for x in 0..5u32 {
+                    for y in 0..5u32 {
+                        let a = Ipv4Addr::from((10u32 << 24) | (n << 16) | (x << 8) | y);
+                        let ip = IpAddr::V4(a);
+                        assert_eq!(
+                            sorted(got.lookup_ip(ip, now)),
+                            sorted(want.lookup_ip(ip, now)),
+                            "{what}: {ip} at {now}"
+                        );
+                    }
+                    let ip: IpAddr = format!("2001:db8:{n}::{x:x}").parse().unwrap();
+                    assert_eq!(
+                        sorted(got.lookup_ip(ip, now)),
+                        sorted(want.lookup_ip(ip, now)),
+                        "{what}: {ip} at {now}"
+                    );
+                }
+                for prefix in ["", "a.", "b.a.", "c.b.a.", "x.c.b.a.", "z."] {
+                    let d = format!("{prefix}evil{n}.com");
+                    assert_eq!(
+                        sorted(got.lookup_domain(d.as_bytes(), now)),
+                        sorted(want.lookup_domain(d.as_bytes(), now)),
+                        "{what}: {d} at {now}"
+                    );
+                }
+                for target in ["/p0", "/p1", "/p0?q=1", "/p1?q=2", "/p0?q=3"] {
+                    let host = format!("h{n}.test");
+                    assert_eq!(
+                        sorted(got.lookup_url(host.as_bytes(), target.as_bytes(), now)),
+                        sorted(want.lookup_url(host.as_bytes(), target.as_bytes(), now)),
+                        "{what}: {host}{target} at {now}"
+                    );
+                }
+                let mut d = [0u8; 32];
+                d[31] = n as u8;
+                assert_eq!(
+                    sorted(got.lookup_hash(&d, now)),
+                    sorted(want.lookup_hash(&d, now)),
+                    "{what}: sha256 {n}"
+                );
+                assert_eq!(
+                    sorted(got.lookup_hash(&d[16..], now)),
+                    sorted(want.lookup_hash(&d[16..], now)),
+                    "{what}: md5 {n}"
+                );
+                for u in 0..2 {
+                    let e = format!("u{u}@evil{n}.com");
+                    assert_eq!(
+                        sorted(got.lookup_email(e.as_bytes(), now)),
+                        sorted(want.lookup_email(e.as_bytes(), now)),
+                        "{what}: {e}"
+                    );
+                }
+            }
+        }
+    }
+
+    fn assert_same_report(got: &LoadReport, want: &LoadReport, what: &str) {
+        assert_eq!(got.loaded(), want.loaded(), "{what}: loaded");
+        assert_eq!(
+            got.feeds().collect::<Vec<_>>(),
+            want.feeds().collect::<Vec<_>>(),
+            "{what}: feeds"
+        );
+        assert_eq!(got.duplicates(), want.duplicates(), "{what}: duplicates");
+        assert_eq!(got.removed(), want.removed(), "{what}: removed");
+        for k in IndicatorKind::ALL {
+            assert_eq!(got.count(k), want.count(k), "{what}: {k}");
+        }
+    }
+
+    /// A reload (layered or rebuilt) answers every lookup as a set built
+    /// from scratch on the same input, over random inputs, changes,
+    /// duplicates, removals and chains of reloads.
+    #[test]
+    fn reloads_agree_with_full_rebuilds() {
+        let mut g = Gen(0x1234_5678_9abc_def1);
+        for round in 0..60 {
+            let n = 20 + g.below(150) as usize;
+            let mut input: Vec<Entry> = (0..n).map(|_| g.entry()).collect();
+            let (mut current, _) = load(IndicatorSetBuilder::new(), &input, &[]);
+            for step in 0..3 {
+                // Change some entries, drop some, add some, duplicate some.
+                let mut next = Vec::new();
+                let change = g.below(4); // 0: none .. 3: most
+                for e in &input {
+                    match g.below(10) {
+                        r if r < change * 2 => next.push(g.mutate(e)),
+                        r if r == 9 && change > 0 => {}
+                        r if r == 8 && change > 1 => {
+                            next.push(e.clone());
+                            next.push(g.mutate(e));
+                        }
+                        _ => next.push(e.clone()),
+                    }
+                }
+                for _ in 0..change * 3 {
+                    next.push(g.entry());
+                }
+                let removals: Vec<&Entry> = if g.below(4) == 0 {
+                    next.iter().take(2).collect()
+                } else {
+                    Vec::new()
+                };
+                let percent = g.pick(&[0usize, 25, 100, 1000]);
+                let what = format!("round {round} step {step} change {change} percent {percent}");
+                let (want, want_report) = load(IndicatorSetBuilder::new(), &next, &removals);
+                let (got, got_report) = load(
+                    IndicatorSetBuilder::reloading(&current).max_delta_percent(percent),
+                    &next,
+                    &removals,
+                );
+                assert_same_answers(&got, &want, &what);
+                assert_same_report(&got_report, &want_report, &what);
+                if percent == 1000 {
+                    assert!(
+                        got.shares_base_with(&current) || current.is_empty(),
+                        "{what}"
+                    );
+                }
+                if percent == 0 && !got.is_empty() && change > 0 {
+                    assert_eq!(got.layout().delta, 0, "{what}");
+                }
+                current = got;
+                input = next;
+            }
+        }
+    }
+
+    fn csv_like(n: usize, salt: &str) -> Vec<Entry> {
+        (0..n)
+            .map(|i| {
+                let (ty, value) = match i % 4 {
+                    0 => (
+                        IndicatorType::Ip,
+                        format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255),
+                    ),
+                    1 => (IndicatorType::Domain, format!("{salt}d{i}.example.com")),
+                    2 => (IndicatorType::Url, format!("http://{salt}h{i}.test/p")),
+                    _ => (
+                        IndicatorType::Sha256,
+                        format!("{:064x}", i * 7 + salt.len()),
+                    ),
+                };
+                Entry {
+                    ty,
+                    value,
+                    feed: "list.csv",
+                    event: "",
+                    tags: vec![],
+                    tlp: Tlp::Unknown,
+                    confidence: None,
+                    first_seen: None,
+                    expires: None,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reload_of_the_same_content_keeps_the_set() {
+        let input = csv_like(4000, "");
+        let (old, _) = load(IndicatorSetBuilder::new(), &input, &[]);
+        let (new, report) = load(IndicatorSetBuilder::reloading(&old), &input, &[]);
+        assert!(new.shares_base_with(&old));
+        assert_eq!(
+            new.layout(),
+            SetLayout {
+                base: 4000,
+                dead: 0,
+                delta: 0
+            }
+        );
+        assert_eq!(report.loaded(), 4000);
+        assert_eq!(report.feeds().collect::<Vec<_>>(), [("list.csv", 4000)]);
+        assert_same_answers(&new, &old, "same");
+    }
+
+    #[test]
+    fn reload_of_ten_percent_changed_is_layered() {
+        let mut input = csv_like(4000, "");
+        let (old, _) = load(IndicatorSetBuilder::new(), &input, &[]);
+        for (i, e) in input.iter_mut().enumerate().filter(|(i, _)| i % 10 == 3) {
+            e.value = csv_like(i + 1, "new")[i].value.clone();
+        }
+        let (new, _) = load(IndicatorSetBuilder::reloading(&old), &input, &[]);
+        let (want, _) = load(IndicatorSetBuilder::new(), &input, &[]);
+        assert!(new.shares_base_with(&old));
+        assert_eq!(
+            new.layout(),
+            SetLayout {
+                base: 4000,
+                dead: 400,
+                delta: 400
+            }
+        );
+        assert_eq!(new.len(), 4000);
+        assert_same_answers(&new, &want, "10%");
+        // The old set still answers as before (workers may hold it).
+        assert!(old.lookup_domain(b"d1.example.com", 0).next().is_some());
+        // A second reload compares against the same base again.
+        let (again, _) = load(IndicatorSetBuilder::reloading(&new), &input, &[]);
+        assert!(again.shares_base_with(&old));
+        assert_same_answers(&again, &want, "10% again");
+    }
+
+    #[test]
+    fn reload_of_everything_changed_rebuilds() {
+        let (old, _) = load(IndicatorSetBuilder::new(), &csv_like(4000, ""), &[]);
+        let input = csv_like(4000, "other");
+        let (new, _) = load(IndicatorSetBuilder::reloading(&old), &input, &[]);
+        let (want, _) = load(IndicatorSetBuilder::new(), &input, &[]);
+        assert!(!new.shares_base_with(&old));
+        assert_eq!(
+            new.layout(),
+            SetLayout {
+                base: 4000,
+                dead: 0,
+                delta: 0
+            }
+        );
+        assert_same_answers(&new, &want, "all changed");
+    }
+
+    #[test]
+    fn reload_with_removals_and_expiry_changes() {
+        let mut input = csv_like(400, "");
+        let (old, _) = load(IndicatorSetBuilder::new(), &input, &[]);
+        // Dropped from the input, removed by a removal entry, and one
+        // indicator that now expires.
+        input.remove(5);
+        let k = (6..input.len())
+            .find(|&k| matches!(input[k].ty, IndicatorType::Domain))
+            .unwrap();
+        input[k].expires = Some(1000);
+        let removed = input[20].clone();
+        let (new, report) = load(IndicatorSetBuilder::reloading(&old), &input, &[&removed]);
+        let (want, want_report) = load(IndicatorSetBuilder::new(), &input, &[&removed]);
+        assert!(new.shares_base_with(&old));
+        assert_eq!(
+            new.layout(),
+            SetLayout {
+                base: 400,
+                dead: 3,
+                delta: 1
+            }
+        );
+        assert_eq!(new.len(), 398);
+        assert_eq!(report.removed(), 1);
+        assert_same_answers(&new, &want, "removals");
+        assert_same_report(&report, &want_report, "removals");
+        let d = input[k].value.clone();
+        assert!(new.lookup_domain(d.as_bytes(), 999).next().is_some(), "{d}");
+        assert!(
+            new.lookup_domain(d.as_bytes(), 1000).next().is_none(),
+            "{d}"
+        );
+        assert!(
+            old.lookup_domain(d.as_bytes(), 1000).next().is_some(),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn reload_applies_new_warninglists_to_kept_indicators() {
+        let input = csv_like(400, "");
+        let (old, _) = load(IndicatorSetBuilder::new(), &input, &[]);
+        let mut b = IndicatorSetBuilder::reloading(&old);
+        b.add_warninglist(
+            Warninglist::from_json(
+                br#"{"name":"ten","type":"cidr","list":["10.0.0.0/8"],"matching_attributes":["ip-dst"]}"#,
+                "wl.json",
+            )
+            .unwrap(),
+        );
+        let (new, report) = load(b, &input, &[]);
+        assert_eq!(new.count(IndicatorKind::Ipv4), 0);
+        assert_eq!(report.warninglist_removed_total(), 100);
+        assert!(new
+            .lookup_ip("10.0.0.1".parse().unwrap(), 0)
+            .next()
+            .is_none());
     }
 }

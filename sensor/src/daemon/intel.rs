@@ -339,9 +339,19 @@ fn sync_loop(
     stop: &AtomicBool,
     reload: &AtomicBool,
 ) {
-    let log_build = |what: &str, r: &LoadReport| {
+    let log_build = |what: &str, r: &LoadReport, sync: &HubSync| {
+        let how = match sync.last_build() {
+            Some(b) if b.shared_base => format!(
+                ", built in {} ms sharing the previous set ({} new or changed, {} dropped)",
+                b.took.as_millis(),
+                b.layout.delta,
+                b.layout.dead
+            ),
+            Some(b) => format!(", built in {} ms", b.took.as_millis()),
+            None => String::new(),
+        };
         super::log(&format!(
-            "{what}: indicator set generation {}: {} indicators, {} rejected",
+            "{what}: indicator set generation {}: {} indicators, {} rejected{how}",
             shared.generation(),
             r.loaded(),
             r.rejected_total()
@@ -350,7 +360,7 @@ fn sync_loop(
     if has_sources {
         // The first poll of every source; the files' set serves meanwhile.
         if let Some(r) = sync.sync_now() {
-            log_build("hub sync", &r);
+            log_build("hub sync", &r, &sync);
             last_report = r;
         }
         for (name, h) in sync.health() {
@@ -364,7 +374,7 @@ fn sync_loop(
         if reload.swap(false, Ordering::SeqCst) {
             match sync.reload_files() {
                 Ok(r) => {
-                    log_build("intel reload", &r);
+                    log_build("intel reload", &r, &sync);
                     last_report = r;
                 }
                 Err(e) => super::log(&format!("intel reload failed, running set kept: {e}")),
@@ -388,7 +398,7 @@ fn sync_loop(
                 }
             }
             if let Some(r) = built {
-                log_build("hub sync", &r);
+                log_build("hub sync", &r, &sync);
                 last_report = r;
             }
             // Metrics change only when a source was polled.

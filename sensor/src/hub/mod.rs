@@ -2,7 +2,11 @@
 //! TAXII 2.1 collections) next to static files. Each sync builds a new
 //! [`IndicatorSet`](vigie_rules::intel::IndicatorSet) off the hot path and
 //! stores it in the workers' [`SharedIndicators`]; a source that fails keeps
-//! its last good indicators in the new set and is counted.
+//! its last good indicators in the new set and is counted. The new set is
+//! built as the next generation of the running one
+//! ([`IndicatorSetBuilder::reloading`]): when little changed it shares the
+//! running set's base and holds only the changes, so a sync costs memory in
+//! proportion to what changed.
 //!
 //! The other direction: [`sightings`] reports indicator hits back to MISP
 //! servers and TAXII collections, batched.
@@ -17,7 +21,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use vigie_rules::intel::misp::MispOptions;
-use vigie_rules::intel::{load_path, IndicatorSetBuilder, LoadReport};
+use vigie_rules::intel::{load_path, IndicatorSetBuilder, LoadReport, SetLayout};
 
 pub use backoff::Backoff;
 pub use http::{HubAuth, HubClient, HubError};
@@ -76,6 +80,18 @@ pub struct HubSync {
     interval: Duration,
     sources: Vec<Entry>,
     builds: u64,
+    last_build: Option<BuildStats>,
+}
+
+/// How the last stored set was built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BuildStats {
+    /// Reading the sources and building, until the swap.
+    pub took: Duration,
+    /// The new set's layout (a shared base and a delta, or one layer).
+    pub layout: SetLayout,
+    /// The new set shares its base with the one it replaced.
+    pub shared_base: bool,
 }
 
 impl HubSync {
@@ -90,6 +106,7 @@ impl HubSync {
             interval,
             sources: Vec::new(),
             builds: 0,
+            last_build: None,
         }
     }
 
@@ -121,6 +138,16 @@ impl HubSync {
     /// Sets built and stored so far.
     pub fn builds(&self) -> u64 {
         self.builds
+    }
+
+    /// How the last stored set was built (`None` before the first).
+    pub fn last_build(&self) -> Option<BuildStats> {
+        self.last_build
+    }
+
+    /// A builder for the next generation of the running set.
+    fn next_generation(&self) -> IndicatorSetBuilder {
+        IndicatorSetBuilder::reloading(&self.shared.current())
     }
 
     /// Polls every source now (ignoring backoff), then builds and stores a
@@ -168,31 +195,39 @@ impl HubSync {
     /// stores it: workers take it on their next batch. A file that no longer
     /// loads is skipped and counted in the report.
     fn rebuild(&mut self) -> LoadReport {
-        let mut b = IndicatorSetBuilder::new();
+        let started = Instant::now();
+        let mut b = self.next_generation();
         for f in &self.files {
             if let Err(e) = load_path(f, &self.opts, &mut b) {
                 b.skip(&format!("hub: {e}"));
             }
         }
-        self.finish_build(b)
+        self.finish_build(b, started)
     }
 
     /// Re-reads the files (SIGHUP) and builds a new set with the sources'
     /// last good state. A file that no longer loads is an error naming it,
     /// and the running set is kept.
     pub fn reload_files(&mut self) -> Result<LoadReport, String> {
-        let mut b = IndicatorSetBuilder::new();
+        let started = Instant::now();
+        let mut b = self.next_generation();
         for f in &self.files {
             load_path(f, &self.opts, &mut b).map_err(|e| e.to_string())?;
         }
-        Ok(self.finish_build(b))
+        Ok(self.finish_build(b, started))
     }
 
-    fn finish_build(&mut self, mut b: IndicatorSetBuilder) -> LoadReport {
+    fn finish_build(&mut self, mut b: IndicatorSetBuilder, started: Instant) -> LoadReport {
         for e in &self.sources {
             e.source.load_into(&mut b);
         }
         let (set, report) = b.build();
+        let shared_base = set.shares_base_with(&self.shared.current());
+        self.last_build = Some(BuildStats {
+            took: started.elapsed(),
+            layout: set.layout(),
+            shared_base,
+        });
         self.shared.store(set);
         self.builds += 1;
         report
