@@ -1287,12 +1287,17 @@ fn check(c: &PktCheck, p: &PacketInput<'_>) -> bool {
             negated,
             side,
         } => {
-            let have = match side {
-                AlpSide::Flow => p.flow.app_proto,
-                AlpSide::ToServer => p.flow.app_proto_ts,
-                AlpSide::ToClient => p.flow.app_proto_tc,
+            let test = |have: AppProto| {
+                have != AppProto::Unknown && (have.satisfies(proto, true) != negated)
             };
-            have != AppProto::Unknown && (have.satisfies(proto, true) != negated)
+            match side {
+                AlpSide::Flow => test(p.flow.app_proto),
+                AlpSide::ToServer => test(p.flow.app_proto_ts),
+                AlpSide::ToClient => test(p.flow.app_proto_tc),
+                AlpSide::Either => [p.flow.app_proto, p.flow.app_proto_ts, p.flow.app_proto_tc]
+                    .into_iter()
+                    .any(test),
+            }
         }
         PktCheck::StreamSize { which, cmp } => {
             let (s, c) = (p.flow.bytes_to_client, p.flow.bytes_to_server);

@@ -709,6 +709,13 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             true,
         ),
         (
+            r#"alert tcp any any -> any any (app-layer-protocol:ssh,either; sid:1;)"#,
+            tcp(b"x")
+                .app(AppProto::Http1)
+                .with(|p| p.flow.app_proto_tc = AppProto::Ssh),
+            true,
+        ),
+        (
             r#"alert tcp any any -> any any (app-layer-protocol:ssh,to_client; sid:1;)"#,
             tcp(b"x")
                 .app(AppProto::Http1)

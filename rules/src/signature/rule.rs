@@ -486,8 +486,10 @@ pub(crate) enum FlagMode {
 /// Which protocol `app-layer-protocol` tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AlpSide {
-    /// The flow's (`final`, `either`, no modifier).
+    /// The flow's (`final`, no modifier).
     Flow,
+    /// The flow's, or either direction's (`either`).
+    Either,
     /// What the client's first bytes showed (`to_server`).
     ToServer,
     /// What the server's first bytes showed (`to_client`).
@@ -1508,12 +1510,14 @@ impl Builder<'_, '_> {
                 };
                 let mut parts = p.split(',').map(str::trim);
                 let p = parts.next().unwrap_or(p);
-                // vigie decides one protocol per flow, once (`final` and
-                // `either` ask for that), and keeps what each direction's own
+                // vigie decides one protocol per flow, once (`final`; also
+                // the default, where the reference IDS tests the packet's
+                // direction), and keeps what each direction's own
                 // first bytes showed (`to_server`, `to_client`); the protocol
                 // before a change (`original`) is not tracked.
                 let side = match parts.next() {
-                    None | Some("final") | Some("either") => AlpSide::Flow,
+                    None | Some("final") => AlpSide::Flow,
+                    Some("either") => AlpSide::Either,
                     Some("to_server") => AlpSide::ToServer,
                     Some("to_client") => AlpSide::ToClient,
                     Some("original") => {
