@@ -403,6 +403,23 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             tcp(b"\x00\x00\x00\x09\x00\x01Z"),
             false,
         ),
+        // A byte count of 0 from a variable reads nothing and leaves the
+        // cursor where it was (suricata-verify detect-bytejump-02).
+        (
+            r#"alert tcp any any -> any any (content:"|00 00 00|"; byte_extract:1,4,n,relative; byte_jump:n,0,relative; isdataat:1,relative; sid:1;)"#,
+            tcp(b"\x00\x00\x00\x05\x34\x23\x06\x00\x21\x0a"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"|00 00 00|"; byte_extract:1,4,n,relative; byte_jump:n,0,relative; isdataat:3,relative; sid:1;)"#,
+            tcp(b"\x00\x00\x00\x05\x34\x23\x06\x00\x21\x0a"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"|00 00 00|"; byte_extract:1,0,n,relative; byte_jump:n,0,relative,string,dec; sid:1;)"#,
+            tcp(b"\x00\x00\x00\x00123"),
+            false,
+        ),
         // Extracted values at the extremes must not overflow the window arithmetic.
         (
             r#"alert tcp any any -> any any (byte_extract:8,0,big; content:"x"; distance:big; within:big; sid:1;)"#,
