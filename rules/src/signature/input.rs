@@ -254,7 +254,7 @@ pub(crate) struct TrackKey {
     pub(crate) b: Option<IpAddr>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct TrackEntry {
     pub(crate) start: u64,
     pub(crate) count: u64,
@@ -262,6 +262,9 @@ pub(crate) struct TrackEntry {
     pub(crate) until: u64,
     /// Window length in microseconds, for expiry.
     pub(crate) window: u64,
+    /// `detection_filter` `unique_on`: the distinct port values seen in the
+    /// window, sorted, at most `count + 1` of them (`count` is then their number).
+    pub(crate) distinct: Vec<u16>,
 }
 
 /// Per-worker mutable detection state: prefilter scratch space and the
