@@ -1119,7 +1119,9 @@ impl Engine {
         out.push(Match {
             rule: m.clone(),
             action,
-            noalert: m.noalert,
+            // Suricata logs no alert for a pass match: it only stops
+            // inspection (of the packet, and for the sensor the flow).
+            noalert: m.noalert || action == Action::Pass,
         });
         action == Action::Pass
     }

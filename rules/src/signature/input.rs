@@ -243,7 +243,8 @@ pub struct Match {
     pub rule: Arc<RuleMeta>,
     /// Action to take (the rule's, or a `rate_filter`'s new action).
     pub action: Action,
-    /// The rule matched but must not raise an alert (`noalert`, `flowbits:noalert`).
+    /// The rule matched but must not raise an alert (`noalert`, `flowbits:noalert`,
+    /// a `pass` action).
     pub noalert: bool,
 }
 

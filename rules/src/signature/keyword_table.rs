@@ -1116,8 +1116,10 @@ alert tcp any any -> any any (msg:"prio"; content:"y"; classtype:bad-unknown; pr
     );
     let m = tcp(b"x").run(&e, &mut FlowVars::default(), &mut DetectScratch::new());
     assert_eq!(
-        m.iter().map(|m| (m.rule.sid, m.action)).collect::<Vec<_>>(),
-        vec![(2, Action::Pass)]
+        m.iter()
+            .map(|m| (m.rule.sid, m.action, m.noalert))
+            .collect::<Vec<_>>(),
+        vec![(2, Action::Pass, true)]
     );
 }
 
