@@ -18,7 +18,7 @@ use super::matcher::{apply_transforms, match_list, ListCtx};
 use super::rule::{
     compile_rule, Action, AlpSide, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, IntAct, IntCond,
     Names, PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich, ThreshKind, Threshold, Track,
-    Transform, Transport, XOp, XTrack, Xbit,
+    Transform, Transport, UniqueOn, XOp, XTrack, Xbit,
 };
 use super::text::logical_lines;
 
@@ -1100,6 +1100,7 @@ impl Engine {
                 count: 0,
                 until: 0,
                 window: rf.seconds.saturating_mul(1_000_000),
+                distinct: Vec::new(),
             });
             if p.ts_micros.saturating_sub(e.start) >= rf.seconds.saturating_mul(1_000_000) {
                 e.start = p.ts_micros;
@@ -1118,7 +1119,9 @@ impl Engine {
         out.push(Match {
             rule: m.clone(),
             action,
-            noalert: m.noalert,
+            // Suricata logs no alert for a pass match: it only stops
+            // inspection (of the packet, and for the sensor the flow).
+            noalert: m.noalert || action == Action::Pass,
         });
         action == Action::Pass
     }
@@ -1177,6 +1180,7 @@ fn count_hit(
         count: 0,
         until: 0,
         window,
+        distinct: Vec::new(),
     };
     let e = if t.track == Track::Flow {
         // by_flow counters live with the flow, so they die with it.
@@ -1207,8 +1211,24 @@ fn count_hit(
     if now.saturating_sub(e.start) >= window {
         e.start = now;
         e.count = 0;
+        e.distinct.clear();
     }
-    e.count += 1;
+    if let Some(field) = t.unique_on {
+        // Count distinct port values; past count + 1 of them the filter is
+        // exceeded for the rest of the window, so no more are remembered.
+        let port = match field {
+            UniqueOn::SrcPort => p.sport,
+            UniqueOn::DstPort => p.dport,
+        };
+        if (e.distinct.len() as u64) <= t.count {
+            if let Err(at) = e.distinct.binary_search(&port) {
+                e.distinct.insert(at, port);
+            }
+        }
+        e.count = e.distinct.len() as u64;
+    } else {
+        e.count += 1;
+    }
     match t.kind {
         ThreshKind::Limit => e.count <= t.count,
         ThreshKind::Threshold => {

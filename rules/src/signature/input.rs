@@ -248,7 +248,8 @@ pub struct Match {
     pub rule: Arc<RuleMeta>,
     /// Action to take (the rule's, or a `rate_filter`'s new action).
     pub action: Action,
-    /// The rule matched but must not raise an alert (`noalert`, `flowbits:noalert`).
+    /// The rule matched but must not raise an alert (`noalert`, `flowbits:noalert`,
+    /// a `pass` action).
     pub noalert: bool,
 }
 
@@ -259,7 +260,7 @@ pub(crate) struct TrackKey {
     pub(crate) b: Option<IpAddr>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct TrackEntry {
     pub(crate) start: u64,
     pub(crate) count: u64,
@@ -267,6 +268,9 @@ pub(crate) struct TrackEntry {
     pub(crate) until: u64,
     /// Window length in microseconds, for expiry.
     pub(crate) window: u64,
+    /// `detection_filter` `unique_on`: the distinct port values seen in the
+    /// window, sorted, at most `count + 1` of them (`count` is then their number).
+    pub(crate) distinct: Vec<u16>,
 }
 
 /// Per-worker mutable detection state: prefilter scratch space and the

@@ -403,6 +403,23 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             tcp(b"\x00\x00\x00\x09\x00\x01Z"),
             false,
         ),
+        // A byte count of 0 from a variable reads nothing and leaves the
+        // cursor where it was (suricata-verify detect-bytejump-02).
+        (
+            r#"alert tcp any any -> any any (content:"|00 00 00|"; byte_extract:1,4,n,relative; byte_jump:n,0,relative; isdataat:1,relative; sid:1;)"#,
+            tcp(b"\x00\x00\x00\x05\x34\x23\x06\x00\x21\x0a"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"|00 00 00|"; byte_extract:1,4,n,relative; byte_jump:n,0,relative; isdataat:3,relative; sid:1;)"#,
+            tcp(b"\x00\x00\x00\x05\x34\x23\x06\x00\x21\x0a"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"|00 00 00|"; byte_extract:1,0,n,relative; byte_jump:n,0,relative,string,dec; sid:1;)"#,
+            tcp(b"\x00\x00\x00\x00123"),
+            false,
+        ),
         // Extracted values at the extremes must not overflow the window arithmetic.
         (
             r#"alert tcp any any -> any any (byte_extract:8,0,big; content:"x"; distance:big; within:big; sid:1;)"#,
@@ -1014,6 +1031,54 @@ alert tcp any any -> any any (content:"d"; detection_filter:track by_src, count 
 }
 
 #[test]
+fn detection_filter_unique_on_counts_distinct_ports() {
+    // suricata-verify detection_filter-distinct-srcport: count 1 means more
+    // than one distinct source port from the host within the window.
+    let e = engine(
+        r#"alert tcp any any -> any any (content:"u"; detection_filter:track by_src, count 1, seconds 60, unique_on src_port; sid:1;)
+alert tcp any any -> any any (content:"v"; detection_filter:track by_src, count 2, seconds 60, unique_on dst_port; sid:2;)"#,
+        true,
+    );
+    let mut sc = DetectScratch::new();
+    let mut run = |payload: &[u8], ports: &[(u16, u16)], t0: u64| -> Vec<usize> {
+        let mut fv = FlowVars::default();
+        ports
+            .iter()
+            .map(|&(sp, dp)| {
+                tcp(payload)
+                    .with(|p| {
+                        p.sport = sp;
+                        p.dport = dp;
+                        p.ts += t0;
+                    })
+                    .run(&e, &mut fv, &mut sc)
+                    .len()
+            })
+            .collect()
+    };
+    // The same source port twice does not count twice.
+    assert_eq!(
+        run(b"u", &[(2000, 80), (2000, 80), (2001, 80), (2000, 80)], 0),
+        vec![0, 0, 1, 1]
+    );
+    // A new window (packet time) starts from scratch.
+    assert_eq!(
+        run(b"u", &[(3000, 80), (3001, 80)], 120_000_000),
+        vec![0, 1]
+    );
+    assert_eq!(
+        run(b"v", &[(1, 80), (2, 80), (3, 81), (4, 82)], 0),
+        vec![0, 0, 0, 1]
+    );
+    let mut b = EngineBuilder::new();
+    b.add_str(
+        r#"alert tcp any any -> any any (detection_filter:track by_src, count 1, seconds 60, unique_on ttl; sid:1;)"#,
+        "t",
+    );
+    assert_eq!(b.report().rejected_count(), 1);
+}
+
+#[test]
 fn threshold_config_suppress_and_rate_filter() {
     let mut b = EngineBuilder::new();
     b.threshold_str(
@@ -1074,8 +1139,10 @@ alert tcp any any -> any any (msg:"prio"; content:"y"; classtype:bad-unknown; pr
     );
     let m = tcp(b"x").run(&e, &mut FlowVars::default(), &mut DetectScratch::new());
     assert_eq!(
-        m.iter().map(|m| (m.rule.sid, m.action)).collect::<Vec<_>>(),
-        vec![(2, Action::Pass)]
+        m.iter()
+            .map(|m| (m.rule.sid, m.action, m.noalert))
+            .collect::<Vec<_>>(),
+        vec![(2, Action::Pass, true)]
     );
 }
 

@@ -339,9 +339,11 @@ fn read_bytes(
     let start = start as usize;
     let max = if spec.string_base.is_some() { 20 } else { 8 };
     let nbytes = match spec.nbytes_var {
+        // Suricata only bounds a variable byte count from above: 0 reads
+        // nothing (value 0, cursor unmoved), except as text, where it fails.
         Some(v) => u8::try_from(val(Val::Var(v), ctx))
             .ok()
-            .filter(|n| (1..=max).contains(n))?,
+            .filter(|&n| n <= max && (n > 0 || spec.string_base.is_none()))?,
         None => spec.nbytes,
     };
     if nbytes == 0 && spec.string_base.is_none() {

@@ -25,7 +25,7 @@
 //! * Not supported (rules are rejected with the reason): `asn1`, `ftpbounce`,
 //!   `app-layer-event`, `tls.version`, `ssl_version`, `ssl_state`, `dce_*`,
 //!   `dataset`/`iprep`, `lua`, hash transforms, byte_* `dce`,
-//!   `detection_filter` `unique_on`, rule hooks (`tcp:flow_start`),
+//!   rule hooks (`tcp:flow_start`),
 //!   Snort 3 syntax. `tag` is accepted and has no effect.
 //! * xbits and threshold counters live in the worker's [`DetectScratch`]: with
 //!   several workers, hosts whose flows land on different workers are counted

@@ -631,6 +631,16 @@ pub(crate) struct Threshold {
     pub(crate) track: Track,
     pub(crate) count: u64,
     pub(crate) seconds: u64,
+    /// `detection_filter` `unique_on`: count distinct values of this port
+    /// instead of hits.
+    pub(crate) unique_on: Option<UniqueOn>,
+}
+
+/// What `detection_filter: ..., unique_on <field>` counts distinct values of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UniqueOn {
+    SrcPort,
+    DstPort,
 }
 
 /// A compiled rule.
@@ -2235,6 +2245,7 @@ fn parse_threshold(v: &str, detection_filter: bool) -> Result<Threshold, String>
     let mut count = None;
     let mut seconds = None;
     let mut multiplier = None;
+    let mut unique_on = None;
     for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, a) = p
             .split_once(char::is_whitespace)
@@ -2263,6 +2274,13 @@ fn parse_threshold(v: &str, detection_filter: bool) -> Result<Threshold, String>
             "count" => count = Some(parse_u64(a)?),
             "seconds" => seconds = Some(parse_u64(a)?),
             "multiplier" => multiplier = Some(parse_u64(a)?),
+            "unique_on" if detection_filter => {
+                unique_on = Some(match a {
+                    "src_port" => UniqueOn::SrcPort,
+                    "dst_port" => UniqueOn::DstPort,
+                    o => return Err(format!("detection_filter: bad unique_on \"{o}\"")),
+                })
+            }
             o => return Err(format!("threshold: unknown option \"{o}\"")),
         }
     }
@@ -2284,6 +2302,7 @@ fn parse_threshold(v: &str, detection_filter: bool) -> Result<Threshold, String>
         track: track.ok_or("threshold: missing track")?,
         count,
         seconds,
+        unique_on,
     })
 }
 

@@ -95,6 +95,8 @@ named_enum! {
         Erspan => "decoder.erspan",
         /// 802.1ah (PBB) headers.
         Ieee8021ah => "decoder.ieee8021ah",
+        /// Network Service Header (RFC 8300) headers.
+        Nsh => "decoder.nsh",
         /// Frames whose encapsulation went deeper than allowed.
         TooManyLayers => "decoder.too_many_layers",
         /// *vigie*: IPv4 inside IPv4 (IP proto 4).
@@ -159,6 +161,18 @@ named_enum! {
         Ieee8021ahHeaderTooSmall => "decoder.event.ieee8021ah.header_too_small",
         /// Truncated VN-Tag.
         VntagHeaderTooSmall => "decoder.event.vntag.header_too_small",
+        /// NSH shorter than its base and service path headers (or its Length).
+        NshHeaderTooSmall => "decoder.event.nsh.header_too_small",
+        /// NSH version other than 0.
+        NshUnsupportedVersion => "decoder.event.nsh.unsupported_version",
+        /// NSH Length field wrong for the MD type.
+        NshBadHeaderLength => "decoder.event.nsh.bad_header_length",
+        /// NSH MD type 0x0 or 0xF (reserved).
+        NshReservedType => "decoder.event.nsh.reserved_type",
+        /// NSH MD type not decoded (neither 1 nor 2).
+        NshUnsupportedType => "decoder.event.nsh.unsupported_type",
+        /// NSH next protocol not decoded.
+        NshUnknownPayload => "decoder.event.nsh.unknown_payload",
         /// Truncated MPLS label.
         MplsHeaderTooSmall => "decoder.event.mpls.header_too_small",
         /// Nothing after the MPLS label stack.

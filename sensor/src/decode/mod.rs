@@ -37,7 +37,7 @@ pub use ip::{exthdr, ipopt};
 use defrag::{DefragConfig, Defragmenter, FragKey, Fragment, Insert};
 use ip::{IpError, Ipv4Packet, Ipv6Packet};
 use link::{EthernetFrame, PppNext};
-use tunnel::MplsNext;
+use tunnel::{MplsNext, NshNext};
 
 /// pcap link-layer types (DLT / LINKTYPE numbers) the decoder knows.
 pub mod dlt {
@@ -754,6 +754,24 @@ impl Decoder {
                                     MplsNext::Ipv4 => Layer::Ipv4,
                                     MplsNext::Ipv6 => Layer::Ipv6,
                                     MplsNext::EthernetPw => Layer::Ethernet,
+                                };
+                            }
+                            Err(e) => {
+                                self.ev(e);
+                                return Self::no_l3(out, entry_tunnels);
+                            }
+                        }
+                    }
+                    0x894f => {
+                        self.counters.bump(Stat::Nsh);
+                        match tunnel::nsh(data) {
+                            Ok((next, hl)) => {
+                                off += hl;
+                                layer = match next {
+                                    NshNext::Ipv4 => Layer::Ipv4,
+                                    NshNext::Ipv6 => Layer::Ipv6,
+                                    NshNext::Ethernet => Layer::Ethernet,
+                                    NshNext::Mpls => Layer::EtherType(0x8847),
                                 };
                             }
                             Err(e) => {

@@ -28,6 +28,54 @@ pub fn vntag(b: &[u8]) -> Result<u16, DecodeEvent> {
     be16(b, 4).ok_or(DecodeEvent::VntagHeaderTooSmall)
 }
 
+/// What follows a Network Service Header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NshNext {
+    /// Next protocol 1.
+    Ipv4,
+    /// Next protocol 2.
+    Ipv6,
+    /// Next protocol 3.
+    Ethernet,
+    /// Next protocol 5.
+    Mpls,
+}
+
+/// Network Service Header (RFC 8300, ethertype 0x894F): (what follows, header
+/// bytes). The base header carries version, TTL, Length (in 4-byte words,
+/// whole header), MD type and next protocol; the service path header follows.
+/// MD type 1 has a fixed Length of 6 (four context words); MD type 2 has
+/// variable-length context TLVs, Length at least 2.
+pub fn nsh(b: &[u8]) -> Result<(NshNext, usize), DecodeEvent> {
+    let [b0, b1, b2, b3, _, _, _, _, ..] = b else {
+        return Err(DecodeEvent::NshHeaderTooSmall);
+    };
+    if b0 >> 6 != 0 {
+        return Err(DecodeEvent::NshUnsupportedVersion);
+    }
+    let words = usize::from(u16::from_be_bytes([*b0, *b1]) & 0x3f);
+    let len = words * 4;
+    match b2 & 0x0f {
+        1 if words != 6 => return Err(DecodeEvent::NshBadHeaderLength),
+        1 => {}
+        2 if words < 2 => return Err(DecodeEvent::NshBadHeaderLength),
+        2 => {}
+        0x0 | 0xf => return Err(DecodeEvent::NshReservedType),
+        _ => return Err(DecodeEvent::NshUnsupportedType),
+    }
+    if b.len() < len {
+        return Err(DecodeEvent::NshHeaderTooSmall);
+    }
+    let next = match b3 {
+        1 => NshNext::Ipv4,
+        2 => NshNext::Ipv6,
+        3 => NshNext::Ethernet,
+        5 => NshNext::Mpls,
+        _ => return Err(DecodeEvent::NshUnknownPayload),
+    };
+    Ok((next, len))
+}
+
 /// What follows an MPLS label stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MplsNext {
@@ -408,6 +456,40 @@ mod test {
         x = h;
         x[1] = 0x02;
         assert_eq!(gre(&x), Err(DecodeEvent::GreWrongVersion));
+    }
+
+    #[test]
+    fn nsh_md_types() {
+        // MD type 1: Length 6, four context words, next protocol IPv4.
+        let mut t1 = vec![0x00, 0x06, 0x01, 0x01, 0, 0, 1, 2];
+        t1.extend_from_slice(&[0; 16]);
+        t1.extend_from_slice(&[0x45, 0]);
+        assert_eq!(nsh(&t1), Ok((NshNext::Ipv4, 24)));
+        // MD type 2 without context headers, next protocol Ethernet.
+        assert_eq!(
+            nsh(&[0x00, 0x02, 0x02, 0x03, 0, 0, 1, 2]),
+            Ok((NshNext::Ethernet, 8))
+        );
+        // MD type 2 with one 8-byte TLV (Length 4), IPv6 next.
+        let mut t2 = vec![0x00, 0x04, 0x02, 0x02, 0, 0, 1, 2];
+        t2.extend_from_slice(&[0; 8]);
+        assert_eq!(nsh(&t2), Ok((NshNext::Ipv6, 16)));
+        assert_eq!(nsh(&t2[..12]), Err(DecodeEvent::NshHeaderTooSmall));
+        assert_eq!(nsh(&t1[..7]), Err(DecodeEvent::NshHeaderTooSmall));
+        let mut x = t1.clone();
+        x[0] = 0x40;
+        assert_eq!(nsh(&x), Err(DecodeEvent::NshUnsupportedVersion));
+        x = t1.clone();
+        x[1] = 0x05;
+        assert_eq!(nsh(&x), Err(DecodeEvent::NshBadHeaderLength));
+        x = t1.clone();
+        x[2] = 0x0f;
+        assert_eq!(nsh(&x), Err(DecodeEvent::NshReservedType));
+        x[2] = 0x03;
+        assert_eq!(nsh(&x), Err(DecodeEvent::NshUnsupportedType));
+        x = t1.clone();
+        x[3] = 0x07;
+        assert_eq!(nsh(&x), Err(DecodeEvent::NshUnknownPayload));
     }
 
     #[test]
