@@ -457,4 +457,38 @@ mod test {
         assert_eq!(t6.prefix(t6.find(u128::MAX)).map(|p| p.0), Some(1));
         assert_eq!(t6.find(0), NONE);
     }
+
+    #[test]
+    fn v4_filter_has_no_false_negatives() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let prefixes: Vec<(u32, u8)> = (0..3000)
+            .map(|_| {
+                let r = next();
+                (r as u32, (r >> 32) as u8 % 33)
+            })
+            .filter(|&(_, len)| len >= 4)
+            .collect();
+        let f = V4Filter::new(&prefixes);
+        for &(start, len) in &prefixes {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            let first = start & mask;
+            let last = first | !mask;
+            for a in [first, last, first | (next() as u32 & !mask)] {
+                assert!(f.may_contain(a), "{a:#x} in {first:#x}/{len}");
+            }
+        }
+        let few = V4Filter::new(&[(0x0a00_0000, 24), (0xc0a8_0000, 16)]);
+        assert!(few.may_contain(0x0a00_00ff) && few.may_contain(0xc0a8_1234));
+        let misses = (0..10_000)
+            .filter(|_| few.may_contain(next() as u32))
+            .count();
+        assert!(misses < 500, "{misses}");
+        assert!(!V4Filter::new(&[]).may_contain(0x0102_0304));
+    }
 }
