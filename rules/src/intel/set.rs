@@ -2,7 +2,7 @@
 //! reload), its builder, and the lookups.
 
 use super::index::{hash_bytes, SuffixHasher};
-use super::ip::NONE;
+use super::ip::{V4Filter, NONE};
 use super::layer::{
     keyed_kind, secs, Bits, Layer, PrefixChain, Record, StrTable, KEY_HDR, NO_CONFIDENCE,
     REF_GROUP, SUBDOMAINS,
@@ -551,9 +551,19 @@ impl IndicatorSetBuilder {
         report.by_kind = counts;
         let mut dead_bits = seen;
         dead_bits.invert(base.len());
+        let v4: Vec<(u32, u8)> = delta
+            .records
+            .iter()
+            .filter(|r| r.kind == IndicatorKind::Ipv4 as u8)
+            .filter_map(|r| match *delta.value_bytes(r) {
+                [a, b, c, d, len] => Some((u32::from_be_bytes([a, b, c, d]), len)),
+                _ => None,
+            })
+            .collect();
         let set = IndicatorSet {
             base,
             overlay: Some(Box::new(Overlay {
+                v4_filter: V4Filter::new(&v4),
                 delta,
                 dead: dead_bits,
                 dead_count: dead,
@@ -757,6 +767,8 @@ pub struct IndicatorSet {
 #[derive(Debug)]
 struct Overlay {
     delta: Layer,
+    /// The IPv4 addresses the delta's prefixes may hold.
+    v4_filter: V4Filter,
     /// Base records not in this set (dropped or changed by the reload).
     dead: Bits,
     dead_count: usize,
@@ -791,8 +803,12 @@ trait View<'a>: Copy {
     const ABSENT: Self::G;
     fn count(self, kind: IndicatorKind) -> u64;
     fn find_exact(self, key: &[u8], kind: IndicatorKind) -> Option<Self::G>;
-    fn domain_may_contain(self, hash: u64) -> bool;
-    fn find_domain_unfiltered(self, hash: u64, name: &[u8]) -> Option<Self::G>;
+    /// Which layers' suffix filters may hold the domain hash `hash` (a
+    /// bit per layer; 0: none).
+    fn domain_may_contain(self, hash: u64) -> u8;
+    /// The domain `name` whose suffix hash is `hash`, probing the layers
+    /// `maybe` (from [`View::domain_may_contain`]) says may hold it.
+    fn find_domain(self, hash: u64, maybe: u8, name: &[u8]) -> Option<Self::G>;
     fn hits(self, g: Self::G, now: u64, need_subdomains: bool) -> Hits<'a>;
     fn no_hits(self) -> Hits<'a>;
     fn lookup_v4(self, a: u32, now: u64) -> Hits<'a>;
@@ -852,12 +868,12 @@ impl<'a> View<'a> for One<'a> {
     }
 
     #[inline]
-    fn domain_may_contain(self, hash: u64) -> bool {
-        self.0.domain_may_contain(hash)
+    fn domain_may_contain(self, hash: u64) -> u8 {
+        u8::from(self.0.domain_may_contain(hash))
     }
 
     #[inline]
-    fn find_domain_unfiltered(self, hash: u64, name: &[u8]) -> Option<u32> {
+    fn find_domain(self, hash: u64, _maybe: u8, name: &[u8]) -> Option<u32> {
         self.0.find_domain_unfiltered(hash, name)
     }
 
@@ -903,14 +919,38 @@ impl<'a> View<'a> for One<'a> {
 struct Two<'a> {
     base: &'a Layer,
     o: &'a Overlay,
+    /// The base records no longer in the set, if any.
+    dead: Option<&'a Bits>,
 }
 
+/// [`View::domain_may_contain`] bits of a layered set.
+const IN_DELTA: u8 = 1;
+const IN_BASE: u8 = 2;
+
 impl<'a> Two<'a> {
-    /// The base group `gref` still has a record in the set.
+    fn new(base: &'a Layer, o: &'a Overlay) -> Two<'a> {
+        Two {
+            base,
+            o,
+            dead: (o.dead_count > 0).then_some(&o.dead),
+        }
+    }
+
+    /// The base group `gref` still has a record in the set. Reads no record
+    /// unless the group's first record was dropped.
     #[inline]
     fn base_alive(self, gref: u32) -> bool {
         let g = gref & REF_GROUP;
-        (g..self.base.group_end(g)).any(|r| !self.o.dead.get(r))
+        match self.dead {
+            Some(dead) if dead.get(g) => (g + 1..self.base.group_end(g)).any(|r| !dead.get(r)),
+            _ => true,
+        }
+    }
+
+    /// Hits of a base group alone.
+    #[inline]
+    fn base_hits(self, g: u32, now: u64, need_subdomains: bool) -> Hits<'a> {
+        Hits::one(self.base.group_hits(g, now, need_subdomains, self.dead))
     }
 
     #[inline]
@@ -972,28 +1012,42 @@ impl<'a> View<'a> for Two<'a> {
     }
 
     #[inline]
-    fn domain_may_contain(self, hash: u64) -> bool {
-        self.o.delta.domain_may_contain(hash) || self.base.domain_may_contain(hash)
+    fn domain_may_contain(self, hash: u64) -> u8 {
+        (if self.o.delta.domain_may_contain(hash) {
+            IN_DELTA
+        } else {
+            0
+        }) | if self.base.domain_may_contain(hash) {
+            IN_BASE
+        } else {
+            0
+        }
     }
 
     #[inline]
-    fn find_domain_unfiltered(self, hash: u64, name: &[u8]) -> Option<(u32, u32)> {
-        self.pair(
-            self.o.delta.find_domain_unfiltered(hash, name),
-            self.base.find_domain_unfiltered(hash, name),
-        )
+    fn find_domain(self, hash: u64, maybe: u8, name: &[u8]) -> Option<(u32, u32)> {
+        let d = if maybe & IN_DELTA != 0 {
+            self.o.delta.find_domain_unfiltered(hash, name)
+        } else {
+            None
+        };
+        let b = if maybe & IN_BASE != 0 {
+            self.base.find_domain_unfiltered(hash, name)
+        } else {
+            None
+        };
+        self.pair(d, b)
     }
 
     #[inline]
     fn hits(self, (d, b): (u32, u32), now: u64, need_subdomains: bool) -> Hits<'a> {
-        let dead = Some(&self.o.dead);
         match (d != NONE, b != NONE) {
             (true, true) => Hits::two(
                 self.o.delta.group_hits(d, now, need_subdomains, None),
-                self.base.group_hits(b, now, need_subdomains, dead),
+                self.base.group_hits(b, now, need_subdomains, self.dead),
             ),
             (true, false) => Hits::one(self.o.delta.group_hits(d, now, need_subdomains, None)),
-            (false, true) => Hits::one(self.base.group_hits(b, now, need_subdomains, dead)),
+            (false, true) => self.base_hits(b, now, need_subdomains),
             (false, false) => self.no_hits(),
         }
     }
@@ -1003,24 +1057,62 @@ impl<'a> View<'a> for Two<'a> {
         Hits::one(self.base.no_hits())
     }
 
+    #[inline]
     fn lookup_v4(self, a: u32, now: u64) -> Hits<'a> {
-        if self.o.delta.v4.slot(a).0 == NONE {
-            // Most addresses: no delta prefix holds them.
-            let (b, o) = (self.base, self.o);
-            let (g, range) = b.v4.slot(a);
+        let (b, d) = (self.base, &self.o.delta);
+        // Most addresses: the filter says no delta prefix holds them, and
+        // the delta's range table is not read.
+        let dg = if self.o.v4_filter.may_contain(a) {
+            d.v4.slot(a)
+        } else {
+            (NONE, 0)
+        };
+        let (bg, range) = b.v4.slot(a);
+        if dg.0 == NONE {
             return lpm_one(
-                g,
+                bg,
                 || b.v4.range_prefix(range),
                 |p| b.v4.prefix(p),
-                |g| Hits::one(b.group_hits(g, now, false, Some(&o.dead))),
+                |g| self.base_hits(g, now, false),
                 self.no_hits(),
             );
         }
-        self.lpm(self.o.delta.v4_chain(a), self.base.v4_chain(a), now)
+        if bg == NONE {
+            // Only the delta holds the address.
+            return lpm_one(
+                dg.0,
+                || d.v4.range_prefix(dg.1),
+                |p| d.v4.prefix(p),
+                |g| Hits::one(d.group_hits(g, now, false, None)),
+                self.no_hits(),
+            );
+        }
+        self.lpm(d.v4_chain(a), b.v4_chain(a), now)
     }
 
     fn lookup_v6(self, a: u128, now: u64) -> Hits<'a> {
-        self.lpm(self.o.delta.v6_chain(a), self.base.v6_chain(a), now)
+        let (b, d) = (self.base, &self.o.delta);
+        let (dg, drange) = d.v6.slot(a);
+        let (bg, range) = b.v6.slot(a);
+        if dg == NONE {
+            return lpm_one(
+                bg,
+                || b.v6.range_prefix(range),
+                |p| b.v6.prefix(p),
+                |g| self.base_hits(g, now, false),
+                self.no_hits(),
+            );
+        }
+        if bg == NONE {
+            return lpm_one(
+                dg,
+                || d.v6.range_prefix(drange),
+                |p| d.v6.prefix(p),
+                |g| Hits::one(d.group_hits(g, now, false, None)),
+                self.no_hits(),
+            );
+        }
+        self.lpm(d.v6_chain(a), b.v6_chain(a), now)
     }
 }
 
@@ -1032,11 +1124,13 @@ macro_rules! with_view {
                 let $v = One(&$set.base);
                 $e
             }
+            // A reload that changed nothing: the base alone.
+            Some(o) if o.dead_count == 0 && o.delta.records.is_empty() => {
+                let $v = One(&$set.base);
+                $e
+            }
             Some(o) => {
-                let $v = Two {
-                    base: &$set.base,
-                    o,
-                };
+                let $v = Two::new(&$set.base, o);
                 $e
             }
         }
@@ -1075,10 +1169,9 @@ impl IndicatorSet {
     /// Heap memory held by the set, in bytes (a shared base counted whole).
     pub fn heap_bytes(&self) -> usize {
         self.base.heap_bytes()
-            + self
-                .overlay
-                .as_ref()
-                .map_or(0, |o| o.delta.heap_bytes() + o.dead.heap_bytes())
+            + self.overlay.as_ref().map_or(0, |o| {
+                o.delta.heap_bytes() + o.dead.heap_bytes() + o.v4_filter.heap_bytes()
+            })
     }
 
     /// How the set is laid out: one layer, or a shared base with a delta.
@@ -1257,17 +1350,21 @@ fn lookup_domain<'a, V: View<'a>>(v: V, name: &[u8], now: u64) -> Hits<'a> {
     // name with more candidates has its less specific ones probed at
     // once (their hits kept, the last 8).
     const RING: usize = 16;
-    let mut ring = [(0u64, 0usize); RING];
+    let mut ring = [(0u64, 0usize, 0u8); RING];
     let (mut held, mut next) = (0usize, 0usize);
     let mut early = [V::ABSENT; 8];
     let mut n_early = 0usize;
     let whole = SuffixHasher::suffixes(name, |i, sh| {
-        if i + 1 == name.len() || !v.domain_may_contain(sh) {
+        if i + 1 == name.len() {
+            return;
+        }
+        let maybe = v.domain_may_contain(sh);
+        if maybe == 0 {
             return;
         }
         if held == RING {
-            let (oh, start) = ring[next];
-            if let Some(g) = v.find_domain_unfiltered(oh, &name[start..]) {
+            let (oh, start, om) = ring[next];
+            if let Some(g) = v.find_domain(oh, om, &name[start..]) {
                 if n_early == early.len() {
                     early.copy_within(1.., 0);
                     n_early -= 1;
@@ -1278,7 +1375,7 @@ fn lookup_domain<'a, V: View<'a>>(v: V, name: &[u8], now: u64) -> Hits<'a> {
         } else {
             held += 1;
         }
-        ring[next] = (sh, i + 1);
+        ring[next] = (sh, i + 1, maybe);
         next = (next + 1) % RING;
     });
     let live = |g: V::G, need_subdomains: bool| {
@@ -1286,18 +1383,19 @@ fn lookup_domain<'a, V: View<'a>>(v: V, name: &[u8], now: u64) -> Hits<'a> {
         hits.clone().next().is_some().then_some(hits)
     };
     // The filter answers most absent names without touching the large table.
-    if v.domain_may_contain(whole) {
+    let maybe = v.domain_may_contain(whole);
+    if maybe != 0 {
         if let Some(hits) = v
-            .find_domain_unfiltered(whole, name)
+            .find_domain(whole, maybe, name)
             .and_then(|g| live(g, false))
         {
             return hits;
         }
     }
     for k in 1..=held {
-        let (sh, start) = ring[(next + RING - k) % RING];
+        let (sh, start, m) = ring[(next + RING - k) % RING];
         if let Some(hits) = v
-            .find_domain_unfiltered(sh, &name[start..])
+            .find_domain(sh, m, &name[start..])
             .and_then(|g| live(g, true))
         {
             return hits;
