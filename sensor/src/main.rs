@@ -163,21 +163,19 @@ struct SettingsArgs {
 impl SettingsArgs {
     /// The rule variables, and the Suricata configuration when one was named.
     fn load(&self) -> Result<(vigie_sensor::detect::RuleVars, Option<SuricataConf>), String> {
-        let mut vars = vigie_sensor::detect::RuleVars::default();
         // An empty path (a script's unset variable) means none.
-        let conf = match self.suricata_yaml.as_ref().filter(|p| !p.is_empty()) {
-            Some(p) => {
-                let c = vigie_sensor::suricata_conf::load(std::path::Path::new(p))?;
-                vars.address.extend(c.address_vars.iter().cloned());
-                vars.port.extend(c.port_vars.iter().cloned());
-                Some(c)
+        let yaml = self.suricata_yaml.as_deref().filter(|p| !p.is_empty());
+        vigie_sensor::detect::rule_settings(
+            yaml.map(std::path::Path::new),
+            self.vars.iter().cloned(),
+        )
+        .map_err(|e| {
+            if e.contains("NAME=VALUE") {
+                format!("--var {e}")
+            } else {
+                e
             }
-            None => None,
-        };
-        for v in &self.vars {
-            vars.set_assignment(v).map_err(|e| format!("--var {e}"))?;
-        }
-        Ok((vars, conf))
+        })
     }
 }
 

@@ -248,21 +248,11 @@ impl DetectSection {
         ),
         String,
     > {
-        let mut vars = crate::detect::RuleVars::default();
-        let conf = match &self.suricata_yaml {
-            Some(p) => {
-                let c = crate::suricata_conf::load(p)?;
-                vars.address.extend(c.address_vars.iter().cloned());
-                vars.port.extend(c.port_vars.iter().cloned());
-                Some(c)
-            }
-            None => None,
-        };
-        for (name, value) in &self.vars {
-            vars.set_assignment(&format!("{name}={value}"))
-                .map_err(|e| format!("[detect] vars: {e}"))?;
-        }
-        Ok((vars, conf))
+        crate::detect::rule_settings(
+            self.suricata_yaml.as_deref(),
+            self.vars.iter().map(|(n, v)| format!("{n}={v}")),
+        )
+        .map_err(|e| format!("[detect]: {e}"))
     }
 }
 

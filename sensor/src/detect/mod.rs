@@ -85,6 +85,29 @@ impl RuleVars {
     }
 }
 
+/// Rule variables from an optional Suricata configuration, then the
+/// operator's `NAME=VALUE` assignments over them; the configuration too, for
+/// its other settings.
+pub fn rule_settings(
+    suricata_yaml: Option<&Path>,
+    assignments: impl IntoIterator<Item = String>,
+) -> Result<(RuleVars, Option<crate::suricata_conf::SuricataConf>), String> {
+    let mut vars = RuleVars::default();
+    let conf = match suricata_yaml {
+        Some(p) => {
+            let c = crate::suricata_conf::load(p)?;
+            vars.address.extend(c.address_vars.iter().cloned());
+            vars.port.extend(c.port_vars.iter().cloned());
+            Some(c)
+        }
+        None => None,
+    };
+    for a in assignments {
+        vars.set_assignment(&a)?;
+    }
+    Ok((vars, conf))
+}
+
 /// Loads rule files (and an optional classification file) into an engine.
 /// Bad rules are reported in the load report, never fatal; only a file that
 /// cannot be read, a variable that does not parse, or a build failure is an

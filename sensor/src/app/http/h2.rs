@@ -14,7 +14,7 @@
 //! then dropped).
 
 use super::{
-    header_buffer, split_host, BodySink, Coding, Direction, HttpEvent, HttpHeader, HttpState,
+    header_buffer, normalized_host, BodySink, Coding, Direction, HttpEvent, HttpHeader, HttpState,
     HttpTransaction,
 };
 use crate::app::http::uri::normalize_uri;
@@ -408,13 +408,7 @@ impl HttpState {
         t.request_line = [&t.method[..], b" ", &t.uri_raw, b" HTTP/2"].concat();
         let host_header = t.header(Direction::ToServer, "host").map(<[u8]>::to_vec);
         if let Some(raw) = authority.or(host_header) {
-            let (host, port) = split_host(&raw);
-            let mut host = host.to_ascii_lowercase();
-            while host.last() == Some(&b'.') {
-                host.pop();
-            }
-            t.host = Some(host);
-            t.host_port = port;
+            (t.host, t.host_port) = normalized_host(&raw);
             t.host_raw = Some(raw);
         }
         t.request_header_buf = header_buffer(&t.request_headers, b"cookie");

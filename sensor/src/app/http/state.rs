@@ -1110,16 +1110,21 @@ impl HttpState {
         }
         let t = &mut self.txs[idx];
         if let Some(raw) = raw {
-            let (host, port) = split_host(&raw);
-            let mut host = host.to_ascii_lowercase();
-            while host.last() == Some(&b'.') {
-                host.pop();
-            }
-            t.host = Some(host);
-            t.host_port = port;
+            (t.host, t.host_port) = normalized_host(&raw);
             t.host_raw = header.or(Some(raw));
         }
     }
+}
+
+/// `http.host` of a Host header or authority: lowercase, no port, no
+/// trailing dot; and the port, if one was given.
+fn normalized_host(raw: &[u8]) -> (Option<Vec<u8>>, Option<u16>) {
+    let (host, port) = split_host(raw);
+    let mut host = host.to_ascii_lowercase();
+    while host.last() == Some(&b'.') {
+        host.pop();
+    }
+    (Some(host), port)
 }
 
 /// Host and optional port of a Host header value (IPv6 literals in brackets).
