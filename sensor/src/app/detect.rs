@@ -84,17 +84,7 @@ pub fn detect_protocol(
     let mut need_more = false;
     let mut probes: Vec<(AppProto, Probe)> = Vec::with_capacity(3);
     if tcp {
-        let t = combine(tls::probe(ts), tls::probe(tc));
-        probes.push((AppProto::Tls, t));
-        probes.push((AppProto::Http2, http::probe_h2_preface(ts)));
-        let h = combine(http::probe_request(ts), http::probe_response(tc));
-        probes.push((AppProto::Http, h));
-        let smb_port = [139, 445].contains(&sport) || [139, 445].contains(&dport);
-        probes.push((
-            AppProto::Smb,
-            combine(probe_smb(ts, smb_port), probe_smb(tc, smb_port)),
-        ));
-        probes.push((AppProto::Ssh, combine(probe_ssh(ts), probe_ssh(tc))));
+        probes.extend(tcp_probes(ts, tc, is_smb_port(sport, dport)));
     }
     if !tcp {
         probes.push((AppProto::Quic, quic::probe(ts)));
@@ -141,37 +131,62 @@ pub fn detect_protocol(
     Some(AppProto::Unknown)
 }
 
+/// Whether either port is an SMB one (139, 445): a short SMB prefix waits there.
+pub fn is_smb_port(sport: u16, dport: u16) -> bool {
+    [139, 445].contains(&sport) || [139, 445].contains(&dport)
+}
+
+/// The TCP protocols recognised by their first bytes, in the order they are
+/// tried, each combining what the client's (`ts`) and the server's (`tc`)
+/// first bytes show. Every probe says `NoMatch` on no bytes.
+fn tcp_probes(ts: &[u8], tc: &[u8], smb_port: bool) -> [(AppProto, Probe); 5] {
+    [
+        (AppProto::Tls, combine(tls::probe(ts), tls::probe(tc))),
+        (AppProto::Http2, http::probe_h2_preface(ts)),
+        (
+            AppProto::Http,
+            combine(http::probe_request(ts), http::probe_response(tc)),
+        ),
+        (
+            AppProto::Smb,
+            combine(probe_smb(ts, smb_port), probe_smb(tc, smb_port)),
+        ),
+        (AppProto::Ssh, combine(probe_ssh(ts), probe_ssh(tc))),
+    ]
+}
+
 /// The protocol one TCP direction's first bytes show on their own, without
 /// ports or the other direction (`app-layer-protocol:X,to_server` /
 /// `to_client`); `None` when they match nothing or are too short to tell.
 pub fn detect_direction(to_server: bool, first: &[u8], smb_port: bool) -> Option<AppProto> {
-    let mut probes = vec![(AppProto::Tls, tls::probe(first))];
-    if to_server {
-        probes.push((AppProto::Http2, http::probe_h2_preface(first)));
-        probes.push((AppProto::Http, http::probe_request(first)));
+    let (ts, tc) = if to_server {
+        (first, &[][..])
     } else {
-        probes.push((AppProto::Http, http::probe_response(first)));
-    }
-    probes.push((AppProto::Smb, probe_smb(first, smb_port)));
-    probes.push((AppProto::Ssh, probe_ssh(first)));
-    probes
+        (&[][..], first)
+    };
+    tcp_probes(ts, tc, smb_port)
         .into_iter()
         .find(|(_, r)| *r == Probe::Match)
         .map(|(p, _)| p)
 }
 
-/// SSH: both sides open with a `SSH-protoversion-softwareversion` banner
-/// (RFC 4253 4.2).
-fn probe_ssh(b: &[u8]) -> Probe {
-    const MAGIC: &[u8] = b"SSH-";
-    let n = b.len().min(MAGIC.len());
-    if b.is_empty() || b[..n] != MAGIC[..n] {
+/// `data` against a fixed opening `magic`: a match once all of it is there,
+/// more wanted while `data` is a prefix of it.
+pub fn probe_prefix(data: &[u8], magic: &[u8]) -> Probe {
+    let n = data.len().min(magic.len());
+    if data.is_empty() || data[..n] != magic[..n] {
         Probe::NoMatch
-    } else if n < MAGIC.len() {
+    } else if n < magic.len() {
         Probe::NeedMore
     } else {
         Probe::Match
     }
+}
+
+/// SSH: both sides open with a `SSH-protoversion-softwareversion` banner
+/// (RFC 4253 4.2).
+fn probe_ssh(b: &[u8]) -> Probe {
+    probe_prefix(b, b"SSH-")
 }
 
 /// SMB in a NetBIOS session message: type 0, 3-byte length, then the

@@ -1,7 +1,7 @@
 //! Per-flow application layer: detects the protocol from the first bytes,
 //! then feeds the right parser. This is what a flow holds.
 
-use super::detect::{detect_direction, detect_protocol, AppProto};
+use super::detect::{detect_direction, detect_protocol, is_smb_port, AppProto};
 use super::dns::DnsState;
 use super::http::{HttpConfig, HttpState};
 use super::quic::QuicState;
@@ -105,7 +105,7 @@ impl AppLayer {
         let i = slot(dir);
         if !self.dir_probed[i] && self.ip_proto == 6 {
             self.dir_probed[i] = true;
-            let smb_port = [139, 445].contains(&self.sport) || [139, 445].contains(&self.dport);
+            let smb_port = is_smb_port(self.sport, self.dport);
             self.dir_proto[i] = detect_direction(dir == Direction::ToServer, data, smb_port);
         }
         if !matches!(self.state, AppState::Undecided) {

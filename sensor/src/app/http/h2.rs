@@ -14,7 +14,7 @@
 //! then dropped).
 
 use super::{
-    header_buffer, normalized_host, BodySink, Coding, Direction, HttpEvent, HttpHeader, HttpState,
+    header_buffer, normalized_host, BodySink, Direction, HttpEvent, HttpHeader, HttpState,
     HttpTransaction,
 };
 use crate::app::http::uri::normalize_uri;
@@ -400,10 +400,6 @@ impl HttpState {
                 _ => {}
             }
         }
-        if count >= self.cfg.max_header_count {
-            self.counts[HttpEvent::TooManyHeaders as usize] += 1;
-            t.events.push(HttpEvent::TooManyHeaders);
-        }
         t.uri = normalize_uri(&t.uri_raw);
         t.request_line = [&t.method[..], b" ", &t.uri_raw, b" HTTP/2"].concat();
         let host_header = t.header(Direction::ToServer, "host").map(<[u8]>::to_vec);
@@ -414,15 +410,15 @@ impl HttpState {
         t.request_header_buf = header_buffer(&t.request_headers, b"cookie");
         t.request_complete = end_stream;
         if !end_stream {
-            let coding = t
-                .header(Direction::ToServer, "content-encoding")
-                .map(Coding::from_header)
-                .unwrap_or(Coding::Identity);
-            let sink = BodySink::new(coding, self.limits(self.cfg.request_body_limit));
-            h2.dirs[0].bodies.push((stream, Box::new(sink)));
+            h2.dirs[0]
+                .bodies
+                .push((stream, self.body_sink(&t, Direction::ToServer)));
         }
         h2.streams.push((stream, t.tx_id));
         self.txs.push(t);
+        if count >= self.cfg.max_header_count {
+            self.raise(HttpEvent::TooManyHeaders, Some(self.txs.len() - 1));
+        }
     }
 
     fn h2_response_headers(
@@ -474,12 +470,8 @@ impl HttpState {
         if end_stream {
             self.h2_forget_if_done(h2, stream, idx);
         } else {
-            let coding = t
-                .header(Direction::ToClient, "content-encoding")
-                .map(Coding::from_header)
-                .unwrap_or(Coding::Identity);
-            let sink = BodySink::new(coding, self.limits(self.cfg.response_body_limit));
-            h2.dirs[1].bodies.push((stream, Box::new(sink)));
+            let sink = self.body_sink(&self.txs[idx], Direction::ToClient);
+            h2.dirs[1].bodies.push((stream, sink));
         }
     }
 

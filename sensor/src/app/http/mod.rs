@@ -1,6 +1,6 @@
 //! HTTP/1.x: request/response state machine, bodies, URI normalisation.
 
-use super::detect::Probe;
+use super::detect::{probe_prefix, Probe};
 
 /// Request methods recognised when detecting HTTP by content.
 const METHODS: &[&[u8]] = &[
@@ -29,15 +29,7 @@ const METHODS: &[&[u8]] = &[
 
 /// Looks at the first to-server bytes for the HTTP/2 connection preface.
 pub fn probe_h2_preface(data: &[u8]) -> Probe {
-    let p = state::H2_PREFACE;
-    let n = data.len().min(p.len());
-    if data.is_empty() || data[..n] != p[..n] {
-        Probe::NoMatch
-    } else if n < p.len() {
-        Probe::NeedMore
-    } else {
-        Probe::Match
-    }
+    probe_prefix(data, state::H2_PREFACE)
 }
 
 /// Looks at the first to-server bytes: an HTTP method followed by a space.
@@ -64,21 +56,7 @@ pub fn probe_request(data: &[u8]) -> Probe {
 
 /// Looks at the first to-client bytes: an `HTTP/` status line.
 pub fn probe_response(data: &[u8]) -> Probe {
-    if data.is_empty() {
-        return Probe::NoMatch;
-    }
-    let magic = b"HTTP/1.";
-    if data.len() >= magic.len() {
-        if data.starts_with(magic) {
-            Probe::Match
-        } else {
-            Probe::NoMatch
-        }
-    } else if magic.starts_with(data) {
-        Probe::NeedMore
-    } else {
-        Probe::NoMatch
-    }
+    probe_prefix(data, b"HTTP/1.")
 }
 
 pub mod body;

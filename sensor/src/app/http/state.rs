@@ -960,18 +960,28 @@ impl HttpState {
         let connect = t.method.eq_ignore_ascii_case(b"CONNECT");
         match framing {
             Some(f) => {
-                let coding = t
-                    .header(Direction::ToServer, "content-encoding")
-                    .map(Coding::from_header)
-                    .unwrap_or(Coding::Identity);
-                let sink = BodySink::new(coding, self.limits(self.cfg.request_body_limit));
-                self.req.phase = Phase::Body(f, Box::new(sink));
+                let sink = self.body_sink(t, Direction::ToServer);
+                self.req.phase = Phase::Body(f, sink);
             }
             None => {
                 self.txs[idx].request_complete = true;
                 self.req.phase = if connect { Phase::Tunnel } else { Phase::Line };
             }
         }
+    }
+
+    /// The sink for the body of `t` travelling in `dir`: its content coding,
+    /// this direction's store limit.
+    fn body_sink(&self, t: &HttpTransaction, dir: Direction) -> Box<BodySink> {
+        let coding = t
+            .header(dir, "content-encoding")
+            .map(Coding::from_header)
+            .unwrap_or(Coding::Identity);
+        let store = match dir {
+            Direction::ToServer => self.cfg.request_body_limit,
+            Direction::ToClient => self.cfg.response_body_limit,
+        };
+        Box::new(BodySink::new(coding, self.limits(store)))
     }
 
     fn limits(&self, store: usize) -> BodyLimits {
@@ -1024,13 +1034,8 @@ impl HttpState {
         };
         match framing {
             Some(f) => {
-                let t = &self.txs[idx];
-                let coding = t
-                    .header(Direction::ToClient, "content-encoding")
-                    .map(Coding::from_header)
-                    .unwrap_or(Coding::Identity);
-                let sink = BodySink::new(coding, self.limits(self.cfg.response_body_limit));
-                self.resp.phase = Phase::Body(f, Box::new(sink));
+                let sink = self.body_sink(&self.txs[idx], Direction::ToClient);
+                self.resp.phase = Phase::Body(f, sink);
             }
             None => {
                 self.txs[idx].response_complete = true;
