@@ -4,9 +4,8 @@
 
 mod app_support;
 
-use std::path::{Path, PathBuf};
 
-use app_support::{connections, corpus};
+use app_support::{connections, corpus, pcaps_under};
 use vigie_sensor::app::dns::DnsState;
 use vigie_sensor::app::http::{eve as http_eve, HttpState};
 use vigie_sensor::app::quic::QuicState;
@@ -14,33 +13,12 @@ use vigie_sensor::app::smb::SmbState;
 use vigie_sensor::app::tls::{eve as tls_eve, TlsState};
 use vigie_sensor::app::{detect_protocol, Direction};
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            let s = p.to_string_lossy();
-            if s.ends_with(".pcap")
-                || s.ends_with(".pcapng")
-                || s.ends_with(".cap")
-                || s.ends_with(".pcap.gz")
-            {
-                out.push(p);
-            }
-        }
-    }
-}
-
 #[test]
 fn parsers_survive_the_whole_corpus() {
     let Some(root) = corpus() else { return };
     let mut files = Vec::new();
-    walk(&root.join("pcaps"), &mut files);
-    walk(&root.join("expected"), &mut files);
+    pcaps_under(&root.join("pcaps"), &mut files);
+    pcaps_under(&root.join("expected"), &mut files);
     files.sort();
     let (mut conns_seen, mut bytes) = (0usize, 0usize);
     let mut http_txs = 0usize;

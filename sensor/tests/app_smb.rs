@@ -5,30 +5,12 @@
 
 mod app_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use app_support::{connections, corpus};
+use app_support::{connections, corpus, pcaps_under};
 use vigie_sensor::app::smb::state::{FILE_DEPTH, MAX_FILES};
 use vigie_sensor::app::smb::{eve as smb_eve, SmbEvent, SmbFile, SmbState};
 use vigie_sensor::app::{detect_protocol, AppProto, Direction};
-
-/// Every capture under `dir` (SMB turns up in many that are not named for it).
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            let s = p.to_string_lossy();
-            if s.ends_with(".pcap") || s.ends_with(".pcapng") {
-                out.push(p);
-            }
-        }
-    }
-}
 
 /// Every SMB connection of `path`: the files seen (closed or not) and the
 /// anomaly counts.
@@ -74,8 +56,8 @@ fn replay(path: &Path) -> (usize, Vec<SmbFile>, [u64; SmbEvent::ALL.len()]) {
 fn corpus_smb_captures_parse_within_caps() {
     let Some(root) = corpus() else { return };
     let mut pcaps = Vec::new();
-    walk(&root.join("pcaps"), &mut pcaps);
-    walk(&root.join("expected"), &mut pcaps);
+    pcaps_under(&root.join("pcaps"), &mut pcaps);
+    pcaps_under(&root.join("expected"), &mut pcaps);
     pcaps.sort();
     let (mut conns, mut nfiles, mut bytes) = (0, 0, 0u64);
     let mut total = [0u64; SmbEvent::ALL.len()];

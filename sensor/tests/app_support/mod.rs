@@ -685,15 +685,28 @@ pub fn pcaps_in(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
-    v.retain(|p| {
-        let s = p.to_string_lossy();
-        s.ends_with(".pcap")
-            || s.ends_with(".pcapng")
-            || s.ends_with(".pcap.gz")
-            || s.ends_with(".cap")
-    });
+    v.retain(|p| is_capture(p));
     v.sort();
     v
+}
+
+/// Capture files under `dir` and its subfolders, appended to `out`.
+pub fn pcaps_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for p in rd.flatten().map(|e| e.path()) {
+        if p.is_dir() {
+            pcaps_under(&p, out);
+        } else if is_capture(&p) {
+            out.push(p);
+        }
+    }
+}
+
+fn is_capture(p: &Path) -> bool {
+    let s = p.to_string_lossy();
+    s.ends_with(".pcap") || s.ends_with(".pcapng") || s.ends_with(".pcap.gz") || s.ends_with(".cap")
 }
 
 /// Subdirectories of `dir`, sorted.
