@@ -4,7 +4,6 @@
 
 mod app_support;
 
-
 use app_support::{connections, corpus, pcaps_under};
 use vigie_sensor::app::dns::DnsState;
 use vigie_sensor::app::http::{eve as http_eve, HttpState};

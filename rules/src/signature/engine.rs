@@ -784,12 +784,18 @@ impl Engine {
         }
         for pf in &group.pfs {
             match pf.src {
-                Src::Payload => {
-                    self.scan(pf, input.payload, scratch);
-                    if let Some(s) = input.stream.filter(|s| *s != input.payload) {
+                Src::Payload => match input.stream {
+                    None => self.scan(pf, input.payload, scratch),
+                    Some(s) => {
+                        // The stream (context and new bytes) covers the
+                        // payload when the payload is what it delivered.
+                        let new = s.get(input.stream_context..).unwrap_or_default();
+                        if new != input.payload {
+                            self.scan(pf, input.payload, scratch);
+                        }
                         self.scan(pf, s, scratch);
                     }
-                }
+                },
                 Src::App(b) => {
                     for (id, data) in input.buffers {
                         if *id == b {
@@ -863,6 +869,9 @@ impl Engine {
             Transport::Sctp => p.proto == 132,
         };
         if !t_ok {
+            return false;
+        }
+        if (r.pd_only && !p.flow.app_detected) || (r.flow_start && !p.flow.first_in_direction) {
             return false;
         }
         if let Some((a, http_any)) = r.app {
@@ -986,11 +995,20 @@ impl Engine {
                         ok = run(l, p.payload, &mut ctx, tbuf, &mut scratch.tmp2);
                     }
                     if !ok && stream_sel != StreamSel::NoStream {
-                        // In-order data equal to the payload was just tried.
-                        let fresh =
-                            |s: &&[u8]| stream_sel == StreamSel::OnlyStream || *s != p.payload;
-                        if let Some(s) = p.stream.filter(fresh) {
-                            ok = run(l, s, &mut ctx, tbuf, &mut scratch.tmp2);
+                        if let Some(s) = p.stream {
+                            let cut = p.stream_context.min(s.len());
+                            let (old, new) = s.split_at(cut);
+                            // In-order data equal to the payload was just tried.
+                            if stream_sel == StreamSel::OnlyStream || new != p.payload {
+                                ok = run(l, new, &mut ctx, tbuf, &mut scratch.tmp2);
+                            }
+                            // With the context: a match wholly inside it was
+                            // reported (or refused) with an earlier packet.
+                            // The last run leaves the list's variables set.
+                            if !ok && cut > 0 && run(l, s, &mut ctx, tbuf, &mut scratch.tmp2) {
+                                ok = !run(l, old, &mut ctx, tbuf, &mut scratch.tmp2)
+                                    && run(l, s, &mut ctx, tbuf, &mut scratch.tmp2);
+                            }
                         }
                     }
                     ok

@@ -112,6 +112,11 @@ pub struct FlowInfo {
     pub app_proto_ts: AppProto,
     /// Protocol the server's own first bytes showed (`Unknown` if none).
     pub app_proto_tc: AppProto,
+    /// This is the first packet of its flow in its direction (`flow_start` hook).
+    pub first_in_direction: bool,
+    /// A protocol (the flow's or one direction's) was detected with this
+    /// packet: rules testing only `app-layer-protocol` match on such packets.
+    pub app_detected: bool,
     /// Bytes the client sent so far (for `stream_size:client`).
     pub bytes_to_server: u64,
     /// Bytes the server sent so far (for `stream_size:server`).
@@ -146,8 +151,15 @@ pub struct PacketInput<'a> {
     pub payload: &'a [u8],
     /// Flow information.
     pub flow: FlowInfo,
-    /// Reassembled stream data for this direction, when the sensor has it.
+    /// Reassembled stream data for this direction that this packet made
+    /// available, when the sensor has it; its first
+    /// [`PacketInput::stream_context`] bytes were delivered earlier.
     pub stream: Option<&'a [u8]>,
+    /// Bytes at the start of `stream` that earlier packets already delivered
+    /// (and were inspected with them): they let a pattern split over segments
+    /// match once its last piece arrives, and a match lying wholly inside them
+    /// is not reported again.
+    pub stream_context: usize,
     /// App-layer buffers present for this packet; a buffer may appear several times.
     pub buffers: &'a [(BufferId, &'a [u8])],
     /// Inspect only rules that use an app-layer buffer: set when inspecting one
@@ -176,6 +188,7 @@ impl<'a> PacketInput<'a> {
             payload,
             flow: FlowInfo::default(),
             stream: None,
+            stream_context: 0,
             buffers: &[],
             app_only: false,
         }

@@ -12,6 +12,7 @@ struct Pkt {
     dport: u16,
     payload: Vec<u8>,
     stream: Option<Vec<u8>>,
+    stream_context: usize,
     bufs: Vec<(BufferId, Vec<u8>)>,
     ip: IpFields,
     tcp: Option<TcpFields>,
@@ -34,6 +35,7 @@ fn tcp(payload: &[u8]) -> Pkt {
         dport: 80,
         payload: payload.to_vec(),
         stream: None,
+        stream_context: 0,
         bufs: Vec::new(),
         ip: IpFields {
             ttl: 64,
@@ -108,6 +110,7 @@ impl Pkt {
         p.flow = self.flow;
         p.is_fragment = self.frag;
         p.stream = self.stream.as_deref();
+        p.stream_context = self.stream_context;
         p.buffers = &bufs;
         p.ts_micros = self.ts;
         let mut out = Vec::new();
@@ -698,6 +701,19 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
         ),
         (
             r#"alert tcp any any -> any any (app-layer-protocol:tls; sid:1;)"#,
+            tcp(b"x")
+                .app(AppProto::Tls)
+                .with(|p| p.flow.app_detected = true),
+            true,
+        ),
+        // protocol-detection-only: on the detecting packet, not on later ones
+        (
+            r#"alert tcp any any -> any any (app-layer-protocol:tls; sid:1;)"#,
+            tcp(b"x").app(AppProto::Tls),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (app-layer-protocol:tls; content:"x"; sid:1;)"#,
             tcp(b"x").app(AppProto::Tls),
             true,
         ),
@@ -708,7 +724,9 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
         ),
         (
             r#"alert tcp any any -> any any (app-layer-protocol:!http,final; sid:1;)"#,
-            tcp(b"x").app(AppProto::Tls),
+            tcp(b"x")
+                .app(AppProto::Tls)
+                .with(|p| p.flow.app_detected = true),
             true,
         ),
         (
@@ -722,14 +740,16 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             tcp(b"x").app(AppProto::Http1).with(|p| {
                 p.flow.app_proto_ts = AppProto::Http1;
                 p.flow.app_proto_tc = AppProto::Ssh;
+                p.flow.app_detected = true;
             }),
             true,
         ),
         (
             r#"alert tcp any any -> any any (app-layer-protocol:ssh,either; sid:1;)"#,
-            tcp(b"x")
-                .app(AppProto::Http1)
-                .with(|p| p.flow.app_proto_tc = AppProto::Ssh),
+            tcp(b"x").app(AppProto::Http1).with(|p| {
+                p.flow.app_proto_tc = AppProto::Ssh;
+                p.flow.app_detected = true;
+            }),
             true,
         ),
         (
@@ -737,6 +757,56 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             tcp(b"x")
                 .app(AppProto::Http1)
                 .with(|p| p.flow.app_proto_ts = AppProto::Http1),
+            false,
+        ),
+        // rule hooks: flow_start is the first packet each way
+        (
+            r#"alert tcp:flow_start any any -> any any (sid:1;)"#,
+            tcp(b"").with(|p| p.flow.first_in_direction = true),
+            true,
+        ),
+        (
+            r#"alert ip:flow_start any any -> any any (sid:1;)"#,
+            tcp(b""),
+            false,
+        ),
+        (
+            r#"alert tcp:all any any -> any any (sid:1;)"#,
+            tcp(b""),
+            true,
+        ),
+        // stream context: a pattern split over segments matches when its
+        // last piece arrives; one wholly in the context is not new
+        (
+            r#"alert tcp any any -> any any (content:"Please Let Me In"; sid:1;)"#,
+            tcp(b"Me In!").with(|p| {
+                p.stream = Some(b"Please Let Me In!".to_vec());
+                p.stream_context = 11;
+            }),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"Please"; sid:1;)"#,
+            tcp(b"Me In!").with(|p| {
+                p.stream = Some(b"Please Let Me In!".to_vec());
+                p.stream_context = 11;
+            }),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (content:"Let"; content:"In"; distance:0; sid:1;)"#,
+            tcp(b"Me In!").with(|p| {
+                p.stream = Some(b"Please Let Me In!".to_vec());
+                p.stream_context = 11;
+            }),
+            true,
+        ),
+        (
+            r#"alert tcp-pkt any any -> any any (content:"Please Let Me In"; sid:1;)"#,
+            tcp(b"Me In!").with(|p| {
+                p.stream = Some(b"Please Let Me In!".to_vec());
+                p.stream_context = 11;
+            }),
             false,
         ),
         // sticky buffers, legacy modifiers, transforms

@@ -667,6 +667,12 @@ pub(crate) struct Rule {
     pub(crate) nvars: u8,
     /// Keywords accepted but without effect on matching (`tag`).
     pub(crate) ignored: Vec<&'static str>,
+    /// Protocol-detection-only rule: `app-layer-protocol` is all it tests
+    /// (besides addresses, ports and `flow`), so it matches only on the
+    /// packet with which a protocol was detected, not on every later one.
+    pub(crate) pd_only: bool,
+    /// `proto:flow_start` hook: only the first packet of each direction of a flow.
+    pub(crate) flow_start: bool,
 }
 
 impl Rule {
@@ -857,7 +863,8 @@ pub(crate) fn compile_rule(
     let raw = split_rule(text).map_err(err)?;
     let action = Action::from_name(raw.action)
         .ok_or_else(|| err(format!("unknown action \"{}\"", raw.action)))?;
-    let (transport, app, stream_override) = parse_proto(raw.proto).map_err(err)?;
+    let (proto, flow_start) = parse_hook(raw.proto).map_err(err)?;
+    let (transport, app, stream_override) = parse_proto(proto).map_err(err)?;
     let bidir = match raw.dir {
         "->" => false,
         "<>" => true,
@@ -932,6 +939,8 @@ pub(crate) fn compile_rule(
         detection_filter: None,
         nvars: 0,
         ignored: Vec::new(),
+        pd_only: false,
+        flow_start,
     };
     let mut meta_tmp = (*rule.meta).clone();
     let mut b = Builder {
@@ -961,7 +970,30 @@ pub(crate) fn compile_rule(
     })?;
     let mut rule = b.rule;
     rule.meta = Arc::new(meta_tmp);
+    rule.pd_only = rule.app.is_none()
+        && rule.lists.iter().all(|l| l.items.is_empty())
+        && rule.bit_conds.is_empty()
+        && rule.int_conds.is_empty()
+        && !rule.checks.is_empty()
+        && rule
+            .checks
+            .iter()
+            .all(|c| matches!(c, PktCheck::AppProto { .. }));
     Ok(rule)
+}
+
+/// Splits a packet-layer rule hook off the protocol (`tcp:flow_start`):
+/// `flow_start` (first packet each way) and `all` (every packet) are
+/// evaluated; the firewall-only and app-layer hooks are refused by name.
+fn parse_hook(p: &str) -> Result<(&str, bool), String> {
+    match p.split_once(':') {
+        None => Ok((p, false)),
+        Some((proto, "flow_start")) => Ok((proto, true)),
+        Some((proto, "all")) => Ok((proto, false)),
+        Some((_, hook)) => Err(format!(
+            "rule hook \"{hook}\" is not supported (packet hooks flow_start and all are)"
+        )),
+    }
 }
 
 /// Transport, app protocol (with "http means any HTTP version"), stream selection.

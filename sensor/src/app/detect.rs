@@ -1,6 +1,6 @@
 //! Application protocol detection: by content first, then by port.
 
-use super::{dns, http, quic, tls};
+use super::{dhcp, dns, http, quic, tftp, tls};
 
 /// IP protocol number of TCP.
 const IPPROTO_TCP: u8 = 6;
@@ -24,6 +24,12 @@ pub enum AppProto {
     Smb,
     /// SSH: detected by its version banner, not parsed.
     Ssh,
+    /// SMTP: detected by the client's `EHLO`/`HELO`, not parsed.
+    Smtp,
+    /// TFTP read and write requests to port 69.
+    Tftp,
+    /// DHCP over UDP ports 67 and 68.
+    Dhcp,
     /// Detection ran and failed: EVE `app_proto` "failed".
     Unknown,
 }
@@ -39,6 +45,9 @@ impl AppProto {
             AppProto::Quic => "quic",
             AppProto::Smb => "smb",
             AppProto::Ssh => "ssh",
+            AppProto::Smtp => "smtp",
+            AppProto::Tftp => "tftp",
+            AppProto::Dhcp => "dhcp",
             AppProto::Unknown => "failed",
         }
     }
@@ -88,6 +97,13 @@ pub fn detect_protocol(
     }
     if !tcp {
         probes.push((AppProto::Quic, quic::probe(ts)));
+        if dport == 69 {
+            probes.push((AppProto::Tftp, tftp::probe(ts)));
+        }
+        let dhcp_port = |p: u16| p == 67 || p == 68;
+        if dhcp_port(sport) && dhcp_port(dport) {
+            probes.push((AppProto::Dhcp, combine(dhcp::probe(ts), dhcp::probe(tc))));
+        }
     }
     // DNS has no magic bytes: only judged by plausibility on DNS ports.
     if dns_port(sport) || dns_port(dport) {
@@ -139,7 +155,7 @@ pub fn is_smb_port(sport: u16, dport: u16) -> bool {
 /// The TCP protocols recognised by their first bytes, in the order they are
 /// tried, each combining what the client's (`ts`) and the server's (`tc`)
 /// first bytes show. Every probe says `NoMatch` on no bytes.
-fn tcp_probes(ts: &[u8], tc: &[u8], smb_port: bool) -> [(AppProto, Probe); 5] {
+fn tcp_probes(ts: &[u8], tc: &[u8], smb_port: bool) -> [(AppProto, Probe); 6] {
     [
         (AppProto::Tls, combine(tls::probe(ts), tls::probe(tc))),
         (AppProto::Http2, http::probe_h2_preface(ts)),
@@ -152,6 +168,7 @@ fn tcp_probes(ts: &[u8], tc: &[u8], smb_port: bool) -> [(AppProto, Probe); 5] {
             combine(probe_smb(ts, smb_port), probe_smb(tc, smb_port)),
         ),
         (AppProto::Ssh, combine(probe_ssh(ts), probe_ssh(tc))),
+        (AppProto::Smtp, probe_smtp(ts)),
     ]
 }
 
@@ -187,6 +204,22 @@ pub fn probe_prefix(data: &[u8], magic: &[u8]) -> Probe {
 /// (RFC 4253 4.2).
 fn probe_ssh(b: &[u8]) -> Probe {
     probe_prefix(b, b"SSH-")
+}
+
+/// SMTP: the client greets with `EHLO` or `HELO` and a space (RFC 5321
+/// 4.1.1.1), in any case. The server's `220` banner alone does not tell SMTP
+/// from FTP, so the greeting decides.
+fn probe_smtp(b: &[u8]) -> Probe {
+    let n = b.len().min(5);
+    let head = &b[..n];
+    let fits = |verb: &[u8; 5]| head.eq_ignore_ascii_case(&verb[..n]);
+    if n == 0 || !(fits(b"EHLO ") || fits(b"HELO ")) {
+        Probe::NoMatch
+    } else if n < 5 {
+        Probe::NeedMore
+    } else {
+        Probe::Match
+    }
 }
 
 /// SMB in a NetBIOS session message: type 0, 3-byte length, then the
@@ -257,6 +290,22 @@ mod test {
         );
         assert_eq!(detect_direction(false, b"GET / HTTP/1.1\r\n", false), None);
         assert_eq!(detect_direction(true, b"\x00\x01garbage", false), None);
+    }
+
+    #[test]
+    fn smtp_by_the_client_greeting_after_the_banner() {
+        let banner = b"220 mail.example ESMTP\r\n";
+        assert_eq!(detect_protocol(6, 40000, 25, &[], banner), None);
+        assert_eq!(
+            detect_protocol(6, 40000, 25, b"ehlo client.example\r\n", banner),
+            Some(AppProto::Smtp)
+        );
+        assert_eq!(detect_protocol(6, 40000, 25, b"HEL", banner), None);
+        assert_eq!(
+            detect_protocol(6, 40000, 21, b"USER anonymous\r\n", banner),
+            Some(AppProto::Unknown),
+            "an FTP login after the same banner is not SMTP"
+        );
     }
 
     #[test]

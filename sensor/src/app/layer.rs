@@ -2,10 +2,12 @@
 //! then feeds the right parser. This is what a flow holds.
 
 use super::detect::{detect_direction, detect_protocol, is_smb_port, AppProto};
+use super::dhcp::DhcpState;
 use super::dns::DnsState;
 use super::http::{HttpConfig, HttpState};
 use super::quic::QuicState;
 use super::smb::SmbState;
+use super::tftp::TftpState;
 use super::tls::TlsState;
 use super::Direction;
 
@@ -28,6 +30,10 @@ pub enum AppState {
     Quic(Box<QuicState>),
     /// SMB 1/2/3 over NBSS.
     Smb(Box<SmbState>),
+    /// TFTP requests.
+    Tftp(Box<TftpState>),
+    /// DHCP messages.
+    Dhcp(Box<DhcpState>),
     /// Detection failed: the flow's data is not parsed.
     Failed,
 }
@@ -50,6 +56,9 @@ pub struct AppLayer {
     /// for `app-layer-protocol:X,to_server|to_client`; TCP only.
     pub dir_proto: [Option<AppProto>; 2],
     dir_probed: [bool; 2],
+    /// A protocol (the flow's or one direction's) was decided by the data of
+    /// the packet being processed; the session clears it for each packet.
+    pub detected_now: bool,
 }
 
 /// What detection, indicators and outputs need from the parsers; the worker
@@ -94,6 +103,7 @@ impl AppLayer {
             needs: AppNeeds::default(),
             dir_proto: [None, None],
             dir_probed: [false, false],
+            detected_now: false,
         }
     }
 
@@ -107,6 +117,7 @@ impl AppLayer {
             self.dir_probed[i] = true;
             let smb_port = is_smb_port(self.sport, self.dport);
             self.dir_proto[i] = detect_direction(dir == Direction::ToServer, data, smb_port);
+            self.detected_now |= self.dir_proto[i].is_some();
         }
         if !matches!(self.state, AppState::Undecided) {
             self.feed(dir, data);
@@ -161,6 +172,7 @@ impl AppLayer {
 
     fn start(&mut self, p: AppProto) {
         self.proto = Some(p);
+        self.detected_now = true;
         let mut http = HttpConfig {
             body_hashes: self.needs.body_hashes,
             ..HttpConfig::default()
@@ -180,8 +192,10 @@ impl AppLayer {
                 AppState::Smb(Box::new(SmbState::without_data()))
             }
             AppProto::Smb => AppState::Smb(Box::default()),
+            AppProto::Tftp => AppState::Tftp(Box::default()),
+            AppProto::Dhcp => AppState::Dhcp(Box::default()),
             // Detected for rules (`alert ssh`, `app-layer-protocol:ssh`), not parsed.
-            AppProto::Ssh | AppProto::Unknown => AppState::Failed,
+            AppProto::Ssh | AppProto::Smtp | AppProto::Unknown => AppState::Failed,
         };
     }
 
@@ -197,6 +211,8 @@ impl AppLayer {
             AppState::Dns(s) => s.parse_tcp(data, dir),
             AppState::Quic(s) => s.parse(data, dir),
             AppState::Smb(s) => s.parse(data, dir),
+            AppState::Tftp(s) => s.parse(data, dir),
+            AppState::Dhcp(s) => s.parse(data),
             AppState::Undecided | AppState::Failed => {}
         }
     }
@@ -210,7 +226,7 @@ impl AppLayer {
             AppState::Tls(s) => s.gap(dir, len),
             AppState::Dns(s) => s.gap(dir, len),
             AppState::Smb(s) => s.gap(dir, len),
-            AppState::Quic(_) | AppState::Failed => {}
+            AppState::Quic(_) | AppState::Tftp(_) | AppState::Dhcp(_) | AppState::Failed => {}
         }
     }
 

@@ -6,11 +6,13 @@
 //! state, and turn malformed or hostile input into named, counted events.
 
 pub mod detect;
+pub mod dhcp;
 pub mod dns;
 pub mod http;
 pub mod layer;
 pub mod quic;
 pub mod smb;
+pub mod tftp;
 pub mod tls;
 
 pub use detect::{detect_direction, detect_protocol, AppProto};

@@ -168,12 +168,15 @@ pub struct SessionInfo<'a> {
     pub app: Option<AppProto>,
     /// What each direction's own first bytes showed (to server, to client).
     pub app_dirs: [Option<AppProto>; 2],
+    /// A protocol was detected with this packet.
+    pub app_detected: bool,
     /// `flow:established`: TCP handshake seen and session not closed; other
     /// protocols: traffic seen both ways.
     pub established: bool,
-    /// Stream bytes this packet made available in order, when they differ from
-    /// its own payload (reordered or retransmitted segments).
-    pub stream: Option<&'a [u8]>,
+    /// Stream bytes this packet made available in order, preceded by the
+    /// given number of bytes of earlier stream data (context for patterns
+    /// split over segments).
+    pub stream: Option<(&'a [u8], usize)>,
     /// Inspect only rules that use app-layer buffers (a transaction part after
     /// the packet pass).
     pub app_only: bool,
@@ -197,6 +200,9 @@ fn rule_app(p: Option<AppProto>) -> RuleApp {
         Some(AppProto::Quic) => RuleApp::from_name("quic").unwrap_or(RuleApp::Unknown),
         Some(AppProto::Smb) => RuleApp::Smb,
         Some(AppProto::Ssh) => RuleApp::Ssh,
+        Some(AppProto::Smtp) => RuleApp::Smtp,
+        Some(AppProto::Tftp) => RuleApp::Tftp,
+        Some(AppProto::Dhcp) => RuleApp::Dhcp,
         Some(AppProto::Unknown) => RuleApp::Failed,
     }
 }
@@ -310,10 +316,13 @@ impl Detector {
                 app_proto: rule_app(sess.app),
                 app_proto_ts: sess.app_dirs[0].map_or(RuleApp::Unknown, |a| rule_app(Some(a))),
                 app_proto_tc: sess.app_dirs[1].map_or(RuleApp::Unknown, |a| rule_app(Some(a))),
+                app_detected: sess.app_detected,
+                first_in_direction: flow.pkts[dir as usize] == 1,
                 bytes_to_server: flow.bytes[0],
                 bytes_to_client: flow.bytes[1],
             },
-            stream: sess.stream,
+            stream: sess.stream.map(|(s, _)| s),
+            stream_context: sess.stream.map_or(0, |(_, c)| c),
             buffers,
             app_only: sess.app_only,
         };

@@ -95,9 +95,11 @@ impl FlowSession {
         }
     }
 
-    /// The in-order stream bytes the last segment delivered in `dir` (as far
-    /// as the stream window still holds them), with the flow's rule state.
-    pub fn stream_and_vars(&mut self, dir: StreamDir) -> (Option<&[u8]>, &mut FlowVars) {
+    /// The in-order stream bytes the last segment delivered in `dir`, preceded
+    /// by up to [`STREAM_CONTEXT`] bytes delivered before them (as far as the
+    /// stream window still holds them), with the length of that context; and
+    /// the flow's rule state.
+    pub fn stream_and_vars(&mut self, dir: StreamDir) -> (Option<(&[u8], usize)>, &mut FlowVars) {
         let stream = delivered_in(self.tcp.as_ref(), self.delivered[dir.index()], dir);
         (stream, &mut self.vars)
     }
@@ -113,6 +115,7 @@ impl FlowSession {
         } = self;
         let Some(tcp) = tcp.as_mut() else { return };
         *new_data = false;
+        app.detected_now = false;
         *delivered = [None, None];
         tcp.on_segment(dir, seg, budget, &mut |ev| {
             if let StreamEvent::Data { dir, offset, data } = ev {
@@ -130,6 +133,7 @@ impl FlowSession {
     /// One UDP datagram.
     pub fn on_udp(&mut self, dir: AppDir, payload: &[u8]) {
         self.new_data = !payload.is_empty();
+        self.app.detected_now = false;
         self.app.on_data(dir, payload);
     }
 
@@ -146,17 +150,27 @@ impl FlowSession {
     }
 }
 
+/// Bytes of already-inspected stream data put before newly delivered bytes,
+/// so that stream rules see a pattern split over several segments (the
+/// classic evasion) once its last piece arrives.
+pub const STREAM_CONTEXT: u64 = 512;
+
 fn delivered_in(
     tcp: Option<&TcpSession>,
     range: Option<(u64, u64)>,
     dir: StreamDir,
-) -> Option<&[u8]> {
+) -> Option<(&[u8], usize)> {
     let (start, end) = range?;
     let s = tcp?.stream(dir);
     let (w, woff) = (s.window(), s.window_offset());
-    let from = usize::try_from(start.max(woff) - woff).ok()?;
+    let new_from = start.max(woff);
+    let ctx_from = new_from.saturating_sub(STREAM_CONTEXT).max(woff);
+    let from = usize::try_from(ctx_from - woff).ok()?;
     let to = usize::try_from(end.checked_sub(woff)?).ok()?;
-    w.get(from..to).filter(|b| !b.is_empty())
+    let context = usize::try_from(new_from - ctx_from).ok()?;
+    w.get(from..to)
+        .filter(|b| b.len() > context)
+        .map(|b| (b, context))
 }
 
 fn feed_app(app: &mut AppLayer, new_data: &mut bool, ev: StreamEvent<'_>) {

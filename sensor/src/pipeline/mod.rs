@@ -48,6 +48,10 @@ pub struct EveTypes {
     pub dns: bool,
     /// `tls` events, one per handshake.
     pub tls: bool,
+    /// `tftp` events, one per request.
+    pub tftp: bool,
+    /// `dhcp` events, one per message.
+    pub dhcp: bool,
     /// Alert option: the X-Forwarded-For client of an HTTP transaction's
     /// alerts, as an extra field or in place of the proxy's address.
     pub xff: Option<crate::app::http::xff::XffConfig>,
@@ -63,6 +67,8 @@ impl Default for EveTypes {
             http: false,
             dns: false,
             tls: false,
+            tftp: false,
+            dhcp: false,
             xff: None,
         }
     }
@@ -79,6 +85,8 @@ impl EveTypes {
             http: false,
             dns: false,
             tls: false,
+            tftp: false,
+            dhcp: false,
             xff: None,
         };
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -90,9 +98,11 @@ impl EveTypes {
                 "http" => t.http = true,
                 "dns" => t.dns = true,
                 "tls" => t.tls = true,
+                "tftp" => t.tftp = true,
+                "dhcp" => t.dhcp = true,
                 other => {
                     return Err(format!(
-                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls)"
+                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp)"
                     ))
                 }
             }

@@ -438,6 +438,22 @@ fn log_app(
         AppState::Smb(m) => {
             m.take_closed(all);
         }
+        AppState::Tftp(t) => {
+            for tx in t.take_complete().iter().filter(|_| types.tftp) {
+                let v = crate::app::tftp::eve_tftp(tx);
+                emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                    flowlog::write_app_event(out, f, ts, "tftp", &v)
+                });
+            }
+        }
+        AppState::Dhcp(d) => {
+            for tx in d.take_complete().iter().filter(|_| types.dhcp) {
+                let v = crate::app::dhcp::eve_dhcp(tx);
+                emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                    flowlog::write_app_event(out, f, ts, "dhcp", &v)
+                });
+            }
+        }
         _ => {}
     }
 }
@@ -538,6 +554,7 @@ fn inspect(
         let info = crate::detect::SessionInfo {
             app: s.app.proto,
             app_dirs: s.app.dir_proto,
+            app_detected: s.app.detected_now,
             established: s.established(flow.state != crate::flow::FlowState::New),
             stream: None,
             app_only: false,
@@ -553,12 +570,17 @@ fn inspect(
             &[],
         );
         let ms = std::mem::take(&mut det.matches);
+        let datagram = if ms.is_empty() {
+            None
+        } else {
+            datagram_object(&sess)
+        };
         write_alerts(
             p,
             flow,
             dir,
             &ms,
-            (None, None),
+            (datagram.as_ref().map(|(n, v)| (*n, v)), None),
             Some(&sess),
             counters,
             types,
@@ -569,11 +591,32 @@ fn inspect(
             .iter()
             .any(|m| m.action == vigie_rules::signature::Action::Pass);
         det.matches = ms;
+        // Detection happened with this packet only.
+        sess.app.detected_now = false;
     }
     if !sess.passed {
         inspect_app(p, bytes, flow, dir, det, &mut sess, counters, types, emit);
     }
     flow.session = Some(sess);
+}
+
+/// The app object of the message this packet carried, for protocols whose
+/// messages are single datagrams (TFTP, DHCP): their alerts name it.
+fn datagram_object(s: &FlowSession) -> Option<(&'static str, serde_json::Value)> {
+    if !s.new_data {
+        return None;
+    }
+    match &s.app.state {
+        AppState::Tftp(t) => t
+            .transactions()
+            .last()
+            .map(|tx| ("tftp", crate::app::tftp::eve_tftp(tx))),
+        AppState::Dhcp(d) => d
+            .transactions()
+            .last()
+            .map(|tx| ("dhcp", crate::app::dhcp::eve_dhcp(tx))),
+        _ => None,
+    }
 }
 
 /// `http.header_names`: CRLF, then each header name followed by CRLF, then CRLF.
@@ -734,6 +777,7 @@ fn inspect_app(
         let info = crate::detect::SessionInfo {
             app: s.app.proto,
             app_dirs: s.app.dir_proto,
+            app_detected: s.app.detected_now,
             established: s.established(flow.state != crate::flow::FlowState::New),
             stream: None,
             app_only: true,
