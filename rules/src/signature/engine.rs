@@ -13,12 +13,14 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use super::addr::{parse_addr, parse_ports, AddrIndex, Vars};
 use super::buffer::{AppProto, BufferId};
 use super::config::{Classifications, ThresholdConfig};
-use super::input::{DetectScratch, FlowVars, Match, PacketInput, TrackEntry, TrackKey};
+use super::input::{
+    tracked, DetectScratch, FlowVars, Gate, Match, PacketInput, TrackEntry, TrackKey, MAX_TRACKS,
+};
 use super::matcher::{apply_transforms, match_list, ListCtx};
 use super::rule::{
     compile_rule, Action, AlpSide, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, IntAct, IntCond,
-    Names, PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich, ThreshKind, Threshold, Track,
-    Transform, Transport, UniqueOn, XOp, XTrack, Xbit,
+    Names, PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich, Threshold, Track, Transform,
+    Transport, XOp, XTrack, Xbit,
 };
 use super::text::logical_lines;
 
@@ -1092,8 +1094,12 @@ impl Engine {
             }
         }
         let m = &r.meta;
+        // Address-tracked filters are counted here, or left to the caller.
+        let mut deferred: [Option<(u32, Threshold)>; 2] = [None, None];
         if let Some(df) = &r.detection_filter {
-            if !count_hit(scratch, flow, idx * 4 + 1, df, p) {
+            if scratch.defer && df.track != Track::Flow {
+                deferred[0] = Some((idx * 4 + 1, *df));
+            } else if !count_hit(scratch, flow, idx * 4 + 1, df, p) {
                 return false;
             }
         }
@@ -1106,13 +1112,26 @@ impl Engine {
             .get(&(m.gid, m.sid))
             .or_else(|| self.thresholds.thresholds.get(&(m.gid, 0)));
         if let Some(t) = cfg.or(r.threshold.as_ref()) {
-            if !count_hit(scratch, flow, idx * 4, t, p) {
+            if scratch.defer && t.track != Track::Flow {
+                deferred[1] = Some((idx * 4, *t));
+            } else if !count_hit(scratch, flow, idx * 4, t, p) {
                 return false;
             }
         }
+        let gate = deferred.iter().any(Option::is_some).then(|| {
+            Box::new(Gate {
+                engine: self.id,
+                filters: deferred,
+                ts_micros: p.ts_micros,
+                src: p.src,
+                dst: p.dst,
+                sport: p.sport,
+                dport: p.dport,
+            })
+        });
         let mut action = m.action;
         if let Some(rf) = self.thresholds.rate_filters.get(&(m.gid, m.sid)) {
-            let key = track_key(idx * 4 + 2, rf.track, p);
+            let key = TrackKey::new(idx * 4 + 2, rf.track, p.src, p.dst);
             let e = scratch.tracks.entry(key).or_insert(TrackEntry {
                 start: p.ts_micros,
                 count: 0,
@@ -1140,6 +1159,7 @@ impl Engine {
             // Suricata logs no alert for a pass match: it only stops
             // inspection (of the packet, and for the sensor the flow).
             noalert: m.noalert || action == Action::Pass,
+            gate,
         });
         action == Action::Pass
     }
@@ -1169,20 +1189,6 @@ fn xbit_key(x: &Xbit, p: &PacketInput<'_>) -> (u32, IpAddr, Option<IpAddr>) {
     }
 }
 
-fn track_key(slot: u32, track: Track, p: &PacketInput<'_>) -> TrackKey {
-    let (a, b) = match track {
-        Track::Source => (Some(p.src), None),
-        Track::Destination => (Some(p.dst), None),
-        Track::Rule => (None, None),
-        Track::Pair => (Some(p.src), Some(p.dst)),
-        Track::Flow => (None, None),
-    };
-    TrackKey { slot, a, b }
-}
-
-/// Entries kept per worker before expired ones are swept.
-const MAX_TRACKS: usize = 65_536;
-
 /// Counts a hit for a threshold; returns whether it may alert.
 fn count_hit(
     scratch: &mut DetectScratch,
@@ -1191,87 +1197,22 @@ fn count_hit(
     t: &Threshold,
     p: &PacketInput<'_>,
 ) -> bool {
-    let window = t.seconds.saturating_mul(1_000_000);
     let now = p.ts_micros;
-    let fresh = TrackEntry {
-        start: now,
-        count: 0,
-        until: 0,
-        window,
-        distinct: Vec::new(),
-    };
     let e = if t.track == Track::Flow {
         // by_flow counters live with the flow, so they die with it.
         match flow.thresh.iter().position(|(s, _)| *s == slot) {
             Some(i) => &mut flow.thresh[i].1,
             None => {
-                flow.thresh.push((slot, fresh));
+                flow.thresh.push((slot, TrackEntry::fresh(t, now)));
                 let n = flow.thresh.len() - 1;
                 &mut flow.thresh[n].1
             }
         }
     } else {
-        if scratch.tracks.len() >= MAX_TRACKS {
-            scratch
-                .tracks
-                .retain(|_, e| now.saturating_sub(e.start) < e.window || now < e.until);
-            if scratch.tracks.len() >= MAX_TRACKS {
-                // Still full of live entries: start over rather than grow without bound.
-                scratch.evictions += scratch.tracks.len() as u64;
-                scratch.tracks.clear();
-            }
-        }
-        scratch
-            .tracks
-            .entry(track_key(slot, t.track, p))
-            .or_insert(fresh)
+        let key = TrackKey::new(slot, t.track, p.src, p.dst);
+        tracked(&mut scratch.tracks, &mut scratch.evictions, key, t, now)
     };
-    if now.saturating_sub(e.start) >= window {
-        e.start = now;
-        e.count = 0;
-        e.distinct.clear();
-    }
-    if let Some(field) = t.unique_on {
-        // Count distinct port values; past count + 1 of them the filter is
-        // exceeded for the rest of the window, so no more are remembered.
-        let port = match field {
-            UniqueOn::SrcPort => p.sport,
-            UniqueOn::DstPort => p.dport,
-        };
-        if (e.distinct.len() as u64) <= t.count {
-            if let Err(at) = e.distinct.binary_search(&port) {
-                e.distinct.insert(at, port);
-            }
-        }
-        e.count = e.distinct.len() as u64;
-    } else {
-        e.count += 1;
-    }
-    match t.kind {
-        ThreshKind::Limit => e.count <= t.count,
-        ThreshKind::Threshold => {
-            if e.count >= t.count {
-                e.count = 0;
-                true
-            } else {
-                false
-            }
-        }
-        ThreshKind::Both => e.count == t.count,
-        ThreshKind::DetectionFilter => e.count > t.count,
-        ThreshKind::Backoff(m) => {
-            // `until` holds the next hit number that alerts.
-            if e.until == 0 {
-                e.until = t.count;
-            }
-            if e.count == e.until {
-                e.until = e.until.saturating_mul(m);
-                true
-            } else {
-                false
-            }
-        }
-    }
+    e.hit(t, now, p.sport, p.dport)
 }
 
 fn flags_ok(mode: FlagMode, have: u8, want: u8) -> bool {

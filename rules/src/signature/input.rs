@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::buffer::{AppProto, BufferId};
-use super::rule::{Action, RuleMeta};
+use super::rule::{Action, RuleMeta, Threshold, Track};
 
 /// `ipopts` bit: record route.
 pub const IPOPT_RR: u32 = 1 << 0;
@@ -264,6 +264,63 @@ pub struct Match {
     /// The rule matched but must not raise an alert (`noalert`, `flowbits:noalert`,
     /// a `pass` action).
     pub noalert: bool,
+    /// Address-tracked `detection_filter`/`threshold` still to pass, when the
+    /// scratch defers them ([`DetectScratch::defer_address_tracking`]).
+    pub gate: Option<Box<Gate>>,
+}
+
+/// The `detection_filter` and `threshold` of a match that count by address
+/// (`by_src`, `by_dst`, `by_both`, `by_rule`), not yet applied. A worker sees
+/// only its own flows, so a sensor with several workers applies these where
+/// the matches of all workers meet, in packet order, with one [`GateState`]:
+/// the alerts are then the same whatever the number of workers.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub(crate) engine: u64,
+    /// (tracking slot, filter): the detection_filter, then the threshold.
+    pub(crate) filters: [Option<(u32, Threshold)>; 2],
+    pub(crate) ts_micros: u64,
+    pub(crate) src: IpAddr,
+    pub(crate) dst: IpAddr,
+    pub(crate) sport: u16,
+    pub(crate) dport: u16,
+}
+
+/// The counters behind [`Gate::pass`]: one for all workers.
+#[derive(Debug, Default)]
+pub struct GateState {
+    tracks: HashMap<(u64, TrackKey), TrackEntry>,
+    evictions: u64,
+}
+
+impl GateState {
+    /// Tracking entries dropped because the table was full of live entries.
+    pub fn evictions(&self) -> u64 {
+        self.evictions
+    }
+}
+
+impl Gate {
+    /// Counts this match in `state`; whether it may alert.
+    pub fn pass(&self, state: &mut GateState) -> bool {
+        for (slot, t) in self.filters.iter().flatten() {
+            let key = (
+                self.engine,
+                TrackKey::new(*slot, t.track, self.src, self.dst),
+            );
+            let e = tracked(
+                &mut state.tracks,
+                &mut state.evictions,
+                key,
+                t,
+                self.ts_micros,
+            );
+            if !e.hit(t, self.ts_micros, self.sport, self.dport) {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -271,6 +328,44 @@ pub(crate) struct TrackKey {
     pub(crate) slot: u32,
     pub(crate) a: Option<IpAddr>,
     pub(crate) b: Option<IpAddr>,
+}
+
+impl TrackKey {
+    /// The key of tracking `slot` by `track` for a packet from `src` to `dst`.
+    pub(crate) fn new(slot: u32, track: Track, src: IpAddr, dst: IpAddr) -> TrackKey {
+        let (a, b) = match track {
+            Track::Source => (Some(src), None),
+            Track::Destination => (Some(dst), None),
+            Track::Rule | Track::Flow => (None, None),
+            Track::Pair => (Some(src), Some(dst)),
+        };
+        TrackKey { slot, a, b }
+    }
+}
+
+/// Entries kept per table before expired ones are swept.
+pub(crate) const MAX_TRACKS: usize = 65_536;
+
+/// The entry of `key` in `tracks`, new for a first hit; a full table first
+/// drops its expired entries, then, still full, starts over (counted).
+pub(crate) fn tracked<'t, K: std::hash::Hash + Eq>(
+    tracks: &'t mut HashMap<K, TrackEntry>,
+    evictions: &mut u64,
+    key: K,
+    t: &Threshold,
+    now: u64,
+) -> &'t mut TrackEntry {
+    if tracks.len() >= MAX_TRACKS {
+        tracks.retain(|_, e| now.saturating_sub(e.start) < e.window || now < e.until);
+        if tracks.len() >= MAX_TRACKS {
+            // Still full of live entries: start over rather than grow without bound.
+            *evictions += tracks.len() as u64;
+            tracks.clear();
+        }
+    }
+    tracks
+        .entry(key)
+        .or_insert_with(|| TrackEntry::fresh(t, now))
 }
 
 #[derive(Debug, Clone)]
@@ -284,6 +379,70 @@ pub(crate) struct TrackEntry {
     /// `detection_filter` `unique_on`: the distinct port values seen in the
     /// window, sorted, at most `count + 1` of them (`count` is then their number).
     pub(crate) distinct: Vec<u16>,
+}
+
+impl TrackEntry {
+    pub(crate) fn fresh(t: &Threshold, now: u64) -> TrackEntry {
+        TrackEntry {
+            start: now,
+            count: 0,
+            until: 0,
+            window: t.seconds.saturating_mul(1_000_000),
+            distinct: Vec::new(),
+        }
+    }
+
+    /// Counts a hit of threshold `t` at `now`; returns whether it may alert.
+    pub(crate) fn hit(&mut self, t: &Threshold, now: u64, sport: u16, dport: u16) -> bool {
+        use super::rule::{ThreshKind, UniqueOn};
+        let e = self;
+        if now.saturating_sub(e.start) >= e.window {
+            e.start = now;
+            e.count = 0;
+            e.distinct.clear();
+        }
+        if let Some(field) = t.unique_on {
+            // Count distinct port values; past count + 1 of them the filter is
+            // exceeded for the rest of the window, so no more are remembered.
+            let port = match field {
+                UniqueOn::SrcPort => sport,
+                UniqueOn::DstPort => dport,
+            };
+            if (e.distinct.len() as u64) <= t.count {
+                if let Err(at) = e.distinct.binary_search(&port) {
+                    e.distinct.insert(at, port);
+                }
+            }
+            e.count = e.distinct.len() as u64;
+        } else {
+            e.count += 1;
+        }
+        match t.kind {
+            ThreshKind::Limit => e.count <= t.count,
+            ThreshKind::Threshold => {
+                if e.count >= t.count {
+                    e.count = 0;
+                    true
+                } else {
+                    false
+                }
+            }
+            ThreshKind::Both => e.count == t.count,
+            ThreshKind::DetectionFilter => e.count > t.count,
+            ThreshKind::Backoff(m) => {
+                // `until` holds the next hit number that alerts.
+                if e.until == 0 {
+                    e.until = t.count;
+                }
+                if e.count == e.until {
+                    e.until = e.until.saturating_mul(m);
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    }
 }
 
 /// Per-worker mutable detection state: prefilter scratch space and the
@@ -302,12 +461,20 @@ pub struct DetectScratch {
     pub(crate) evictions: u64,
     /// xbits: (name, host or host pair) -> expiry time in µs (`u64::MAX`: none).
     pub(crate) xbits: HashMap<(u32, IpAddr, Option<IpAddr>), u64>,
+    /// Address-tracked filters go into [`Match::gate`] instead of `tracks`.
+    pub(crate) defer: bool,
 }
 
 impl DetectScratch {
     /// Empty scratch; sized on first use.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Leaves address-tracked `detection_filter`s and `threshold`s to the
+    /// caller: matches carry them as a [`Gate`] instead of being counted here.
+    pub fn defer_address_tracking(&mut self, on: bool) {
+        self.defer = on;
     }
 
     /// Number of threshold/detection_filter tracking entries currently held.

@@ -1371,3 +1371,31 @@ alert tcp any any -> any any (dsize:>0; sid:20;)"#,
         vec![30, 10, 20]
     );
 }
+
+#[test]
+fn address_tracked_thresholds_are_deferred_to_one_gate_state() {
+    let e = engine(
+        r#"alert tcp any any -> any any (content:"x"; threshold: type limit, track by_src, count 1, seconds 60; sid:1;)
+alert tcp any any -> any any (content:"x"; threshold: type limit, track by_flow, count 1, seconds 60; sid:2;)"#,
+        true,
+    );
+    // Two workers, each with its own scratch and flow: the by_src limit is
+    // carried as a gate; the by_flow one is applied in the worker.
+    let mut state = GateState::default();
+    let mut alerted = Vec::new();
+    for _worker in 0..2 {
+        let mut sc = DetectScratch::new();
+        sc.defer_address_tracking(true);
+        let mut fv = FlowVars::default();
+        for _ in 0..2 {
+            for m in tcp(b"x").run(&e, &mut fv, &mut sc) {
+                let pass = m.gate.as_ref().is_none_or(|g| g.pass(&mut state));
+                assert_eq!(m.gate.is_some(), m.rule.sid == 1);
+                if pass {
+                    alerted.push(m.rule.sid);
+                }
+            }
+        }
+    }
+    assert_eq!(alerted, [1, 2, 2], "sid 1 once in all; sid 2 once per flow");
+}

@@ -58,9 +58,9 @@ pub use engine::{
     check_report, BuildError, Engine, EngineBuilder, FileReport, LoadReport, RejectedRule,
 };
 pub use input::{
-    tcp_flags, DetectScratch, FlowInfo, FlowVars, IcmpFields, IpFields, Match, PacketInput,
-    TcpFields, IPOPT_EOL, IPOPT_ESEC, IPOPT_LSRR, IPOPT_NOP, IPOPT_RR, IPOPT_SATID, IPOPT_SEC,
-    IPOPT_SSRR, IPOPT_TS,
+    tcp_flags, DetectScratch, FlowInfo, FlowVars, Gate, GateState, IcmpFields, IpFields, Match,
+    PacketInput, TcpFields, IPOPT_EOL, IPOPT_ESEC, IPOPT_LSRR, IPOPT_NOP, IPOPT_RR, IPOPT_SATID,
+    IPOPT_SEC, IPOPT_SSRR, IPOPT_TS,
 };
 pub use rule::{Action, RuleMeta};
 

@@ -387,8 +387,13 @@ mod test {
         let banner = b"220 mail.example.org ESMTP ready\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
         assert_eq!(detect_protocol(6, 443, 50000, &[], banner), None);
         assert_eq!(
-            detect_protocol(6, 443, 50000, b"EHLO client.example.org\r\n", banner),
+            detect_protocol(6, 443, 50000, b"XYZZY client.example.org\r\n", banner),
             Some(AppProto::Unknown)
+        );
+        // ... and SMTP when the client greets, whatever the port says.
+        assert_eq!(
+            detect_protocol(6, 443, 50000, b"EHLO client.example.org\r\n", banner),
+            Some(AppProto::Smtp)
         );
         // An SSH banner on 443 is SSH, whatever the port says.
         assert_eq!(

@@ -97,7 +97,9 @@ impl LiveState {
         let p = &self.progress;
         let pk = p.packets.load(Ordering::Relaxed);
         let drops = p.kernel_drops.load(Ordering::Relaxed);
-        let alerts = p.alerts.load(Ordering::Relaxed);
+        // Suppressed first: workers count an alert before the output holds it back.
+        let suppressed = p.alerts_suppressed.load(Ordering::Relaxed);
+        let alerts = p.alerts.load(Ordering::Relaxed).saturating_sub(suppressed);
         vec![
             (
                 "capture.kernel_packets",
@@ -216,7 +218,12 @@ impl LiveState {
         // Alerts by source; the indicator count is read first, so the
         // signature count never goes negative between two worker updates.
         let intel = self.progress.intel_alerts.load(Ordering::Relaxed);
-        let all = self.progress.alerts.load(Ordering::Relaxed);
+        let suppressed = self.progress.alerts_suppressed.load(Ordering::Relaxed);
+        let all = self
+            .progress
+            .alerts
+            .load(Ordering::Relaxed)
+            .saturating_sub(suppressed);
         for (source, n) in [
             ("signature", all.saturating_sub(intel)),
             ("indicator", intel),

@@ -226,10 +226,14 @@ fn ipopts(bits: u16) -> u32 {
 
 impl Detector {
     /// A detector over a shared engine.
+    /// Matches carry their address-tracked thresholds as gates, for the
+    /// output stage to apply in packet order across workers.
     pub fn new(engine: Arc<Engine>) -> Self {
+        let mut scratch = DetectScratch::default();
+        scratch.defer_address_tracking(true);
         Detector {
             engine,
-            scratch: DetectScratch::default(),
+            scratch,
             matches: Vec::new(),
         }
     }

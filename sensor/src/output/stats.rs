@@ -29,7 +29,8 @@ impl StatsSnapshot {
             c.push((name.to_string(), *v));
         }
         c.push(("detect.alert".into(), s.alerts));
-        c.push(("detect.alerts_suppressed".into(), 0));
+        c.push(("detect.alerts_suppressed".into(), s.alerts_suppressed));
+        c.push(("detect.threshold_evictions".into(), s.threshold_evictions));
         StatsSnapshot {
             counters: c,
             uptime_s: s.elapsed.as_secs(),

@@ -175,6 +175,10 @@ pub struct RunSummary {
     pub per_worker_packets: Vec<u64>,
     /// Alerts written.
     pub alerts: u64,
+    /// Alerts an address-tracked threshold or detection_filter held back.
+    pub alerts_suppressed: u64,
+    /// Threshold tracking entries dropped because their table was full.
+    pub threshold_evictions: u64,
     /// Decoder counters.
     pub decode: DecodeCounters,
     /// Flow counters (all workers).
@@ -200,6 +204,8 @@ pub struct Progress {
     pub alerts: AtomicU64,
     /// Of those, alerts raised by indicators (the rest are signature alerts).
     pub intel_alerts: AtomicU64,
+    /// Of `alerts`, those a threshold held back at the output (not written).
+    pub alerts_suppressed: AtomicU64,
     /// Flows created so far (updated once per batch by each worker).
     pub flows: AtomicU64,
     /// Flows in the workers' tables now.
@@ -440,10 +446,15 @@ pub fn run_with_engine_slot(
         summary.flows.merge(&flows);
         summary.worker.merge(&wc);
     }
-    let (mut sink, written) = output
+    let ordered = output
         .join()
         .map_err(|_| std::io::Error::other("output thread panicked"))??;
-    summary.events_written = written;
+    let mut sink = ordered.sink;
+    summary.events_written = ordered.written;
+    // Alerts a threshold held back at the output were counted by workers.
+    summary.worker.alerts = summary.worker.alerts.saturating_sub(ordered.gated);
+    summary.alerts_suppressed = ordered.gated;
+    summary.threshold_evictions = ordered.gate_evictions;
     summary.packets = source.packets();
     summary.bytes = source.bytes();
     summary.kernel_drops = source.kernel_drops();

@@ -140,6 +140,11 @@ impl Emit<'_> {
             },
         );
     }
+
+    /// The event just pushed is written only if `gate` passes at the output.
+    fn gate_last(&mut self, gate: Box<vigie_rules::signature::Gate>) {
+        self.buf.gate_last(gate);
+    }
 }
 
 /// Event kinds, in output order within one packet.
@@ -862,6 +867,9 @@ fn write_alerts(
                 extra.as_ref(),
             )
         });
+        if let Some(g) = &m.gate {
+            emit.gate_last(g.clone());
+        }
     }
 }
 
