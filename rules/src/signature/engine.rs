@@ -18,9 +18,9 @@ use super::input::{
 };
 use super::matcher::{apply_transforms, match_list, ListCtx};
 use super::rule::{
-    compile_rule, Action, AlpSide, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, IntAct, IntCond,
-    Names, PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich, Threshold, Track, Transform,
-    Transport, XOp, XTrack, Xbit,
+    compile_rule, event_id, Action, AlpSide, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, IntAct,
+    IntCond, Names, PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich, Threshold, Track,
+    Transform, Transport, XOp, XTrack, Xbit,
 };
 use super::text::logical_lines;
 
@@ -187,6 +187,7 @@ pub struct EngineBuilder {
     classes: Classifications,
     thresholds: ThresholdConfig,
     provided: Option<Vec<BufferId>>,
+    decode_events: std::collections::HashSet<u32>,
     prefilter: bool,
     rules: Vec<Rule>,
     names: Names,
@@ -208,6 +209,7 @@ impl EngineBuilder {
             classes: Classifications::default(),
             thresholds: ThresholdConfig::default(),
             provided: None,
+            decode_events: Default::default(),
             prefilter: true,
             rules: Vec::new(),
             names: Names::default(),
@@ -290,6 +292,14 @@ impl EngineBuilder {
         Ok(self.threshold_str(&text, &p.display().to_string()))
     }
 
+    /// Declares the decoder events the sensor raises (names as in
+    /// `decode-event`, e.g. `ipv4.trunc_pkt`): rules naming another are
+    /// rejected with that reason. Without this call any name loads.
+    pub fn decode_events<'n>(&mut self, names: impl IntoIterator<Item = &'n str>) -> &mut Self {
+        self.decode_events = names.into_iter().map(event_id).collect();
+        self
+    }
+
     /// Declares the app-layer buffers the sensor fills. Rules needing others still
     /// load and are counted as waiting. Without this call every buffer counts as provided.
     pub fn provided_buffers(&mut self, buffers: &[BufferId]) -> &mut Self {
@@ -317,19 +327,53 @@ impl EngineBuilder {
             classes: &self.classes,
             names: &mut self.names,
             origin: origin.clone(),
+            decode_events: &self.decode_events,
         };
         for l in logical_lines(text) {
             match compile_rule(&l.text, l.line, &mut ctx) {
                 Ok(rule) => {
                     let key = (rule.meta.gid, rule.meta.sid);
-                    if let Some((o, line)) = self.sids.get(&key) {
-                        file.rejected += 1;
+                    if let Some((o, line)) = self.sids.get(&key).cloned() {
+                        let old = self
+                            .rules
+                            .iter()
+                            .position(|r| (r.meta.gid, r.meta.sid) == key);
+                        // As the reference IDS: a higher rev replaces the
+                        // loaded rule, any other is refused.
+                        let newer = old
+                            .and_then(|i| self.rules.get(i))
+                            .is_some_and(|r| rule.meta.rev > r.meta.rev);
+                        let Some(i) = old.filter(|_| newer) else {
+                            file.rejected += 1;
+                            self.report.rejected.push(RejectedRule {
+                                origin: origin.clone(),
+                                line: l.line,
+                                sid: Some(rule.meta.sid),
+                                reason: format!("duplicate sid (first loaded at {o}:{line})"),
+                            });
+                            continue;
+                        };
                         self.report.rejected.push(RejectedRule {
-                            origin: origin.clone(),
-                            line: l.line,
+                            origin: o.clone(),
+                            line,
                             sid: Some(rule.meta.sid),
-                            reason: format!("duplicate sid (first loaded at {o}:{line})"),
+                            reason: format!(
+                                "replaced by rev {} of the same sid at {origin}:{}",
+                                rule.meta.rev, l.line
+                            ),
                         });
+                        let counts = if o == origin {
+                            Some(&mut file)
+                        } else {
+                            self.report.files.iter_mut().rev().find(|f| f.origin == o)
+                        };
+                        if let Some(f) = counts {
+                            f.loaded -= 1;
+                            f.rejected += 1;
+                        }
+                        self.sids.insert(key, (origin.clone(), l.line));
+                        file.loaded += 1;
+                        self.rules[i] = rule;
                         continue;
                     }
                     self.sids.insert(key, (origin.clone(), l.line));
@@ -1278,6 +1322,7 @@ fn check(c: &PktCheck, p: &PacketInput<'_>) -> bool {
                     .any(test),
             }
         }
+        PktCheck::DecodeEvent(id) => p.decode_events.contains(&id),
         PktCheck::StreamSize { which, cmp } => {
             let (s, c) = (p.flow.bytes_to_client, p.flow.bytes_to_server);
             match which {

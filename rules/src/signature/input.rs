@@ -162,6 +162,9 @@ pub struct PacketInput<'a> {
     pub stream_context: usize,
     /// App-layer buffers present for this packet; a buffer may appear several times.
     pub buffers: &'a [(BufferId, &'a [u8])],
+    /// Decoder events raised on this packet ([`super::rule::event_id`] of
+    /// their names), for `decode-event` rules.
+    pub decode_events: &'a [u32],
     /// Inspect only rules that use an app-layer buffer: set when inspecting one
     /// transaction part after the packet itself was inspected, so packet rules
     /// do not alert twice for one packet.
@@ -189,6 +192,7 @@ impl<'a> PacketInput<'a> {
             flow: FlowInfo::default(),
             stream: None,
             stream_context: 0,
+            decode_events: &[],
             buffers: &[],
             app_only: false,
         }

@@ -1399,3 +1399,35 @@ alert tcp any any -> any any (content:"x"; threshold: type limit, track by_flow,
     }
     assert_eq!(alerted, [1, 2, 2], "sid 1 once in all; sid 2 once per flow");
 }
+
+#[test]
+fn a_higher_rev_replaces_a_duplicate_sid_and_others_are_refused() {
+    let mut b = EngineBuilder::new();
+    b.add_str(
+        r#"alert tcp any any -> any any (content:"old"; sid:7; rev:1;)
+alert tcp any any -> any any (content:"same"; sid:7; rev:1;)
+alert tcp any any -> any any (content:"new"; sid:7; rev:2;)
+alert tcp any any -> any any (content:"older"; sid:7;)"#,
+        "dup.rules",
+    );
+    let r = b.report();
+    assert_eq!((r.files[0].loaded, r.files[0].rejected), (1, 3));
+    let reasons: Vec<String> = r.rejected.iter().map(|x| x.to_string()).collect();
+    assert!(reasons
+        .iter()
+        .any(|x| x.contains("dup.rules:1") && x.contains("replaced by rev 2")));
+    assert!(
+        reasons
+            .iter()
+            .filter(|x| x.contains("duplicate sid"))
+            .count()
+            == 2
+    );
+    let e = b.build().unwrap();
+    assert!(!tcp(b"new")
+        .run(&e, &mut FlowVars::default(), &mut DetectScratch::new())
+        .is_empty());
+    assert!(tcp(b"old")
+        .run(&e, &mut FlowVars::default(), &mut DetectScratch::new())
+        .is_empty());
+}

@@ -62,7 +62,7 @@ pub use input::{
     PacketInput, TcpFields, IPOPT_EOL, IPOPT_ESEC, IPOPT_LSRR, IPOPT_NOP, IPOPT_RR, IPOPT_SATID,
     IPOPT_SEC, IPOPT_SSRR, IPOPT_TS,
 };
-pub use rule::{Action, RuleMeta};
+pub use rule::{event_id, Action, RuleMeta};
 
 #[cfg(test)]
 mod keyword_table;

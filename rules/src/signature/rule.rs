@@ -545,6 +545,8 @@ pub(crate) enum PktCheck {
         which: StreamWhich,
         cmp: NumCmp,
     },
+    /// `decode-event`: the decoder raised this event ([`event_id`]) on the packet.
+    DecodeEvent(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -798,6 +800,17 @@ pub(crate) struct CompileCtx<'a> {
     pub(crate) classes: &'a Classifications,
     pub(crate) names: &'a mut Names,
     pub(crate) origin: Arc<str>,
+    /// Ids of the decoder events the sensor raises ([`event_id`]); empty: any.
+    pub(crate) decode_events: &'a std::collections::HashSet<u32>,
+}
+
+/// Id of a decoder event name (`ipv4.trunc_pkt`, case-insensitive): how
+/// `decode-event` rules and the sensor's packets name events.
+pub fn event_id(name: &str) -> u32 {
+    // FNV-1a, 32 bits.
+    name.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// Finds `sid:N` in raw text, for error reports on rules that fail early.
@@ -1002,7 +1015,9 @@ type ProtoSpec = (Transport, Option<(AppProto, bool)>, StreamSel);
 fn parse_proto(p: &str) -> Result<ProtoSpec, String> {
     let lower = p.to_ascii_lowercase();
     Ok(match lower.as_str() {
-        "ip" | "pkt" | "ipv4" | "ipv6" | "ip4" | "ip6" => (Transport::Any, None, StreamSel::Both),
+        "ip" | "pkt" | "ipv4" | "ipv6" | "ip4" | "ip6" | "pkthdr" => {
+            (Transport::Any, None, StreamSel::Both)
+        }
         "tcp" => (Transport::Tcp, None, StreamSel::Both),
         "tcp-pkt" => (Transport::Tcp, None, StreamSel::NoStream),
         "tcp-stream" => (Transport::Tcp, None, StreamSel::OnlyStream),
@@ -1053,7 +1068,6 @@ const UNSUPPORTED: &[&str] = &[
     "dce_opnum",
     "dce_stub_data",
     "stream-event",
-    "decode-event",
     "engine-event",
     "iprep",
     "dataset",
@@ -1543,6 +1557,17 @@ impl Builder<'_, '_> {
                 };
                 let cmp = parse_num_cmp(cmp_s, u32::MAX as u64)?;
                 self.check(PktCheck::UriLen { cmp, raw });
+            }
+            "decode-event" => {
+                let v = need(name, value)?.trim();
+                let v = v.strip_prefix("decoder.").unwrap_or(v);
+                let id = event_id(v);
+                if !self.ctx.decode_events.is_empty() && !self.ctx.decode_events.contains(&id) {
+                    return Err(format!(
+                        "decode-event: vigie's decoder does not raise \"{v}\""
+                    ));
+                }
+                self.check(PktCheck::DecodeEvent(id));
             }
             "app-layer-protocol" => {
                 let v = need(name, value)?.trim();

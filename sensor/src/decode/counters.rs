@@ -255,11 +255,12 @@ named_enum! {
         TcpOptInvalidLen => "decoder.event.tcp.opt_invalid_len",
         /// Same TCP option twice.
         TcpOptDuplicate => "decoder.event.tcp.opt_duplicate",
-        /// Fewer than 8 bytes for UDP.
+        /// UDP length field larger than the bytes present (decoding goes on
+        /// with what is there).
         UdpPktTooSmall => "decoder.event.udp.pkt_too_small",
-        /// UDP length field below 8.
+        /// Fewer than 8 bytes for the UDP header.
         UdpHlenTooSmall => "decoder.event.udp.hlen_too_small",
-        /// UDP length field larger than the IP payload.
+        /// UDP length field below 8.
         UdpLenInvalid => "decoder.event.udp.len_invalid",
         /// Fewer than 8 bytes for ICMPv4.
         Icmpv4PktTooSmall => "decoder.event.icmpv4.pkt_too_small",
@@ -408,6 +409,15 @@ impl DecodeCounters {
             Some((_, c)) => *c += n,
             None => self.unsupported.push((dlt, n)),
         }
+    }
+}
+
+impl DecodeEvent {
+    /// The name `decode-event` rules use: the stats name without its
+    /// `decoder.event.` prefix (`ipv4.trunc_pkt`).
+    pub fn rule_name(self) -> &'static str {
+        let n = self.name();
+        n.strip_prefix("decoder.event.").unwrap_or(n)
     }
 }
 

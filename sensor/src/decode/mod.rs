@@ -8,7 +8,7 @@
 //!
 //! Behaviour worth knowing:
 //! - Truncated captures (snaplen) raise `ipv4.trunc_pkt` / `ipv6.trunc_pkt`
-//!   / `udp.len_invalid` and decoding goes on with the bytes present.
+//!   / `udp.pkt_too_small` and decoding goes on with the bytes present.
 //! - Link padding is cut at the IP (or PPPoE, UDP) length, so
 //!   `payload_len` never counts Ethernet padding.
 //! - UDP tunnels are recognised by port and only when the inner packet is
@@ -1042,11 +1042,11 @@ impl Decoder {
                             };
                             let ul = usize::from(ulen);
                             if ul < 8 {
-                                self.ev(DecodeEvent::UdpHlenTooSmall);
+                                self.ev(DecodeEvent::UdpLenInvalid);
                                 return Decoded::Ok;
                             }
                             if ul > data.len() {
-                                self.ev(DecodeEvent::UdpLenInvalid);
+                                self.ev(DecodeEvent::UdpPktTooSmall);
                             } else {
                                 end = off + ul;
                             }

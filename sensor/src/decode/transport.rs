@@ -149,7 +149,7 @@ pub fn decode_udp(b: &[u8]) -> Result<(u16, u16, u16), DecodeEvent> {
             u16::from_be_bytes([*d0, *d1]),
             u16::from_be_bytes([*l0, *l1]),
         )),
-        _ => Err(DecodeEvent::UdpPktTooSmall),
+        _ => Err(DecodeEvent::UdpHlenTooSmall),
     }
 }
 
@@ -257,7 +257,7 @@ mod test {
     fn udp_icmp_sctp() {
         let udp = [0xba, 0xc0, 0xba, 0xc0, 0x00, 0x1a, 0xb9, 0xda];
         assert_eq!(decode_udp(&udp), Ok((47808, 47808, 26)));
-        assert_eq!(decode_udp(&udp[..7]), Err(DecodeEvent::UdpPktTooSmall));
+        assert_eq!(decode_udp(&udp[..7]), Err(DecodeEvent::UdpHlenTooSmall));
         assert_eq!(decode_icmp(&[8, 0, 0, 0, 0, 1, 0, 2]), Some((8, 0, 1, 2)));
         assert_eq!(decode_icmp(&[8, 0, 0]), None);
         assert_eq!(

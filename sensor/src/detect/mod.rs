@@ -153,6 +153,11 @@ pub fn load_engine(
         }
     }
     b.provided_buffers(&provided_buffers());
+    b.decode_events(
+        crate::decode::DecodeEvent::ALL
+            .iter()
+            .map(|e| e.rule_name()),
+    );
     for f in rule_files(paths)? {
         b.add_file(&f).map_err(|e| e.to_string())?;
     }
@@ -236,6 +241,32 @@ impl Detector {
             scratch,
             matches: Vec::new(),
         }
+    }
+
+    /// Runs the `decode-event` rules on a packet the decoder raised `events`
+    /// on, outside any flow (the packet may have no IP layer, or be a held
+    /// fragment): `l3` is its addresses and protocol when it got that far,
+    /// `ports` its transport ports when decoded.
+    pub fn inspect_events(
+        &mut self,
+        ts_ns: u64,
+        l3: Option<(std::net::IpAddr, std::net::IpAddr, u8)>,
+        ports: (u16, u16),
+        events: &[u32],
+    ) {
+        self.matches.clear();
+        let unspecified = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        let (src, dst, proto) = l3.unwrap_or((unspecified, unspecified, 0));
+        let mut input = PacketInput::new(src, dst, proto, &[]);
+        input.ts_micros = ts_ns / 1000;
+        (input.sport, input.dport) = ports;
+        input.decode_events = events;
+        self.engine.inspect(
+            &input,
+            &mut FlowVars::default(),
+            &mut self.scratch,
+            &mut self.matches,
+        );
     }
 
     /// Runs the engine on one packet of `flow` going in `dir`, with the
@@ -328,6 +359,7 @@ impl Detector {
             stream: sess.stream.map(|(s, _)| s),
             stream_context: sess.stream.map_or(0, |(_, c)| c),
             buffers,
+            decode_events: &[],
             app_only: sess.app_only,
         };
         self.engine

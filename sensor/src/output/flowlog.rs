@@ -201,6 +201,40 @@ pub fn write_alert(
     out.extend_from_slice(b",\"pkt_src\":\"wire/pcap\",\"community_id\":");
     let cid = eve::community_id(f.src, f.dst, f.sport, f.dport, f.proto);
     eve::push_str(out, &cid);
+    push_alert_object(out, m);
+    if let Some(ap) = app_proto {
+        out.extend_from_slice(b",\"app_proto\":");
+        eve::push_str(out, ap);
+    }
+    if let Some(ip) = xff {
+        out.extend_from_slice(b",\"xff\":");
+        eve::push_ip(out, ip);
+    }
+    out.extend_from_slice(b",\"direction\":");
+    eve::push_str(out, if to_server { "to_server" } else { "to_client" });
+    out.extend_from_slice(b",\"flow\":{\"pkts_toserver\":");
+    eve::push_u64(out, f.pkts[0]);
+    out.extend_from_slice(b",\"pkts_toclient\":");
+    eve::push_u64(out, f.pkts[1]);
+    out.extend_from_slice(b",\"bytes_toserver\":");
+    eve::push_u64(out, f.bytes[0]);
+    out.extend_from_slice(b",\"bytes_toclient\":");
+    eve::push_u64(out, f.bytes[1]);
+    out.extend_from_slice(b",\"start\":\"");
+    eve::push_timestamp(out, f.first_ts);
+    out.extend_from_slice(b"\"}");
+    if let Some((name, v)) = app {
+        out.push(b',');
+        eve::push_str(out, name);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut *out, v);
+    }
+    out.push(b'}');
+}
+
+/// Appends `,"alert":{...}`: the rule's action, ids, message, category,
+/// severity and metadata.
+fn push_alert_object(out: &mut Vec<u8>, m: &vigie_rules::signature::Match) {
     let r = &m.rule;
     out.extend_from_slice(b",\"alert\":{\"action\":");
     let action = match m.action {
@@ -252,33 +286,42 @@ pub fn write_alert(
         out.push(b'}');
     }
     out.push(b'}');
-    if let Some(ap) = app_proto {
-        out.extend_from_slice(b",\"app_proto\":");
-        eve::push_str(out, ap);
-    }
-    if let Some(ip) = xff {
-        out.extend_from_slice(b",\"xff\":");
-        eve::push_ip(out, ip);
-    }
-    out.extend_from_slice(b",\"direction\":");
-    eve::push_str(out, if to_server { "to_server" } else { "to_client" });
-    out.extend_from_slice(b",\"flow\":{\"pkts_toserver\":");
-    eve::push_u64(out, f.pkts[0]);
-    out.extend_from_slice(b",\"pkts_toclient\":");
-    eve::push_u64(out, f.pkts[1]);
-    out.extend_from_slice(b",\"bytes_toserver\":");
-    eve::push_u64(out, f.bytes[0]);
-    out.extend_from_slice(b",\"bytes_toclient\":");
-    eve::push_u64(out, f.bytes[1]);
-    out.extend_from_slice(b",\"start\":\"");
-    eve::push_timestamp(out, f.first_ts);
-    out.extend_from_slice(b"\"}");
-    if let Some((name, v)) = app {
+}
+
+/// Appends an EVE `alert` event (no newline) for a packet outside any flow:
+/// a `decode-event` rule on a packet the decoder flagged, which may have no
+/// IP layer (then no addresses are written) or be a fragment still held.
+pub fn write_packet_alert(
+    out: &mut Vec<u8>,
+    a: &crate::pipeline::dispatch::AnomalyRecord,
+    m: &vigie_rules::signature::Match,
+) {
+    let (ts_ns, pkt_no) = (a.ts_ns, a.pkt_no);
+    out.extend_from_slice(b"{\"timestamp\":\"");
+    eve::push_timestamp(out, ts_ns);
+    out.extend_from_slice(b"\",\"pcap_cnt\":");
+    eve::push_u64(out, pkt_no);
+    out.extend_from_slice(b",\"event_type\":\"alert\"");
+    if let Some((src, dst, proto)) = a.l3 {
+        // Ports of TCP, UDP and SCTP as decoded, 0 when the header was not.
+        let ported = matches!(proto, 6 | 17 | 132);
+        out.extend_from_slice(b",\"src_ip\":");
+        eve::push_ip(out, &src);
+        if ported {
+            out.extend_from_slice(b",\"src_port\":");
+            eve::push_u64(out, u64::from(a.ports.0));
+        }
+        out.extend_from_slice(b",\"dest_ip\":");
+        eve::push_ip(out, &dst);
+        if ported {
+            out.extend_from_slice(b",\"dest_port\":");
+            eve::push_u64(out, u64::from(a.ports.1));
+        }
         out.push(b',');
-        eve::push_str(out, name);
-        out.push(b':');
-        let _ = serde_json::to_writer(&mut *out, v);
+        eve::push_proto(out, proto);
     }
+    out.extend_from_slice(b",\"pkt_src\":\"wire/pcap\"");
+    push_alert_object(out, m);
     out.push(b'}');
 }
 

@@ -73,6 +73,8 @@ pub struct AnomalyRecord {
     pub event: DecodeEvent,
     /// Addresses and protocol, when the packet got that far.
     pub l3: Option<(IpAddr, IpAddr, u8)>,
+    /// Ports, when the transport header was decoded ((0, 0) otherwise).
+    pub ports: (u16, u16),
     /// Index among the packet's anomalies.
     pub index: u8,
 }
@@ -200,12 +202,14 @@ impl Dispatcher {
                 .decode(rec.dlt, rec.ts_ns, frame, &mut self.scratch);
             if self.anomalies {
                 let l3 = self.scratch.l3.map(|l| (l.src, l.dst, l.proto));
+                let ports = self.scratch.ports();
                 for (i, e) in self.decoder.last_anomalies().iter().enumerate() {
                     outs[0].anomalies.push(AnomalyRecord {
                         pkt_no: this_no,
                         ts_ns: rec.ts_ns,
                         event: *e,
                         l3,
+                        ports,
                         index: i as u8,
                     });
                 }

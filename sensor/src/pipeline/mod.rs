@@ -324,7 +324,8 @@ pub fn run_with_engine_slot(
         })?;
 
     let dcfg = cfg.decoder;
-    let want_anomalies = cfg.eve_types.anomaly;
+    // Decoder events feed `decode-event` rules as well as `anomaly` records.
+    let want_anomalies = cfg.eve_types.anomaly || slot.load().is_some();
     let dispatch_progress = progress.clone();
     let dispatcher = thread::Builder::new()
         .name("vigie-dispatch".into())

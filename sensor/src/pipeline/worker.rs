@@ -233,6 +233,9 @@ impl Worker {
         if batch.clock_ts > self.counters.last_ts {
             self.counters.last_ts = batch.clock_ts;
         }
+        if let Some(det) = self.detector.as_mut() {
+            decode_event_alerts(&batch.anomalies, det, &mut self.counters, types, &mut emit);
+        }
         if types.anomaly {
             for a in &batch.anomalies {
                 emit.push(a.pkt_no, 1, a.index as u64, |out| {
@@ -603,6 +606,41 @@ fn inspect(
         inspect_app(p, bytes, flow, dir, det, &mut sess, counters, types, emit);
     }
     flow.session = Some(sess);
+}
+
+/// `decode-event` rules over the decoder events of a batch (in packet order),
+/// one inspection per packet with all its events.
+fn decode_event_alerts(
+    anomalies: &[super::dispatch::AnomalyRecord],
+    det: &mut Detector,
+    counters: &mut WorkerCounters,
+    types: EveTypes,
+    emit: &mut Emit<'_>,
+) {
+    let mut ids = Vec::new();
+    let mut rest = anomalies;
+    while let Some(a) = rest.first() {
+        let n = rest.iter().take_while(|b| b.pkt_no == a.pkt_no).count();
+        ids.clear();
+        ids.extend(
+            rest[..n]
+                .iter()
+                .map(|b| vigie_rules::signature::event_id(b.event.rule_name())),
+        );
+        rest = &rest[n..];
+        det.inspect_events(a.ts_ns, a.l3, a.ports, &ids);
+        for m in det.matches.iter().filter(|m| !m.noalert) {
+            counters.alerts += 1;
+            if types.alert {
+                emit.push(a.pkt_no, KIND_ALERT, 0, |out| {
+                    flowlog::write_packet_alert(out, a, m)
+                });
+                if let Some(g) = &m.gate {
+                    emit.gate_last(g.clone());
+                }
+            }
+        }
+    }
 }
 
 /// The app object of the message this packet carried, for protocols whose
