@@ -545,7 +545,7 @@ fn group_mask(r: &Rule) -> u8 {
         Transport::Tcp => t,
         Transport::Udp => u,
         Transport::Icmp => 1 << G_ICMP,
-        Transport::Sctp => 1 << G_OTHER,
+        Transport::Sctp | Transport::Arp => 1 << G_OTHER,
     };
     let app = match r.app {
         None => 0b1111,
@@ -907,7 +907,10 @@ impl Engine {
         flow: &FlowVars,
         scratch: &mut DetectScratch,
     ) -> bool {
+        // ARP frames match `arp` rules only, and `arp` rules nothing else.
         let t_ok = match r.transport {
+            _ if p.arp => r.transport == Transport::Arp,
+            Transport::Arp => false,
             Transport::Any => true,
             Transport::Tcp => p.proto == 6,
             Transport::Udp => p.proto == 17,

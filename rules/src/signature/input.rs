@@ -162,6 +162,9 @@ pub struct PacketInput<'a> {
     pub stream_context: usize,
     /// App-layer buffers present for this packet; a buffer may appear several times.
     pub buffers: &'a [(BufferId, &'a [u8])],
+    /// The packet is an ARP frame: `src`/`dst` are the sender's and the
+    /// target's IPv4 addresses, and only `arp` rules apply.
+    pub arp: bool,
     /// Decoder events raised on this packet ([`super::rule::event_id`] of
     /// their names), for `decode-event` rules.
     pub decode_events: &'a [u32],
@@ -193,6 +196,7 @@ impl<'a> PacketInput<'a> {
             stream: None,
             stream_context: 0,
             decode_events: &[],
+            arp: false,
             buffers: &[],
             app_only: false,
         }

@@ -1431,3 +1431,26 @@ alert tcp any any -> any any (content:"older"; sid:7;)"#,
         .run(&e, &mut FlowVars::default(), &mut DetectScratch::new())
         .is_empty());
 }
+
+#[test]
+fn arp_rules_match_arp_frames_only() {
+    let e = engine(
+        "alert arp any any -> 10.0.0.2 any (sid:1;)\nalert ip any any -> any any (sid:2;)",
+        true,
+    );
+    let run = |arp: bool, dst: &str| {
+        let mut p = PacketInput::new(ip("10.0.0.1"), ip(dst), 0, &[]);
+        p.arp = arp;
+        let mut out = Vec::new();
+        e.inspect(
+            &p,
+            &mut FlowVars::default(),
+            &mut DetectScratch::new(),
+            &mut out,
+        );
+        out.iter().map(|m| m.rule.sid).collect::<Vec<_>>()
+    };
+    assert_eq!(run(true, "10.0.0.2"), [1]);
+    assert_eq!(run(true, "10.0.0.3"), Vec::<u32>::new());
+    assert_eq!(run(false, "10.0.0.2"), [2]);
+}

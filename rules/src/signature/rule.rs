@@ -453,6 +453,9 @@ pub(crate) enum Transport {
     Udp,
     Icmp,
     Sctp,
+    /// ARP frames (no IP layer): addresses are the sender's and the
+    /// target's protocol addresses.
+    Arp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1024,6 +1027,7 @@ fn parse_proto(p: &str) -> Result<ProtoSpec, String> {
         "udp" => (Transport::Udp, None, StreamSel::Both),
         "icmp" | "icmpv4" | "icmpv6" => (Transport::Icmp, None, StreamSel::Both),
         "sctp" => (Transport::Sctp, None, StreamSel::Both),
+        "arp" => (Transport::Arp, None, StreamSel::Both),
         "http" => (
             Transport::Any,
             Some((AppProto::Http1, true)),

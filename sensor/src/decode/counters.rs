@@ -294,6 +294,11 @@ named_enum! {
         ErspanUnsupportedVersion => "decoder.event.erspan.unsupported_version",
         /// Encapsulation deeper than `max_tunnel_depth` (or the layer bound).
         TooManyLayers => "decoder.event.too_many_layers",
+        /// ARP message cut before its addresses.
+        ArpPktTooSmall => "decoder.event.arp.pkt_too_small",
+        /// ARP for other than Ethernet hardware and IPv4 addresses (6- and
+        /// 4-byte addresses): not decoded further.
+        ArpUnsupported => "decoder.event.arp.unsupported",
     }
 }
 

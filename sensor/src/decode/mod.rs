@@ -316,6 +316,47 @@ pub struct Packet {
     pub payload_len: u32,
     /// This packet is (or was reassembled from) a fragment.
     pub frag: bool,
+    /// The ARP message, for an ARP frame (which has no IP layer).
+    pub arp: Option<Arp>,
+}
+
+/// An ARP message over Ethernet for IPv4 (RFC 826).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arp {
+    /// Hardware type (1: Ethernet).
+    pub htype: u16,
+    /// Protocol type (0x0800: IPv4).
+    pub ptype: u16,
+    /// Opcode (1 request, 2 reply).
+    pub op: u16,
+    /// Sender hardware address.
+    pub sha: [u8; 6],
+    /// Sender protocol address.
+    pub spa: Ipv4Addr,
+    /// Target hardware address.
+    pub tha: [u8; 6],
+    /// Target protocol address.
+    pub tpa: Ipv4Addr,
+}
+
+/// Reads an ARP message; only 6-byte hardware and 4-byte protocol addresses.
+pub fn parse_arp(d: &[u8]) -> Result<Arp, DecodeEvent> {
+    let b = d.get(..28).ok_or(DecodeEvent::ArpPktTooSmall)?;
+    if b[4] != 6 || b[5] != 4 {
+        return Err(DecodeEvent::ArpUnsupported);
+    }
+    let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+    let mac = |i: usize| [b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5]];
+    let ip = |i: usize| Ipv4Addr::new(b[i], b[i + 1], b[i + 2], b[i + 3]);
+    Ok(Arp {
+        htype: u16_at(0),
+        ptype: u16_at(2),
+        op: u16_at(6),
+        sha: mac(8),
+        spa: ip(14),
+        tha: mac(18),
+        tpa: ip(24),
+    })
 }
 
 impl Packet {
@@ -431,6 +472,7 @@ impl Decoder {
         out.tunnel_count = 0;
         out.l3 = None;
         out.l4 = L4::None;
+        out.arp = None;
         out.ip_off = 0;
         out.l4_off = 0;
         out.payload_off = 0;
@@ -824,6 +866,10 @@ impl Decoder {
                     0x880b => layer = Layer::Ppp,
                     0x0806 => {
                         self.counters.bump(Stat::Arp);
+                        match parse_arp(data) {
+                            Ok(a) => out.arp = Some(a),
+                            Err(e) => self.ev(e),
+                        }
                         return Self::no_l3(out, entry_tunnels);
                     }
                     other => {

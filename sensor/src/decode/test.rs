@@ -629,3 +629,23 @@ fn corpus_sweep_no_panic() {
         "only {with_l3} of {pkts} packets had L3"
     );
 }
+
+#[test]
+fn arp_in_vxlan_is_read_and_cut_arp_is_an_event() {
+    let f = hex(VXLAN_ARP);
+    let (r, p, _) = decode_one(dlt::ETHERNET, &f);
+    assert_eq!(r, Decoded::Ok, "the outer VXLAN packet stays the L3 layer");
+    let a = p.arp.expect("ARP read");
+    assert_eq!((a.htype, a.ptype, a.op), (1, 0x0800, 1));
+    assert_eq!(a.sha, [0xba, 0x09, 0x2b, 0x6e, 0xf8, 0xbe]);
+    assert_eq!(a.spa, Ipv4Addr::new(10, 0, 0, 1));
+    assert_eq!(a.tpa, Ipv4Addr::new(10, 0, 0, 2));
+    // the bare ARP frame (no tunnel) has no L3
+    let inner = &f[50..];
+    let (r, p, _) = decode_one(dlt::ETHERNET, inner);
+    assert_eq!(r, Decoded::NoL3);
+    assert_eq!(p.arp, Some(a));
+    let (_, p, d) = decode_one(dlt::ETHERNET, &inner[..30]);
+    assert_eq!(p.arp, None);
+    assert_eq!(d.counters.event(DecodeEvent::ArpPktTooSmall), 1);
+}

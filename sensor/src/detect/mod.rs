@@ -269,6 +269,20 @@ impl Detector {
         );
     }
 
+    /// Runs the `arp` rules on an ARP frame.
+    pub fn inspect_arp(&mut self, ts_ns: u64, arp: &crate::decode::Arp) {
+        self.matches.clear();
+        let mut input = PacketInput::new(arp.spa.into(), arp.tpa.into(), 0, &[]);
+        input.ts_micros = ts_ns / 1000;
+        input.arp = true;
+        self.engine.inspect(
+            &input,
+            &mut FlowVars::default(),
+            &mut self.scratch,
+            &mut self.matches,
+        );
+    }
+
     /// Runs the engine on one packet of `flow` going in `dir`, with the
     /// app-layer `buffers` that became available with it; `sess` is what the
     /// flow's session knows (app protocol, handshake, new stream bytes). Matches are left in
@@ -360,6 +374,7 @@ impl Detector {
             stream_context: sess.stream.map_or(0, |(_, c)| c),
             buffers,
             decode_events: &[],
+            arp: false,
             app_only: sess.app_only,
         };
         self.engine

@@ -325,6 +325,44 @@ pub fn write_packet_alert(
     out.push(b'}');
 }
 
+/// Appends an EVE `alert` event (no newline) for an ARP frame: the sender's
+/// and target's protocol addresses as `src_ip`/`dest_ip`, proto `ARP`, and
+/// the message as an `arp` object.
+pub fn write_arp_alert(
+    out: &mut Vec<u8>,
+    a: &crate::pipeline::dispatch::ArpRecord,
+    m: &vigie_rules::signature::Match,
+) {
+    let arp = &a.arp;
+    out.extend_from_slice(b"{\"timestamp\":\"");
+    eve::push_timestamp(out, a.ts_ns);
+    out.extend_from_slice(b"\",\"pcap_cnt\":");
+    eve::push_u64(out, a.pkt_no);
+    out.extend_from_slice(b",\"event_type\":\"alert\",\"src_ip\":");
+    eve::push_ip(out, &arp.spa.into());
+    out.extend_from_slice(b",\"dest_ip\":");
+    eve::push_ip(out, &arp.tpa.into());
+    out.extend_from_slice(b",\"proto\":\"ARP\",\"pkt_src\":\"wire/pcap\"");
+    push_alert_object(out, m);
+    let opcode = match arp.op {
+        1 => "request".to_string(),
+        2 => "reply".to_string(),
+        n => n.to_string(),
+    };
+    let v = serde_json::json!({
+        "hw_type": if arp.htype == 1 { "ethernet".to_string() } else { arp.htype.to_string() },
+        "proto_type": if arp.ptype == 0x0800 { "ipv4".to_string() } else { format!("{:#06x}", arp.ptype) },
+        "opcode": opcode,
+        "src_mac": crate::app::hex_colon(&arp.sha, false),
+        "src_ip": arp.spa.to_string(),
+        "dest_mac": crate::app::hex_colon(&arp.tha, false),
+        "dest_ip": arp.tpa.to_string(),
+    });
+    out.extend_from_slice(b",\"arp\":");
+    let _ = serde_json::to_writer(&mut *out, &v);
+    out.push(b'}');
+}
+
 /// Appends an app-layer EVE event (`http`, `dns`, `tls`) for a transaction.
 pub fn write_app_event(out: &mut Vec<u8>, f: &Flow, ts_ns: u64, name: &str, v: &serde_json::Value) {
     push_flow_header(out, f, ts_ns, None, name);

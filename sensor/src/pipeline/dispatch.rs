@@ -60,6 +60,20 @@ pub struct WorkBatch {
     /// Decoder anomalies of the reader batch (only in the first worker's batch,
     /// and only when anomaly events are wanted).
     pub anomalies: Vec<AnomalyRecord>,
+    /// ARP messages of the reader batch, for `arp` rules (only in the first
+    /// worker's batch, and only when detection runs).
+    pub arps: Vec<ArpRecord>,
+}
+
+/// One ARP frame: ARP has no IP layer and no flow.
+#[derive(Clone, Copy, Debug)]
+pub struct ArpRecord {
+    /// Packet number.
+    pub pkt_no: u64,
+    /// Packet time (ns).
+    pub ts_ns: u64,
+    /// The message.
+    pub arp: crate::decode::Arp,
 }
 
 /// A decoder anomaly to be written as an EVE `anomaly` event.
@@ -101,6 +115,7 @@ pub struct Dispatcher {
     scratch: Packet,
     max_ts: u64,
     anomalies: bool,
+    arps: bool,
 }
 
 /// ICMP "ports" for the flow key, as Zeek and Community ID pair them: the type,
@@ -169,7 +184,14 @@ impl Dispatcher {
             scratch: Packet::default(),
             max_ts: 0,
             anomalies: false,
+            arps: false,
         }
+    }
+
+    /// Also collect ARP messages, for `arp` rules.
+    pub fn with_arp_records(mut self, on: bool) -> Self {
+        self.arps = on;
+        self
     }
 
     /// Also collect decoder anomalies for EVE `anomaly` events.
@@ -187,6 +209,7 @@ impl Dispatcher {
             o.filled_at = batch.filled_at;
             o.raw = Some(batch.clone());
             o.anomalies.clear();
+            o.arps.clear();
         }
         let mut pkt_no = batch.first_pkt_no;
         let mut last_expire = self.max_ts;
@@ -217,7 +240,17 @@ impl Dispatcher {
             let reassembled = match status {
                 Decoded::Ok => false,
                 Decoded::Reassembled => true,
-                Decoded::FragmentHeld | Decoded::NoL3 => continue,
+                Decoded::NoL3 => {
+                    if let Some(arp) = self.scratch.arp.filter(|_| self.arps) {
+                        outs[0].arps.push(ArpRecord {
+                            pkt_no: this_no,
+                            ts_ns: rec.ts_ns,
+                            arp,
+                        });
+                    }
+                    continue;
+                }
+                Decoded::FragmentHeld => continue,
             };
             let dec = self.scratch;
             let Some(l3) = dec.l3 else { continue };

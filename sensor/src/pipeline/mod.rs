@@ -325,13 +325,15 @@ pub fn run_with_engine_slot(
 
     let dcfg = cfg.decoder;
     // Decoder events feed `decode-event` rules as well as `anomaly` records.
-    let want_anomalies = cfg.eve_types.anomaly || slot.load().is_some();
+    let detecting = slot.load().is_some();
+    let want_anomalies = cfg.eve_types.anomaly || detecting;
     let dispatch_progress = progress.clone();
     let dispatcher = thread::Builder::new()
         .name("vigie-dispatch".into())
         .spawn(move || {
-            let mut d =
-                dispatch::Dispatcher::new(dcfg, threads).with_anomaly_events(want_anomalies);
+            let mut d = dispatch::Dispatcher::new(dcfg, threads)
+                .with_anomaly_events(want_anomalies)
+                .with_arp_records(detecting);
             let mut seq = 0u64;
             while let Ok(batch) = raw_rx.recv() {
                 let batch = Arc::new(batch);

@@ -235,6 +235,20 @@ impl Worker {
         }
         if let Some(det) = self.detector.as_mut() {
             decode_event_alerts(&batch.anomalies, det, &mut self.counters, types, &mut emit);
+            for a in &batch.arps {
+                det.inspect_arp(a.ts_ns, &a.arp);
+                for m in det.matches.iter().filter(|m| !m.noalert) {
+                    self.counters.alerts += 1;
+                    if types.alert {
+                        emit.push(a.pkt_no, KIND_ALERT, 0, |out| {
+                            flowlog::write_arp_alert(out, a, m)
+                        });
+                        if let Some(g) = &m.gate {
+                            emit.gate_last(g.clone());
+                        }
+                    }
+                }
+            }
         }
         if types.anomaly {
             for a in &batch.anomalies {
