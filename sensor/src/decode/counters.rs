@@ -41,6 +41,9 @@ named_enum! {
         Ethernet => "decoder.ethernet",
         /// ARP frames (no L3 for us).
         Arp => "decoder.arp",
+        /// *vigie*: ARP frames cut before their addresses, or for other than
+        /// Ethernet hardware and IPv4 addresses: not read for `arp` rules.
+        ArpUnreadable => "decoder.arp_unreadable",
         /// Frames with an ethertype we do not decode.
         UnknownEthertype => "decoder.unknown_ethertype",
         /// Cisco HDLC frames.
@@ -294,11 +297,6 @@ named_enum! {
         ErspanUnsupportedVersion => "decoder.event.erspan.unsupported_version",
         /// Encapsulation deeper than `max_tunnel_depth` (or the layer bound).
         TooManyLayers => "decoder.event.too_many_layers",
-        /// ARP message cut before its addresses.
-        ArpPktTooSmall => "decoder.event.arp.pkt_too_small",
-        /// ARP for other than Ethernet hardware and IPv4 addresses (6- and
-        /// 4-byte addresses): not decoded further.
-        ArpUnsupported => "decoder.event.arp.unsupported",
     }
 }
 

@@ -339,16 +339,17 @@ pub struct Arp {
     pub tpa: Ipv4Addr,
 }
 
-/// Reads an ARP message; only 6-byte hardware and 4-byte protocol addresses.
-pub fn parse_arp(d: &[u8]) -> Result<Arp, DecodeEvent> {
-    let b = d.get(..28).ok_or(DecodeEvent::ArpPktTooSmall)?;
+/// Reads an ARP message; only 6-byte hardware and 4-byte protocol
+/// addresses (Ethernet and IPv4), None for a cut or other one.
+pub fn parse_arp(d: &[u8]) -> Option<Arp> {
+    let b = d.get(..28)?;
     if b[4] != 6 || b[5] != 4 {
-        return Err(DecodeEvent::ArpUnsupported);
+        return None;
     }
     let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
     let mac = |i: usize| [b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5]];
     let ip = |i: usize| Ipv4Addr::new(b[i], b[i + 1], b[i + 2], b[i + 3]);
-    Ok(Arp {
+    Some(Arp {
         htype: u16_at(0),
         ptype: u16_at(2),
         op: u16_at(6),
@@ -866,9 +867,9 @@ impl Decoder {
                     0x880b => layer = Layer::Ppp,
                     0x0806 => {
                         self.counters.bump(Stat::Arp);
-                        match parse_arp(data) {
-                            Ok(a) => out.arp = Some(a),
-                            Err(e) => self.ev(e),
+                        out.arp = parse_arp(data);
+                        if out.arp.is_none() {
+                            self.counters.bump(Stat::ArpUnreadable);
                         }
                         return Self::no_l3(out, entry_tunnels);
                     }

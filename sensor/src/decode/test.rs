@@ -631,7 +631,7 @@ fn corpus_sweep_no_panic() {
 }
 
 #[test]
-fn arp_in_vxlan_is_read_and_cut_arp_is_an_event() {
+fn arp_in_vxlan_is_read_and_cut_arp_is_counted() {
     let f = hex(VXLAN_ARP);
     let (r, p, _) = decode_one(dlt::ETHERNET, &f);
     assert_eq!(r, Decoded::Ok, "the outer VXLAN packet stays the L3 layer");
@@ -647,5 +647,5 @@ fn arp_in_vxlan_is_read_and_cut_arp_is_an_event() {
     assert_eq!(p.arp, Some(a));
     let (_, p, d) = decode_one(dlt::ETHERNET, &inner[..30]);
     assert_eq!(p.arp, None);
-    assert_eq!(d.counters.event(DecodeEvent::ArpPktTooSmall), 1);
+    assert_eq!(d.counters.stat(Stat::ArpUnreadable), 1);
 }
