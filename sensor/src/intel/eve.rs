@@ -119,16 +119,7 @@ pub fn write_intel_alert(out: &mut Vec<u8>, f: &Flow, c: &AlertContext, a: &Inte
             "to_client"
         },
     );
-    out.extend_from_slice(b",\"flow\":{\"pkts_toserver\":");
-    eve::push_u64(out, f.pkts[0]);
-    out.extend_from_slice(b",\"pkts_toclient\":");
-    eve::push_u64(out, f.pkts[1]);
-    out.extend_from_slice(b",\"bytes_toserver\":");
-    eve::push_u64(out, f.bytes[0]);
-    out.extend_from_slice(b",\"bytes_toclient\":");
-    eve::push_u64(out, f.bytes[1]);
-    out.extend_from_slice(b",\"start\":\"");
-    eve::push_timestamp(out, f.first_ts);
+    crate::output::flowlog::push_flow_counts(out, f);
     out.extend_from_slice(b"\"}");
     if let Some((name, v)) = &a.app {
         out.push(b',');

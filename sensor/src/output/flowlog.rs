@@ -61,14 +61,9 @@ fn tcp_flags_hex(out: &mut Vec<u8>, name: &str, v: u8) {
     out.push(b'"');
 }
 
-/// Appends an EVE `flow` record (no newline) for a flow that ended at `now` (ns).
-pub fn write_flow_record(out: &mut Vec<u8>, f: &Flow, reason: EndReason, now: u64) {
-    let ts = if reason == EndReason::Shutdown {
-        f.last_ts
-    } else {
-        now.max(f.last_ts)
-    };
-    push_flow_header(out, f, ts, None, "flow");
+/// Appends `,"flow":{` with the flow's packet and byte counts per direction
+/// and `"start":"<time>` (the string and the object left open).
+pub fn push_flow_counts(out: &mut Vec<u8>, f: &Flow) {
     out.extend_from_slice(b",\"flow\":{\"pkts_toserver\":");
     eve::push_u64(out, f.pkts[0]);
     out.extend_from_slice(b",\"pkts_toclient\":");
@@ -79,6 +74,17 @@ pub fn write_flow_record(out: &mut Vec<u8>, f: &Flow, reason: EndReason, now: u6
     eve::push_u64(out, f.bytes[1]);
     out.extend_from_slice(b",\"start\":\"");
     eve::push_timestamp(out, f.first_ts);
+}
+
+/// Appends an EVE `flow` record (no newline) for a flow that ended at `now` (ns).
+pub fn write_flow_record(out: &mut Vec<u8>, f: &Flow, reason: EndReason, now: u64) {
+    let ts = if reason == EndReason::Shutdown {
+        f.last_ts
+    } else {
+        now.max(f.last_ts)
+    };
+    push_flow_header(out, f, ts, None, "flow");
+    push_flow_counts(out, f);
     out.extend_from_slice(b"\",\"end\":\"");
     eve::push_timestamp(out, f.last_ts);
     out.extend_from_slice(b"\",\"age\":");
@@ -212,16 +218,7 @@ pub fn write_alert(
     }
     out.extend_from_slice(b",\"direction\":");
     eve::push_str(out, if to_server { "to_server" } else { "to_client" });
-    out.extend_from_slice(b",\"flow\":{\"pkts_toserver\":");
-    eve::push_u64(out, f.pkts[0]);
-    out.extend_from_slice(b",\"pkts_toclient\":");
-    eve::push_u64(out, f.pkts[1]);
-    out.extend_from_slice(b",\"bytes_toserver\":");
-    eve::push_u64(out, f.bytes[0]);
-    out.extend_from_slice(b",\"bytes_toclient\":");
-    eve::push_u64(out, f.bytes[1]);
-    out.extend_from_slice(b",\"start\":\"");
-    eve::push_timestamp(out, f.first_ts);
+    push_flow_counts(out, f);
     out.extend_from_slice(b"\"}");
     if let Some((name, v)) = app {
         out.push(b',');
