@@ -802,6 +802,11 @@ impl Engine {
             scratch.tracks.clear();
             scratch.xbits.clear();
         }
+        // Whether the stream bytes this packet delivered are its own payload
+        // (the common in-order case): compared once, not per rule.
+        scratch.new_is_payload = input
+            .stream
+            .is_some_and(|s| s.get(input.stream_context..).unwrap_or_default() == input.payload);
         // Untracked packets can only match rules without a direction, which sit in both halves.
         let to_client = input.flow.tracked && !input.flow.to_server;
         let Some(group) = self.groups.get(group_of(input.proto, to_client)) else {
@@ -835,8 +840,7 @@ impl Engine {
                     Some(s) => {
                         // The stream (context and new bytes) covers the
                         // payload when the payload is what it delivered.
-                        let new = s.get(input.stream_context..).unwrap_or_default();
-                        if new != input.payload {
+                        if !scratch.new_is_payload {
                             self.scan(pf, input.payload, scratch);
                         }
                         self.scan(pf, s, scratch);
@@ -1048,7 +1052,7 @@ impl Engine {
                             let cut = p.stream_context.min(s.len());
                             let (old, new) = s.split_at(cut);
                             // In-order data equal to the payload was just tried.
-                            if stream_sel == StreamSel::OnlyStream || new != p.payload {
+                            if stream_sel == StreamSel::OnlyStream || !scratch.new_is_payload {
                                 ok = run(l, new, &mut ctx, tbuf, &mut scratch.tmp2);
                             }
                             // With the context: a match wholly inside it was

@@ -471,6 +471,8 @@ pub struct DetectScratch {
     pub(crate) xbits: HashMap<(u32, IpAddr, Option<IpAddr>), u64>,
     /// Address-tracked filters go into [`Match::gate`] instead of `tracks`.
     pub(crate) defer: bool,
+    /// The packet's new stream bytes equal its payload (set per inspection).
+    pub(crate) new_is_payload: bool,
 }
 
 impl DetectScratch {
