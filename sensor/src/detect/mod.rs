@@ -254,29 +254,28 @@ impl Detector {
         ports: (u16, u16),
         events: &[u32],
     ) {
-        self.matches.clear();
         let unspecified = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
         let (src, dst, proto) = l3.unwrap_or((unspecified, unspecified, 0));
         let mut input = PacketInput::new(src, dst, proto, &[]);
         input.ts_micros = ts_ns / 1000;
         (input.sport, input.dport) = ports;
         input.decode_events = events;
-        self.engine.inspect(
-            &input,
-            &mut FlowVars::default(),
-            &mut self.scratch,
-            &mut self.matches,
-        );
+        self.inspect_flowless(&input);
     }
 
     /// Runs the `arp` rules on an ARP frame.
     pub fn inspect_arp(&mut self, ts_ns: u64, arp: &crate::decode::Arp) {
-        self.matches.clear();
         let mut input = PacketInput::new(arp.spa.into(), arp.tpa.into(), 0, &[]);
         input.ts_micros = ts_ns / 1000;
         input.arp = true;
+        self.inspect_flowless(&input);
+    }
+
+    /// Runs the engine on a packet that belongs to no flow (no rule state).
+    fn inspect_flowless(&mut self, input: &PacketInput<'_>) {
+        self.matches.clear();
         self.engine.inspect(
-            &input,
+            input,
             &mut FlowVars::default(),
             &mut self.scratch,
             &mut self.matches,

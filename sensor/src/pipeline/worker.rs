@@ -141,9 +141,18 @@ impl Emit<'_> {
         );
     }
 
-    /// The event just pushed is written only if `gate` passes at the output.
-    fn gate_last(&mut self, gate: Box<vigie_rules::signature::Gate>) {
-        self.buf.gate_last(gate);
+    /// Pushes the alert of `m`; one carrying an address-tracked threshold
+    /// is written only if that passes at the output.
+    fn push_alert(
+        &mut self,
+        pkt_no: u64,
+        m: &vigie_rules::signature::Match,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) {
+        self.push(pkt_no, KIND_ALERT, 0, write);
+        if let Some(g) = &m.gate {
+            self.buf.gate_last(g.clone());
+        }
     }
 }
 
@@ -237,17 +246,14 @@ impl Worker {
             decode_event_alerts(&batch.anomalies, det, &mut self.counters, types, &mut emit);
             for a in &batch.arps {
                 det.inspect_arp(a.ts_ns, &a.arp);
-                for m in det.matches.iter().filter(|m| !m.noalert) {
-                    self.counters.alerts += 1;
-                    if types.alert {
-                        emit.push(a.pkt_no, KIND_ALERT, 0, |out| {
-                            flowlog::write_arp_alert(out, a, m)
-                        });
-                        if let Some(g) = &m.gate {
-                            emit.gate_last(g.clone());
-                        }
-                    }
-                }
+                flowless_alerts(
+                    det,
+                    a.pkt_no,
+                    &mut self.counters,
+                    types,
+                    &mut emit,
+                    |out, m| flowlog::write_arp_alert(out, a, m),
+                );
             }
         }
         if types.anomaly {
@@ -643,16 +649,26 @@ fn decode_event_alerts(
         );
         rest = &rest[n..];
         det.inspect_events(a.ts_ns, a.l3, a.ports, &ids);
-        for m in det.matches.iter().filter(|m| !m.noalert) {
-            counters.alerts += 1;
-            if types.alert {
-                emit.push(a.pkt_no, KIND_ALERT, 0, |out| {
-                    flowlog::write_packet_alert(out, a, m)
-                });
-                if let Some(g) = &m.gate {
-                    emit.gate_last(g.clone());
-                }
-            }
+        flowless_alerts(det, a.pkt_no, counters, types, emit, |out, m| {
+            flowlog::write_packet_alert(out, a, m)
+        });
+    }
+}
+
+/// Counts and writes the alerts of the detector's last inspection of a
+/// packet outside any flow (decoder events, ARP).
+fn flowless_alerts(
+    det: &Detector,
+    pkt_no: u64,
+    counters: &mut WorkerCounters,
+    types: EveTypes,
+    emit: &mut Emit<'_>,
+    write: impl Fn(&mut Vec<u8>, &vigie_rules::signature::Match),
+) {
+    for m in det.matches.iter().filter(|m| !m.noalert) {
+        counters.alerts += 1;
+        if types.alert {
+            emit.push_alert(pkt_no, m, |out| write(out, m));
         }
     }
 }
@@ -901,7 +917,7 @@ fn write_alerts(
                 (XffMode::Overwrite, Direction::ToClient) => dst = ip,
             }
         }
-        emit.push(p.pkt_no, KIND_ALERT, 0, |out| {
+        emit.push_alert(p.pkt_no, m, |out| {
             flowlog::write_alert(
                 out,
                 f,
@@ -919,9 +935,6 @@ fn write_alerts(
                 extra.as_ref(),
             )
         });
-        if let Some(g) = &m.gate {
-            emit.gate_last(g.clone());
-        }
     }
 }
 
