@@ -479,28 +479,29 @@ impl Layer {
 
     /// The IPv4 prefixes holding `addr`, most specific first.
     pub(super) fn v4_chain(&self, addr: u32) -> PrefixChain<'_> {
-        let (g, range) = self.v4.slot(addr);
-        PrefixChain {
-            set: self,
-            v6: false,
-            p: if g == NONE {
-                NONE
-            } else {
-                self.v4.range_prefix(range)
-            },
-        }
+        self.chain_at(&self.v4, self.v4.slot(addr), false)
     }
 
     /// The IPv6 prefixes holding `addr`, most specific first.
     pub(super) fn v6_chain(&self, addr: u128) -> PrefixChain<'_> {
-        let (g, range) = self.v6.slot(addr);
+        self.chain_at(&self.v6, self.v6.slot(addr), true)
+    }
+
+    /// The prefixes of `table` (this layer's v4 or v6 one) holding an
+    /// address that falls in `slot`, most specific first.
+    fn chain_at<A>(
+        &self,
+        table: &RangeTable<A>,
+        (g, range): (u32, u32),
+        v6: bool,
+    ) -> PrefixChain<'_> {
         PrefixChain {
             set: self,
-            v6: true,
+            v6,
             p: if g == NONE {
                 NONE
             } else {
-                self.v6.range_prefix(range)
+                table.range_prefix(range)
             },
         }
     }

@@ -2,7 +2,7 @@
 //! reload), its builder, and the lookups.
 
 use super::index::{hash_bytes, SuffixHasher};
-use super::ip::{V4Filter, NONE};
+use super::ip::{RangeTable, V4Filter, NONE};
 use super::layer::{
     keyed_kind, secs, Bits, Layer, PrefixChain, Record, StrTable, KEY_HDR, NO_CONFIDENCE,
     REF_GROUP, SUBDOMAINS,
@@ -962,6 +962,44 @@ impl<'a> Two<'a> {
         }
     }
 
+    /// Longest-prefix match of an address that falls in `base_slot` of the
+    /// base's range table and `delta_slot` of the delta's: one layer's
+    /// answer when only that layer holds the address, else [`Two::lpm`]
+    /// over the prefix `chains` (delta, base).
+    #[inline]
+    fn lpm_slots<A>(
+        self,
+        tables: (&'a RangeTable<A>, &'a RangeTable<A>),
+        (bg, brange): (u32, u32),
+        (dg, drange): (u32, u32),
+        chains: impl FnOnce() -> (PrefixChain<'a>, PrefixChain<'a>),
+        now: u64,
+    ) -> Hits<'a> {
+        let (b, d) = tables;
+        if dg == NONE {
+            return lpm_one(
+                bg,
+                || b.range_prefix(brange),
+                |p| b.prefix(p),
+                |g| self.base_hits(g, now, false),
+                self.no_hits(),
+            );
+        }
+        if bg == NONE {
+            // Only the delta holds the address.
+            let delta = &self.o.delta;
+            return lpm_one(
+                dg,
+                || d.range_prefix(drange),
+                |p| d.prefix(p),
+                |g| Hits::one(delta.group_hits(g, now, false, None)),
+                self.no_hits(),
+            );
+        }
+        let (dc, bc) = chains();
+        self.lpm(dc, bc, now)
+    }
+
     /// Longest-prefix match over both layers: the most specific prefix of
     /// either that has a live indicator; when both hold it, the hits of both.
     fn lpm(self, mut d: PrefixChain<'a>, mut b: PrefixChain<'a>, now: u64) -> Hits<'a> {
@@ -1062,57 +1100,29 @@ impl<'a> View<'a> for Two<'a> {
         let (b, d) = (self.base, &self.o.delta);
         // Most addresses: the filter says no delta prefix holds them, and
         // the delta's range table is not read.
-        let dg = if self.o.v4_filter.may_contain(a) {
+        let dslot = if self.o.v4_filter.may_contain(a) {
             d.v4.slot(a)
         } else {
             (NONE, 0)
         };
-        let (bg, range) = b.v4.slot(a);
-        if dg.0 == NONE {
-            return lpm_one(
-                bg,
-                || b.v4.range_prefix(range),
-                |p| b.v4.prefix(p),
-                |g| self.base_hits(g, now, false),
-                self.no_hits(),
-            );
-        }
-        if bg == NONE {
-            // Only the delta holds the address.
-            return lpm_one(
-                dg.0,
-                || d.v4.range_prefix(dg.1),
-                |p| d.v4.prefix(p),
-                |g| Hits::one(d.group_hits(g, now, false, None)),
-                self.no_hits(),
-            );
-        }
-        self.lpm(d.v4_chain(a), b.v4_chain(a), now)
+        self.lpm_slots(
+            (&b.v4, &d.v4),
+            b.v4.slot(a),
+            dslot,
+            || (d.v4_chain(a), b.v4_chain(a)),
+            now,
+        )
     }
 
     fn lookup_v6(self, a: u128, now: u64) -> Hits<'a> {
         let (b, d) = (self.base, &self.o.delta);
-        let (dg, drange) = d.v6.slot(a);
-        let (bg, range) = b.v6.slot(a);
-        if dg == NONE {
-            return lpm_one(
-                bg,
-                || b.v6.range_prefix(range),
-                |p| b.v6.prefix(p),
-                |g| self.base_hits(g, now, false),
-                self.no_hits(),
-            );
-        }
-        if bg == NONE {
-            return lpm_one(
-                dg,
-                || d.v6.range_prefix(drange),
-                |p| d.v6.prefix(p),
-                |g| Hits::one(d.group_hits(g, now, false, None)),
-                self.no_hits(),
-            );
-        }
-        self.lpm(d.v6_chain(a), b.v6_chain(a), now)
+        self.lpm_slots(
+            (&b.v6, &d.v6),
+            b.v6.slot(a),
+            d.v6.slot(a),
+            || (d.v6_chain(a), b.v6_chain(a)),
+            now,
+        )
     }
 }
 
