@@ -73,21 +73,61 @@ buffer_table! {
     HttpReferer => "http.referer", legacy: "http_referer", modifier: false, doc: "HTTP Referer value.";
     FileData => "file.data", legacy: "file_data", modifier: false, doc: "File data (decoded HTTP/SMTP/... body).";
     DnsQuery => "dns.query", legacy: "dns_query", modifier: false, doc: "DNS query name.";
+    DnsQueriesRrname => "dns.queries.rrname", legacy: "", modifier: false, doc: "DNS question names of the message (one instance per question).";
+    DnsAnswersRrname => "dns.answers.rrname", legacy: "", modifier: false, doc: "DNS answer record owner names (one instance per record).";
+    DnsAuthoritiesRrname => "dns.authorities.rrname", legacy: "", modifier: false, doc: "DNS authority record owner names (one instance per record).";
+    DnsAdditionalsRrname => "dns.additionals.rrname", legacy: "", modifier: false, doc: "DNS additional record owner names (one instance per record).";
+    DnsResponseRrname => "dns.response.rrname", legacy: "", modifier: false, doc: "Every name of a DNS response: questions, record owners, and name-valued rdata (CNAME, PTR, MX, NS, SOA mname).";
+    DnsOpcode => "dns.opcode", legacy: "", modifier: false, doc: "DNS header opcode, one byte (integer keyword).";
+    DnsRcode => "dns.rcode", legacy: "", modifier: false, doc: "DNS header rcode, one byte (integer keyword).";
+    DnsRrtype => "dns.rrtype", legacy: "", modifier: false, doc: "DNS rrtype, 2 bytes big-endian: of each question in a request, of each answer in a response (integer keyword, one instance per record).";
+    MdnsQueriesRrname => "mdns.queries.rrname", legacy: "", modifier: false, doc: "mDNS question names.";
+    MdnsAnswersRrname => "mdns.answers.rrname", legacy: "", modifier: false, doc: "mDNS answer record owner names.";
+    MdnsAuthoritiesRrname => "mdns.authorities.rrname", legacy: "", modifier: false, doc: "mDNS authority record owner names.";
+    MdnsAdditionalsRrname => "mdns.additionals.rrname", legacy: "", modifier: false, doc: "mDNS additional record owner names.";
+    MdnsResponseRrname => "mdns.response.rrname", legacy: "", modifier: false, doc: "Every name of an mDNS response (as dns.response.rrname).";
+    LlmnrQueriesRrname => "llmnr.queries.rrname", legacy: "", modifier: false, doc: "LLMNR question names.";
+    LlmnrAnswersRrname => "llmnr.answers.rrname", legacy: "", modifier: false, doc: "LLMNR answer record owner names.";
+    LlmnrAuthoritiesRrname => "llmnr.authorities.rrname", legacy: "", modifier: false, doc: "LLMNR authority record owner names.";
+    LlmnrAdditionalsRrname => "llmnr.additionals.rrname", legacy: "", modifier: false, doc: "LLMNR additional record owner names.";
+    LlmnrResponseRrname => "llmnr.response.rrname", legacy: "", modifier: false, doc: "Every name of an LLMNR response (as dns.response.rrname).";
     TlsSni => "tls.sni", legacy: "tls_sni", modifier: false, doc: "TLS Server Name Indication.";
     TlsCertSubject => "tls.cert_subject", legacy: "tls_cert_subject", modifier: false, doc: "TLS server certificate subject.";
     TlsCertIssuer => "tls.cert_issuer", legacy: "tls_cert_issuer", modifier: false, doc: "TLS server certificate issuer.";
     TlsCertSerial => "tls.cert_serial", legacy: "tls_cert_serial", modifier: false, doc: "TLS server certificate serial.";
     TlsCertFingerprint => "tls.cert_fingerprint", legacy: "tls_cert_fingerprint", modifier: false, doc: "TLS certificate SHA-1 fingerprint (colon hex).";
     TlsCerts => "tls.certs", legacy: "", modifier: false, doc: "Each DER certificate of the chain (one instance per certificate).";
+    TlsSubjectAltName => "tls.subjectaltname", legacy: "", modifier: false, doc: "Each DNS name of the server certificate's subjectAltName (one instance per name).";
+    TlsRandom => "tls.random", legacy: "", modifier: false, doc: "The 32-byte hello random of this direction (ClientHello to server, ServerHello to client).";
+    TlsRandomTime => "tls.random_time", legacy: "", modifier: false, doc: "The first 4 bytes of the hello random.";
+    TlsRandomBytes => "tls.random_bytes", legacy: "", modifier: false, doc: "The last 28 bytes of the hello random.";
+    TlsCertNotBefore => "tls_cert_notbefore", legacy: "", modifier: false, doc: "Server certificate notBefore, seconds since the epoch as 8 bytes big-endian (date keyword).";
+    TlsCertNotAfter => "tls_cert_notafter", legacy: "", modifier: false, doc: "Server certificate notAfter, seconds since the epoch as 8 bytes big-endian (date keyword).";
     Ja3Hash => "ja3.hash", legacy: "ja3_hash", modifier: false, doc: "JA3 client fingerprint (md5 hex).";
     Ja3String => "ja3.string", legacy: "ja3_string", modifier: false, doc: "JA3 client fingerprint string.";
     Ja3sHash => "ja3s.hash", legacy: "ja3s_hash", modifier: false, doc: "JA3S server fingerprint (md5 hex).";
     Ja3sString => "ja3s.string", legacy: "ja3s_string", modifier: false, doc: "JA3S server fingerprint string.";
     Ja4Hash => "ja4.hash", legacy: "", modifier: false, doc: "JA4 client fingerprint.";
+    QuicVersion => "quic.version", legacy: "", modifier: false, doc: "QUIC version of the long header, 4 bytes as on the wire.";
     SshProto => "ssh.proto", legacy: "ssh_proto", modifier: false, doc: "SSH protocol version string.";
     SshSoftware => "ssh.software", legacy: "ssh_software", modifier: false, doc: "SSH software version string.";
     SmbNamedPipe => "smb.named_pipe", legacy: "", modifier: false, doc: "SMB named pipe.";
     SmbShare => "smb.share", legacy: "", modifier: false, doc: "SMB share.";
+}
+
+impl BufferId {
+    /// Whether the buffer holds one big-endian integer for an integer
+    /// keyword (`dns.opcode:4`) rather than bytes for a sticky buffer.
+    pub fn is_integer(self) -> bool {
+        matches!(
+            self,
+            BufferId::DnsOpcode
+                | BufferId::DnsRcode
+                | BufferId::DnsRrtype
+                | BufferId::TlsCertNotBefore
+                | BufferId::TlsCertNotAfter
+        )
+    }
 }
 
 impl fmt::Display for BufferId {
@@ -138,6 +178,8 @@ app_table! {
     Http1 => "http1";
     Http2 => "http2";
     Dns => "dns";
+    Mdns => "mdns";
+    Llmnr => "llmnr";
     Tls => "tls";
     Ssh => "ssh";
     Ftp => "ftp";

@@ -19,8 +19,8 @@ use super::input::{
 use super::matcher::{apply_transforms, match_list, ListCtx};
 use super::rule::{
     compile_rule, event_id, Action, AlpSide, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, IntAct,
-    IntCond, Names, PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich, Threshold, Track,
-    Transform, Transport, XOp, XTrack, Xbit,
+    IntCond, MultiIndex, Names, PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich, Threshold,
+    Track, Transform, Transport, XOp, XTrack, Xbit,
 };
 use super::text::logical_lines;
 
@@ -489,9 +489,14 @@ impl EngineBuilder {
             .iter()
             .map(|r| !r.needed_buffers().is_empty())
             .collect();
+        let mut used_buffers: Vec<BufferId> =
+            rules.iter().flat_map(|r| r.needed_buffers()).collect();
+        used_buffers.sort();
+        used_buffers.dedup();
         Ok(Engine {
             id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
             app_rule,
+            used_buffers,
             rules,
             groups: built,
             thresholds,
@@ -551,6 +556,7 @@ fn group_mask(r: &Rule) -> u8 {
         None => 0b1111,
         Some((a, _)) => match a {
             AppProto::Dns
+            | AppProto::Llmnr
             | AppProto::Dcerpc
             | AppProto::Krb5
             | AppProto::Nfs
@@ -558,6 +564,7 @@ fn group_mask(r: &Rule) -> u8 {
             | AppProto::Ldap
             | AppProto::Sip => t | u,
             AppProto::Dhcp
+            | AppProto::Mdns
             | AppProto::Snmp
             | AppProto::Tftp
             | AppProto::Ntp
@@ -725,6 +732,8 @@ pub struct Engine {
     rules: Vec<Rule>,
     /// Per rule: it uses an app-layer buffer (inspected in app-only passes).
     app_rule: Vec<bool>,
+    /// Every app-layer buffer some rule inspects, sorted.
+    used_buffers: Vec<BufferId>,
     groups: Vec<Group>,
     thresholds: ThresholdConfig,
     report: LoadReport,
@@ -777,6 +786,12 @@ impl Engine {
                 )
             })
             .collect()
+    }
+
+    /// Whether some rule inspects buffer `b`: the sensor builds buffers that
+    /// cost work (one per DNS record, say) only then.
+    pub fn uses_buffer(&self, b: BufferId) -> bool {
+        self.used_buffers.binary_search(&b).is_ok()
     }
 
     /// Number of prefilter automata (all groups and buffers).
@@ -1066,10 +1081,30 @@ impl Engine {
                     }
                     ok
                 }
-                Src::App(b) => p
-                    .buffers
-                    .iter()
-                    .any(|(id, data)| *id == b && run(l, data, &mut ctx, tbuf, &mut scratch.tmp2)),
+                Src::App(b) => {
+                    let mut inst = p.buffers.iter().filter(|(id, _)| *id == b);
+                    let mut hit = |data: &[u8]| run(l, data, &mut ctx, tbuf, &mut scratch.tmp2);
+                    match l.index {
+                        MultiIndex::Any => inst.any(|(_, d)| hit(d)),
+                        MultiIndex::All => {
+                            let mut n = 0usize;
+                            inst.all(|(_, d)| {
+                                n += 1;
+                                hit(d)
+                            }) && n > 0
+                        }
+                        MultiIndex::At(i) if i >= 0 => {
+                            inst.nth(i as usize).is_some_and(|(_, d)| hit(d))
+                        }
+                        MultiIndex::At(i) => {
+                            let back = i.unsigned_abs() as usize;
+                            let n = p.buffers.iter().filter(|(id, _)| *id == b).count();
+                            n.checked_sub(back)
+                                .and_then(|k| inst.nth(k))
+                                .is_some_and(|(_, d)| hit(d))
+                        }
+                    }
+                }
                 Src::Base64 => {
                     decoded.clear();
                     decoded.extend_from_slice(ctx.b64);

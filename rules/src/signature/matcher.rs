@@ -47,6 +47,14 @@ pub(crate) fn match_list(items: &[Item], buf: &[u8], ctx: &mut ListCtx<'_>) -> b
     step(items, 0, buf, 0, ctx)
 }
 
+/// The value of an integer buffer: 1 to 8 bytes, big-endian.
+fn be_value(buf: &[u8]) -> Option<u64> {
+    if buf.is_empty() || buf.len() > 8 {
+        return None;
+    }
+    Some(buf.iter().fold(0u64, |v, b| (v << 8) | u64::from(*b)))
+}
+
 fn find(c: &Content, hay: &[u8]) -> Option<usize> {
     if c.pat.len() > hay.len() {
         return None;
@@ -253,6 +261,9 @@ fn step(items: &[Item], i: usize, buf: &[u8], cursor: usize, ctx: &mut ListCtx<'
             step(items, i + 1, buf, cursor, ctx)
         }
         Item::Bsize(cmp) => cmp.test(buf.len() as u64) && step(items, i + 1, buf, cursor, ctx),
+        Item::Uint(cmp) => {
+            be_value(buf).is_some_and(|v| cmp.test(v)) && step(items, i + 1, buf, cursor, ctx)
+        }
         Item::Base64Decode {
             bytes,
             offset,

@@ -206,6 +206,258 @@ pub(crate) fn parse_num_cmp(s: &str, max: u64) -> Result<NumCmp, String> {
     Ok(c)
 }
 
+/// A Suricata integer-keyword comparison (`dns.opcode:!0`, `dns.rrtype:1`,
+/// `dns.opcode:7-15`): ranges are exclusive, `!` negates any form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UintCmp {
+    Cmp(NumCmp),
+    /// `!a-b`: outside the exclusive range (at most `a` or at least `b`).
+    NotRange(u64, u64),
+    /// `&mask=value` / `&mask!=value`.
+    Mask {
+        mask: u64,
+        value: u64,
+        ne: bool,
+    },
+}
+
+impl UintCmp {
+    pub(crate) fn test(self, v: u64) -> bool {
+        match self {
+            UintCmp::Cmp(c) => c.test(v),
+            UintCmp::NotRange(a, b) => v <= a || v >= b,
+            UintCmp::Mask { mask, value, ne } => ((v & mask) == value) != ne,
+        }
+    }
+}
+
+/// Parses a Suricata unsigned-integer keyword value no larger than `max`;
+/// `names` maps enumeration names (`nxdomain`, `mx`) to values.
+pub(crate) fn parse_uint_cmp(s: &str, max: u64, names: &[(&str, u64)]) -> Result<UintCmp, String> {
+    let s = s.trim();
+    let num = |t: &str| -> Result<u64, String> {
+        let t = t.trim();
+        let v = match names.iter().find(|(n, _)| n.eq_ignore_ascii_case(t)) {
+            Some((_, v)) => *v,
+            None => parse_u64(t)?,
+        };
+        if v > max {
+            return Err(format!("value {v} out of range (max {max})"));
+        }
+        Ok(v)
+    };
+    if let Some(r) = s.strip_prefix('&') {
+        let (m, ne, v) = match r.split_once("!=") {
+            Some((m, v)) => (m, true, v),
+            None => {
+                let (m, v) = r
+                    .split_once('=')
+                    .ok_or_else(|| format!("bad bitmask \"{s}\": expected &mask=value"))?;
+                (m, false, v)
+            }
+        };
+        let (mask, value) = (num(m)?, num(v)?);
+        if value & !mask != 0 {
+            return Err(format!("bitmask \"{s}\" can never match"));
+        }
+        return Ok(UintCmp::Mask { mask, value, ne });
+    }
+    let range = |t: &str| -> Result<Option<(u64, u64)>, String> {
+        let split = t.split_once("<>").or_else(|| t.split_once('-'));
+        match split {
+            Some((a, b)) if !a.trim().is_empty() => {
+                let (a, b) = (num(a)?, num(b)?);
+                if a >= b {
+                    return Err(format!("bad range \"{t}\""));
+                }
+                Ok(Some((a, b)))
+            }
+            _ => Ok(None),
+        }
+    };
+    if let Some(r) = s.strip_prefix("!=") {
+        return Ok(UintCmp::Cmp(NumCmp::Ne(num(r)?)));
+    }
+    if let Some(r) = s.strip_prefix('!') {
+        return Ok(match range(r)? {
+            Some((a, b)) => UintCmp::NotRange(a, b),
+            None => UintCmp::Cmp(NumCmp::Ne(num(r)?)),
+        });
+    }
+    if let Some((a, b)) = range(s)? {
+        return Ok(UintCmp::Cmp(NumCmp::Range(a, b)));
+    }
+    let c = if let Some(r) = s.strip_prefix(">=") {
+        NumCmp::Ge(num(r)?)
+    } else if let Some(r) = s.strip_prefix("<=") {
+        NumCmp::Le(num(r)?)
+    } else if let Some(r) = s.strip_prefix('>') {
+        NumCmp::Gt(num(r)?)
+    } else if let Some(r) = s.strip_prefix('<') {
+        NumCmp::Lt(num(r)?)
+    } else if let Some(r) = s.strip_prefix('=') {
+        NumCmp::Eq(num(r)?)
+    } else {
+        NumCmp::Eq(num(s)?)
+    };
+    Ok(UintCmp::Cmp(c))
+}
+
+/// Which instances of a multi-instance buffer must match (multi-integer index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MultiIndex {
+    /// At least one instance (the default).
+    Any,
+    /// Every instance, and there is at least one.
+    All,
+    /// The instance at this position; negative counts from the end.
+    At(i64),
+}
+
+/// `dns.rcode` names (RFC 1035, 2136).
+const DNS_RCODES: &[(&str, u64)] = &[
+    ("noerror", 0),
+    ("formerr", 1),
+    ("servfail", 2),
+    ("nxdomain", 3),
+    ("notimp", 4),
+    ("refused", 5),
+    ("yxdomain", 6),
+    ("yxrrset", 7),
+    ("nxrrset", 8),
+    ("notauth", 9),
+    ("notzone", 10),
+];
+
+/// `dns.rrtype` names of common record types.
+const DNS_RRTYPES: &[(&str, u64)] = &[
+    ("a", 1),
+    ("ns", 2),
+    ("cname", 5),
+    ("soa", 6),
+    ("null", 10),
+    ("ptr", 12),
+    ("hinfo", 13),
+    ("mx", 15),
+    ("txt", 16),
+    ("aaaa", 28),
+    ("srv", 33),
+    ("naptr", 35),
+    ("opt", 41),
+    ("ds", 43),
+    ("sshfp", 44),
+    ("rrsig", 46),
+    ("nsec", 47),
+    ("dnskey", 48),
+    ("nsec3", 50),
+    ("tlsa", 52),
+    ("svcb", 64),
+    ("https", 65),
+    ("axfr", 252),
+    ("any", 255),
+    ("caa", 257),
+];
+
+/// The index part of a multi-integer value (`dns.rrtype:1,all`).
+fn parse_multi_index(s: &str) -> Result<MultiIndex, String> {
+    let s = s.trim();
+    match s {
+        "any" => Ok(MultiIndex::Any),
+        "all" => Ok(MultiIndex::All),
+        "all_or_absent" | "or_absent" | "oob_or" => Err(format!(
+            "multi-integer index \"{s}\" is not supported (any, all and positions are)"
+        )),
+        _ if s.starts_with("nb") || s.contains(':') => Err(format!(
+            "multi-integer index \"{s}\" is not supported (any, all and positions are)"
+        )),
+        _ => parse_i64(s)
+            .map(MultiIndex::At)
+            .map_err(|_| format!("bad multi-integer index \"{s}\"")),
+    }
+}
+
+/// Seconds since the epoch of a UTC civil date.
+fn epoch_of(y: i64, mo: i64, d: i64, h: i64, mi: i64, sec: i64) -> i64 {
+    // Days from 1970-01-01 (proleptic Gregorian), counting years from March.
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + h * 3600 + mi * 60 + sec
+}
+
+/// A `tls_cert_notbefore`/`tls_cert_notafter` date: ISO 8601 (`2015`,
+/// `2015-10`, `2015-10-22`, `2015-10-22T23:59`, `2015-10-22T23:59:59`, UTC)
+/// or, with more than 4 digits, seconds since the epoch.
+fn parse_date(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let bad = || format!("bad date \"{s}\" (want YYYY[-MM[-DD[THH:MM[:SS]]]] or epoch seconds)");
+    if s.len() > 4 && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse::<u64>().map_err(|_| bad());
+    }
+    let (date, time) = match s.split_once(['T', ' ']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    let mut dp = date.split('-');
+    let field = |t: Option<&str>, lo: i64, hi: i64, default: i64| -> Result<i64, String> {
+        match t {
+            None => Ok(default),
+            Some(t) if !t.is_empty() && t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit()) => {
+                let v: i64 = t.parse().map_err(|_| bad())?;
+                if (lo..=hi).contains(&v) {
+                    Ok(v)
+                } else {
+                    Err(bad())
+                }
+            }
+            Some(_) => Err(bad()),
+        }
+    };
+    let y = field(dp.next(), 1970, 9999, 1970)?;
+    let mo = field(dp.next(), 1, 12, 1)?;
+    let d = field(dp.next(), 1, 31, 1)?;
+    if dp.next().is_some() || (date.len() != 4 && date.len() != 7 && date.len() != 10) {
+        return Err(bad());
+    }
+    let (h, mi, sec) = match time {
+        None => (0, 0, 0),
+        Some(t) => {
+            let mut tp = t.split(':');
+            let h = field(tp.next(), 0, 23, 0)?;
+            let mi = field(Some(tp.next().ok_or_else(bad)?), 0, 59, 0)?;
+            let sec = field(tp.next(), 0, 60, 0)?;
+            if tp.next().is_some() {
+                return Err(bad());
+            }
+            (h, mi, sec)
+        }
+    };
+    u64::try_from(epoch_of(y, mo, d, h, mi, sec)).map_err(|_| bad())
+}
+
+/// `[<|>]date` or `date<>date` (exclusive) of the certificate validity keywords.
+fn parse_date_cmp(s: &str) -> Result<NumCmp, String> {
+    let s = s.trim();
+    if let Some((a, b)) = s.split_once("<>") {
+        let (a, b) = (parse_date(a)?, parse_date(b)?);
+        if a >= b {
+            return Err(format!("bad date range \"{s}\""));
+        }
+        return Ok(NumCmp::Range(a, b));
+    }
+    Ok(if let Some(r) = s.strip_prefix('<') {
+        NumCmp::Lt(parse_date(r)?)
+    } else if let Some(r) = s.strip_prefix('>') {
+        NumCmp::Gt(parse_date(r)?)
+    } else {
+        NumCmp::Eq(parse_date(s.strip_prefix('=').unwrap_or(s))?)
+    })
+}
+
 /// An integer operand: literal or a `byte_extract`/`byte_math` variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Val {
@@ -378,6 +630,8 @@ pub(crate) enum Item {
         var: u8,
     },
     Bsize(NumCmp),
+    /// An integer keyword on a buffer holding one big-endian unsigned value.
+    Uint(UintCmp),
     Base64Decode {
         bytes: Option<u32>,
         offset: u32,
@@ -396,7 +650,7 @@ impl Item {
             | Item::ByteExtract { spec, .. }
             | Item::ByteMath { spec, .. } => spec.relative,
             Item::Base64Decode { relative, .. } => *relative,
-            Item::Bsize(_) => false,
+            Item::Bsize(_) | Item::Uint(_) => false,
         }
     }
 }
@@ -444,6 +698,8 @@ pub(crate) struct List {
     pub(crate) src: Src,
     pub(crate) transforms: Vec<Transform>,
     pub(crate) items: Vec<Item>,
+    /// Which instances of a multi-instance buffer must match.
+    pub(crate) index: MultiIndex,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -945,6 +1201,7 @@ pub(crate) fn compile_rule(
             src: Src::Payload,
             transforms: Vec::new(),
             items: Vec::new(),
+            index: MultiIndex::Any,
         }],
         bit_conds: Vec::new(),
         bit_acts: Vec::new(),
@@ -1064,8 +1321,6 @@ const UNSUPPORTED: &[&str] = &[
     "ssl_version",
     "ssl_state",
     "tls.version",
-    "tls_cert_notbefore",
-    "tls_cert_notafter",
     "tls_cert_expired",
     "tls_cert_valid",
     "dce_iface",
@@ -1106,7 +1361,6 @@ const UNSUPPORTED: &[&str] = &[
     "udp.hdr",
     "icmpv4.hdr",
     "quic.sni",
-    "quic.version",
     "sip.method",
     "sip.uri",
     "krb5_cname",
@@ -1145,6 +1399,7 @@ impl Builder<'_, '_> {
             src,
             transforms: Vec::new(),
             items: Vec::new(),
+            index: MultiIndex::Any,
         });
         self.rule.lists.len() - 1
     }
@@ -1427,6 +1682,7 @@ impl Builder<'_, '_> {
                     src: Src::Base64,
                     transforms: Vec::new(),
                     items: Vec::new(),
+                    index: MultiIndex::Any,
                 });
                 self.cur = self.rule.lists.len() - 1;
             }
@@ -1610,6 +1866,35 @@ impl Builder<'_, '_> {
                     side,
                 });
             }
+            "dns.opcode" => {
+                self.uint_list(BufferId::DnsOpcode, need(name, value)?, 255, &[], false)?
+            }
+            "dns.rcode" => self.uint_list(
+                BufferId::DnsRcode,
+                need(name, value)?,
+                65535,
+                DNS_RCODES,
+                false,
+            )?,
+            "dns.rrtype" => self.uint_list(
+                BufferId::DnsRrtype,
+                need(name, value)?,
+                65535,
+                DNS_RRTYPES,
+                true,
+            )?,
+            "tls_cert_notbefore" | "tls_cert_notafter" => {
+                let b = if name == "tls_cert_notbefore" {
+                    BufferId::TlsCertNotBefore
+                } else {
+                    BufferId::TlsCertNotAfter
+                };
+                let cmp = parse_date_cmp(need(name, value)?)?;
+                self.int_list(b, UintCmp::Cmp(cmp), MultiIndex::Any);
+            }
+            "tls.subject" | "tls.issuerdn" | "tls.fingerprint" => {
+                self.legacy_tls_value(name, need(name, value)?)?
+            }
             "stream_size" => {
                 let v = need(name, value)?;
                 let parts: Vec<&str> = v.split(',').map(str::trim).collect();
@@ -1642,6 +1927,76 @@ impl Builder<'_, '_> {
         Ok(())
     }
 
+    /// An integer keyword: its own list on the value buffer `b`, so it
+    /// neither changes the sticky buffer nor joins another keyword's list.
+    fn int_list(&mut self, b: BufferId, cmp: UintCmp, index: MultiIndex) {
+        self.rule.lists.push(List {
+            src: Src::App(b),
+            transforms: Vec::new(),
+            items: vec![Item::Uint(cmp)],
+            index,
+        });
+    }
+
+    /// `value[,index]` of an integer keyword; the index only for multi-integers.
+    fn uint_list(
+        &mut self,
+        b: BufferId,
+        v: &str,
+        max: u64,
+        names: &[(&str, u64)],
+        multi: bool,
+    ) -> Result<(), String> {
+        let (v, index) = match v.split_once(',') {
+            Some((v, idx)) if multi => (v, parse_multi_index(idx)?),
+            Some(_) => return Err(format!("{}: takes no index", b.name())),
+            None => (v, MultiIndex::Any),
+        };
+        let cmp = parse_uint_cmp(v, max, names).map_err(|e| format!("{}: {e}", b.name()))?;
+        self.int_list(b, cmp, index);
+        Ok(())
+    }
+
+    /// Suricata's older value keywords `tls.subject:"..."`, `tls.issuerdn:"..."`
+    /// (substring of the certificate's subject / issuer) and
+    /// `tls.fingerprint:"..."` (its SHA-1, any letter case); `!` negates, and
+    /// none matches without a server certificate.
+    fn legacy_tls_value(&mut self, name: &str, v: &str) -> Result<(), String> {
+        let v = v.trim();
+        let (negated, v) = match v.strip_prefix('!') {
+            Some(r) => (true, r.trim_start()),
+            None => (false, v),
+        };
+        let text = strip_quotes(v);
+        if text.is_empty() {
+            return Err(format!("{name}: empty value"));
+        }
+        let (b, nocase) = match name {
+            "tls.subject" => (BufferId::TlsCertSubject, false),
+            "tls.issuerdn" => (BufferId::TlsCertIssuer, false),
+            _ => (BufferId::TlsCertFingerprint, true),
+        };
+        let c = Content {
+            pat: unescape(text).into_bytes(),
+            nocase,
+            negated,
+            offset: None,
+            depth: None,
+            distance: None,
+            within: None,
+            startswith: false,
+            endswith: false,
+            fast_pattern: false,
+        };
+        self.rule.lists.push(List {
+            src: Src::App(b),
+            transforms: Vec::new(),
+            items: vec![Item::Content(Box::new(c))],
+            index: MultiIndex::Any,
+        });
+        Ok(())
+    }
+
     fn check(&mut self, c: PktCheck) {
         self.rule.checks.push(c);
     }
@@ -1660,6 +2015,7 @@ impl Builder<'_, '_> {
                     src,
                     transforms,
                     items: Vec::new(),
+                    index: MultiIndex::Any,
                 });
                 self.cur = self.rule.lists.len() - 1;
                 return Ok(());
@@ -1688,6 +2044,9 @@ impl Builder<'_, '_> {
             return Ok(());
         }
         if let Some(b) = BufferId::from_name(name) {
+            if b.is_integer() {
+                return Err(format!("keyword \"{name}\" needs a value"));
+            }
             no_value(name, value)?;
             // A sticky buffer named again continues its list; a buffer with
             // transforms gets its own list so the transforms stay scoped.

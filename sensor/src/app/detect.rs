@@ -18,6 +18,10 @@ pub enum AppProto {
     Tls,
     /// DNS over UDP or TCP.
     Dns,
+    /// Multicast DNS (UDP 5353), parsed as DNS.
+    Mdns,
+    /// LLMNR (UDP or TCP 5355), parsed as DNS.
+    Llmnr,
     /// QUIC (IETF versions 1 and 2, drafts 29-32): Initial packets only.
     Quic,
     /// SMB (1, 2 or 3) over NetBIOS session service.
@@ -42,6 +46,8 @@ impl AppProto {
             AppProto::Http2 => "http2",
             AppProto::Tls => "tls",
             AppProto::Dns => "dns",
+            AppProto::Mdns => "mdns",
+            AppProto::Llmnr => "llmnr",
             AppProto::Quic => "quic",
             AppProto::Smb => "smb",
             AppProto::Ssh => "ssh",
@@ -89,7 +95,14 @@ pub fn detect_protocol(
     if ts.is_empty() && tc.is_empty() {
         return None;
     }
-    let dns_port = |p: u16| p == 53 || p == 5353 || p == 5355;
+    // DNS and the protocols on its wire format, told apart by port.
+    let dns_kind = |p: u16| match p {
+        53 => Some(AppProto::Dns),
+        5353 if tcp => Some(AppProto::Dns),
+        5353 => Some(AppProto::Mdns),
+        5355 => Some(AppProto::Llmnr),
+        _ => None,
+    };
     let mut need_more = false;
     let mut probes: Vec<(AppProto, Probe)> = Vec::with_capacity(3);
     if tcp {
@@ -106,9 +119,9 @@ pub fn detect_protocol(
         }
     }
     // DNS has no magic bytes: only judged by plausibility on DNS ports.
-    if dns_port(sport) || dns_port(dport) {
+    if let Some(kind) = dns_kind(dport).or_else(|| dns_kind(sport)) {
         let d = combine(dns::probe(ts, tcp), dns::probe(tc, tcp));
-        probes.push((AppProto::Dns, d));
+        probes.push((kind, d));
     }
     for (p, r) in &probes {
         match r {
@@ -132,7 +145,9 @@ pub fn detect_protocol(
         match (tcp, p) {
             (true, 80 | 8080 | 8000 | 3128) => Some(AppProto::Http),
             (true, 443 | 8443 | 465 | 993 | 995 | 636 | 853) => Some(AppProto::Tls),
-            (_, 53 | 5353 | 5355) => Some(AppProto::Dns),
+            (_, 53) | (true, 5353) => Some(AppProto::Dns),
+            (false, 5353) => Some(AppProto::Mdns),
+            (_, 5355) => Some(AppProto::Llmnr),
             _ => None,
         }
     };

@@ -3,7 +3,7 @@
 
 use super::detect::{detect_direction, detect_protocol, is_smb_port, AppProto};
 use super::dhcp::DhcpState;
-use super::dns::DnsState;
+use super::dns::{DnsState, DnsVariant};
 use super::http::{HttpConfig, HttpState};
 use super::quic::QuicState;
 use super::smb::SmbState;
@@ -187,6 +187,8 @@ impl AppLayer {
             AppProto::Http2 => AppState::Http(Box::new(HttpState::http2(http))),
             AppProto::Tls => AppState::Tls(Box::default()),
             AppProto::Dns => AppState::Dns(Box::default()),
+            AppProto::Mdns => AppState::Dns(Box::new(DnsState::with_variant(DnsVariant::Mdns))),
+            AppProto::Llmnr => AppState::Dns(Box::new(DnsState::with_variant(DnsVariant::Llmnr))),
             AppProto::Quic => AppState::Quic(Box::default()),
             AppProto::Smb if !self.needs.bodies => {
                 AppState::Smb(Box::new(SmbState::without_data()))

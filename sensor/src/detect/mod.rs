@@ -50,6 +50,7 @@ pub fn provided_buffers() -> Vec<BufferId> {
         .chain(crate::app::tls::detect::BUFFER_NAMES)
         .chain(crate::app::dns::detect::BUFFER_NAMES)
         .chain(crate::app::smb::detect::BUFFER_NAMES)
+        .chain(["quic.version"].iter())
         .chain(["pkt_data", "http.header_names"].iter())
         .filter_map(|n| BufferId::from_name(n))
         .collect()
@@ -202,6 +203,8 @@ fn rule_app(p: Option<AppProto>) -> RuleApp {
         Some(AppProto::Http2) => RuleApp::Http2,
         Some(AppProto::Tls) => RuleApp::Tls,
         Some(AppProto::Dns) => RuleApp::Dns,
+        Some(AppProto::Mdns) => RuleApp::Mdns,
+        Some(AppProto::Llmnr) => RuleApp::Llmnr,
         Some(AppProto::Quic) => RuleApp::from_name("quic").unwrap_or(RuleApp::Unknown),
         Some(AppProto::Smb) => RuleApp::Smb,
         Some(AppProto::Ssh) => RuleApp::Ssh,
@@ -241,6 +244,11 @@ impl Detector {
             scratch,
             matches: Vec::new(),
         }
+    }
+
+    /// Whether some loaded rule inspects buffer `b`.
+    pub fn uses_buffer(&self, b: BufferId) -> bool {
+        self.engine.uses_buffer(b)
     }
 
     /// Runs the `decode-event` rules on a packet the decoder raised `events`

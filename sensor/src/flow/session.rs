@@ -27,6 +27,9 @@ pub struct FlowSession {
     pub tls_server_done: bool,
     /// TLS EVE event written.
     pub tls_logged: bool,
+    /// QUIC: the client's version inspected (before its ClientHello, if that
+    /// takes several packets).
+    pub quic_version_done: bool,
     /// (transaction id, sid) pairs that alerted: one alert per rule per transaction.
     pub tx_alerted: Vec<(u64, u32)>,
     /// Stream bytes were delivered to the app layer by the last packet.
@@ -68,6 +71,7 @@ impl FlowSession {
             tls_client_done: false,
             tls_server_done: false,
             tls_logged: false,
+            quic_version_done: false,
             tx_alerted: Vec::new(),
             new_data: false,
             delivered: [None, None],

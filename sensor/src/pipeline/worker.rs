@@ -9,6 +9,7 @@ use super::dispatch::{WorkBatch, WorkPacket};
 use super::order::{EventBuf, EventKey, WorkerOutput};
 use super::EveTypes;
 use crate::app::dns::eve as dns_eve;
+use crate::app::dns::{DnsSide, DnsVariant};
 use crate::app::http::eve as http_eve;
 use crate::app::http::xff::XffMode;
 use crate::app::smb::eve as smb_eve;
@@ -436,8 +437,16 @@ fn log_app(
             }
         }
         AppState::Dns(d) => {
+            let variant = d.variant();
             let txs = if all { d.take_all() } else { d.take_complete() };
-            if types.dns {
+            if types.dns && variant != DnsVariant::Dns {
+                for tx in &txs {
+                    let v = dns_eve::eve_multicast(tx, variant);
+                    emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                        flowlog::write_app_event(out, f, ts, variant.name(), &v)
+                    });
+                }
+            } else if types.dns {
                 for tx in &txs {
                     for v in dns_eve::eve_request_v3(tx)
                         .into_iter()
@@ -802,25 +811,58 @@ fn inspect_app(
             }
         }
         AppState::Dns(d) => {
+            let variant = d.variant();
+            // mDNS and LLMNR messages are transactions of their own, whichever
+            // way they travel; a DNS query goes to the server, its answer back.
+            let multicast = variant != DnsVariant::Dns;
             for tx in d.transactions() {
-                let req_ready =
-                    tx.request.is_some() && tx.tx_id >= s.req_next && dir == Direction::ToServer;
-                let resp_ready =
-                    tx.response.is_some() && tx.tx_id >= s.resp_next && dir == Direction::ToClient;
-                if !(req_ready || resp_ready) {
-                    continue;
-                }
-                let mut bufs = Vec::new();
-                for (n, b) in tx.buffers(AppDir::ToServer) {
-                    add(&mut bufs, n, b);
-                }
+                let req_ready = tx.request.is_some()
+                    && tx.tx_id >= s.req_next
+                    && (multicast || dir == Direction::ToServer);
+                let resp_ready = tx.response.is_some()
+                    && tx.tx_id >= s.resp_next
+                    && (multicast || dir == Direction::ToClient);
                 if req_ready {
                     s.req_next = tx.tx_id + 1;
                 }
                 if resp_ready {
                     s.resp_next = tx.tx_id + 1;
                 }
-                parts.push((tx.tx_id, bufs, ("dns", dns_eve::eve_alert(tx)), None));
+                let sides = [
+                    (req_ready, DnsSide::Request),
+                    (resp_ready, DnsSide::Response),
+                ];
+                for (side_no, (_, side)) in sides.into_iter().enumerate().filter(|(_, (r, _))| *r) {
+                    let mut bufs = Vec::new();
+                    tx.for_each_buffer(
+                        side,
+                        variant,
+                        |b| det.uses_buffer(b),
+                        |b, data| bufs.push((b, data.to_vec())),
+                    );
+                    let app = match variant {
+                        DnsVariant::Dns => ("dns", dns_eve::eve_alert(tx)),
+                        v => (v.name(), dns_eve::eve_multicast(tx, v)),
+                    };
+                    // Each side alerts once per rule: a rule without a
+                    // direction may match the query and the answer.
+                    parts.push((tx.tx_id * 2 + side_no as u64, bufs, app, None));
+                }
+            }
+        }
+        AppState::Quic(q) => {
+            let client = dir == Direction::ToServer
+                && ((q.version.is_some() && !s.quic_version_done)
+                    || (q.client_hello.is_some() && !s.tls_client_done));
+            let server =
+                dir == Direction::ToClient && q.server_version.is_some() && !s.tls_server_done;
+            if client || server {
+                s.quic_version_done |= client && q.version.is_some();
+                s.tls_client_done |= client && q.client_hello.is_some();
+                s.tls_server_done |= server;
+                let mut bufs = Vec::new();
+                q.for_each_buffer(to_app_dir(dir), |n, b| add(&mut bufs, n, b));
+                parts.push((u64::from(server), bufs, ("quic", q.eve()), None));
             }
         }
         AppState::Tls(t) => {

@@ -4,7 +4,7 @@ use serde_json::{json, Map, Value};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::parser::{rcode_string, rrtype_string, DnsAnswer, DnsMessage, RData};
-use super::state::DnsTransaction;
+use super::state::{DnsTransaction, DnsVariant};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -150,6 +150,101 @@ pub fn eve_alert(tx: &DnsTransaction) -> Value {
     if let Some(a) = eve_answer(tx) {
         o.insert("answer".into(), a);
     }
+    Value::Object(o)
+}
+
+/// The EVE object of an mDNS or LLMNR transaction (one message): `type`
+/// request or response, flags as a list, and each record's data under its
+/// lowercase type name (`a`, `ptr`, `txt` list, `soa` object, ...), as the
+/// reference IDS logs these protocols.
+pub fn eve_multicast(tx: &DnsTransaction, variant: DnsVariant) -> Value {
+    let (kind, m) = match (&tx.request, &tx.response) {
+        (Some(m), _) => ("request", m),
+        (None, Some(m)) => ("response", m),
+        (None, None) => return Value::Object(Map::new()),
+    };
+    let h = &m.header;
+    let mut o = Map::new();
+    o.insert("type".into(), json!(kind));
+    o.insert("id".into(), json!(tx.tx_id));
+    let flag_names: &[(u16, &str)] = match variant {
+        DnsVariant::Llmnr => &[(0x0400, "c"), (0x0200, "tc"), (0x0100, "t")],
+        _ => &[
+            (0x0400, "aa"),
+            (0x0200, "tc"),
+            (0x0100, "rd"),
+            (0x0080, "ra"),
+            (0x0040, "z"),
+            (0x0020, "ad"),
+            (0x0010, "cd"),
+        ],
+    };
+    let flags: Vec<Value> = flag_names
+        .iter()
+        .filter(|(bit, _)| h.flags & bit != 0)
+        .map(|(_, n)| json!(n))
+        .collect();
+    if !flags.is_empty() {
+        o.insert("flags".into(), Value::Array(flags));
+    }
+    o.insert("opcode".into(), json!(h.opcode()));
+    if variant != DnsVariant::Llmnr {
+        o.insert("rcode".into(), json!(h.rcode()));
+    }
+    if !m.queries.is_empty() {
+        let q: Vec<Value> = m
+            .queries
+            .iter()
+            .map(|q| {
+                json!({"rrname": text(&q.name), "rrtype": rrtype_string(q.rrtype).to_lowercase()})
+            })
+            .collect();
+        o.insert("queries".into(), Value::Array(q));
+    }
+    for (key, rrs) in [
+        ("answers", &m.answers),
+        ("authorities", &m.authorities),
+        ("additionals", &m.additionals),
+    ] {
+        // An EDNS OPT record without options says nothing worth a line.
+        let list: Vec<Value> = rrs
+            .iter()
+            .filter(|r| !(r.rrtype == 41 && matches!(&r.data, RData::Raw(b) if b.is_empty())))
+            .map(multicast_rr)
+            .collect();
+        if !list.is_empty() {
+            o.insert(key.into(), Value::Array(list));
+        }
+    }
+    Value::Object(o)
+}
+
+fn multicast_rr(rr: &DnsAnswer) -> Value {
+    let mut o = Map::new();
+    o.insert("rrname".into(), json!(text(&rr.name)));
+    let key = rrtype_string(rr.rrtype).to_lowercase();
+    let v = match &rr.data {
+        RData::Txt(parts) => Value::Array(parts.iter().map(|p| json!(text(p))).collect()),
+        RData::Soa {
+            mname,
+            rname,
+            serial,
+            refresh,
+            retry,
+            expire,
+            minimum,
+        } => json!({"mname": text(mname), "rname": text(rname), "serial": serial,
+                    "refresh": refresh, "retry": retry, "expire": expire, "minimum": minimum}),
+        RData::Srv {
+            priority,
+            weight,
+            port,
+            target,
+        } => json!({"priority": priority, "weight": weight, "port": port, "name": text(target)}),
+        RData::Raw(b) => json!(text(b)),
+        _ => json!(rdata_text(rr).unwrap_or_default()),
+    };
+    o.insert(key, v);
     Value::Object(o)
 }
 

@@ -1,12 +1,14 @@
-//! DNS over UDP datagrams and TCP streams (2-byte length prefix).
+//! DNS over UDP datagrams and TCP streams (2-byte length prefix), and the
+//! protocols that share its wire format: mDNS and LLMNR.
 
 pub mod detect;
 pub mod eve;
 pub mod parser;
 pub mod state;
 
+pub use detect::DnsSide;
 pub use parser::{parse_message, DnsAnswer, DnsError, DnsHeader, DnsMessage, DnsQuery, RData};
-pub use state::{DnsEvent, DnsState, DnsTransaction};
+pub use state::{DnsEvent, DnsState, DnsTransaction, DnsVariant};
 
 use super::detect::Probe;
 

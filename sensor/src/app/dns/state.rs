@@ -92,9 +92,36 @@ impl DnsTransaction {
     }
 }
 
+/// Which protocol on the DNS wire format a flow carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DnsVariant {
+    /// Unicast DNS: a response completes the query with its id.
+    #[default]
+    Dns,
+    /// Multicast DNS (RFC 6762, UDP 5353): every message is its own
+    /// transaction, queries and answers alike, whichever way it travels.
+    Mdns,
+    /// Link-Local Multicast Name Resolution (RFC 4795, port 5355): every
+    /// message is its own transaction too (responses come from whoever
+    /// answers the multicast query, on a flow of their own).
+    Llmnr,
+}
+
+impl DnsVariant {
+    /// The protocol's name in rules and EVE (`dns`, `mdns`, `llmnr`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DnsVariant::Dns => "dns",
+            DnsVariant::Mdns => "mdns",
+            DnsVariant::Llmnr => "llmnr",
+        }
+    }
+}
+
 /// Per-flow DNS parser state.
 #[derive(Debug, Default)]
 pub struct DnsState {
+    variant: DnsVariant,
     txs: Vec<DnsTransaction>,
     next_tx_id: u64,
     tcp_buf: [Vec<u8>; 2],
@@ -106,6 +133,19 @@ impl DnsState {
     /// New, empty state.
     pub fn new() -> DnsState {
         DnsState::default()
+    }
+
+    /// New, empty state for mDNS or LLMNR (or DNS).
+    pub fn with_variant(variant: DnsVariant) -> DnsState {
+        DnsState {
+            variant,
+            ..DnsState::default()
+        }
+    }
+
+    /// The protocol this state parses.
+    pub fn variant(&self) -> DnsVariant {
+        self.variant
     }
 
     /// Parses one UDP datagram travelling in `dir`.
@@ -185,6 +225,18 @@ impl DnsState {
             events.push(DnsEvent::TooManyRecords);
         }
         let is_response = msg.header.is_response();
+        if self.variant != DnsVariant::Dns {
+            // Multicast: no pairing by id, and either kind may travel either way.
+            let idx = if is_response {
+                self.new_tx(None, Some(msg))
+            } else {
+                self.new_tx(Some(msg), None)
+            };
+            for e in events {
+                self.raise(e, Some(idx));
+            }
+            return;
+        }
         if (dir == Direction::ToServer) == is_response {
             events.push(DnsEvent::NotARequest);
         }
@@ -243,9 +295,10 @@ impl DnsState {
     /// Removes and returns the transactions that have both query and response,
     /// plus unsolicited responses; queries still waiting stay.
     pub fn take_complete(&mut self) -> Vec<DnsTransaction> {
+        let multicast = self.variant != DnsVariant::Dns;
         let (done, live): (Vec<_>, Vec<_>) = std::mem::take(&mut self.txs)
             .into_iter()
-            .partition(|t| t.response.is_some());
+            .partition(|t| multicast || t.response.is_some());
         self.txs = live;
         done
     }

@@ -161,6 +161,9 @@ fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {
 pub struct QuicState {
     /// QUIC version of the first client Initial.
     pub version: Option<u32>,
+    /// QUIC version of the server's first long-header packet (not a
+    /// version negotiation).
+    pub server_version: Option<u32>,
     /// CRYPTO frames received: (offset, data).
     crypto: Vec<(u64, Vec<u8>)>,
     crypto_bytes: usize,
@@ -193,7 +196,16 @@ impl QuicState {
     /// Parses one UDP datagram travelling in `dir` (only client Initial
     /// packets are decrypted).
     pub fn parse(&mut self, datagram: &[u8], dir: Direction) {
-        if dir != Direction::ToServer || self.done {
+        if dir == Direction::ToClient {
+            if let (None, Some(&[first, a, b, c, d])) = (self.server_version, datagram.get(..5)) {
+                let v = u32::from_be_bytes([a, b, c, d]);
+                if first & 0x80 != 0 && v != 0 {
+                    self.server_version = Some(v);
+                }
+            }
+            return;
+        }
+        if self.done {
             return;
         }
         let mut rest = datagram;
@@ -391,22 +403,35 @@ impl QuicState {
         self.client_hello.as_ref().and_then(|c| c.sni.as_deref())
     }
 
-    /// Detection buffers (`quic.sni`, `ja4.hash`, `ja3.hash`, `ja3.string`)
-    /// in `dir`.
-    pub fn buffers(&self, dir: Direction) -> Vec<(&'static str, &[u8])> {
-        let mut v = Vec::new();
+    /// Calls `f(name, bytes)` for each detection buffer in `dir`:
+    /// `quic.version` (4 bytes as on the wire) both ways; `quic.sni`,
+    /// `ja4.hash`, `ja3.hash`, `ja3.string` to the server.
+    pub fn for_each_buffer(&self, dir: Direction, mut f: impl FnMut(&'static str, &[u8])) {
+        let version = match dir {
+            Direction::ToServer => self.version,
+            Direction::ToClient => self.server_version,
+        };
+        if let Some(v) = version {
+            f("quic.version", &v.to_be_bytes());
+        }
         if dir == Direction::ToServer {
             if let Some(s) = self.sni() {
-                v.push(("quic.sni", s));
+                f("quic.sni", s);
             }
             if let Some(j) = &self.ja4 {
-                v.push(("ja4.hash", j.as_bytes()));
+                f("ja4.hash", j.as_bytes());
             }
             if let Some(j) = &self.ja3 {
-                v.push(("ja3.hash", j.hash.as_bytes()));
-                v.push(("ja3.string", j.string.as_bytes()));
+                f("ja3.hash", j.hash.as_bytes());
+                f("ja3.string", j.string.as_bytes());
             }
         }
+    }
+
+    /// The (name, bytes) pairs of [`QuicState::for_each_buffer`].
+    pub fn buffers(&self, dir: Direction) -> Vec<(&'static str, Vec<u8>)> {
+        let mut v = Vec::new();
+        self.for_each_buffer(dir, |n, b| v.push((n, b.to_vec())));
         v
     }
 

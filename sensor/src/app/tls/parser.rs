@@ -23,6 +23,8 @@ pub mod ext {
 pub struct ClientHello {
     /// legacy_version field.
     pub version: u16,
+    /// The 32-byte client random.
+    pub random: [u8; 32],
     /// Session id bytes.
     pub session_id: Vec<u8>,
     /// Offered cipher suites, wire order (GREASE kept).
@@ -54,6 +56,8 @@ pub struct ServerHello {
     pub version: u16,
     /// Version chosen via supported_versions, if present.
     pub selected_version: Option<u16>,
+    /// The 32-byte server random.
+    pub random: [u8; 32],
     /// Session id bytes.
     pub session_id: Vec<u8>,
     /// Selected cipher suite.
@@ -90,7 +94,7 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HandshakeError> {
         version: r.u16().ok_or(t)?,
         ..ClientHello::default()
     };
-    r.take(32).ok_or(t)?;
+    ch.random.copy_from_slice(r.take(32).ok_or(t)?);
     ch.session_id = r.vec8().ok_or(t)?.to_vec();
     let mut cs = Reader::new(r.vec16().ok_or(t)?);
     while let Some(c) = cs.u16() {
@@ -170,7 +174,7 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, HandshakeError> {
         version: r.u16().ok_or(t)?,
         ..ServerHello::default()
     };
-    r.take(32).ok_or(t)?;
+    sh.random.copy_from_slice(r.take(32).ok_or(t)?);
     // TLS 1.3 drafts before 22 dropped session_id and compression.
     let early_draft = sh.version & 0xff00 == 0x7f00 && sh.version & 0xff < 22;
     if !early_draft {
