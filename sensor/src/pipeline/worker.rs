@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use vigie_rules::signature::{BufferId, Engine};
+use vigie_rules::signature::{event_id, BufferId, Engine};
 
 use super::dispatch::{WorkBatch, WorkPacket};
 use super::order::{EventBuf, EventKey, WorkerOutput};
@@ -579,6 +579,7 @@ fn inspect(
     // Packet rules, with the stream bytes this packet delivered in order.
     {
         let s: &mut FlowSession = &mut sess;
+        let events = std::mem::take(&mut s.pkt_events);
         let info = crate::detect::SessionInfo {
             app: s.app.proto,
             app_dirs: s.app.dir_proto,
@@ -586,6 +587,7 @@ fn inspect(
             established: s.established(flow.state != crate::flow::FlowState::New),
             stream: None,
             app_only: false,
+            events: &events,
         };
         let (stream, vars) = s.stream_and_vars(stream_dir(dir));
         det.inspect(
@@ -597,6 +599,7 @@ fn inspect(
             vars,
             &[],
         );
+        s.pkt_events = events;
         let ms = std::mem::take(&mut det.matches);
         let datagram = if ms.is_empty() {
             None
@@ -727,7 +730,9 @@ fn inspect_app(
         Vec<(BufferId, Vec<u8>)>,
         (&'static str, serde_json::Value),
         Option<std::net::IpAddr>,
+        Vec<u32>,
     )> = Vec::new();
+    let adir = to_app_dir(dir);
     let add = |out: &mut Vec<(BufferId, Vec<u8>)>, name: &str, b: &[u8]| {
         if let Some(id) = BufferId::from_name(name) {
             out.push((id, b.to_vec()));
@@ -743,7 +748,13 @@ fn inspect_app(
             f.inspected = f.data.len();
             let mut bufs = Vec::new();
             f.for_each_buffer(|n, b| add(&mut bufs, n, b));
-            parts.push((f.tx_id, bufs, ("files", smb_eve::eve_alert_files(f)), None));
+            parts.push((
+                f.tx_id,
+                bufs,
+                ("files", smb_eve::eve_alert_files(f)),
+                None,
+                Vec::new(),
+            ));
         }
     }
     match &s.app.state {
@@ -772,7 +783,15 @@ fn inspect_app(
                 if let Some(b) = body.filter(|_| resp_grew) {
                     s.resp_partial = (tx.tx_id, b.len());
                 }
-                if !(req_ready || resp_ready || resp_grew) {
+                // Events raised on the transaction since it was last
+                // inspected in this direction are matched with it.
+                let new_events = FlowSession::new_tx_events(
+                    &mut s.tx_events_seen,
+                    tx.tx_id,
+                    tx.events.len(),
+                    adir,
+                );
+                if !(req_ready || resp_ready || resp_grew || new_events) {
                     continue;
                 }
                 let mut bufs = Vec::new();
@@ -798,7 +817,23 @@ fn inspect_app(
                 let xff = types
                     .xff
                     .and_then(|x| x.pick(tx.header(AppDir::ToServer, x.header())?));
-                parts.push((tx.tx_id, bufs, ("http", http_eve::eve_http(tx)), xff));
+                let events = tx
+                    .events
+                    .iter()
+                    .filter_map(|e| e.rule_name())
+                    .map(event_id)
+                    .collect();
+                parts.push((
+                    tx.tx_id,
+                    bufs,
+                    ("http", http_eve::eve_http(tx)),
+                    xff,
+                    events,
+                ));
+            }
+            if !s.tx_events_seen.is_empty() {
+                let first = h.transactions().first().map_or(u64::MAX, |t| t.tx_id);
+                s.tx_events_seen.retain(|(id, _)| *id >= first);
             }
         }
         AppState::Dns(d) => {
@@ -820,7 +855,19 @@ fn inspect_app(
                 if resp_ready {
                     s.resp_next = tx.tx_id + 1;
                 }
-                parts.push((tx.tx_id, bufs, ("dns", dns_eve::eve_alert(tx)), None));
+                let events = tx
+                    .events
+                    .iter()
+                    .filter_map(|e| e.rule_name())
+                    .map(event_id)
+                    .collect();
+                parts.push((
+                    tx.tx_id,
+                    bufs,
+                    ("dns", dns_eve::eve_alert(tx)),
+                    None,
+                    events,
+                ));
             }
         }
         AppState::Tls(t) => {
@@ -830,7 +877,10 @@ fn inspect_app(
                 && (t.leaf().is_some() || t.handshake_done())
                 && t.server_hello.is_some()
                 && dir == Direction::ToClient;
-            if client || server {
+            // The session is TLS's one transaction: its events come with it.
+            let new_events =
+                FlowSession::new_tx_events(&mut s.tx_events_seen, 0, t.events().len(), adir);
+            if client || server || new_events {
                 let mut bufs = Vec::new();
                 t.for_each_buffer(AppDir::ToServer, |n, b| add(&mut bufs, n, b));
                 if server {
@@ -840,12 +890,18 @@ fn inspect_app(
                 if client {
                     s.tls_client_done = true;
                 }
-                parts.push((0, bufs, ("tls", tls_eve::eve_tls(t)), None));
+                let events = t
+                    .events()
+                    .iter()
+                    .filter_map(|e| e.rule_name())
+                    .map(event_id)
+                    .collect();
+                parts.push((0, bufs, ("tls", tls_eve::eve_tls(t)), None, events));
             }
         }
         _ => {}
     }
-    for (tx_id, bufs, app, xff) in parts {
+    for (tx_id, bufs, app, xff, events) in parts {
         let refs: Vec<(BufferId, &[u8])> = bufs.iter().map(|(i, b)| (*i, b.as_slice())).collect();
         let info = crate::detect::SessionInfo {
             app: s.app.proto,
@@ -854,6 +910,7 @@ fn inspect_app(
             established: s.established(flow.state != crate::flow::FlowState::New),
             stream: None,
             app_only: true,
+            events: &events,
         };
         det.inspect(p, bytes, flow, dir, info, &mut s.vars, &refs);
         let mut ms = std::mem::take(&mut det.matches);
