@@ -19,8 +19,8 @@ use super::input::{
 use super::matcher::{apply_transforms, match_list, ListCtx};
 use super::rule::{
     compile_rule, event_id, Action, AlpSide, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, IntAct,
-    IntCond, MultiIndex, Names, PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich, Threshold,
-    Track, Transform, Transport, XOp, XTrack, Xbit,
+    IntCond, KnownEvents, MultiIndex, Names, PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich,
+    Threshold, Track, Transform, Transport, XOp, XTrack, Xbit,
 };
 use super::text::logical_lines;
 
@@ -188,6 +188,7 @@ pub struct EngineBuilder {
     thresholds: ThresholdConfig,
     provided: Option<Vec<BufferId>>,
     decode_events: std::collections::HashSet<u32>,
+    app_events: KnownEvents,
     prefilter: bool,
     rules: Vec<Rule>,
     names: Names,
@@ -210,6 +211,7 @@ impl EngineBuilder {
             thresholds: ThresholdConfig::default(),
             provided: None,
             decode_events: Default::default(),
+            app_events: KnownEvents::default(),
             prefilter: true,
             rules: Vec::new(),
             names: Names::default(),
@@ -300,6 +302,24 @@ impl EngineBuilder {
         self
     }
 
+    /// Declares the app-layer and TCP stream events the sensor raises, as
+    /// `proto.event` (`http.request_chunk_extension`,
+    /// `stream.reassembly_seq_gap`, `applayer.mismatch_protocol_both_directions`):
+    /// `app-layer-event` and `stream-event` rules naming another are rejected
+    /// with that reason. Without this call any name loads.
+    pub fn app_events<'n>(&mut self, names: impl IntoIterator<Item = &'n str>) -> &mut Self {
+        let mut k = KnownEvents::default();
+        for n in names {
+            let n = n.to_ascii_lowercase();
+            k.ids.insert(event_id(&n));
+            if let Some((p, _)) = n.split_once('.') {
+                k.protos.insert(p.to_string());
+            }
+        }
+        self.app_events = k;
+        self
+    }
+
     /// Declares the app-layer buffers the sensor fills. Rules needing others still
     /// load and are counted as waiting. Without this call every buffer counts as provided.
     pub fn provided_buffers(&mut self, buffers: &[BufferId]) -> &mut Self {
@@ -328,6 +348,7 @@ impl EngineBuilder {
             names: &mut self.names,
             origin: origin.clone(),
             decode_events: &self.decode_events,
+            app_events: &self.app_events,
         };
         for l in logical_lines(text) {
             match compile_rule(&l.text, l.line, &mut ctx) {
@@ -485,9 +506,14 @@ impl EngineBuilder {
         for gb in groups {
             built.push(gb.build(&rules)?);
         }
+        // Event rules are also inspected with each transaction part: events
+        // raised on a transaction come with it, not with the packet.
         let app_rule = rules
             .iter()
-            .map(|r| !r.needed_buffers().is_empty())
+            .map(|r| {
+                !r.needed_buffers().is_empty()
+                    || r.checks.iter().any(|c| matches!(c, PktCheck::Event(_)))
+            })
             .collect();
         let mut used_buffers: Vec<BufferId> =
             rules.iter().flat_map(|r| r.needed_buffers()).collect();
@@ -589,6 +615,7 @@ const DFA_MAX_PATTERN_BYTES: usize = 32 * 1024;
 #[derive(Default)]
 struct GroupBuild {
     always: Vec<u32>,
+    by_event: Vec<(u32, Vec<u32>)>,
     by_app: Vec<(AppProto, bool, Vec<u32>)>,
     by_src: Vec<u32>,
     by_dst: Vec<u32>,
@@ -607,7 +634,12 @@ impl GroupBuild {
     /// Routes a rule without fast pattern: by app protocol, else by a narrow
     /// source or destination address set, else to the every-packet list.
     fn add_always(&mut self, r: &Rule, idx: u32) {
-        if let Some((a, any)) = r.app {
+        if let Some(ev) = r.event() {
+            match self.by_event.iter_mut().find(|(e, _)| *e == ev) {
+                Some((_, v)) => v.push(idx),
+                None => self.by_event.push((ev, vec![idx])),
+            }
+        } else if let Some((a, any)) = r.app {
             match self
                 .by_app
                 .iter_mut()
@@ -696,6 +728,7 @@ impl GroupBuild {
         );
         Ok(Group {
             always,
+            by_event: self.by_event,
             by_app: self.by_app,
             src_index,
             dst_index,
@@ -717,6 +750,9 @@ struct Prefilter {
 struct Group {
     /// Rules without a fast pattern and without a narrower key: evaluated for every packet.
     always: Vec<u32>,
+    /// Rules without a fast pattern that require an event (decoder, app-layer
+    /// or stream), by event id: candidates only when the event was raised.
+    by_event: Vec<(u32, Vec<u32>)>,
     /// Rules without a fast pattern, by the app protocol in their header.
     by_app: Vec<(AppProto, bool, Vec<u32>)>,
     /// Rules without a fast pattern and with a narrow source (resp. destination) set.
@@ -830,6 +866,15 @@ impl Engine {
         scratch.candidates.clear();
         for &r in &group.always {
             mark(scratch, r);
+        }
+        if !group.by_event.is_empty() {
+            for id in input.events.iter().chain(input.decode_events) {
+                for (_, rs) in group.by_event.iter().filter(|(e, _)| e == id) {
+                    for &r in rs {
+                        mark(scratch, r);
+                    }
+                }
+            }
         }
         for (a, any, rs) in &group.by_app {
             if input.flow.app_proto.satisfies(*a, *any) {
@@ -1365,6 +1410,7 @@ fn check(c: &PktCheck, p: &PacketInput<'_>) -> bool {
             }
         }
         PktCheck::DecodeEvent(id) => p.decode_events.contains(&id),
+        PktCheck::Event(id) => p.events.contains(&id),
         PktCheck::StreamSize { which, cmp } => {
             let (s, c) = (p.flow.bytes_to_client, p.flow.bytes_to_server);
             match which {

@@ -168,6 +168,11 @@ pub struct PacketInput<'a> {
     /// Decoder events raised on this packet ([`super::rule::event_id`] of
     /// their names), for `decode-event` rules.
     pub decode_events: &'a [u32],
+    /// App-layer and TCP stream events raised with this packet or carried by
+    /// the transaction being inspected ([`super::rule::event_id`] of
+    /// `proto.name`, `stream.name`, `applayer.name`), for `app-layer-event`
+    /// and `stream-event` rules.
+    pub events: &'a [u32],
     /// Inspect only rules that use an app-layer buffer: set when inspecting one
     /// transaction part after the packet itself was inspected, so packet rules
     /// do not alert twice for one packet.
@@ -196,6 +201,7 @@ impl<'a> PacketInput<'a> {
             stream: None,
             stream_context: 0,
             decode_events: &[],
+            events: &[],
             arp: false,
             buffers: &[],
             app_only: false,

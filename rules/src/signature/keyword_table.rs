@@ -20,6 +20,7 @@ struct Pkt {
     flow: FlowInfo,
     frag: bool,
     ts: u64,
+    events: Vec<u32>,
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -59,6 +60,7 @@ fn tcp(payload: &[u8]) -> Pkt {
         },
         frag: false,
         ts: 1_700_000_000_000_000,
+        events: Vec::new(),
     }
 }
 
@@ -90,6 +92,10 @@ impl Pkt {
         self.bufs.push((b, d.to_vec()));
         self
     }
+    fn event(mut self, name: &str) -> Self {
+        self.events.push(event_id(name));
+        self
+    }
     fn app(mut self, a: AppProto) -> Self {
         self.flow.app_proto = a;
         self
@@ -113,6 +119,7 @@ impl Pkt {
         p.stream_context = self.stream_context;
         p.buffers = &bufs;
         p.ts_micros = self.ts;
+        p.events = &self.events;
         let mut out = Vec::new();
         engine.inspect(&p, fv, sc, &mut out);
         out
@@ -131,6 +138,46 @@ fn engine(rules: &str, prefilter: bool) -> Engine {
 fn cases() -> Vec<(&'static str, Pkt, bool)> {
     use BufferId as B;
     vec![
+        // app-layer-event / stream-event: the named event came with the input
+        (
+            r#"alert http any any -> any any (app-layer-event:http.request_chunk_extension; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .event("http.request_chunk_extension"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (app-layer-event:http.request_chunk_extension; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .event("http.missing_host_header"),
+            false,
+        ),
+        (
+            r#"alert http any any -> any any (app-layer-event:http.request_chunk_extension; sid:1;)"#,
+            tcp(b"").app(AppProto::Http1),
+            false,
+        ),
+        (
+            r#"alert ip any any -> any any (app-layer-event:applayer_mismatch_protocol_both_directions; sid:1;)"#,
+            tcp(b"").event("applayer.mismatch_protocol_both_directions"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (stream-event:reassembly_seq_gap; sid:1;)"#,
+            tcp(b"").event("stream.reassembly_seq_gap"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (stream-event:reassembly_seq_gap; sid:1;)"#,
+            tcp(b"").event("http.reassembly_seq_gap"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (stream-event:reassembly_seq_gap; content:"x"; sid:1;)"#,
+            tcp(b"x").event("stream.reassembly_seq_gap"),
+            true,
+        ),
         // content, nocase, hex, escapes
         (
             r#"alert tcp any any -> any any (content:"GET /"; sid:1;)"#,
@@ -1253,6 +1300,35 @@ alert tcp any any -> any any (app-layer-protocol:!http,final; sid:12;)
         "bad.rules:11 sid 9: depth 2 is smaller than the content length 3",
         "bad.rules:12 sid 10: byte_test: \"dce\" is not supported",
         "bad.rules:13 sid 11: app-layer-protocol: \"original\" is not supported",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn event_rules_naming_unraised_events_are_rejected() {
+    let mut b = EngineBuilder::new();
+    b.app_events(["http.request_chunk_extension", "stream.reassembly_seq_gap"]);
+    b.add_str(
+        r#"alert http any any -> any any (app-layer-event:http.request_chunk_extension; sid:1;)
+alert http any any -> any any (app-layer-event:http.nope; sid:2;)
+alert smtp any any -> any any (app-layer-event:smtp.invalid_reply; sid:3;)
+alert tcp any any -> any any (stream-event:reassembly_seq_gap; sid:4;)
+alert tcp any any -> any any (stream-event:stream.reassembly_seq_gap; sid:5;)
+alert tcp any any -> any any (stream-event:3whs_syn_flood; sid:6;)
+alert tcp any any -> any any (app-layer-event:nodot; sid:7;)
+alert ip any any -> any any (app-layer-event:applayer_proto_detection_skipped; sid:8;)
+"#,
+        "ev.rules",
+    );
+    let text = check_report(&b.report());
+    assert!(text.ends_with("3 rules loaded, 5 rejected"), "{text}");
+    for want in [
+        "ev.rules:2 sid 2: app-layer-event: vigie's HTTP parser does not raise \"http.nope\"",
+        "ev.rules:3 sid 3: app-layer-event: vigie has no SMTP parser raising events",
+        "ev.rules:6 sid 6: stream-event: vigie's TCP stream tracking does not raise \"stream.3whs_syn_flood\"",
+        "ev.rules:7 sid 7: app-layer-event: \"nodot\" must be <protocol>.<event>",
+        "ev.rules:8 sid 8: app-layer-event: vigie has no app-layer protocol detection raising events",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }

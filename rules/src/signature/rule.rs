@@ -806,6 +806,9 @@ pub(crate) enum PktCheck {
     },
     /// `decode-event`: the decoder raised this event ([`event_id`]) on the packet.
     DecodeEvent(u32),
+    /// `app-layer-event` / `stream-event`: the app layer or the TCP stream
+    /// raised this event ([`event_id`] of `proto.name` or `stream.name`).
+    Event(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -961,6 +964,14 @@ impl Rule {
         v
     }
 
+    /// An event (decoder, app-layer or stream) the rule requires, if any.
+    pub(crate) fn event(&self) -> Option<u32> {
+        self.checks.iter().find_map(|c| match c {
+            PktCheck::DecodeEvent(id) | PktCheck::Event(id) => Some(*id),
+            _ => None,
+        })
+    }
+
     /// (list index, pattern, nocase) chosen for the prefilter.
     pub(crate) fn fast_pattern(&self) -> Option<(usize, &[u8])> {
         let mut best: Option<(usize, &Content)> = None;
@@ -1061,6 +1072,43 @@ pub(crate) struct CompileCtx<'a> {
     pub(crate) origin: Arc<str>,
     /// Ids of the decoder events the sensor raises ([`event_id`]); empty: any.
     pub(crate) decode_events: &'a std::collections::HashSet<u32>,
+    /// App-layer and stream events the sensor raises; empty: any.
+    pub(crate) app_events: &'a KnownEvents,
+}
+
+/// App-layer and stream event names a sensor raises (`http.gap`,
+/// `stream.reassembly_seq_gap`), so that rules naming others are rejected.
+#[derive(Debug, Default)]
+pub(crate) struct KnownEvents {
+    pub(crate) ids: std::collections::HashSet<u32>,
+    /// The part before the dot of every name (`http`, `stream`).
+    pub(crate) protos: std::collections::HashSet<String>,
+}
+
+impl KnownEvents {
+    /// Checks `name` (`proto.event`); the error says which component does not raise it.
+    fn check(&self, keyword: &str, name: &str) -> Result<u32, String> {
+        let id = event_id(name);
+        if self.ids.is_empty() || self.ids.contains(&id) {
+            return Ok(id);
+        }
+        let (proto, _) = name.split_once('.').unwrap_or((name, ""));
+        let who = match proto {
+            "stream" => "TCP stream tracking".to_string(),
+            "applayer" => "app-layer protocol detection".to_string(),
+            "http2" => "HTTP/2 parser".to_string(),
+            p => format!("{} parser", p.to_ascii_uppercase()),
+        };
+        if self.protos.contains(proto) {
+            Err(format!(
+                "{keyword}: vigie's {who} does not raise \"{name}\""
+            ))
+        } else {
+            Err(format!(
+                "{keyword}: vigie has no {who} raising events (\"{name}\")"
+            ))
+        }
+    }
 }
 
 /// Id of a decoder event name (`ipv4.trunc_pkt`, case-insensitive): how
@@ -1316,7 +1364,6 @@ fn no_value(name: &str, v: Option<&str>) -> Result<(), String> {
 /// Keywords Suricata has that this engine recognises but cannot evaluate.
 const UNSUPPORTED: &[&str] = &[
     "asn1",
-    "app-layer-event",
     "ftpbounce",
     "ssl_version",
     "ssl_state",
@@ -1326,7 +1373,6 @@ const UNSUPPORTED: &[&str] = &[
     "dce_iface",
     "dce_opnum",
     "dce_stub_data",
-    "stream-event",
     "engine-event",
     "iprep",
     "dataset",
@@ -1828,6 +1874,28 @@ impl Builder<'_, '_> {
                     ));
                 }
                 self.check(PktCheck::DecodeEvent(id));
+            }
+            "app-layer-event" => {
+                let v = need(name, value)?.trim();
+                // The generic detection events keep their old spelling
+                // (`applayer_mismatch_protocol_both_directions`).
+                let full = match v.strip_prefix("applayer_") {
+                    Some(e) => format!("applayer.{e}"),
+                    None if v.contains('.') => v.to_ascii_lowercase(),
+                    None => {
+                        return Err(format!(
+                            "app-layer-event: \"{v}\" must be <protocol>.<event>"
+                        ))
+                    }
+                };
+                let id = self.ctx.app_events.check(name, &full)?;
+                self.check(PktCheck::Event(id));
+            }
+            "stream-event" => {
+                let v = need(name, value)?.trim().to_ascii_lowercase();
+                let v = v.strip_prefix("stream.").unwrap_or(&v);
+                let id = self.ctx.app_events.check(name, &format!("stream.{v}"))?;
+                self.check(PktCheck::Event(id));
             }
             "app-layer-protocol" => {
                 let v = need(name, value)?.trim();

@@ -11,6 +11,9 @@ use super::tftp::TftpState;
 use super::tls::TlsState;
 use super::Direction;
 
+/// Raised when the two directions' first bytes showed different protocols.
+pub const MISMATCH_BOTH_DIRECTIONS: &str = "applayer.mismatch_protocol_both_directions";
+
 /// Bytes per direction kept while the protocol is still undecided.
 pub const MAX_DETECT_BYTES: usize = 4096;
 
@@ -59,6 +62,9 @@ pub struct AppLayer {
     /// A protocol (the flow's or one direction's) was decided by the data of
     /// the packet being processed; the session clears it for each packet.
     pub detected_now: bool,
+    /// Flow-level events (`applayer.*`) raised by the packet being processed;
+    /// the session clears it for each packet.
+    pub raised_now: Vec<&'static str>,
 }
 
 /// What detection, indicators and outputs need from the parsers; the worker
@@ -104,6 +110,7 @@ impl AppLayer {
             dir_proto: [None, None],
             dir_probed: [false, false],
             detected_now: false,
+            raised_now: Vec::new(),
         }
     }
 
@@ -118,6 +125,11 @@ impl AppLayer {
             let smb_port = is_smb_port(self.sport, self.dport);
             self.dir_proto[i] = detect_direction(dir == Direction::ToServer, data, smb_port);
             self.detected_now |= self.dir_proto[i].is_some();
+            if let [Some(a), Some(b)] = self.dir_proto {
+                if a != b && a != AppProto::Unknown && b != AppProto::Unknown {
+                    self.raised_now.push(MISMATCH_BOTH_DIRECTIONS);
+                }
+            }
         }
         if !matches!(self.state, AppState::Undecided) {
             self.feed(dir, data);

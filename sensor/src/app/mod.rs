@@ -18,6 +18,20 @@ pub mod tls;
 pub use detect::{detect_direction, detect_protocol, AppProto};
 pub use layer::{AppLayer, AppNeeds, AppState};
 
+/// Every `proto.event` name the app layer raises where `app-layer-event`
+/// rules see it (on a transaction, or on the packet for the generic
+/// protocol-detection events).
+pub fn event_rule_names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = http::HttpEvent::ALL
+        .iter()
+        .filter_map(|e| e.rule_name())
+        .chain(dns::DnsEvent::ALL.iter().filter_map(|e| e.rule_name()))
+        .chain(tls::TlsEvent::ALL.iter().filter_map(|e| e.rule_name()))
+        .collect();
+    v.push(layer::MISMATCH_BOTH_DIRECTIONS);
+    v
+}
+
 /// Which way application data travels inside a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {

@@ -159,6 +159,13 @@ pub fn load_engine(
             .iter()
             .map(|e| e.rule_name()),
     );
+    b.app_events(
+        crate::app::event_rule_names().into_iter().chain(
+            crate::flow::reassembly::TcpAnomaly::ALL
+                .iter()
+                .filter_map(|a| a.rule_name()),
+        ),
+    );
     for f in rule_files(paths)? {
         b.add_file(&f).map_err(|e| e.to_string())?;
     }
@@ -186,6 +193,9 @@ pub struct SessionInfo<'a> {
     /// Inspect only rules that use app-layer buffers (a transaction part after
     /// the packet pass).
     pub app_only: bool,
+    /// App-layer and stream events raised with the packet, or carried by the
+    /// transaction part inspected ([`vigie_rules::signature::event_id`]s).
+    pub events: &'a [u32],
 }
 
 /// One worker's detection state.
@@ -381,6 +391,7 @@ impl Detector {
             stream_context: sess.stream.map_or(0, |(_, c)| c),
             buffers,
             decode_events: &[],
+            events: sess.events,
             arp: false,
             app_only: sess.app_only,
         };

@@ -1,7 +1,7 @@
 //! What a flow carries beyond counters: TCP reassembly, the application layer
 //! and rule state. Created only for flows that need it (TCP, or UDP with data).
 
-use vigie_rules::signature::FlowVars;
+use vigie_rules::signature::{event_id, FlowVars};
 
 use super::reassembly::{
     Direction as StreamDir, ReassemblyBudget, Segment, StreamEvent, TcpSession, TcpState,
@@ -40,6 +40,13 @@ pub struct FlowSession {
     pub passed: bool,
     /// HTTP response inspected before it completed: (transaction id, body bytes then).
     pub resp_partial: (u64, usize),
+    /// Stream and flow-level app-layer events raised by the last packet
+    /// ([`vigie_rules::signature::event_id`]s), for `stream-event` and
+    /// `app-layer-event` rules.
+    pub pkt_events: Vec<u32>,
+    /// (transaction id, events inspected to server, to client): events
+    /// raised on a transaction since are inspected with it once more.
+    pub tx_events_seen: Vec<(u64, [usize; 2])>,
 }
 
 /// App-layer direction of a stream direction.
@@ -77,6 +84,8 @@ impl FlowSession {
             delivered: [None, None],
             passed: false,
             resp_partial: (u64::MAX, 0),
+            pkt_events: Vec::new(),
+            tx_events_seen: Vec::new(),
         }
     }
 
@@ -115,13 +124,21 @@ impl FlowSession {
             app,
             new_data,
             delivered,
+            pkt_events,
             ..
         } = self;
         let Some(tcp) = tcp.as_mut() else { return };
         *new_data = false;
         app.detected_now = false;
+        app.raised_now.clear();
+        pkt_events.clear();
         *delivered = [None, None];
         tcp.on_segment(dir, seg, budget, &mut |ev| {
+            if let StreamEvent::Anomaly { anomaly, .. } = ev {
+                if let Some(n) = anomaly.rule_name() {
+                    pkt_events.push(event_id(n));
+                }
+            }
             if let StreamEvent::Data { dir, offset, data } = ev {
                 let end = offset.saturating_add(data.len() as u64);
                 let d = &mut delivered[dir.index()];
@@ -132,13 +149,45 @@ impl FlowSession {
             }
             feed_app(app, new_data, ev);
         });
+        pkt_events.extend(app.raised_now.iter().map(|n| event_id(n)));
+    }
+
+    /// Whether transaction `tx_id`, now carrying `n` events, has events not
+    /// yet inspected in direction `dir` (and marks them inspected).
+    pub fn new_tx_events(
+        seen: &mut Vec<(u64, [usize; 2])>,
+        tx_id: u64,
+        n: usize,
+        dir: AppDir,
+    ) -> bool {
+        let d = usize::from(dir == AppDir::ToClient);
+        if n == 0 {
+            return false;
+        }
+        match seen.iter_mut().find(|(id, _)| *id == tx_id) {
+            Some((_, s)) if s[d] >= n => false,
+            Some((_, s)) => {
+                s[d] = n;
+                true
+            }
+            None => {
+                let mut s = [0; 2];
+                s[d] = n;
+                seen.push((tx_id, s));
+                true
+            }
+        }
     }
 
     /// One UDP datagram.
     pub fn on_udp(&mut self, dir: AppDir, payload: &[u8]) {
         self.new_data = !payload.is_empty();
         self.app.detected_now = false;
+        self.app.raised_now.clear();
+        self.pkt_events.clear();
         self.app.on_data(dir, payload);
+        let raised = self.app.raised_now.iter().map(|n| event_id(n));
+        self.pkt_events.extend(raised);
     }
 
     /// Flow ended: flush what reassembly still holds to the app layer and give

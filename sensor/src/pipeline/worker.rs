@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use vigie_rules::signature::{BufferId, Engine};
+use vigie_rules::signature::{event_id, BufferId, Engine};
 
 use super::dispatch::{WorkBatch, WorkPacket};
 use super::order::{EventBuf, EventKey, WorkerOutput};
@@ -588,6 +588,7 @@ fn inspect(
     // Packet rules, with the stream bytes this packet delivered in order.
     {
         let s: &mut FlowSession = &mut sess;
+        let events = std::mem::take(&mut s.pkt_events);
         let info = crate::detect::SessionInfo {
             app: s.app.proto,
             app_dirs: s.app.dir_proto,
@@ -595,6 +596,7 @@ fn inspect(
             established: s.established(flow.state != crate::flow::FlowState::New),
             stream: None,
             app_only: false,
+            events: &events,
         };
         let (stream, vars) = s.stream_and_vars(stream_dir(dir));
         det.inspect(
@@ -606,6 +608,7 @@ fn inspect(
             vars,
             &[],
         );
+        s.pkt_events = events;
         let ms = std::mem::take(&mut det.matches);
         let datagram = if ms.is_empty() {
             None
@@ -716,6 +719,33 @@ fn header_names(headers: &[crate::app::http::HttpHeader]) -> Vec<u8> {
 /// doubled) up to this size, then once complete.
 const PARTIAL_BODY_MAX: usize = 64 << 10;
 
+/// Ids of the events of DNS transaction `tx_id` not yet handed to detection,
+/// marking them handed: each event is inspected once, with whichever side of
+/// the transaction comes first after it was raised.
+fn new_dns_events(
+    seen: &mut Vec<(u64, [usize; 2])>,
+    tx_id: u64,
+    events: &[crate::app::dns::DnsEvent],
+) -> Vec<u32> {
+    if events.is_empty() {
+        return Vec::new();
+    }
+    let done = match seen.iter_mut().find(|(id, _)| *id == tx_id) {
+        Some((_, c)) => std::mem::replace(&mut c[0], events.len()),
+        None => {
+            seen.push((tx_id, [events.len(), 0]));
+            0
+        }
+    };
+    events
+        .get(done..)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e.rule_name())
+        .map(event_id)
+        .collect()
+}
+
 /// App-layer parts to inspect: (transaction id, direction, buffers, app object).
 #[allow(clippy::too_many_arguments)]
 fn inspect_app(
@@ -736,7 +766,9 @@ fn inspect_app(
         Vec<(BufferId, Vec<u8>)>,
         (&'static str, serde_json::Value),
         Option<std::net::IpAddr>,
+        Vec<u32>,
     )> = Vec::new();
+    let adir = to_app_dir(dir);
     let add = |out: &mut Vec<(BufferId, Vec<u8>)>, name: &str, b: &[u8]| {
         if let Some(id) = BufferId::from_name(name) {
             out.push((id, b.to_vec()));
@@ -752,7 +784,13 @@ fn inspect_app(
             f.inspected = f.data.len();
             let mut bufs = Vec::new();
             f.for_each_buffer(|n, b| add(&mut bufs, n, b));
-            parts.push((f.tx_id, bufs, ("files", smb_eve::eve_alert_files(f)), None));
+            parts.push((
+                f.tx_id,
+                bufs,
+                ("files", smb_eve::eve_alert_files(f)),
+                None,
+                Vec::new(),
+            ));
         }
     }
     match &s.app.state {
@@ -781,7 +819,15 @@ fn inspect_app(
                 if let Some(b) = body.filter(|_| resp_grew) {
                     s.resp_partial = (tx.tx_id, b.len());
                 }
-                if !(req_ready || resp_ready || resp_grew) {
+                // Events raised on the transaction since it was last
+                // inspected in this direction are matched with it.
+                let new_events = FlowSession::new_tx_events(
+                    &mut s.tx_events_seen,
+                    tx.tx_id,
+                    tx.events.len(),
+                    adir,
+                );
+                if !(req_ready || resp_ready || resp_grew || new_events) {
                     continue;
                 }
                 let mut bufs = Vec::new();
@@ -807,7 +853,23 @@ fn inspect_app(
                 let xff = types
                     .xff
                     .and_then(|x| x.pick(tx.header(AppDir::ToServer, x.header())?));
-                parts.push((tx.tx_id, bufs, ("http", http_eve::eve_http(tx)), xff));
+                let events = tx
+                    .events
+                    .iter()
+                    .filter_map(|e| e.rule_name())
+                    .map(event_id)
+                    .collect();
+                parts.push((
+                    tx.tx_id,
+                    bufs,
+                    ("http", http_eve::eve_http(tx)),
+                    xff,
+                    events,
+                ));
+            }
+            if !s.tx_events_seen.is_empty() {
+                let first = h.transactions().first().map_or(u64::MAX, |t| t.tx_id);
+                s.tx_events_seen.retain(|(id, _)| *id >= first);
             }
         }
         AppState::Dns(d) => {
@@ -832,6 +894,13 @@ fn inspect_app(
                     (req_ready, DnsSide::Request),
                     (resp_ready, DnsSide::Response),
                 ];
+                // Each event goes with the first side inspected after it was
+                // raised, so a rule without a direction alerts on it once.
+                let mut fresh = if req_ready || resp_ready {
+                    new_dns_events(&mut s.tx_events_seen, tx.tx_id, &tx.events)
+                } else {
+                    Vec::new()
+                };
                 for (side_no, (_, side)) in sides.into_iter().enumerate().filter(|(_, (r, _))| *r) {
                     let mut bufs = Vec::new();
                     tx.for_each_buffer(
@@ -846,8 +915,18 @@ fn inspect_app(
                     };
                     // Each side alerts once per rule: a rule without a
                     // direction may match the query and the answer.
-                    parts.push((tx.tx_id * 2 + side_no as u64, bufs, app, None));
+                    parts.push((
+                        tx.tx_id * 2 + side_no as u64,
+                        bufs,
+                        app,
+                        None,
+                        std::mem::take(&mut fresh),
+                    ));
                 }
+            }
+            if !s.tx_events_seen.is_empty() {
+                let first = d.transactions().first().map_or(u64::MAX, |t| t.tx_id);
+                s.tx_events_seen.retain(|(id, _)| *id >= first);
             }
         }
         AppState::Quic(q) => {
@@ -862,7 +941,7 @@ fn inspect_app(
                 s.tls_server_done |= server;
                 let mut bufs = Vec::new();
                 q.for_each_buffer(to_app_dir(dir), |n, b| add(&mut bufs, n, b));
-                parts.push((u64::from(server), bufs, ("quic", q.eve()), None));
+                parts.push((u64::from(server), bufs, ("quic", q.eve()), None, Vec::new()));
             }
         }
         AppState::Tls(t) => {
@@ -872,7 +951,10 @@ fn inspect_app(
                 && (t.leaf().is_some() || t.handshake_done())
                 && t.server_hello.is_some()
                 && dir == Direction::ToClient;
-            if client || server {
+            // The session is TLS's one transaction: its events come with it.
+            let new_events =
+                FlowSession::new_tx_events(&mut s.tx_events_seen, 0, t.events().len(), adir);
+            if client || server || new_events {
                 let mut bufs = Vec::new();
                 t.for_each_buffer(AppDir::ToServer, |n, b| add(&mut bufs, n, b));
                 if server {
@@ -882,12 +964,18 @@ fn inspect_app(
                 if client {
                     s.tls_client_done = true;
                 }
-                parts.push((0, bufs, ("tls", tls_eve::eve_tls(t)), None));
+                let events = t
+                    .events()
+                    .iter()
+                    .filter_map(|e| e.rule_name())
+                    .map(event_id)
+                    .collect();
+                parts.push((0, bufs, ("tls", tls_eve::eve_tls(t)), None, events));
             }
         }
         _ => {}
     }
-    for (tx_id, bufs, app, xff) in parts {
+    for (tx_id, bufs, app, xff, events) in parts {
         let refs: Vec<(BufferId, &[u8])> = bufs.iter().map(|(i, b)| (*i, b.as_slice())).collect();
         let info = crate::detect::SessionInfo {
             app: s.app.proto,
@@ -896,6 +984,7 @@ fn inspect_app(
             established: s.established(flow.state != crate::flow::FlowState::New),
             stream: None,
             app_only: true,
+            events: &events,
         };
         det.inspect(p, bytes, flow, dir, info, &mut s.vars, &refs);
         let mut ms = std::mem::take(&mut det.matches);

@@ -31,11 +31,13 @@ pub enum DnsEvent {
     ZeroLengthMessage,
     /// A TCP stream gap: the direction stopped.
     Gap,
+    /// The reserved Z bit of the header flags is set.
+    ZFlagSet,
 }
 
 impl DnsEvent {
     /// Every event, in declaration order (index = counter slot).
-    pub const ALL: [DnsEvent; 10] = [
+    pub const ALL: [DnsEvent; 11] = [
         DnsEvent::MalformedData,
         DnsEvent::TruncatedRecords,
         DnsEvent::NameTooLong,
@@ -46,6 +48,7 @@ impl DnsEvent {
         DnsEvent::NotARequest,
         DnsEvent::ZeroLengthMessage,
         DnsEvent::Gap,
+        DnsEvent::ZFlagSet,
     ];
 
     /// Name as used in `app-layer-event:dns.<name>` rules.
@@ -61,7 +64,18 @@ impl DnsEvent {
             DnsEvent::NotARequest => "not_a_request",
             DnsEvent::ZeroLengthMessage => "zero_length_message",
             DnsEvent::Gap => "gap",
+            DnsEvent::ZFlagSet => "z_flag_set",
         }
+    }
+
+    /// Name in `app-layer-event` rules (the reference IDS's) for the events
+    /// raised on a transaction with the same meaning there.
+    pub fn rule_name(self) -> Option<&'static str> {
+        Some(match self {
+            DnsEvent::NameTooLong => "dns.name_too_long",
+            DnsEvent::ZFlagSet => "dns.z_flag_set",
+            _ => return None,
+        })
     }
 
     fn slot(self) -> usize {
@@ -223,6 +237,9 @@ impl DnsState {
         }
         if msg.records_dropped {
             events.push(DnsEvent::TooManyRecords);
+        }
+        if msg.header.flags & 0x0040 != 0 {
+            events.push(DnsEvent::ZFlagSet);
         }
         let is_response = msg.header.is_response();
         if self.variant != DnsVariant::Dns {

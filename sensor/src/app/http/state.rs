@@ -103,11 +103,27 @@ pub enum HttpEvent {
     H2HeaderBlockTooLarge,
     /// HTTP/2: the client did not start with the connection preface.
     H2InvalidClientMagic,
+    /// A request chunk-size line carries a chunk extension (`;name=value`).
+    RequestChunkExtension,
+    /// A request with more than one Content-Length header.
+    DuplicateContentLengthRequest,
+    /// A response with more than one Content-Length header.
+    DuplicateContentLengthResponse,
+    /// An Authorization header whose scheme is not Basic, Digest or Bearer.
+    RequestAuthUnrecognized,
+    /// A URI path or query with a percent-encoded `%` followed by an escape (`%2527`).
+    DoubleEncodedUri,
+    /// A response Content-Encoding with more layers than are decoded.
+    TooManyEncodingLayers,
+    /// Bytes after a request without body that are no request line: read as its body.
+    RequestBodyUnexpected,
+    /// A request Transfer-Encoding whose value is not `chunked`.
+    InvalidTransferEncodingRequest,
 }
 
 impl HttpEvent {
     /// Every event, in declaration order (index = counter slot).
-    pub const ALL: [HttpEvent; 26] = [
+    pub const ALL: [HttpEvent; 34] = [
         HttpEvent::LineTooLong,
         HttpEvent::InvalidRequestLine,
         HttpEvent::InvalidResponseLine,
@@ -134,6 +150,14 @@ impl HttpEvent {
         HttpEvent::H2InvalidHeader,
         HttpEvent::H2HeaderBlockTooLarge,
         HttpEvent::H2InvalidClientMagic,
+        HttpEvent::RequestChunkExtension,
+        HttpEvent::DuplicateContentLengthRequest,
+        HttpEvent::DuplicateContentLengthResponse,
+        HttpEvent::RequestAuthUnrecognized,
+        HttpEvent::DoubleEncodedUri,
+        HttpEvent::TooManyEncodingLayers,
+        HttpEvent::RequestBodyUnexpected,
+        HttpEvent::InvalidTransferEncodingRequest,
     ];
 
     /// Name as used in `app-layer-event:http.<name>` rules.
@@ -165,7 +189,59 @@ impl HttpEvent {
             HttpEvent::H2InvalidHeader => "invalid_header",
             HttpEvent::H2HeaderBlockTooLarge => "reassembly_limit_reached",
             HttpEvent::H2InvalidClientMagic => "invalid_client_magic",
+            HttpEvent::RequestChunkExtension => "request_chunk_extension",
+            HttpEvent::DuplicateContentLengthRequest => "duplicate_content_length_field_in_request",
+            HttpEvent::DuplicateContentLengthResponse => {
+                "duplicate_content_length_field_in_response"
+            }
+            HttpEvent::RequestAuthUnrecognized => "request_auth_unrecognized",
+            HttpEvent::DoubleEncodedUri => "double_encoded_uri",
+            HttpEvent::TooManyEncodingLayers => "too_many_encoding_layers",
+            HttpEvent::RequestBodyUnexpected => "request_body_unexpected",
+            HttpEvent::InvalidTransferEncodingRequest => {
+                "invalid_transfer_encoding_value_in_request"
+            }
         }
+    }
+
+    /// Name in `app-layer-event` rules (the reference IDS's), for the events
+    /// raised on a transaction with the same meaning there; `None` for
+    /// vigie's own (they are counted and logged, not matched).
+    pub fn rule_name(self) -> Option<&'static str> {
+        Some(match self {
+            HttpEvent::InvalidRequestLine => "http.request_line_invalid",
+            HttpEvent::DecompressionFailed => "http.gzip_decompression_failed",
+            HttpEvent::CompressionBomb => "http.compression_bomb",
+            HttpEvent::UnsolicitedResponse => "http.unable_to_match_response_to_request",
+            HttpEvent::MissingHost => "http.missing_host_header",
+            HttpEvent::HostMismatch => "http.host_header_ambiguous",
+            HttpEvent::MissingProtocol => "http.request_line_missing_protocol",
+            HttpEvent::RequestChunkExtension => "http.request_chunk_extension",
+            HttpEvent::DuplicateContentLengthRequest => {
+                "http.duplicate_content_length_field_in_request"
+            }
+            HttpEvent::DuplicateContentLengthResponse => {
+                "http.duplicate_content_length_field_in_response"
+            }
+            HttpEvent::RequestAuthUnrecognized => "http.request_auth_unrecognized",
+            HttpEvent::DoubleEncodedUri => "http.double_encoded_uri",
+            HttpEvent::TooManyEncodingLayers => "http.too_many_encoding_layers",
+            HttpEvent::RequestBodyUnexpected => "http.request_body_unexpected",
+            HttpEvent::InvalidTransferEncodingRequest => {
+                "http.invalid_transfer_encoding_value_in_request"
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// How many times each [`HttpEvent`] was raised on a flow.
+#[derive(Debug)]
+struct EventCounts([u64; HttpEvent::ALL.len()]);
+
+impl Default for EventCounts {
+    fn default() -> Self {
+        EventCounts([0; HttpEvent::ALL.len()])
     }
 }
 
@@ -314,7 +390,7 @@ pub struct HttpState {
     next_tx_id: u64,
     req: Side,
     resp: Side,
-    counts: [u64; HttpEvent::ALL.len()],
+    counts: EventCounts,
     stopped: bool,
     /// HTTP/2 framing, when the connection speaks HTTP/2.
     h2: Option<Box<h2::H2Conn>>,
@@ -378,7 +454,7 @@ impl HttpState {
 
     /// How many times `ev` was raised on this flow.
     pub fn event_count(&self, ev: HttpEvent) -> u64 {
-        self.counts[ev as usize]
+        self.counts.0[ev as usize]
     }
 
     /// True when either direction switched to a tunnel (CONNECT, Upgrade).
@@ -387,7 +463,7 @@ impl HttpState {
     }
 
     fn raise(&mut self, ev: HttpEvent, tx: Option<usize>) {
-        self.counts[ev as usize] += 1;
+        self.counts.0[ev as usize] += 1;
         if let Some(t) = tx.and_then(|i| self.txs.get_mut(i)) {
             if t.events.len() < 32 {
                 t.events.push(ev);

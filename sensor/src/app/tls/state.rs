@@ -74,6 +74,18 @@ impl TlsEvent {
             TlsEvent::Gap => "gap",
         }
     }
+
+    /// Name in `app-layer-event` rules (the reference IDS's) for the events
+    /// with the same meaning there.
+    pub fn rule_name(self) -> Option<&'static str> {
+        Some(match self {
+            TlsEvent::InvalidRecordType => "tls.invalid_record_type",
+            TlsEvent::InvalidRecordVersion => "tls.invalid_record_version",
+            TlsEvent::InvalidHandshakeMessage => "tls.invalid_handshake_message",
+            TlsEvent::InvalidCertificate => "tls.invalid_certificate",
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -344,6 +356,11 @@ impl TlsState {
     pub fn handshake_done(&self) -> bool {
         let side_done = |s: &DirState| s.encrypted || s.app_data || s.failed;
         side_done(&self.dirs[0]) && side_done(&self.dirs[1])
+    }
+
+    /// Events raised so far (the first 64), oldest first.
+    pub fn events(&self) -> &[TlsEvent] {
+        &self.events
     }
 
     /// Events raised since the last call (bounded), for alerting.

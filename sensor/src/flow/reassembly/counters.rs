@@ -66,6 +66,17 @@ impl TcpAnomaly {
         }
     }
 
+    /// `stream.<event>`: the id under which `stream-event` rules match it.
+    pub fn rule_name(self) -> Option<&'static str> {
+        match self {
+            TcpAnomaly::OverlapDifferentData => Some("stream.reassembly_overlap_different_data"),
+            TcpAnomaly::DepthReached => Some("stream.reassembly_depth_reached"),
+            TcpAnomaly::Gap => Some("stream.reassembly_seq_gap"),
+            TcpAnomaly::SynAckWrongAck => Some("stream.3whs_synack_with_wrong_ack"),
+            _ => None,
+        }
+    }
+
     fn index(self) -> usize {
         self as usize
     }
