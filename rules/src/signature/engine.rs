@@ -16,13 +16,14 @@ use super::config::{Classifications, ThresholdConfig};
 use super::input::{
     tracked, DetectScratch, FlowVars, Gate, Match, PacketInput, TrackEntry, TrackKey, MAX_TRACKS,
 };
-use super::matcher::{apply_transforms, match_list, ListCtx};
+use super::matcher::{match_list, ListCtx};
 use super::rule::{
-    compile_rule, event_id, Action, AlpSide, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, IntAct,
-    IntCond, Names, PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich, Threshold, Track,
-    Transform, Transport, XOp, XTrack, Xbit,
+    compile_rule, event_id, Action, AlpSide, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, Hdr,
+    IntAct, IntCond, Names, PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich, Threshold,
+    Track, Transform, Transport, XOp, XTrack, Xbit,
 };
 use super::text::logical_lines;
+use super::transform::apply_transforms;
 
 static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -853,6 +854,11 @@ impl Engine {
                         }
                     }
                 }
+                Src::Hdr(h) => {
+                    if let Some(d) = header_bytes(h, input) {
+                        self.scan(pf, d, scratch);
+                    }
+                }
                 Src::Base64 => {}
             }
         }
@@ -891,11 +897,12 @@ impl Engine {
             }
         } else {
             let mut buf = std::mem::take(&mut scratch.tmp);
-            apply_transforms(&pf.transforms, data, &mut buf, &mut scratch.tmp2);
-            for m in pf.ac.find_overlapping_iter(&buf) {
-                if let Some(rs) = pf.rules.get(m.pattern().as_usize()) {
-                    for &r in rs.iter() {
-                        mark(scratch, r);
+            if apply_transforms(&pf.transforms, data, &mut buf, &mut scratch.tmp2) {
+                for m in pf.ac.find_overlapping_iter(&buf) {
+                    if let Some(rs) = pf.rules.get(m.pattern().as_usize()) {
+                        for &r in rs.iter() {
+                            mark(scratch, r);
+                        }
                     }
                 }
             }
@@ -1040,42 +1047,44 @@ impl Engine {
         let mut decoded = Vec::new();
         let mut ctx = ListCtx::new(b64, latin1);
         for l in &r.lists {
-            let ok = match l.src {
-                Src::Payload => {
-                    let stream_sel = r.flow.stream;
-                    let mut ok = false;
-                    if stream_sel != StreamSel::OnlyStream {
-                        ok = run(l, p.payload, &mut ctx, tbuf, &mut scratch.tmp2);
-                    }
-                    if !ok && stream_sel != StreamSel::NoStream {
-                        if let Some(s) = p.stream {
-                            let cut = p.stream_context.min(s.len());
-                            let (old, new) = s.split_at(cut);
-                            // In-order data equal to the payload was just tried.
-                            if stream_sel == StreamSel::OnlyStream || !scratch.new_is_payload {
-                                ok = run(l, new, &mut ctx, tbuf, &mut scratch.tmp2);
-                            }
-                            // With the context: a match wholly inside it was
-                            // reported (or refused) with an earlier packet.
-                            // The last run leaves the list's variables set.
-                            if !ok && cut > 0 && run(l, s, &mut ctx, tbuf, &mut scratch.tmp2) {
-                                ok = !run(l, old, &mut ctx, tbuf, &mut scratch.tmp2)
-                                    && run(l, s, &mut ctx, tbuf, &mut scratch.tmp2);
+            let ok =
+                match l.src {
+                    Src::Payload => {
+                        let stream_sel = r.flow.stream;
+                        let mut ok = false;
+                        if stream_sel != StreamSel::OnlyStream {
+                            ok = run(l, p.payload, &mut ctx, tbuf, &mut scratch.tmp2);
+                        }
+                        if !ok && stream_sel != StreamSel::NoStream {
+                            if let Some(s) = p.stream {
+                                let cut = p.stream_context.min(s.len());
+                                let (old, new) = s.split_at(cut);
+                                // In-order data equal to the payload was just tried.
+                                if stream_sel == StreamSel::OnlyStream || !scratch.new_is_payload {
+                                    ok = run(l, new, &mut ctx, tbuf, &mut scratch.tmp2);
+                                }
+                                // With the context: a match wholly inside it was
+                                // reported (or refused) with an earlier packet.
+                                // The last run leaves the list's variables set.
+                                if !ok && cut > 0 && run(l, s, &mut ctx, tbuf, &mut scratch.tmp2) {
+                                    ok = !run(l, old, &mut ctx, tbuf, &mut scratch.tmp2)
+                                        && run(l, s, &mut ctx, tbuf, &mut scratch.tmp2);
+                                }
                             }
                         }
+                        ok
                     }
-                    ok
-                }
-                Src::App(b) => p
-                    .buffers
-                    .iter()
-                    .any(|(id, data)| *id == b && run(l, data, &mut ctx, tbuf, &mut scratch.tmp2)),
-                Src::Base64 => {
-                    decoded.clear();
-                    decoded.extend_from_slice(ctx.b64);
-                    run(l, &decoded, &mut ctx, tbuf, &mut scratch.tmp2)
-                }
-            };
+                    Src::App(b) => p.buffers.iter().any(|(id, data)| {
+                        *id == b && run(l, data, &mut ctx, tbuf, &mut scratch.tmp2)
+                    }),
+                    Src::Hdr(h) => header_bytes(h, p)
+                        .is_some_and(|d| run(l, d, &mut ctx, tbuf, &mut scratch.tmp2)),
+                    Src::Base64 => {
+                        decoded.clear();
+                        decoded.extend_from_slice(ctx.b64);
+                        run(l, &decoded, &mut ctx, tbuf, &mut scratch.tmp2)
+                    }
+                };
             if !ok {
                 return false;
             }
@@ -1226,9 +1235,26 @@ fn run(
     if l.transforms.is_empty() {
         match_list(&l.items, data, ctx)
     } else {
-        apply_transforms(&l.transforms, data, tbuf, tmp2);
-        match_list(&l.items, tbuf, ctx)
+        apply_transforms(&l.transforms, data, tbuf, tmp2) && match_list(&l.items, tbuf, ctx)
     }
+}
+
+/// The raw header a `*.hdr` buffer inspects, when the packet has that header.
+fn header_bytes<'a>(h: Hdr, p: &PacketInput<'a>) -> Option<&'a [u8]> {
+    let ip_version = p.l3_header.first().map(|b| b >> 4);
+    let ok = match h {
+        Hdr::Ipv4 => ip_version == Some(4),
+        Hdr::Ipv6 => ip_version == Some(6),
+        Hdr::Tcp => p.proto == 6,
+        Hdr::Udp => p.proto == 17,
+        Hdr::Icmpv4 => p.proto == 1,
+        Hdr::Icmpv6 => p.proto == 58,
+    };
+    let d = match h {
+        Hdr::Ipv4 | Hdr::Ipv6 => p.l3_header,
+        _ => p.l4_header,
+    };
+    (ok && !d.is_empty()).then_some(d)
 }
 
 fn xbit_key(x: &Xbit, p: &PacketInput<'_>) -> (u32, IpAddr, Option<IpAddr>) {
