@@ -16,13 +16,14 @@ use super::config::{Classifications, ThresholdConfig};
 use super::input::{
     tracked, DetectScratch, FlowVars, Gate, Match, PacketInput, TrackEntry, TrackKey, MAX_TRACKS,
 };
-use super::matcher::{apply_transforms, match_list, ListCtx};
+use super::matcher::{match_list, ListCtx};
 use super::rule::{
-    compile_rule, event_id, Action, AlpSide, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, IntAct,
-    IntCond, KnownEvents, MultiIndex, Names, PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich,
-    Threshold, Track, Transform, Transport, XOp, XTrack, Xbit,
+    compile_rule, event_id, Action, AlpSide, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, Hdr,
+    IntAct, IntCond, KnownEvents, MultiIndex, Names, PktCheck, Rule, RuleMeta, Src, StreamSel,
+    StreamWhich, Threshold, Track, Transform, Transport, XOp, XTrack, Xbit,
 };
 use super::text::logical_lines;
+use super::transform::apply_transforms;
 
 static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -913,6 +914,11 @@ impl Engine {
                         }
                     }
                 }
+                Src::Hdr(h) => {
+                    if let Some(d) = header_bytes(h, input) {
+                        self.scan(pf, d, scratch);
+                    }
+                }
                 Src::Base64 => {}
             }
         }
@@ -951,11 +957,12 @@ impl Engine {
             }
         } else {
             let mut buf = std::mem::take(&mut scratch.tmp);
-            apply_transforms(&pf.transforms, data, &mut buf, &mut scratch.tmp2);
-            for m in pf.ac.find_overlapping_iter(&buf) {
-                if let Some(rs) = pf.rules.get(m.pattern().as_usize()) {
-                    for &r in rs.iter() {
-                        mark(scratch, r);
+            if apply_transforms(&pf.transforms, data, &mut buf, &mut scratch.tmp2) {
+                for m in pf.ac.find_overlapping_iter(&buf) {
+                    if let Some(rs) = pf.rules.get(m.pattern().as_usize()) {
+                        for &r in rs.iter() {
+                            mark(scratch, r);
+                        }
                     }
                 }
             }
@@ -1150,6 +1157,9 @@ impl Engine {
                         }
                     }
                 }
+                Src::Hdr(h) => {
+                    header_bytes(h, p).is_some_and(|d| run(l, d, &mut ctx, tbuf, &mut scratch.tmp2))
+                }
                 Src::Base64 => {
                     decoded.clear();
                     decoded.extend_from_slice(ctx.b64);
@@ -1306,9 +1316,26 @@ fn run(
     if l.transforms.is_empty() {
         match_list(&l.items, data, ctx)
     } else {
-        apply_transforms(&l.transforms, data, tbuf, tmp2);
-        match_list(&l.items, tbuf, ctx)
+        apply_transforms(&l.transforms, data, tbuf, tmp2) && match_list(&l.items, tbuf, ctx)
     }
+}
+
+/// The raw header a `*.hdr` buffer inspects, when the packet has that header.
+fn header_bytes<'a>(h: Hdr, p: &PacketInput<'a>) -> Option<&'a [u8]> {
+    let ip_version = p.l3_header.first().map(|b| b >> 4);
+    let ok = match h {
+        Hdr::Ipv4 => ip_version == Some(4),
+        Hdr::Ipv6 => ip_version == Some(6),
+        Hdr::Tcp => p.proto == 6,
+        Hdr::Udp => p.proto == 17,
+        Hdr::Icmpv4 => p.proto == 1,
+        Hdr::Icmpv6 => p.proto == 58,
+    };
+    let d = match h {
+        Hdr::Ipv4 | Hdr::Ipv6 => p.l3_header,
+        _ => p.l4_header,
+    };
+    (ok && !d.is_empty()).then_some(d)
 }
 
 fn xbit_key(x: &Xbit, p: &PacketInput<'_>) -> (u32, IpAddr, Option<IpAddr>) {

@@ -149,6 +149,12 @@ pub struct PacketInput<'a> {
     pub icmp: Option<IcmpFields>,
     /// Transport payload of this packet.
     pub payload: &'a [u8],
+    /// Raw innermost IP header, options / extension headers included
+    /// (`ipv4.hdr`, `ipv6.hdr`); empty when unknown.
+    pub l3_header: &'a [u8],
+    /// Raw transport header, options included (`tcp.hdr`, `udp.hdr`,
+    /// `icmpv4.hdr`, `icmpv6.hdr`); empty when unknown.
+    pub l4_header: &'a [u8],
     /// Flow information.
     pub flow: FlowInfo,
     /// Reassembled stream data for this direction that this packet made
@@ -197,6 +203,8 @@ impl<'a> PacketInput<'a> {
             tcp: None,
             icmp: None,
             payload,
+            l3_header: &[],
+            l4_header: &[],
             flow: FlowInfo::default(),
             stream: None,
             stream_context: 0,

@@ -21,6 +21,8 @@ struct Pkt {
     frag: bool,
     ts: u64,
     events: Vec<u32>,
+    l3: Vec<u8>,
+    l4: Vec<u8>,
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -61,6 +63,8 @@ fn tcp(payload: &[u8]) -> Pkt {
         frag: false,
         ts: 1_700_000_000_000_000,
         events: Vec::new(),
+        l3: Vec::new(),
+        l4: Vec::new(),
     }
 }
 
@@ -120,6 +124,8 @@ impl Pkt {
         p.buffers = &bufs;
         p.ts_micros = self.ts;
         p.events = &self.events;
+        p.l3_header = &self.l3;
+        p.l4_header = &self.l4;
         let mut out = Vec::new();
         engine.inspect(&p, fv, sc, &mut out);
         out
@@ -854,6 +860,79 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
                 p.stream = Some(b"Please Let Me In!".to_vec());
                 p.stream_context = 11;
             }),
+            false,
+        ),
+        // raw header buffers
+        (
+            r#"alert ip any any -> any any (ipv4.hdr; content:"|00 00|"; offset:4; depth:2; sid:1;)"#,
+            tcp(b"").with(|p| p.l3 = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0]),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (ipv6.hdr; content:"|00 00|"; offset:4; depth:2; sid:1;)"#,
+            tcp(b"").with(|p| p.l3 = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0]),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (tcp.hdr; content:"|02 04|"; offset:20; byte_test:2,<,536,0,relative; sid:1;)"#,
+            tcp(b"x").with(|p| {
+                p.l4 = vec![0; 20];
+                p.l4.extend_from_slice(&[2, 4, 0x01, 0x00]);
+            }),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (udp.hdr; content:"|00 35|"; sid:1;)"#,
+            tcp(b"x").with(|p| p.l4 = vec![0x9c, 0x40, 0, 0x35, 0, 8, 0, 0]),
+            false,
+        ),
+        (
+            r#"alert icmp any any -> any any (icmpv4.hdr; content:"|08 00|"; startswith; sid:1;)"#,
+            icmp(8, 0).with(|p| p.l4 = vec![8, 0, 0xbe, 0x0a, 0, 1, 0, 1]),
+            true,
+        ),
+        // parameterised transforms
+        (
+            r#"alert http any any -> any any (http.uri; content:"/?a="; from_base64: offset 4, mode rfc2045; content:"foobar"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .buf(B::HttpUri, b"/?a=Zm 9v Ym Fy"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (http.uri; content:"/?a="; from_base64: offset 4, mode strict; content:"foobar"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .buf(B::HttpUri, b"/?a=Zm 9v Ym Fy"),
+            false,
+        ),
+        (
+            r#"alert http any any -> any any (http.request_body; xor:offset 1,extract 1 0; content:"pass"; sid:1;)"#,
+            tcp(b"").app(AppProto::Http1).buf(
+                B::HttpRequestBody,
+                &[0x42, b'p' ^ 0x42, b'a' ^ 0x42, b's' ^ 0x42, b's' ^ 0x42],
+            ),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (http.request_line; pcrexform:"[A-Z]+\s+(\S+)"; content:"/x.jpg"; startswith; endswith; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .buf(B::HttpRequestLine, b"GET /x.jpg HTTP/1.1"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (http.user_agent; subslice: 0, 4; content:"curl"; endswith; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .buf(B::HttpUserAgent, b"curl/7.64.1"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (http.user_agent; subslice: 5, 4; content:"curl"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .buf(B::HttpUserAgent, b"curl/7.64.1"),
             false,
         ),
         // sticky buffers, legacy modifiers, transforms

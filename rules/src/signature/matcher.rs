@@ -1,7 +1,7 @@
 //! Evaluation of one rule's inspection list over one buffer: content search
 //! windows, relative matching with backtracking, pcre, byte_* and friends.
 
-use super::rule::{ByteOp, ByteSpec, Content, Endian, FancyRe, Item, MathOp, Re, Transform, Val};
+use super::rule::{ByteOp, ByteSpec, Content, Endian, FancyRe, Item, MathOp, Re, Val};
 
 /// Caps the work one list may do on one buffer (backtracking over repeated hits).
 const BUDGET: u32 = 4096;
@@ -432,54 +432,6 @@ pub(crate) fn base64_decode(src: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Applies transforms to `src`, leaving the result in `out` (uses `tmp` as scratch).
-pub(crate) fn apply_transforms(ts: &[Transform], src: &[u8], out: &mut Vec<u8>, tmp: &mut Vec<u8>) {
-    out.clear();
-    out.extend_from_slice(src);
-    for t in ts {
-        tmp.clear();
-        match t {
-            Transform::ToLowercase => out.make_ascii_lowercase(),
-            Transform::ToUppercase => out.make_ascii_uppercase(),
-            Transform::StripWhitespace => out.retain(|b| !b.is_ascii_whitespace()),
-            Transform::CompressWhitespace => {
-                let mut prev_ws = false;
-                for &b in out.iter() {
-                    let ws = b.is_ascii_whitespace();
-                    if !(ws && prev_ws) {
-                        tmp.push(b);
-                    }
-                    prev_ws = ws;
-                }
-                std::mem::swap(out, tmp);
-            }
-            Transform::DotPrefix => out.insert(0, b'.'),
-            Transform::UrlDecode => {
-                let mut i = 0;
-                while i < out.len() {
-                    let b = out[i];
-                    if b == b'%' && i + 2 < out.len() {
-                        let h = (out[i + 1] as char).to_digit(16);
-                        let l = (out[i + 2] as char).to_digit(16);
-                        if let (Some(h), Some(l)) = (h, l) {
-                            tmp.push((h * 16 + l) as u8);
-                            i += 3;
-                            continue;
-                        }
-                    }
-                    tmp.push(if b == b'+' { b' ' } else { b });
-                    i += 1;
-                }
-                std::mem::swap(out, tmp);
-            }
-            Transform::FromBase64 => {
-                base64_decode(out, tmp);
-                std::mem::swap(out, tmp);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod test {
     use super::*;
@@ -493,23 +445,5 @@ mod test {
         assert_eq!(o, b"hello");
         base64_decode(b"!!", &mut o);
         assert!(o.is_empty());
-    }
-
-    #[test]
-    fn transforms() {
-        let (mut o, mut t) = (Vec::new(), Vec::new());
-        apply_transforms(
-            &[Transform::DotPrefix, Transform::ToLowercase],
-            b"Example.COM",
-            &mut o,
-            &mut t,
-        );
-        assert_eq!(o, b".example.com");
-        apply_transforms(&[Transform::UrlDecode], b"/a%20b+c%2", &mut o, &mut t);
-        assert_eq!(o, b"/a b c%2");
-        apply_transforms(&[Transform::CompressWhitespace], b"a  \t b", &mut o, &mut t);
-        assert_eq!(o, b"a b");
-        apply_transforms(&[Transform::StripWhitespace], b" a b ", &mut o, &mut t);
-        assert_eq!(o, b"ab");
     }
 }

@@ -51,6 +51,7 @@ mod input;
 mod matcher;
 mod rule;
 mod text;
+mod transform;
 
 pub use buffer::{AppProto, BufferId};
 pub use config::Classifications;

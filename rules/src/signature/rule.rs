@@ -7,6 +7,7 @@ use super::addr::{parse_addr, parse_ports, AddrSet, PortSet, Vars};
 use super::buffer::{AppProto, BufferId};
 use super::config::Classifications;
 use super::text::{parse_content, split_options, split_rule, strip_quotes, unescape};
+pub(crate) use super::transform::Transform;
 
 /// What to do when a rule matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -655,33 +656,6 @@ impl Item {
     }
 }
 
-/// Buffer transformations (`dotprefix`, `to_lowercase`, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Transform {
-    ToLowercase,
-    ToUppercase,
-    StripWhitespace,
-    CompressWhitespace,
-    DotPrefix,
-    UrlDecode,
-    FromBase64,
-}
-
-impl Transform {
-    fn from_name(s: &str) -> Option<Transform> {
-        Some(match s {
-            "to_lowercase" => Transform::ToLowercase,
-            "to_uppercase" => Transform::ToUppercase,
-            "strip_whitespace" => Transform::StripWhitespace,
-            "compress_whitespace" => Transform::CompressWhitespace,
-            "dotprefix" => Transform::DotPrefix,
-            "url_decode" => Transform::UrlDecode,
-            "from_base64" => Transform::FromBase64,
-            _ => return None,
-        })
-    }
-}
-
 /// Where a list's bytes come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Src {
@@ -691,6 +665,44 @@ pub(crate) enum Src {
     App(BufferId),
     /// The output of the last `base64_decode`.
     Base64,
+    /// A packet header, raw (`ipv4.hdr`, `tcp.hdr`, ...).
+    Hdr(Hdr),
+}
+
+/// Packet headers a rule can inspect as raw bytes, options included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Hdr {
+    Ipv4,
+    Ipv6,
+    Tcp,
+    Udp,
+    Icmpv4,
+    Icmpv6,
+}
+
+impl Hdr {
+    fn from_name(s: &str) -> Option<Hdr> {
+        Some(match s {
+            "ipv4.hdr" => Hdr::Ipv4,
+            "ipv6.hdr" => Hdr::Ipv6,
+            "tcp.hdr" => Hdr::Tcp,
+            "udp.hdr" => Hdr::Udp,
+            "icmpv4.hdr" => Hdr::Icmpv4,
+            "icmpv6.hdr" => Hdr::Icmpv6,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Hdr::Ipv4 => "ipv4.hdr",
+            Hdr::Ipv6 => "ipv6.hdr",
+            Hdr::Tcp => "tcp.hdr",
+            Hdr::Udp => "udp.hdr",
+            Hdr::Icmpv4 => "icmpv4.hdr",
+            Hdr::Icmpv6 => "icmpv6.hdr",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -1381,12 +1393,9 @@ const UNSUPPORTED: &[&str] = &[
     "luajit",
     "replace",
     "geoip",
-    "pcrexform",
-    "xor",
     "to_md5",
     "to_sha1",
     "to_sha256",
-    "header_lowercase",
     "strip_pseudo_headers",
     "rpc",
     "fragbits_ext",
@@ -1400,12 +1409,6 @@ const UNSUPPORTED: &[&str] = &[
     "filesize",
     "filestore",
     "http2.header",
-    "icmpv6.hdr",
-    "ipv4.hdr",
-    "ipv6.hdr",
-    "tcp.hdr",
-    "udp.hdr",
-    "icmpv4.hdr",
     "quic.sni",
     "sip.method",
     "sip.uri",
@@ -2070,8 +2073,8 @@ impl Builder<'_, '_> {
     }
 
     fn buffer_or_transform(&mut self, name: &str, value: Option<&str>) -> Result<(), String> {
-        if let Some(t) = Transform::from_name(name) {
-            no_value(name, value)?;
+        if Transform::is_transform(name) {
+            let t = Transform::parse(name, value)?;
             let cur = self.cur;
             if !self.rule.lists[cur].items.is_empty() {
                 // A transform after matches on the same buffer: what follows inspects
@@ -2109,6 +2112,11 @@ impl Builder<'_, '_> {
             let target = self.list_for(Src::App(b));
             self.rule.lists[target].items.push(item);
             self.last = Some((target, self.rule.lists[target].items.len() - 1));
+            return Ok(());
+        }
+        if let Some(h) = Hdr::from_name(name) {
+            no_value(name, value)?;
+            self.sticky(Src::Hdr(h));
             return Ok(());
         }
         if let Some(b) = BufferId::from_name(name) {
@@ -2664,6 +2672,7 @@ pub(crate) fn src_name(s: Src) -> &'static str {
         Src::Payload => "pkt_data",
         Src::App(b) => b.name(),
         Src::Base64 => "base64_data",
+        Src::Hdr(h) => h.name(),
     }
 }
 

@@ -320,6 +320,11 @@ impl Detector {
         let start = (p.dec.payload_off as usize).min(bytes.len());
         let end = (start + p.dec.payload_len as usize).min(bytes.len());
         let payload = &bytes[start..end];
+        // Raw headers for `ipv4.hdr`, `tcp.hdr`, ...: slices, no copy.
+        let ip_off = (p.dec.ip_off as usize).min(start);
+        let l4_off = (p.dec.l4_off as usize).clamp(ip_off, start);
+        let l3_header = &bytes[ip_off..l4_off];
+        let l4_header = &bytes[l4_off..start];
         let (sport, dport) = p.dec.ports();
         let tcp = match p.dec.l4 {
             L4::Tcp(t) => Some(TcpFields {
@@ -375,6 +380,8 @@ impl Detector {
             tcp,
             icmp,
             payload,
+            l3_header,
+            l4_header,
             flow: FlowInfo {
                 tracked: true,
                 to_server: dir == Direction::ToServer,
