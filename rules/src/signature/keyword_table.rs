@@ -888,6 +888,46 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
                 .buf(B::TlsCerts, b"xAcmex"),
             true,
         ),
+        // SIP: header buffers are one instance per header line, tied to the app.
+        (
+            r#"alert sip any any -> any any (flow:to_server; sip.method; content:"INVITE"; sip.uri; content:"sip:bob@"; startswith; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Sip)
+                .buf(B::SipMethod, b"INVITE")
+                .buf(B::SipUri, b"sip:bob@example.org"),
+            true,
+        ),
+        (
+            r#"alert sip any any -> any any (sip.via; content:"SIP/2.0/TCP"; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Sip)
+                .buf(B::SipVia, b"SIP/2.0/UDP 10.0.0.1")
+                .buf(B::SipVia, b"SIP/2.0/TCP 10.0.0.2"),
+            true,
+        ),
+        (
+            r#"alert sip any any -> any any (sip.via; content:"UDP"; content:"10.0.0.2"; distance:0; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Sip)
+                .buf(B::SipVia, b"SIP/2.0/UDP 10.0.0.1")
+                .buf(B::SipVia, b"SIP/2.0/TCP 10.0.0.2"),
+            false,
+        ),
+        (
+            r#"alert sip any any -> any any (sip.stat_code; content:"486"; sip.stat_msg; content:"Busy"; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Sip)
+                .buf(B::SipStatCode, b"486")
+                .buf(B::SipStatMsg, b"Busy Here"),
+            true,
+        ),
+        (
+            r#"alert sip any any -> any any (sip.user_agent; content:"friendly-scanner"; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Dns)
+                .buf(B::SipUserAgent, b"friendly-scanner"),
+            false,
+        ),
         (
             r#"alert tcp any any -> any any (content:"x"; pkt_data; content:"y"; sid:1;)"#,
             tcp(b"xy"),

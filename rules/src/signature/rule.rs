@@ -1107,8 +1107,6 @@ const UNSUPPORTED: &[&str] = &[
     "icmpv4.hdr",
     "quic.sni",
     "quic.version",
-    "sip.method",
-    "sip.uri",
     "krb5_cname",
     "krb5_sname",
     "snmp.community",

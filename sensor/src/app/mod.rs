@@ -11,6 +11,7 @@ pub mod dns;
 pub mod http;
 pub mod layer;
 pub mod quic;
+pub mod sip;
 pub mod smb;
 pub mod tftp;
 pub mod tls;

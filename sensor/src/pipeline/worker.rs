@@ -195,6 +195,7 @@ impl Worker {
             body_hashes: self.cfg.body_hashes
                 || self.intel.as_ref().is_some_and(|i| i.wants_body_hashes()),
             bodies: self.detector.is_some(),
+            inspection: self.detector.is_some(),
         };
         for p in &batch.pkts {
             self.counters.packets += 1;
@@ -482,6 +483,20 @@ fn log_app(
                 });
             }
         }
+        // Messages wait for detection to see them in their direction.
+        AppState::Sip(m) => {
+            let inspected_only = sess.app.needs.inspection;
+            for tx in m
+                .take_complete(all, inspected_only)
+                .iter()
+                .filter(|_| types.sip)
+            {
+                let v = crate::app::sip::eve_sip(tx);
+                emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                    flowlog::write_app_event(out, f, ts, "sip", &v)
+                });
+            }
+        }
         _ => {}
     }
 }
@@ -674,7 +689,7 @@ fn flowless_alerts(
 }
 
 /// The app object of the message this packet carried, for protocols whose
-/// messages are single datagrams (TFTP, DHCP): their alerts name it.
+/// messages are single datagrams (TFTP, DHCP, SIP over UDP): their alerts name it.
 fn datagram_object(s: &FlowSession) -> Option<(&'static str, serde_json::Value)> {
     if !s.new_data {
         return None;
@@ -688,6 +703,12 @@ fn datagram_object(s: &FlowSession) -> Option<(&'static str, serde_json::Value)>
             .transactions()
             .last()
             .map(|tx| ("dhcp", crate::app::dhcp::eve_dhcp(tx))),
+        // Over UDP a message is its datagram.
+        AppState::Sip(m) if s.tcp.is_none() => m
+            .transactions()
+            .last()
+            .filter(|tx| !tx.inspected)
+            .map(|tx| ("sip", crate::app::sip::eve_sip(tx))),
         _ => None,
     }
 }
@@ -744,6 +765,18 @@ fn inspect_app(
             let mut bufs = Vec::new();
             f.for_each_buffer(|n, b| add(&mut bufs, n, b));
             parts.push((f.tx_id, bufs, ("files", smb_eve::eve_alert_files(f)), None));
+        }
+    }
+    if let AppState::Sip(m) = &mut s.app.state {
+        // Each message once, with a packet going its way.
+        for tx in m.transactions_mut() {
+            if tx.inspected || tx.dir != to_app_dir(dir) {
+                continue;
+            }
+            tx.inspected = true;
+            let mut bufs = Vec::new();
+            tx.for_each_buffer(|n, b| add(&mut bufs, n, b));
+            parts.push((tx.tx_id, bufs, ("sip", crate::app::sip::eve_sip(tx)), None));
         }
     }
     match &s.app.state {
