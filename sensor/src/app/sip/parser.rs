@@ -176,7 +176,7 @@ pub fn probe_start(b: &[u8]) -> Option<bool> {
                 // a status line, or a method token then (maybe) a space
                 && (b.starts_with(b"SIP/")
                     || b"SIP/".starts_with(&b[..b.len().min(4)])
-                    || b.iter().position(|c| !is_token(*c)).map_or(true, |i| {
+                    || b.iter().position(|c| !is_token(*c)).is_none_or(|i| {
                         i > 0 && b[i] == b' '
                     }));
             if plausible {
