@@ -86,6 +86,10 @@ buffer_table! {
     Ja4Hash => "ja4.hash", legacy: "", modifier: false, doc: "JA4 client fingerprint.";
     SshProto => "ssh.proto", legacy: "ssh_proto", modifier: false, doc: "SSH protocol version string.";
     SshSoftware => "ssh.software", legacy: "ssh_software", modifier: false, doc: "SSH software version string.";
+    SshHassh => "ssh.hassh", legacy: "", modifier: false, doc: "HASSH client fingerprint (md5 hex of the client's KEXINIT lists).";
+    SshHasshString => "ssh.hassh.string", legacy: "", modifier: false, doc: "HASSH client string (kex;enc;mac;compression).";
+    SshHasshServer => "ssh.hassh.server", legacy: "", modifier: false, doc: "HASSH server fingerprint (md5 hex of the server's KEXINIT lists).";
+    SshHasshServerString => "ssh.hassh.server.string", legacy: "", modifier: false, doc: "HASSH server string (kex;enc;mac;compression).";
     SmbNamedPipe => "smb.named_pipe", legacy: "", modifier: false, doc: "SMB named pipe.";
     SmbShare => "smb.share", legacy: "", modifier: false, doc: "SMB share.";
     SipMethod => "sip.method", legacy: "", modifier: false, doc: "SIP request method.";

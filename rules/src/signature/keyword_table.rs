@@ -888,6 +888,24 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
                 .buf(B::TlsCerts, b"xAcmex"),
             true,
         ),
+        (
+            r#"alert ssh any any -> any any (ssh.hassh.server.string; content:"none,zlib@openssh.com"; endswith; ssh.hassh.server; content:"6832f1ce"; startswith; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Ssh)
+                .buf(
+                    B::SshHasshServerString,
+                    b"curve25519-sha256;aes128-ctr;hmac-sha1;none,zlib@openssh.com",
+                )
+                .buf(B::SshHasshServer, b"6832f1ce43d4397c2c0a3e2f8c94334e"),
+            true,
+        ),
+        (
+            r#"alert ssh any any -> any any (ssh.hassh; content:"6832f1ce43d4397c2c0a3e2f8c94334e"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Ssh)
+                .buf(B::SshHasshServer, b"6832f1ce43d4397c2c0a3e2f8c94334e"),
+            false,
+        ),
         // SIP: header buffers are one instance per header line, tied to the app.
         (
             r#"alert sip any any -> any any (flow:to_server; sip.method; content:"INVITE"; sip.uri; content:"sip:bob@"; startswith; sid:1;)"#,

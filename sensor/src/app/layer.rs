@@ -8,6 +8,7 @@ use super::http::{HttpConfig, HttpState};
 use super::quic::QuicState;
 use super::sip::SipState;
 use super::smb::SmbState;
+use super::ssh::SshState;
 use super::tftp::TftpState;
 use super::tls::TlsState;
 use super::Direction;
@@ -37,6 +38,8 @@ pub enum AppState {
     Dhcp(Box<DhcpState>),
     /// SIP messages.
     Sip(Box<SipState>),
+    /// SSH banners and key exchange offers.
+    Ssh(Box<SshState>),
     /// Detection failed: the flow's data is not parsed.
     Failed,
 }
@@ -202,8 +205,9 @@ impl AppLayer {
             AppProto::Tftp => AppState::Tftp(Box::default()),
             AppProto::Dhcp => AppState::Dhcp(Box::default()),
             AppProto::Sip => AppState::Sip(Box::default()),
+            AppProto::Ssh => AppState::Ssh(Box::default()),
             // Detected for rules (`alert ssh`, `app-layer-protocol:ssh`), not parsed.
-            AppProto::Ssh | AppProto::Smtp | AppProto::Unknown => AppState::Failed,
+            AppProto::Smtp | AppProto::Unknown => AppState::Failed,
         };
     }
 
@@ -223,6 +227,7 @@ impl AppLayer {
             AppState::Dhcp(s) => s.parse(data),
             AppState::Sip(s) if udp => s.parse_datagram(data, dir),
             AppState::Sip(s) => s.parse_stream(data, dir),
+            AppState::Ssh(s) => s.parse(data, dir),
             AppState::Undecided | AppState::Failed => {}
         }
     }
@@ -237,6 +242,7 @@ impl AppLayer {
             AppState::Dns(s) => s.gap(dir, len),
             AppState::Smb(s) => s.gap(dir, len),
             AppState::Sip(s) => s.gap(dir),
+            AppState::Ssh(s) => s.gap(dir),
             AppState::Quic(_) | AppState::Tftp(_) | AppState::Dhcp(_) | AppState::Failed => {}
         }
     }

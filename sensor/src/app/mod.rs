@@ -13,6 +13,7 @@ pub mod layer;
 pub mod quic;
 pub mod sip;
 pub mod smb;
+pub mod ssh;
 pub mod tftp;
 pub mod tls;
 

@@ -54,6 +54,8 @@ pub struct EveTypes {
     pub dhcp: bool,
     /// `sip` events, one per message.
     pub sip: bool,
+    /// `ssh` events, one per flow (banners and HASSH).
+    pub ssh: bool,
     /// Alert option: the X-Forwarded-For client of an HTTP transaction's
     /// alerts, as an extra field or in place of the proxy's address.
     pub xff: Option<crate::app::http::xff::XffConfig>,
@@ -72,6 +74,7 @@ impl Default for EveTypes {
             tftp: false,
             dhcp: false,
             sip: false,
+            ssh: false,
             xff: None,
         }
     }
@@ -91,6 +94,7 @@ impl EveTypes {
             tftp: false,
             dhcp: false,
             sip: false,
+            ssh: false,
             xff: None,
         };
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -105,9 +109,10 @@ impl EveTypes {
                 "tftp" => t.tftp = true,
                 "dhcp" => t.dhcp = true,
                 "sip" => t.sip = true,
+                "ssh" => t.ssh = true,
                 other => {
                     return Err(format!(
-                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp, sip)"
+                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp, sip, ssh)"
                     ))
                 }
             }

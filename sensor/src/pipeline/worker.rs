@@ -483,6 +483,16 @@ fn log_app(
                 });
             }
         }
+        // One event per flow, once both sides are read (or the flow ends).
+        AppState::Ssh(h) if !h.logged && (all || h.done()) => {
+            h.logged = true;
+            if types.ssh && h.sides.iter().any(|s| s.banner_seen) {
+                let v = crate::app::ssh::eve_ssh(h);
+                emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                    flowlog::write_app_event(out, f, ts, "ssh", &v)
+                });
+            }
+        }
         // Messages wait for detection to see them in their direction.
         AppState::Sip(m) => {
             let inspected_only = sess.app.needs.inspection;
@@ -765,6 +775,23 @@ fn inspect_app(
             let mut bufs = Vec::new();
             f.for_each_buffer(|n, b| add(&mut bufs, n, b));
             parts.push((f.tx_id, bufs, ("files", smb_eve::eve_alert_files(f)), None));
+        }
+    }
+    if let AppState::Ssh(h) = &mut s.app.state {
+        // Each side's banner, then its fingerprint, as they become known;
+        // alerts stay once per rule and side (the side is the transaction).
+        let i = match dir {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        };
+        let side = &mut h.sides[i];
+        let banner = side.banner_seen && !side.inspected.0;
+        let kex = side.hassh.is_some() && !side.inspected.1;
+        if banner || kex {
+            side.inspected = (side.banner_seen, side.hassh.is_some());
+            let mut bufs = Vec::new();
+            h.sides[i].for_each_buffer(to_app_dir(dir), |n, b| add(&mut bufs, n, b));
+            parts.push((i as u64, bufs, ("ssh", crate::app::ssh::eve_ssh(h)), None));
         }
     }
     if let AppState::Sip(m) = &mut s.app.state {
