@@ -494,8 +494,9 @@ fn log_app(
             }
         }
         // Messages wait for detection to see them in their direction.
+        // (A passed flow is not inspected any more.)
         AppState::Sip(m) => {
-            let inspected_only = sess.app.needs.inspection;
+            let inspected_only = sess.app.needs.inspection && !sess.passed;
             for tx in m
                 .take_complete(all, inspected_only)
                 .iter()
