@@ -111,8 +111,25 @@ buffer_table! {
     QuicVersion => "quic.version", legacy: "", modifier: false, doc: "QUIC version of the long header, 4 bytes as on the wire.";
     SshProto => "ssh.proto", legacy: "ssh_proto", modifier: false, doc: "SSH protocol version string.";
     SshSoftware => "ssh.software", legacy: "ssh_software", modifier: false, doc: "SSH software version string.";
+    SshHassh => "ssh.hassh", legacy: "", modifier: false, doc: "HASSH client fingerprint (md5 hex of the client's KEXINIT lists).";
+    SshHasshString => "ssh.hassh.string", legacy: "", modifier: false, doc: "HASSH client string (kex;enc;mac;compression).";
+    SshHasshServer => "ssh.hassh.server", legacy: "", modifier: false, doc: "HASSH server fingerprint (md5 hex of the server's KEXINIT lists).";
+    SshHasshServerString => "ssh.hassh.server.string", legacy: "", modifier: false, doc: "HASSH server string (kex;enc;mac;compression).";
     SmbNamedPipe => "smb.named_pipe", legacy: "", modifier: false, doc: "SMB named pipe.";
     SmbShare => "smb.share", legacy: "", modifier: false, doc: "SMB share.";
+    SipMethod => "sip.method", legacy: "", modifier: false, doc: "SIP request method.";
+    SipUri => "sip.uri", legacy: "", modifier: false, doc: "SIP Request-URI.";
+    SipRequestLine => "sip.request_line", legacy: "", modifier: false, doc: "SIP request line (without CRLF).";
+    SipStatCode => "sip.stat_code", legacy: "", modifier: false, doc: "SIP response status code.";
+    SipStatMsg => "sip.stat_msg", legacy: "", modifier: false, doc: "SIP response reason phrase.";
+    SipResponseLine => "sip.response_line", legacy: "", modifier: false, doc: "SIP status line (without CRLF).";
+    SipProtocol => "sip.protocol", legacy: "", modifier: false, doc: "SIP version of a request or response (SIP/2.0).";
+    SipFrom => "sip.from", legacy: "", modifier: false, doc: "SIP From header value (also compact f), one instance per header.";
+    SipTo => "sip.to", legacy: "", modifier: false, doc: "SIP To header value (also compact t), one instance per header.";
+    SipVia => "sip.via", legacy: "", modifier: false, doc: "SIP Via header value (also compact v), one instance per header.";
+    SipUserAgent => "sip.user_agent", legacy: "", modifier: false, doc: "SIP User-Agent header value, one instance per header.";
+    SipContentType => "sip.content_type", legacy: "", modifier: false, doc: "SIP Content-Type header value (also compact c), one instance per header.";
+    SipContentLength => "sip.content_length", legacy: "", modifier: false, doc: "SIP Content-Length header value (also compact l), one instance per header.";
 }
 
 impl BufferId {

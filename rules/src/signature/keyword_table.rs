@@ -1015,6 +1015,64 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             true,
         ),
         (
+            r#"alert ssh any any -> any any (ssh.hassh.server.string; content:"none,zlib@openssh.com"; endswith; ssh.hassh.server; content:"6832f1ce"; startswith; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Ssh)
+                .buf(
+                    B::SshHasshServerString,
+                    b"curve25519-sha256;aes128-ctr;hmac-sha1;none,zlib@openssh.com",
+                )
+                .buf(B::SshHasshServer, b"6832f1ce43d4397c2c0a3e2f8c94334e"),
+            true,
+        ),
+        (
+            r#"alert ssh any any -> any any (ssh.hassh; content:"6832f1ce43d4397c2c0a3e2f8c94334e"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Ssh)
+                .buf(B::SshHasshServer, b"6832f1ce43d4397c2c0a3e2f8c94334e"),
+            false,
+        ),
+        // SIP: header buffers are one instance per header line, tied to the app.
+        (
+            r#"alert sip any any -> any any (flow:to_server; sip.method; content:"INVITE"; sip.uri; content:"sip:bob@"; startswith; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Sip)
+                .buf(B::SipMethod, b"INVITE")
+                .buf(B::SipUri, b"sip:bob@example.org"),
+            true,
+        ),
+        (
+            r#"alert sip any any -> any any (sip.via; content:"SIP/2.0/TCP"; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Sip)
+                .buf(B::SipVia, b"SIP/2.0/UDP 10.0.0.1")
+                .buf(B::SipVia, b"SIP/2.0/TCP 10.0.0.2"),
+            true,
+        ),
+        (
+            r#"alert sip any any -> any any (sip.via; content:"UDP"; content:"10.0.0.2"; distance:0; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Sip)
+                .buf(B::SipVia, b"SIP/2.0/UDP 10.0.0.1")
+                .buf(B::SipVia, b"SIP/2.0/TCP 10.0.0.2"),
+            false,
+        ),
+        (
+            r#"alert sip any any -> any any (sip.stat_code; content:"486"; sip.stat_msg; content:"Busy"; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Sip)
+                .buf(B::SipStatCode, b"486")
+                .buf(B::SipStatMsg, b"Busy Here"),
+            true,
+        ),
+        (
+            r#"alert sip any any -> any any (sip.user_agent; content:"friendly-scanner"; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Dns)
+                .buf(B::SipUserAgent, b"friendly-scanner"),
+            false,
+        ),
+        (
             r#"alert tcp any any -> any any (content:"x"; pkt_data; content:"y"; sid:1;)"#,
             tcp(b"xy"),
             true,

@@ -1,6 +1,6 @@
 //! Application protocol detection: by content first, then by port.
 
-use super::{dhcp, dns, http, quic, tftp, tls};
+use super::{dhcp, dns, http, quic, sip, tftp, tls};
 
 /// IP protocol number of TCP.
 const IPPROTO_TCP: u8 = 6;
@@ -34,6 +34,8 @@ pub enum AppProto {
     Tftp,
     /// DHCP over UDP ports 67 and 68.
     Dhcp,
+    /// SIP over UDP or TCP, by content where a port is 5060.
+    Sip,
     /// Detection ran and failed: EVE `app_proto` "failed".
     Unknown,
 }
@@ -54,6 +56,7 @@ impl AppProto {
             AppProto::Smtp => "smtp",
             AppProto::Tftp => "tftp",
             AppProto::Dhcp => "dhcp",
+            AppProto::Sip => "sip",
             AppProto::Unknown => "failed",
         }
     }
@@ -105,8 +108,9 @@ pub fn detect_protocol(
     };
     let mut need_more = false;
     let mut probes: Vec<(AppProto, Probe)> = Vec::with_capacity(3);
+    let ports = PortHints::new(sport, dport);
     if tcp {
-        probes.extend(tcp_probes(ts, tc, is_smb_port(sport, dport)));
+        probes.extend(tcp_probes(ts, tc, ports));
     }
     if !tcp {
         probes.push((AppProto::Quic, quic::probe(ts)));
@@ -116,6 +120,9 @@ pub fn detect_protocol(
         let dhcp_port = |p: u16| p == 67 || p == 68;
         if dhcp_port(sport) && dhcp_port(dport) {
             probes.push((AppProto::Dhcp, combine(dhcp::probe(ts), dhcp::probe(tc))));
+        }
+        if ports.sip {
+            probes.push((AppProto::Sip, probe_sip(ts, tc, false)));
         }
     }
     // DNS has no magic bytes: only judged by plausibility on DNS ports.
@@ -167,11 +174,45 @@ pub fn is_smb_port(sport: u16, dport: u16) -> bool {
     [139, 445].contains(&sport) || [139, 445].contains(&dport)
 }
 
+/// The SIP port (as the reference IDS, SIP is only probed for there).
+const SIP_PORT: u16 = 5060;
+
+/// What a flow's ports allow the content probes to consider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortHints {
+    /// A port is an SMB one: a short SMB prefix waits for more.
+    pub smb: bool,
+    /// A port is the SIP one: SIP messages are looked for.
+    pub sip: bool,
+}
+
+impl PortHints {
+    /// The hints of a flow between `sport` and `dport`.
+    pub fn new(sport: u16, dport: u16) -> PortHints {
+        PortHints {
+            smb: is_smb_port(sport, dport),
+            sip: sport == SIP_PORT || dport == SIP_PORT,
+        }
+    }
+}
+
+/// SIP: a request line from the client or a status line from the server.
+fn probe_sip(ts: &[u8], tc: &[u8], stream: bool) -> Probe {
+    combine(sip::probe(ts, true, stream), sip::probe(tc, false, stream))
+}
+
 /// The TCP protocols recognised by their first bytes, in the order they are
 /// tried, each combining what the client's (`ts`) and the server's (`tc`)
 /// first bytes show. Every probe says `NoMatch` on no bytes.
-fn tcp_probes(ts: &[u8], tc: &[u8], smb_port: bool) -> [(AppProto, Probe); 6] {
+fn tcp_probes(ts: &[u8], tc: &[u8], ports: PortHints) -> [(AppProto, Probe); 7] {
+    let sip = if ports.sip {
+        probe_sip(ts, tc, true)
+    } else {
+        Probe::NoMatch
+    };
     [
+        // Before HTTP, which takes `OPTIONS ` for its own.
+        (AppProto::Sip, sip),
         (AppProto::Tls, combine(tls::probe(ts), tls::probe(tc))),
         (AppProto::Http2, http::probe_h2_preface(ts)),
         (
@@ -180,7 +221,7 @@ fn tcp_probes(ts: &[u8], tc: &[u8], smb_port: bool) -> [(AppProto, Probe); 6] {
         ),
         (
             AppProto::Smb,
-            combine(probe_smb(ts, smb_port), probe_smb(tc, smb_port)),
+            combine(probe_smb(ts, ports.smb), probe_smb(tc, ports.smb)),
         ),
         (AppProto::Ssh, combine(probe_ssh(ts), probe_ssh(tc))),
         (AppProto::Smtp, probe_smtp(ts)),
@@ -190,13 +231,13 @@ fn tcp_probes(ts: &[u8], tc: &[u8], smb_port: bool) -> [(AppProto, Probe); 6] {
 /// The protocol one TCP direction's first bytes show on their own, without
 /// ports or the other direction (`app-layer-protocol:X,to_server` /
 /// `to_client`); `None` when they match nothing or are too short to tell.
-pub fn detect_direction(to_server: bool, first: &[u8], smb_port: bool) -> Option<AppProto> {
+pub fn detect_direction(to_server: bool, first: &[u8], ports: PortHints) -> Option<AppProto> {
     let (ts, tc) = if to_server {
         (first, &[][..])
     } else {
         (&[][..], first)
     };
-    tcp_probes(ts, tc, smb_port)
+    tcp_probes(ts, tc, ports)
         .into_iter()
         .find(|(_, r)| *r == Probe::Match)
         .map(|(p, _)| p)
@@ -298,13 +339,26 @@ mod test {
         assert_eq!(detect_protocol(6, 40000, 2222, b"SS", &[]), None);
         // an HTTP request answered by an SSH server
         let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-        assert_eq!(detect_direction(true, req, false), Some(AppProto::Http));
         assert_eq!(
-            detect_direction(false, b"SSH-2.0-OpenSSH_6.6.1\r\n", false),
+            detect_direction(true, req, PortHints::new(40000, 80)),
+            Some(AppProto::Http)
+        );
+        assert_eq!(
+            detect_direction(
+                false,
+                b"SSH-2.0-OpenSSH_6.6.1\r\n",
+                PortHints::new(40000, 80)
+            ),
             Some(AppProto::Ssh)
         );
-        assert_eq!(detect_direction(false, b"GET / HTTP/1.1\r\n", false), None);
-        assert_eq!(detect_direction(true, b"\x00\x01garbage", false), None);
+        assert_eq!(
+            detect_direction(false, b"GET / HTTP/1.1\r\n", PortHints::new(40000, 80)),
+            None
+        );
+        assert_eq!(
+            detect_direction(true, b"\x00\x01garbage", PortHints::new(40000, 80)),
+            None
+        );
     }
 
     #[test]
@@ -321,6 +375,43 @@ mod test {
             Some(AppProto::Unknown),
             "an FTP login after the same banner is not SMTP"
         );
+    }
+
+    #[test]
+    fn sip_by_content_on_its_port() {
+        let reg = b"REGISTER sip:192.168.43.100;transport=TCP SIP/2.0\r\nVia: x\r\n";
+        assert_eq!(detect_protocol(6, 58882, 5060, &reg[..20], &[]), None);
+        assert_eq!(
+            detect_protocol(6, 58882, 5060, reg, &[]),
+            Some(AppProto::Sip)
+        );
+        assert_eq!(
+            detect_protocol(6, 58882, 5061, reg, b"SIP/2.0 200 OK\r\n"),
+            Some(AppProto::Unknown),
+            "SIP is only looked for on its port"
+        );
+        let opts = b"OPTIONS sip:carol@chicago.example.com SIP/2.0\r\n\r\n";
+        assert_eq!(
+            detect_protocol(6, 40000, 5060, opts, &[]),
+            Some(AppProto::Sip)
+        );
+        assert_eq!(
+            detect_protocol(17, 5060, 5060, opts, &[]),
+            Some(AppProto::Sip)
+        );
+        assert_eq!(
+            detect_protocol(17, 5060, 5060, &[], b"SIP/2.0 100 Trying\r\n\r\n"),
+            Some(AppProto::Sip)
+        );
+        assert_eq!(
+            detect_protocol(17, 5060, 5060, b"     ", &[]),
+            Some(AppProto::Unknown)
+        );
+        assert_eq!(
+            detect_direction(false, b"SIP/2.0 200 OK\r\n", PortHints::new(1, 5060)),
+            Some(AppProto::Sip)
+        );
+        assert_eq!(AppProto::Sip.eve_name(), "sip");
     }
 
     #[test]

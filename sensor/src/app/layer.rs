@@ -1,12 +1,14 @@
 //! Per-flow application layer: detects the protocol from the first bytes,
 //! then feeds the right parser. This is what a flow holds.
 
-use super::detect::{detect_direction, detect_protocol, is_smb_port, AppProto};
+use super::detect::{detect_direction, detect_protocol, AppProto, PortHints};
 use super::dhcp::DhcpState;
 use super::dns::{DnsState, DnsVariant};
 use super::http::{HttpConfig, HttpState};
 use super::quic::QuicState;
+use super::sip::SipState;
 use super::smb::SmbState;
+use super::ssh::SshState;
 use super::tftp::TftpState;
 use super::tls::TlsState;
 use super::Direction;
@@ -37,6 +39,10 @@ pub enum AppState {
     Tftp(Box<TftpState>),
     /// DHCP messages.
     Dhcp(Box<DhcpState>),
+    /// SIP messages.
+    Sip(Box<SipState>),
+    /// SSH banners and key exchange offers.
+    Ssh(Box<SshState>),
     /// Detection failed: the flow's data is not parsed.
     Failed,
 }
@@ -77,6 +83,9 @@ pub struct AppNeeds {
     /// Keep (and content-decode) HTTP bodies, for rules on `file.data` and
     /// the body buffers. Without rules nobody reads them.
     pub bodies: bool,
+    /// Rules inspect transactions: messages that are complete on arrival
+    /// (SIP) are kept until inspected in their direction.
+    pub inspection: bool,
 }
 
 impl Default for AppNeeds {
@@ -84,6 +93,7 @@ impl Default for AppNeeds {
         AppNeeds {
             body_hashes: true,
             bodies: true,
+            inspection: false,
         }
     }
 }
@@ -122,8 +132,8 @@ impl AppLayer {
         let i = slot(dir);
         if !self.dir_probed[i] && self.ip_proto == 6 {
             self.dir_probed[i] = true;
-            let smb_port = is_smb_port(self.sport, self.dport);
-            self.dir_proto[i] = detect_direction(dir == Direction::ToServer, data, smb_port);
+            let ports = PortHints::new(self.sport, self.dport);
+            self.dir_proto[i] = detect_direction(dir == Direction::ToServer, data, ports);
             self.detected_now |= self.dir_proto[i].is_some();
             if let [Some(a), Some(b)] = self.dir_proto {
                 if a != b && a != AppProto::Unknown && b != AppProto::Unknown {
@@ -208,8 +218,10 @@ impl AppLayer {
             AppProto::Smb => AppState::Smb(Box::default()),
             AppProto::Tftp => AppState::Tftp(Box::default()),
             AppProto::Dhcp => AppState::Dhcp(Box::default()),
+            AppProto::Sip => AppState::Sip(Box::default()),
+            AppProto::Ssh => AppState::Ssh(Box::default()),
             // Detected for rules (`alert ssh`, `app-layer-protocol:ssh`), not parsed.
-            AppProto::Ssh | AppProto::Smtp | AppProto::Unknown => AppState::Failed,
+            AppProto::Smtp | AppProto::Unknown => AppState::Failed,
         };
     }
 
@@ -227,6 +239,9 @@ impl AppLayer {
             AppState::Smb(s) => s.parse(data, dir),
             AppState::Tftp(s) => s.parse(data, dir),
             AppState::Dhcp(s) => s.parse(data),
+            AppState::Sip(s) if udp => s.parse_datagram(data, dir),
+            AppState::Sip(s) => s.parse_stream(data, dir),
+            AppState::Ssh(s) => s.parse(data, dir),
             AppState::Undecided | AppState::Failed => {}
         }
     }
@@ -240,6 +255,8 @@ impl AppLayer {
             AppState::Tls(s) => s.gap(dir, len),
             AppState::Dns(s) => s.gap(dir, len),
             AppState::Smb(s) => s.gap(dir, len),
+            AppState::Sip(s) => s.gap(dir),
+            AppState::Ssh(s) => s.gap(dir),
             AppState::Quic(_) | AppState::Tftp(_) | AppState::Dhcp(_) | AppState::Failed => {}
         }
     }

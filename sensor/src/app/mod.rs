@@ -11,7 +11,9 @@ pub mod dns;
 pub mod http;
 pub mod layer;
 pub mod quic;
+pub mod sip;
 pub mod smb;
+pub mod ssh;
 pub mod tftp;
 pub mod tls;
 

@@ -51,6 +51,8 @@ pub fn provided_buffers() -> Vec<BufferId> {
         .chain(crate::app::dns::detect::BUFFER_NAMES)
         .chain(crate::app::smb::detect::BUFFER_NAMES)
         .chain(["quic.version"].iter())
+        .chain(crate::app::sip::detect::BUFFER_NAMES)
+        .chain(crate::app::ssh::BUFFER_NAMES)
         .chain(["pkt_data", "http.header_names"].iter())
         .filter_map(|n| BufferId::from_name(n))
         .collect()
@@ -221,6 +223,7 @@ fn rule_app(p: Option<AppProto>) -> RuleApp {
         Some(AppProto::Smtp) => RuleApp::Smtp,
         Some(AppProto::Tftp) => RuleApp::Tftp,
         Some(AppProto::Dhcp) => RuleApp::Dhcp,
+        Some(AppProto::Sip) => RuleApp::Sip,
         Some(AppProto::Unknown) => RuleApp::Failed,
     }
 }

@@ -52,6 +52,10 @@ pub struct EveTypes {
     pub tftp: bool,
     /// `dhcp` events, one per message.
     pub dhcp: bool,
+    /// `sip` events, one per message.
+    pub sip: bool,
+    /// `ssh` events, one per flow (banners and HASSH).
+    pub ssh: bool,
     /// Alert option: the X-Forwarded-For client of an HTTP transaction's
     /// alerts, as an extra field or in place of the proxy's address.
     pub xff: Option<crate::app::http::xff::XffConfig>,
@@ -69,6 +73,8 @@ impl Default for EveTypes {
             tls: false,
             tftp: false,
             dhcp: false,
+            sip: false,
+            ssh: false,
             xff: None,
         }
     }
@@ -87,6 +93,8 @@ impl EveTypes {
             tls: false,
             tftp: false,
             dhcp: false,
+            sip: false,
+            ssh: false,
             xff: None,
         };
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -100,9 +108,11 @@ impl EveTypes {
                 "tls" => t.tls = true,
                 "tftp" => t.tftp = true,
                 "dhcp" => t.dhcp = true,
+                "sip" => t.sip = true,
+                "ssh" => t.ssh = true,
                 other => {
                     return Err(format!(
-                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp)"
+                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp, sip, ssh)"
                     ))
                 }
             }

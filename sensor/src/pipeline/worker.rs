@@ -196,6 +196,7 @@ impl Worker {
             body_hashes: self.cfg.body_hashes
                 || self.intel.as_ref().is_some_and(|i| i.wants_body_hashes()),
             bodies: self.detector.is_some(),
+            inspection: self.detector.is_some(),
         };
         for p in &batch.pkts {
             self.counters.packets += 1;
@@ -491,6 +492,31 @@ fn log_app(
                 });
             }
         }
+        // One event per flow, once both sides are read (or the flow ends).
+        AppState::Ssh(h) if !h.logged && (all || h.done()) => {
+            h.logged = true;
+            if types.ssh && h.sides.iter().any(|s| s.banner_seen) {
+                let v = crate::app::ssh::eve_ssh(h);
+                emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                    flowlog::write_app_event(out, f, ts, "ssh", &v)
+                });
+            }
+        }
+        // Messages wait for detection to see them in their direction.
+        // (A passed flow is not inspected any more.)
+        AppState::Sip(m) => {
+            let inspected_only = sess.app.needs.inspection && !sess.passed;
+            for tx in m
+                .take_complete(all, inspected_only)
+                .iter()
+                .filter(|_| types.sip)
+            {
+                let v = crate::app::sip::eve_sip(tx);
+                emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                    flowlog::write_app_event(out, f, ts, "sip", &v)
+                });
+            }
+        }
         _ => {}
     }
 }
@@ -686,7 +712,7 @@ fn flowless_alerts(
 }
 
 /// The app object of the message this packet carried, for protocols whose
-/// messages are single datagrams (TFTP, DHCP): their alerts name it.
+/// messages are single datagrams (TFTP, DHCP, SIP over UDP): their alerts name it.
 fn datagram_object(s: &FlowSession) -> Option<(&'static str, serde_json::Value)> {
     if !s.new_data {
         return None;
@@ -700,6 +726,12 @@ fn datagram_object(s: &FlowSession) -> Option<(&'static str, serde_json::Value)>
             .transactions()
             .last()
             .map(|tx| ("dhcp", crate::app::dhcp::eve_dhcp(tx))),
+        // Over UDP a message is its datagram.
+        AppState::Sip(m) if s.tcp.is_none() => m
+            .transactions()
+            .last()
+            .filter(|tx| !tx.inspected)
+            .map(|tx| ("sip", crate::app::sip::eve_sip(tx))),
         _ => None,
     }
 }
@@ -791,6 +823,35 @@ fn inspect_app(
                 None,
                 Vec::new(),
             ));
+        }
+    }
+    if let AppState::Ssh(h) = &mut s.app.state {
+        // Each side's banner, then its fingerprint, as they become known;
+        // alerts stay once per rule and side (the side is the transaction).
+        let i = match dir {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        };
+        let side = &mut h.sides[i];
+        let banner = side.banner_seen && !side.inspected.0;
+        let kex = side.hassh.is_some() && !side.inspected.1;
+        if banner || kex {
+            side.inspected = (side.banner_seen, side.hassh.is_some());
+            let mut bufs = Vec::new();
+            h.sides[i].for_each_buffer(to_app_dir(dir), |n, b| add(&mut bufs, n, b));
+            parts.push((i as u64, bufs, ("ssh", crate::app::ssh::eve_ssh(h)), None));
+        }
+    }
+    if let AppState::Sip(m) = &mut s.app.state {
+        // Each message once, with a packet going its way.
+        for tx in m.transactions_mut() {
+            if tx.inspected || tx.dir != to_app_dir(dir) {
+                continue;
+            }
+            tx.inspected = true;
+            let mut bufs = Vec::new();
+            tx.for_each_buffer(|n, b| add(&mut bufs, n, b));
+            parts.push((tx.tx_id, bufs, ("sip", crate::app::sip::eve_sip(tx)), None));
         }
     }
     match &s.app.state {
