@@ -840,6 +840,10 @@ fn inspect_app(
                         |b| det.uses_buffer(b),
                         |b, data| bufs.push((b, data.to_vec())),
                     );
+                    // Only rules with app buffers run on a part: none wanted, no part.
+                    if bufs.is_empty() {
+                        continue;
+                    }
                     let app = match variant {
                         DnsVariant::Dns => ("dns", dns_eve::eve_alert(tx)),
                         v => (v.name(), dns_eve::eve_multicast(tx, v)),
@@ -861,8 +865,14 @@ fn inspect_app(
                 s.tls_client_done |= client && q.client_hello.is_some();
                 s.tls_server_done |= server;
                 let mut bufs = Vec::new();
-                q.for_each_buffer(to_app_dir(dir), |n, b| add(&mut bufs, n, b));
-                parts.push((u64::from(server), bufs, ("quic", q.eve()), None));
+                q.for_each_buffer(to_app_dir(dir), |n, b| {
+                    if BufferId::from_name(n).is_some_and(|id| det.uses_buffer(id)) {
+                        add(&mut bufs, n, b)
+                    }
+                });
+                if !bufs.is_empty() {
+                    parts.push((u64::from(server), bufs, ("quic", q.eve()), None));
+                }
             }
         }
         AppState::Tls(t) => {
