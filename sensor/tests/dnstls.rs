@@ -42,8 +42,11 @@ fn run_case(dir: &Path, pcap: &str) -> (BTreeMap<u64, usize>, Vec<serde_json::Va
     (by_sid, events)
 }
 
-/// (case, capture, expected alert count per sid; sids not listed: none).
-const CASES: &[(&str, &str, &[(u64, usize)])] = &[
+/// Expected alert count per sid; sids not listed: none.
+type Counts = &'static [(u64, usize)];
+
+/// (case, capture, expected alerts).
+const CASES: &[(&str, &str, Counts)] = &[
     (
         "dns--dns-additionals-rrname",
         "20250129-dns-with-additionals.pcap",
@@ -102,6 +105,7 @@ const CASES: &[(&str, &str, &[(u64, usize)])] = &[
     ),
     ("quic-v2", "input.pcap", &[(4, 2)]),
     ("ja4-rules", "input.pcap", &[(1, 1), (2, 1)]),
+    ("dhcp-eve-extended", "input.pcap", &[(1, 1), (2, 1), (3, 1)]),
 ];
 
 #[test]

@@ -1053,6 +1053,21 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
                 .buf(B::TlsRandomTime, &[0x94, 0x2d, 0x1f, 0xef]),
             true,
         ),
+        // DHCP times (integer keywords, 32-bit values)
+        (
+            r#"alert dhcp any any -> any any (dhcp.renewal_time:1000<>2000; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Dhcp)
+                .buf(B::DhcpRenewalTime, &1681u32.to_be_bytes()),
+            true,
+        ),
+        (
+            r#"alert dhcp any any -> any any (dhcp.leasetime:<7200; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Dhcp)
+                .buf(B::DhcpLeaseTime, &86_400u32.to_be_bytes()),
+            false,
+        ),
         // base64
         (
             r#"alert tcp any any -> any any (content:"auth="; base64_decode:relative; base64_data; content:"admin"; sid:1;)"#,
@@ -1399,12 +1414,13 @@ alert dns any any -> any any (dns.opcode; content:"x"; sid:14;)
 alert dns any any -> any any (dns.opcode:256; sid:15;)
 alert tls any any -> any any (tls_cert_notafter:>2015-13; sid:16;)
 alert dns any any -> any any (dns.opcode:4,1; sid:17;)
+alert dns any any -> any any (dns.query; domain; content:"bbc.co.uk"; sid:18;)
 "#,
         "bad.rules",
     );
     let r = b.report();
     let text = check_report(&r);
-    assert!(text.ends_with("2 rules loaded, 17 rejected"), "{text}");
+    assert!(text.ends_with("2 rules loaded, 18 rejected"), "{text}");
     for want in [
         "bad.rules:1 sid 1: unknown keyword \"foo\"",
         "bad.rules:2 sid 2: bad pcre",
@@ -1423,6 +1439,7 @@ alert dns any any -> any any (dns.opcode:4,1; sid:17;)
         "bad.rules:17 sid 15: dns.opcode: value 256 out of range (max 255)",
         "bad.rules:18 sid 16: bad date \"2015-13\"",
         "bad.rules:19 sid 17: dns.opcode: takes no index",
+        "bad.rules:20 sid 18: transform \"domain\" needs the Public Suffix List",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }

@@ -1883,6 +1883,15 @@ impl Builder<'_, '_> {
                 DNS_RRTYPES,
                 true,
             )?,
+            "dhcp.leasetime" | "dhcp.rebinding_time" | "dhcp.renewal_time" => {
+                let b = BufferId::from_name(name).ok_or("dhcp: unknown buffer")?;
+                self.uint_list(b, need(name, value)?, u64::MAX, &[], false)?
+            }
+            "domain" | "tld" => {
+                return Err(format!(
+                    "transform \"{name}\" needs the Public Suffix List, which vigie does not bundle"
+                ))
+            }
             "tls_cert_notbefore" | "tls_cert_notafter" => {
                 let b = if name == "tls_cert_notbefore" {
                     BufferId::TlsCertNotBefore

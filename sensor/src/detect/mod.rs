@@ -51,6 +51,7 @@ pub fn provided_buffers() -> Vec<BufferId> {
         .chain(crate::app::dns::detect::BUFFER_NAMES)
         .chain(crate::app::smb::detect::BUFFER_NAMES)
         .chain(["quic.version"].iter())
+        .chain(crate::app::dhcp::BUFFER_NAMES)
         .chain(["pkt_data", "http.header_names"].iter())
         .filter_map(|n| BufferId::from_name(n))
         .collect()

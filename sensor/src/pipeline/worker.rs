@@ -854,6 +854,27 @@ fn inspect_app(
                 }
             }
         }
+        AppState::Dhcp(d) => {
+            // Each message is a transaction, inspected as it arrives.
+            let from = s.req_next;
+            for tx in d.transactions().iter().filter(|t| t.tx_id >= from) {
+                s.req_next = tx.tx_id + 1;
+                let mut bufs = Vec::new();
+                tx.for_each_buffer(|n, b| {
+                    if BufferId::from_name(n).is_some_and(|id| det.uses_buffer(id)) {
+                        add(&mut bufs, n, b)
+                    }
+                });
+                if !bufs.is_empty() {
+                    parts.push((
+                        tx.tx_id,
+                        bufs,
+                        ("dhcp", crate::app::dhcp::eve_dhcp(tx)),
+                        None,
+                    ));
+                }
+            }
+        }
         AppState::Quic(q) => {
             let client = dir == Direction::ToServer
                 && ((q.version.is_some() && !s.quic_version_done)
