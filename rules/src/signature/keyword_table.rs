@@ -1053,6 +1053,36 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
                 .buf(B::TlsRandomTime, &[0x94, 0x2d, 0x1f, 0xef]),
             true,
         ),
+        // Certificate validity against the packet time (2023-11-14T22:13:20Z)
+        (
+            r#"alert tls any any -> any any (tls_cert_expired; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Tls)
+                .buf(B::TlsCertNotBefore, &1_423_764_447u64.to_be_bytes())
+                .buf(B::TlsCertNotAfter, &1_600_000_000u64.to_be_bytes()),
+            true,
+        ),
+        (
+            r#"alert tls any any -> any any (tls_cert_valid; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Tls)
+                .buf(B::TlsCertNotBefore, &1_423_764_447u64.to_be_bytes())
+                .buf(B::TlsCertNotAfter, &1_600_000_000u64.to_be_bytes()),
+            false,
+        ),
+        (
+            r#"alert tls any any -> any any (tls_cert_valid; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Tls)
+                .buf(B::TlsCertNotBefore, &1_423_764_447u64.to_be_bytes())
+                .buf(B::TlsCertNotAfter, &1_800_000_000u64.to_be_bytes()),
+            true,
+        ),
+        (
+            r#"alert tls any any -> any any (tls_cert_expired; sid:1;)"#,
+            tcp(b"").app(AppProto::Tls),
+            false,
+        ),
         // DHCP times (integer keywords, 32-bit values)
         (
             r#"alert dhcp any any -> any any (dhcp.renewal_time:1000<>2000; sid:1;)"#,

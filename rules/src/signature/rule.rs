@@ -806,6 +806,9 @@ pub(crate) enum PktCheck {
     },
     /// `decode-event`: the decoder raised this event ([`event_id`]) on the packet.
     DecodeEvent(u32),
+    /// `tls_cert_expired` (true) / `tls_cert_valid` (false): the server
+    /// certificate's validity against the packet's time.
+    CertExpired(bool),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -954,6 +957,10 @@ impl Rule {
                 } else {
                     BufferId::HttpUri
                 });
+            }
+            if let PktCheck::CertExpired(_) = c {
+                v.push(BufferId::TlsCertNotBefore);
+                v.push(BufferId::TlsCertNotAfter);
             }
         }
         v.sort();
@@ -1321,8 +1328,6 @@ const UNSUPPORTED: &[&str] = &[
     "ssl_version",
     "ssl_state",
     "tls.version",
-    "tls_cert_expired",
-    "tls_cert_valid",
     "dce_iface",
     "dce_opnum",
     "dce_stub_data",
@@ -1883,6 +1888,10 @@ impl Builder<'_, '_> {
                 DNS_RRTYPES,
                 true,
             )?,
+            "tls_cert_expired" | "tls_cert_valid" => {
+                no_value(name, value)?;
+                self.check(PktCheck::CertExpired(name == "tls_cert_expired"));
+            }
             "dhcp.leasetime" | "dhcp.rebinding_time" | "dhcp.renewal_time" => {
                 let b = BufferId::from_name(name).ok_or("dhcp: unknown buffer")?;
                 self.uint_list(b, need(name, value)?, u64::MAX, &[], false)?
