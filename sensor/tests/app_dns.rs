@@ -9,7 +9,7 @@ use std::path::Path;
 use app_support::{connections, corpus, pcaps_in, subdirs, zeek_log, Conn, Score};
 use serde_json::Value;
 use vigie_sensor::app::dns::parser::{rcode_string, rrtype_string};
-use vigie_sensor::app::dns::{DnsAnswer, DnsState, DnsTransaction, RData};
+use vigie_sensor::app::dns::{DnsAnswer, DnsState, DnsTransaction, DnsVariant, RData};
 use vigie_sensor::app::{detect_protocol, AppProto, Direction};
 
 /// Runs the DNS parser over a connection detected as DNS.
@@ -28,10 +28,14 @@ fn run_dns(c: &Conn) -> Vec<DnsTransaction> {
     } else {
         (ts, tc)
     };
-    if detect_protocol(c.proto, c.client.1, c.server.1, &a, &b) != Some(AppProto::Dns) {
-        return Vec::new();
-    }
-    let mut st = DnsState::new();
+    // mDNS and LLMNR are DNS on the wire (the references log them as DNS).
+    let variant = match detect_protocol(c.proto, c.client.1, c.server.1, &a, &b) {
+        Some(AppProto::Dns) => DnsVariant::Dns,
+        Some(AppProto::Mdns) => DnsVariant::Mdns,
+        Some(AppProto::Llmnr) => DnsVariant::Llmnr,
+        _ => return Vec::new(),
+    };
+    let mut st = DnsState::with_variant(variant);
     for (i, (d, chunk)) in c.chunks.iter().enumerate() {
         if c.proto == 17 {
             st.parse_udp(chunk, *d);

@@ -109,6 +109,9 @@ buffer_table! {
     Ja3sString => "ja3s.string", legacy: "ja3s_string", modifier: false, doc: "JA3S server fingerprint string.";
     Ja4Hash => "ja4.hash", legacy: "", modifier: false, doc: "JA4 client fingerprint.";
     QuicVersion => "quic.version", legacy: "", modifier: false, doc: "QUIC version of the long header, 4 bytes as on the wire.";
+    DhcpLeaseTime => "dhcp.leasetime", legacy: "", modifier: false, doc: "DHCP lease time option, seconds (integer keyword).";
+    DhcpRebindingTime => "dhcp.rebinding_time", legacy: "", modifier: false, doc: "DHCP rebinding (T2) time option, seconds (integer keyword).";
+    DhcpRenewalTime => "dhcp.renewal_time", legacy: "", modifier: false, doc: "DHCP renewal (T1) time option, seconds (integer keyword).";
     SshProto => "ssh.proto", legacy: "ssh_proto", modifier: false, doc: "SSH protocol version string.";
     SshSoftware => "ssh.software", legacy: "ssh_software", modifier: false, doc: "SSH software version string.";
     SshHassh => "ssh.hassh", legacy: "", modifier: false, doc: "HASSH client fingerprint (md5 hex of the client's KEXINIT lists).";
@@ -143,6 +146,9 @@ impl BufferId {
                 | BufferId::DnsRrtype
                 | BufferId::TlsCertNotBefore
                 | BufferId::TlsCertNotAfter
+                | BufferId::DhcpLeaseTime
+                | BufferId::DhcpRebindingTime
+                | BufferId::DhcpRenewalTime
         )
     }
 }

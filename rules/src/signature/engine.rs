@@ -1438,6 +1438,26 @@ fn check(c: &PktCheck, p: &PacketInput<'_>) -> bool {
         }
         PktCheck::DecodeEvent(id) => p.decode_events.contains(&id),
         PktCheck::Event(id) => p.events.contains(&id),
+        PktCheck::CertExpired(expired) => {
+            let date = |b: BufferId| {
+                p.buffers
+                    .iter()
+                    .find(|(id, d)| *id == b && d.len() == 8)
+                    .map(|(_, d)| d.iter().fold(0u64, |v, x| (v << 8) | u64::from(*x)))
+            };
+            let (Some(before), Some(after)) = (
+                date(BufferId::TlsCertNotBefore),
+                date(BufferId::TlsCertNotAfter),
+            ) else {
+                return false;
+            };
+            let now = p.ts_micros / 1_000_000;
+            if expired {
+                now > after
+            } else {
+                before <= now && now <= after
+            }
+        }
         PktCheck::StreamSize { which, cmp } => {
             let (s, c) = (p.flow.bytes_to_client, p.flow.bytes_to_server);
             match which {

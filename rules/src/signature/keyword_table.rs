@@ -1077,6 +1077,211 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             tcp(b"xy"),
             true,
         ),
+        // DNS integer keywords: exclusive ranges, negation, enumerations
+        (
+            r#"alert dns any any -> any any (dns.opcode:4; sid:1;)"#,
+            udp(b"").app(AppProto::Dns).buf(B::DnsOpcode, &[4]),
+            true,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.opcode:!0; sid:1;)"#,
+            udp(b"").app(AppProto::Dns).buf(B::DnsOpcode, &[0]),
+            false,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.opcode:!0; sid:1;)"#,
+            udp(b"").app(AppProto::Dns),
+            false,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.opcode:7-15; sid:1;)"#,
+            udp(b"").app(AppProto::Dns).buf(B::DnsOpcode, &[7]),
+            false,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.opcode:!7-15; sid:1;)"#,
+            udp(b"").app(AppProto::Dns).buf(B::DnsOpcode, &[7]),
+            true,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.rcode:nxdomain; sid:1;)"#,
+            udp(b"").app(AppProto::Dns).buf(B::DnsRcode, &[3]),
+            true,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.rrtype:mx; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Dns)
+                .buf(B::DnsRrtype, &[0, 1])
+                .buf(B::DnsRrtype, &[0, 15]),
+            true,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.rrtype:1,all; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Dns)
+                .buf(B::DnsRrtype, &[0, 1])
+                .buf(B::DnsRrtype, &[0, 15]),
+            false,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.rrtype:1,all; sid:1;)"#,
+            udp(b"").app(AppProto::Dns),
+            false,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.rrtype:15,-1; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Dns)
+                .buf(B::DnsRrtype, &[0, 1])
+                .buf(B::DnsRrtype, &[0, 15]),
+            true,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.rrtype:15,0; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Dns)
+                .buf(B::DnsRrtype, &[0, 1])
+                .buf(B::DnsRrtype, &[0, 15]),
+            false,
+        ),
+        (
+            r#"alert dns any any -> any any (dns.rrtype:1,2; sid:1;)"#,
+            udp(b"").app(AppProto::Dns).buf(B::DnsRrtype, &[0, 1]),
+            false,
+        ),
+        // DNS name multi-buffers; mDNS rules need an mDNS flow
+        (
+            r#"alert dns any any -> any any (dns.response.rrname; content:"aspmx"; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Dns)
+                .buf(B::DnsResponseRrname, b"google.com")
+                .buf(B::DnsResponseRrname, b"aspmx.l.google.com"),
+            true,
+        ),
+        (
+            r#"alert mdns any any -> any any (mdns.queries.rrname; content:"_apple"; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Mdns)
+                .buf(B::MdnsQueriesRrname, b"_apple-mobdev._tcp.local"),
+            true,
+        ),
+        (
+            r#"alert mdns any any -> any any (mdns.queries.rrname; content:"_apple"; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Dns)
+                .buf(B::MdnsQueriesRrname, b"_apple-mobdev._tcp.local"),
+            false,
+        ),
+        (
+            r#"alert llmnr any any -> any any (llmnr.answers.rrname; content:"c2"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Llmnr)
+                .buf(B::LlmnrAnswersRrname, b"c2.local"),
+            true,
+        ),
+        // TLS legacy value keywords and certificate dates
+        (
+            r#"alert tls any any -> any any (tls.subject:"CN=SELKS"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Tls)
+                .buf(B::TlsCertSubject, b"C=FR, O=Stamus, CN=SELKS"),
+            true,
+        ),
+        (
+            r#"alert tls any any -> any any (tls.issuerdn:!"CN=SELKS"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Tls)
+                .buf(B::TlsCertIssuer, b"C=FR, O=Stamus, CN=SELKS"),
+            false,
+        ),
+        (
+            r#"alert tls any any -> any any (tls.issuerdn:!"CN=Other"; sid:1;)"#,
+            tcp(b"").app(AppProto::Tls),
+            false,
+        ),
+        (
+            r#"alert tls any any -> any any (tls.fingerprint:"90:86:A4:3B"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Tls)
+                .buf(B::TlsCertFingerprint, b"90:86:a4:3b:f5"),
+            true,
+        ),
+        (
+            r#"alert tls any any -> any any (tls_cert_notafter:>2015; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Tls)
+                // 2025-02-09T18:07:27Z
+                .buf(B::TlsCertNotAfter, &1_739_124_447u64.to_be_bytes()),
+            true,
+        ),
+        (
+            r#"alert tls any any -> any any (tls_cert_notafter:<2025-02-09T18:07:27; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Tls)
+                .buf(B::TlsCertNotAfter, &1_739_124_447u64.to_be_bytes()),
+            false,
+        ),
+        (
+            r#"alert tls any any -> any any (tls_cert_notbefore:2015-01-01<>2015-03-01; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Tls)
+                // 2015-02-12T18:07:27Z
+                .buf(B::TlsCertNotBefore, &1_423_764_447u64.to_be_bytes()),
+            true,
+        ),
+        (
+            r#"alert tls any any -> any any (tls.random_time; content:"|94 2d|"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Tls)
+                .buf(B::TlsRandomTime, &[0x94, 0x2d, 0x1f, 0xef]),
+            true,
+        ),
+        // Certificate validity against the packet time (2023-11-14T22:13:20Z)
+        (
+            r#"alert tls any any -> any any (tls_cert_expired; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Tls)
+                .buf(B::TlsCertNotBefore, &1_423_764_447u64.to_be_bytes())
+                .buf(B::TlsCertNotAfter, &1_600_000_000u64.to_be_bytes()),
+            true,
+        ),
+        (
+            r#"alert tls any any -> any any (tls_cert_valid; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Tls)
+                .buf(B::TlsCertNotBefore, &1_423_764_447u64.to_be_bytes())
+                .buf(B::TlsCertNotAfter, &1_600_000_000u64.to_be_bytes()),
+            false,
+        ),
+        (
+            r#"alert tls any any -> any any (tls_cert_valid; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Tls)
+                .buf(B::TlsCertNotBefore, &1_423_764_447u64.to_be_bytes())
+                .buf(B::TlsCertNotAfter, &1_800_000_000u64.to_be_bytes()),
+            true,
+        ),
+        (
+            r#"alert tls any any -> any any (tls_cert_expired; sid:1;)"#,
+            tcp(b"").app(AppProto::Tls),
+            false,
+        ),
+        // DHCP times (integer keywords, 32-bit values)
+        (
+            r#"alert dhcp any any -> any any (dhcp.renewal_time:1000<>2000; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Dhcp)
+                .buf(B::DhcpRenewalTime, &1681u32.to_be_bytes()),
+            true,
+        ),
+        (
+            r#"alert dhcp any any -> any any (dhcp.leasetime:<7200; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Dhcp)
+                .buf(B::DhcpLeaseTime, &86_400u32.to_be_bytes()),
+            false,
+        ),
         // base64
         (
             r#"alert tcp any any -> any any (content:"auth="; base64_decode:relative; base64_data; content:"admin"; sid:1;)"#,
@@ -1418,12 +1623,18 @@ alert tcp any any -> any any (content:"abc"; depth:2; sid:9;)
 alert tcp any any -> any any (content:"x"; byte_test:2,=,1,0,dce; sid:10;)
 alert tcp any any -> any any (app-layer-protocol:http1,original; sid:11;)
 alert tcp any any -> any any (app-layer-protocol:!http,final; sid:12;)
+alert dns any any -> any any (dns.rrtype:1,nb>2; sid:13;)
+alert dns any any -> any any (dns.opcode; content:"x"; sid:14;)
+alert dns any any -> any any (dns.opcode:256; sid:15;)
+alert tls any any -> any any (tls_cert_notafter:>2015-13; sid:16;)
+alert dns any any -> any any (dns.opcode:4,1; sid:17;)
+alert dns any any -> any any (dns.query; domain; content:"bbc.co.uk"; sid:18;)
 "#,
         "bad.rules",
     );
     let r = b.report();
     let text = check_report(&r);
-    assert!(text.ends_with("2 rules loaded, 12 rejected"), "{text}");
+    assert!(text.ends_with("2 rules loaded, 18 rejected"), "{text}");
     for want in [
         "bad.rules:1 sid 1: unknown keyword \"foo\"",
         "bad.rules:2 sid 2: bad pcre",
@@ -1437,6 +1648,12 @@ alert tcp any any -> any any (app-layer-protocol:!http,final; sid:12;)
         "bad.rules:11 sid 9: depth 2 is smaller than the content length 3",
         "bad.rules:12 sid 10: byte_test: \"dce\" is not supported",
         "bad.rules:13 sid 11: app-layer-protocol: \"original\" is not supported",
+        "bad.rules:15 sid 13: multi-integer index \"nb>2\" is not supported",
+        "bad.rules:16 sid 14: keyword \"dns.opcode\" needs a value",
+        "bad.rules:17 sid 15: dns.opcode: value 256 out of range (max 255)",
+        "bad.rules:18 sid 16: bad date \"2015-13\"",
+        "bad.rules:19 sid 17: dns.opcode: takes no index",
+        "bad.rules:20 sid 18: transform \"domain\" needs the Public Suffix List",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }

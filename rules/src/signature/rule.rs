@@ -821,6 +821,9 @@ pub(crate) enum PktCheck {
     /// `app-layer-event` / `stream-event`: the app layer or the TCP stream
     /// raised this event ([`event_id`] of `proto.name` or `stream.name`).
     Event(u32),
+    /// `tls_cert_expired` (true) / `tls_cert_valid` (false): the server
+    /// certificate's validity against the packet's time.
+    CertExpired(bool),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -969,6 +972,10 @@ impl Rule {
                 } else {
                     BufferId::HttpUri
                 });
+            }
+            if let PktCheck::CertExpired(_) = c {
+                v.push(BufferId::TlsCertNotBefore);
+                v.push(BufferId::TlsCertNotAfter);
             }
         }
         v.sort();
@@ -1380,8 +1387,6 @@ const UNSUPPORTED: &[&str] = &[
     "ssl_version",
     "ssl_state",
     "tls.version",
-    "tls_cert_expired",
-    "tls_cert_valid",
     "dce_iface",
     "dce_opnum",
     "dce_stub_data",
@@ -1949,6 +1954,19 @@ impl Builder<'_, '_> {
                 DNS_RRTYPES,
                 true,
             )?,
+            "tls_cert_expired" | "tls_cert_valid" => {
+                no_value(name, value)?;
+                self.check(PktCheck::CertExpired(name == "tls_cert_expired"));
+            }
+            "dhcp.leasetime" | "dhcp.rebinding_time" | "dhcp.renewal_time" => {
+                let b = BufferId::from_name(name).ok_or("dhcp: unknown buffer")?;
+                self.uint_list(b, need(name, value)?, u64::MAX, &[], false)?
+            }
+            "domain" | "tld" => {
+                return Err(format!(
+                    "transform \"{name}\" needs the Public Suffix List, which vigie does not bundle"
+                ))
+            }
             "tls_cert_notbefore" | "tls_cert_notafter" => {
                 let b = if name == "tls_cert_notbefore" {
                     BufferId::TlsCertNotBefore
@@ -2973,5 +2991,57 @@ mod anchored_test {
         assert_eq!(run("  ab=ab; tail"), Some(8));
         assert_eq!(run("x ab=ab;"), None, "only position 0 may match");
         assert_eq!(run("  ab=ac;"), None);
+    }
+}
+
+#[cfg(test)]
+mod integer_keyword_test {
+    use super::*;
+
+    #[test]
+    fn uint_forms_follow_the_reference_grammar() {
+        let p = |s: &str| parse_uint_cmp(s, 255, DNS_RCODES).unwrap();
+        assert!(p("4").test(4) && !p("4").test(5));
+        assert!(p("!0").test(1) && !p("!0").test(0));
+        assert!(p("!=3").test(2) && !p("!=3").test(3));
+        // Ranges are exclusive, and a negated range keeps its bounds.
+        assert!(!p("7-15").test(7) && p("7-15").test(8) && !p("7-15").test(15));
+        assert!(p("!7-15").test(7) && !p("!7-15").test(8) && p("!7-15").test(15));
+        assert!(p("3<>5").test(4) && !p("3<>5").test(5));
+        assert!(p(">=2").test(2) && !p(">2").test(2) && p("<=2").test(2) && !p("<2").test(2));
+        assert!(p("&0xc0=0x80").test(0x81) && !p("&0xc0=0x80").test(0xc1));
+        assert!(p("&0xc0!=0").test(0x40) && !p("&0xc0!=0").test(0x01));
+        assert!(p("NXDOMAIN").test(3) && p("!noerror").test(3));
+        assert!(parse_uint_cmp("&0x0f=0x10", 255, &[]).is_err());
+        assert!(parse_uint_cmp("5-5", 255, &[]).is_err());
+        assert!(parse_uint_cmp("x", 255, &[]).is_err());
+        assert_eq!(parse_multi_index(" all").unwrap(), MultiIndex::All);
+        assert_eq!(parse_multi_index("-1").unwrap(), MultiIndex::At(-1));
+        assert!(parse_multi_index("or_absent").is_err());
+    }
+
+    #[test]
+    fn certificate_dates() {
+        assert_eq!(parse_date("1970").unwrap(), 0);
+        assert_eq!(parse_date("2015").unwrap(), 1_420_070_400);
+        assert_eq!(parse_date("2015-02-12T18:07:27").unwrap(), 1_423_764_447);
+        assert_eq!(parse_date("2015-02-12 18:07").unwrap(), 1_423_764_420);
+        assert_eq!(parse_date("2000-03-01").unwrap(), 951_868_800);
+        assert_eq!(parse_date("1445852105").unwrap(), 1_445_852_105);
+        for bad in [
+            "15",
+            "2015-2",
+            "2015-02-30x",
+            "2015-00",
+            "2015-01-01T25:00",
+            "20a5",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_date_cmp("<2025").unwrap(),
+            NumCmp::Lt(parse_date("2025").unwrap())
+        );
+        assert!(parse_date_cmp("2016<>2015").is_err());
     }
 }

@@ -53,6 +53,7 @@ pub fn provided_buffers() -> Vec<BufferId> {
         .chain(["quic.version"].iter())
         .chain(crate::app::sip::detect::BUFFER_NAMES)
         .chain(crate::app::ssh::BUFFER_NAMES)
+        .chain(crate::app::dhcp::BUFFER_NAMES)
         .chain(["pkt_data", "http.header_names"].iter())
         .filter_map(|n| BufferId::from_name(n))
         .collect()

@@ -970,6 +970,10 @@ fn inspect_app(
                         |b| det.uses_buffer(b),
                         |b, data| bufs.push((b, data.to_vec())),
                     );
+                    // Only rules with app buffers run on a part: none wanted, no part.
+                    if bufs.is_empty() {
+                        continue;
+                    }
                     let app = match variant {
                         DnsVariant::Dns => ("dns", dns_eve::eve_alert(tx)),
                         v => (v.name(), dns_eve::eve_multicast(tx, v)),
@@ -990,6 +994,28 @@ fn inspect_app(
                 s.tx_events_seen.retain(|(id, _)| *id >= first);
             }
         }
+        AppState::Dhcp(d) => {
+            // Each message is a transaction, inspected as it arrives.
+            let from = s.req_next;
+            for tx in d.transactions().iter().filter(|t| t.tx_id >= from) {
+                s.req_next = tx.tx_id + 1;
+                let mut bufs = Vec::new();
+                tx.for_each_buffer(|n, b| {
+                    if BufferId::from_name(n).is_some_and(|id| det.uses_buffer(id)) {
+                        add(&mut bufs, n, b)
+                    }
+                });
+                if !bufs.is_empty() {
+                    parts.push((
+                        tx.tx_id,
+                        bufs,
+                        ("dhcp", crate::app::dhcp::eve_dhcp(tx)),
+                        None,
+                        Vec::new(),
+                    ));
+                }
+            }
+        }
         AppState::Quic(q) => {
             let client = dir == Direction::ToServer
                 && ((q.version.is_some() && !s.quic_version_done)
@@ -1001,8 +1027,14 @@ fn inspect_app(
                 s.tls_client_done |= client && q.client_hello.is_some();
                 s.tls_server_done |= server;
                 let mut bufs = Vec::new();
-                q.for_each_buffer(to_app_dir(dir), |n, b| add(&mut bufs, n, b));
-                parts.push((u64::from(server), bufs, ("quic", q.eve()), None, Vec::new()));
+                q.for_each_buffer(to_app_dir(dir), |n, b| {
+                    if BufferId::from_name(n).is_some_and(|id| det.uses_buffer(id)) {
+                        add(&mut bufs, n, b)
+                    }
+                });
+                if !bufs.is_empty() {
+                    parts.push((u64::from(server), bufs, ("quic", q.eve()), None, Vec::new()));
+                }
             }
         }
         AppState::Tls(t) => {

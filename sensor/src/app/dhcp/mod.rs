@@ -49,6 +49,10 @@ pub struct DhcpTx {
     pub requested_ip: Option<Ipv4Addr>,
     /// Option 51 (seconds).
     pub lease_time: Option<u32>,
+    /// Option 58, T1 (seconds).
+    pub renewal_time: Option<u32>,
+    /// Option 59, T2 (seconds).
+    pub rebinding_time: Option<u32>,
     /// Option 1.
     pub subnet_mask: Option<Ipv4Addr>,
     /// Option 3.
@@ -120,6 +124,8 @@ impl DhcpState {
             client_id: None,
             requested_ip: None,
             lease_time: None,
+            renewal_time: None,
+            rebinding_time: None,
             subnet_mask: None,
             routers: Vec::new(),
             dns_servers: Vec::new(),
@@ -156,10 +162,12 @@ impl DhcpState {
                 (61, 2..) => tx.client_id = Some(v[1..].to_vec()),
                 (50, 4) => tx.requested_ip = Some(ipv4(v)),
                 (51, 4) => tx.lease_time = Some(u32::from_be_bytes([v[0], v[1], v[2], v[3]])),
+                (58, 4) => tx.renewal_time = Some(u32::from_be_bytes([v[0], v[1], v[2], v[3]])),
+                (59, 4) => tx.rebinding_time = Some(u32::from_be_bytes([v[0], v[1], v[2], v[3]])),
                 (1, 4) => tx.subnet_mask = Some(ipv4(v)),
                 (3, _) => tx.routers = addrs(v),
                 (6, _) => tx.dns_servers = addrs(v),
-                (53 | 50 | 51 | 1 | 61, _) => self.raise(DhcpEvent::TruncatedOptions),
+                (53 | 50 | 51 | 58 | 59 | 1 | 61, _) => self.raise(DhcpEvent::TruncatedOptions),
                 _ => {}
             }
         }
@@ -183,6 +191,25 @@ impl DhcpState {
     /// Takes the messages parsed so far (each is complete on arrival).
     pub fn take_complete(&mut self) -> Vec<DhcpTx> {
         std::mem::take(&mut self.txs)
+    }
+}
+
+/// Buffer names DHCP messages provide (integer keywords).
+pub const BUFFER_NAMES: &[&str] = &["dhcp.leasetime", "dhcp.rebinding_time", "dhcp.renewal_time"];
+
+impl DhcpTx {
+    /// Calls `f(name, bytes)` for the lease, rebinding (T2) and renewal (T1)
+    /// times this message carries, each 4 bytes big-endian.
+    pub fn for_each_buffer(&self, mut f: impl FnMut(&'static str, &[u8])) {
+        for (name, v) in [
+            ("dhcp.leasetime", self.lease_time),
+            ("dhcp.rebinding_time", self.rebinding_time),
+            ("dhcp.renewal_time", self.renewal_time),
+        ] {
+            if let Some(v) = v {
+                f(name, &v.to_be_bytes());
+            }
+        }
     }
 }
 
@@ -239,6 +266,12 @@ pub fn eve_dhcp(tx: &DhcpTx) -> Value {
     if let Some(t) = tx.lease_time {
         m.insert("lease_time".into(), json!(t));
     }
+    if let Some(t) = tx.rebinding_time {
+        m.insert("rebinding_time".into(), json!(t));
+    }
+    if let Some(t) = tx.renewal_time {
+        m.insert("renewal_time".into(), json!(t));
+    }
     if let Some(ip) = tx.subnet_mask {
         m.insert("subnet_mask".into(), json!(ip.to_string()));
     }
@@ -285,6 +318,38 @@ mod test {
                 "requested_ip": "192.168.0.10"
             })
         );
+    }
+
+    #[test]
+    fn lease_renewal_and_rebinding_times_are_buffers() {
+        let mut d = discover();
+        d.pop(); // end option
+        d.extend_from_slice(&[51, 4, 0, 0, 0x0e, 0x10, 58, 4, 0, 0, 0x06, 0x91]);
+        d.extend_from_slice(&[59, 4, 0, 0, 0x0b, 0xd7, 255]);
+        let mut s = DhcpState::default();
+        s.parse(&d);
+        let tx = &s.transactions()[0];
+        let mut bufs = Vec::new();
+        tx.for_each_buffer(|n, b| bufs.push((n, b.to_vec())));
+        assert_eq!(
+            bufs,
+            [
+                ("dhcp.leasetime", 3600u32.to_be_bytes().to_vec()),
+                ("dhcp.rebinding_time", 3031u32.to_be_bytes().to_vec()),
+                ("dhcp.renewal_time", 1681u32.to_be_bytes().to_vec()),
+            ]
+        );
+        let v = eve_dhcp(tx);
+        assert_eq!(
+            (v["renewal_time"].clone(), v["rebinding_time"].clone()),
+            (json!(1681), json!(3031))
+        );
+        // A discover without times has no buffers.
+        let mut s = DhcpState::default();
+        s.parse(&discover());
+        let mut n = 0;
+        s.transactions()[0].for_each_buffer(|_, _| n += 1);
+        assert_eq!(n, 0);
     }
 
     #[test]

@@ -202,7 +202,7 @@ mod test {
         r.extend_from_slice(&[0xc0, 0x0c, 0, 15, 0, 1, 0, 0, 0, 60, 0, 7, 0, 10]);
         r.extend_from_slice(&[2, b'm', b'x', 0xc0, 0x0c]);
         // SOA ns.<vige.org> root.<vige.org> + 5 numbers
-        r.extend_from_slice(&[0xc0, 0x0c, 0, 6, 0, 1, 0, 0, 0, 60, 0, 37]);
+        r.extend_from_slice(&[0xc0, 0x0c, 0, 6, 0, 1, 0, 0, 0, 60, 0, 32]);
         r.extend_from_slice(&[
             2, b'n', b's', 0xc0, 0x0c, 4, b'r', b'o', b'o', b't', 0xc0, 0x0c,
         ]);
