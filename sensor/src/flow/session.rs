@@ -44,7 +44,23 @@ pub struct FlowSession {
     /// (transaction id, events inspected to server, to client): events
     /// raised on a transaction since are inspected with it once more.
     pub tx_events_seen: Vec<(u64, [usize; 2])>,
+    /// Parts of transactions that carried events when they were freed, for
+    /// the next packet of the other direction (at most [`MAX_LATE_PARTS`]).
+    pub late_parts: Vec<(AppDir, AppPart)>,
 }
+
+/// A transaction part to inspect: (transaction id, buffers, EVE object,
+/// X-Forwarded-For client, event ids).
+pub type AppPart = (
+    u64,
+    Vec<(vigie_rules::signature::BufferId, Vec<u8>)>,
+    (&'static str, serde_json::Value),
+    Option<std::net::IpAddr>,
+    Vec<u32>,
+);
+
+/// Transaction parts kept per flow for the other direction.
+pub const MAX_LATE_PARTS: usize = 4;
 
 /// App-layer direction of a stream direction.
 pub fn app_dir(d: StreamDir) -> AppDir {
@@ -82,6 +98,7 @@ impl FlowSession {
             resp_partial: (u64::MAX, 0),
             pkt_events: Vec::new(),
             tx_events_seen: Vec::new(),
+            late_parts: Vec::new(),
         }
     }
 

@@ -38,6 +38,8 @@ pub enum FrameError {
     BadChunkSize,
     /// Chunk data not followed by CRLF.
     MissingChunkCrlf,
+    /// A chunk-size line with a chunk extension (`;name=value`): accepted.
+    ChunkExtension,
 }
 
 /// Longest chunk-size or trailer line accepted.
@@ -81,6 +83,9 @@ impl Framing {
                                 Some(i) => {
                                     line.extend_from_slice(&rest[..i]);
                                     pos += i + 1;
+                                    if line.contains(&b';') && anomaly.is_none() {
+                                        anomaly = Some(FrameError::ChunkExtension);
+                                    }
                                     match parse_chunk_size(line) {
                                         Some(0) => *state = ChunkState::Trailer(Vec::new()),
                                         Some(n) => *state = ChunkState::Data(n),
