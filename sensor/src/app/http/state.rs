@@ -1401,6 +1401,68 @@ mod test {
         s.parse(resp, Direction::ToClient);
     }
 
+    fn events_of(req: &[u8], resp: &[u8]) -> Vec<Vec<HttpEvent>> {
+        let mut s = HttpState::new();
+        feed_all(&mut s, req, resp);
+        s.transactions().iter().map(|t| t.events.clone()).collect()
+    }
+
+    #[test]
+    fn reference_ids_events_on_transactions() {
+        use HttpEvent as E;
+        // Chunk extension on the request: once per line that has one.
+        let ev = events_of(
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0 ; x=1\r\n\r\n",
+            b"",
+        );
+        assert_eq!(ev, vec![vec![E::RequestChunkExtension]]);
+        // Two different Content-Length values; the same value twice is fine.
+        let ev = events_of(
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+        );
+        assert_eq!(ev, vec![vec![E::DuplicateContentLengthRequest]]);
+        // Authorization schemes, double encoding.
+        let ev = events_of(
+            b"GET /a%2527b HTTP/1.1\r\nHost: h\r\nAuthorization: Turbo x\r\n\r\nGET /ok%25 HTTP/1.1\r\nHost: h\r\nAuthorization: Basic eA==\r\n\r\n",
+            b"",
+        );
+        assert_eq!(
+            ev,
+            vec![
+                vec![E::RequestAuthUnrecognized, E::DoubleEncodedUri],
+                vec![]
+            ]
+        );
+        // Transfer-Encoding without chunked.
+        let ev = events_of(
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+            b"",
+        );
+        assert_eq!(ev, vec![vec![E::InvalidTransferEncodingRequest]]);
+        // Three content codings on a response.
+        let ev = events_of(
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: identity, gzip, gzip, gzip\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert_eq!(ev, vec![vec![E::TooManyEncodingLayers]]);
+    }
+
+    #[test]
+    fn a_line_that_is_no_request_after_a_bodiless_request_is_its_body() {
+        let mut s = HttpState::new();
+        s.parse(
+            b"POST /a HTTP/1.1\r\nHost: h\r\n\r\nlogin=foo\r\nmore\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n",
+            Direction::ToServer,
+        );
+        let txs = s.transactions();
+        assert_eq!(txs.len(), 2);
+        assert_eq!(txs[0].request_body, b"login=foo\r\nmore\r\n");
+        assert_eq!(txs[0].events, vec![HttpEvent::RequestBodyUnexpected]);
+        assert_eq!(txs[1].uri_raw, b"/b");
+        assert!(txs[1].events.is_empty());
+    }
+
     #[test]
     fn pipelined_requests_byte_by_byte() {
         let req = b"GET /a HTTP/1.1\r\nHost: Example.COM:8080\r\nUser-Agent: t\r\nCookie: c=1\r\n\r\nPOST /b%20c/../d HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhelloHEAD /h HTTP/1.1\r\nHost: x\r\n\r\n";
