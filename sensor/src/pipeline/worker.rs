@@ -827,15 +827,20 @@ fn inspect_app(
                 let eve = http_eve::eve_http(tx);
                 // A finished transaction is freed after this packet: the
                 // other direction's rules see its events with its next packet.
+                let other = match adir {
+                    AppDir::ToServer => AppDir::ToClient,
+                    AppDir::ToClient => AppDir::ToServer,
+                };
+                let unseen_other = s.tx_events_seen.iter().any(|(id, seen)| {
+                    *id == tx.tx_id
+                        && seen[usize::from(other == AppDir::ToClient)] < tx.events.len()
+                });
                 if !events.is_empty()
+                    && unseen_other
                     && tx.request_complete
                     && tx.response_complete
                     && s.late_parts.len() < crate::flow::session::MAX_LATE_PARTS
                 {
-                    let other = match adir {
-                        AppDir::ToServer => AppDir::ToClient,
-                        AppDir::ToClient => AppDir::ToServer,
-                    };
                     let part = (
                         tx.tx_id,
                         bufs.clone(),

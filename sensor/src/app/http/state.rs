@@ -1421,7 +1421,13 @@ mod test {
             b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
             b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
         );
-        assert_eq!(ev, vec![vec![E::DuplicateContentLengthRequest]]);
+        assert_eq!(
+            ev,
+            vec![vec![
+                E::DuplicateContentLengthRequest,
+                E::InvalidContentLength
+            ]]
+        );
         // Authorization schemes, double encoding.
         let ev = events_of(
             b"GET /a%2527b HTTP/1.1\r\nHost: h\r\nAuthorization: Turbo x\r\n\r\nGET /ok%25 HTTP/1.1\r\nHost: h\r\nAuthorization: Basic eA==\r\n\r\n",

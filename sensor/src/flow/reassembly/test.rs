@@ -1003,7 +1003,11 @@ fn random_garbage_never_panics_and_returns_memory() {
     // the garbage reached every path worth reaching
     assert!(totals.reassembled_bytes > 100_000, "{totals:?}");
     assert!(totals.midstream_pickups > 100, "{totals:?}");
-    for a in TcpAnomaly::ALL {
+    // (more than ten different SYNs in one handshake: a test of its own)
+    for a in TcpAnomaly::ALL
+        .into_iter()
+        .filter(|a| *a != TcpAnomaly::SynFlood)
+    {
         assert!(totals.anomaly(a) > 0, "{a:?} never happened: {totals:?}");
     }
 }
