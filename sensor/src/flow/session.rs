@@ -4,7 +4,8 @@
 use vigie_rules::signature::{event_id, FlowVars};
 
 use super::reassembly::{
-    Direction as StreamDir, ReassemblyBudget, Segment, StreamEvent, TcpSession, TcpState,
+    Direction as StreamDir, ReassemblyBudget, Segment, StreamEvent, TcpAnomaly, TcpSession,
+    TcpState,
 };
 use crate::app::{AppLayer, Direction as AppDir};
 
@@ -146,6 +147,7 @@ impl FlowSession {
         app.raised_now.clear();
         pkt_events.clear();
         *delivered = [None, None];
+        let was_closed = tcp.is_closed();
         tcp.on_segment(dir, seg, budget, &mut |ev| {
             if let StreamEvent::Anomaly { anomaly, .. } = ev {
                 if let Some(n) = anomaly.rule_name() {
@@ -162,6 +164,15 @@ impl FlowSession {
             }
             feed_app(app, new_data, ev);
         });
+        if !was_closed && tcp.is_closed() && !pkt_events.is_empty() {
+            // Holes found while flushing a session that this segment closed
+            // (RST, last FIN) are not raised: as in the reference IDS,
+            // `reassembly_seq_gap` is a gap the live stream moved past.
+            if let Some(gap) = TcpAnomaly::Gap.rule_name() {
+                let gap = event_id(gap);
+                pkt_events.retain(|e| *e != gap);
+            }
+        }
         pkt_events.extend(app.raised_now.iter().map(|n| event_id(n)));
     }
 
