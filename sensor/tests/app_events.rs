@@ -128,3 +128,41 @@ fn rules_naming_events_vigie_never_raises_are_rejected_with_the_reason() {
     );
     assert!(text.contains("1 rules loaded, 2 rejected"), "{text}");
 }
+
+#[test]
+fn every_event_vigie_raises_has_the_reference_ids_name() {
+    let dir = std::env::var_os("VIGIE_SV_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/shared/suricata-verify"))
+        .join("../corpus/rules/suricata-builtin-events");
+    if !dir.is_dir() {
+        let reason = format!("no built-in event rules at {}", dir.display());
+        assert!(
+            std::env::var("VIGIE_EXTERNAL_TESTS").map_or(true, |v| v != "1"),
+            "VIGIE_EXTERNAL_TESTS=1 but {reason}"
+        );
+        eprintln!("app_events skipped: {reason}");
+        return;
+    }
+    let mut all = String::new();
+    for e in std::fs::read_dir(&dir).expect("rules dir").flatten() {
+        all += &std::fs::read_to_string(e.path()).unwrap_or_default();
+    }
+    let stream = vigie_sensor::flow::reassembly::TcpAnomaly::ALL
+        .iter()
+        .filter_map(|a| a.rule_name());
+    for name in vigie_sensor::app::event_rule_names()
+        .into_iter()
+        .chain(stream)
+    {
+        let keyword = match (name.strip_prefix("stream."), name.strip_prefix("applayer.")) {
+            (Some(e), _) => format!("stream-event:{e};"),
+            (_, Some(e)) => format!("app-layer-event:applayer_{e};"),
+            _ => format!("app-layer-event:{name};"),
+        };
+        assert!(
+            all.contains(&keyword),
+            "{keyword} is in no built-in event rule"
+        );
+    }
+}
