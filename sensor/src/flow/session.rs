@@ -4,7 +4,8 @@
 use vigie_rules::signature::{event_id, FlowVars};
 
 use super::reassembly::{
-    Direction as StreamDir, ReassemblyBudget, Segment, StreamEvent, TcpSession, TcpState,
+    Direction as StreamDir, ReassemblyBudget, Segment, StreamEvent, TcpAnomaly, TcpSession,
+    TcpState,
 };
 use crate::app::{AppLayer, Direction as AppDir};
 
@@ -47,7 +48,23 @@ pub struct FlowSession {
     /// (transaction id, events inspected to server, to client): events
     /// raised on a transaction since are inspected with it once more.
     pub tx_events_seen: Vec<(u64, [usize; 2])>,
+    /// Parts of transactions that carried events when they were freed, for
+    /// the next packet of the other direction (at most [`MAX_LATE_PARTS`]).
+    pub late_parts: Vec<(AppDir, AppPart)>,
 }
+
+/// A transaction part to inspect: (transaction id, buffers, EVE object,
+/// X-Forwarded-For client, event ids).
+pub type AppPart = (
+    u64,
+    Vec<(vigie_rules::signature::BufferId, Vec<u8>)>,
+    (&'static str, serde_json::Value),
+    Option<std::net::IpAddr>,
+    Vec<u32>,
+);
+
+/// Transaction parts kept per flow for the other direction.
+pub const MAX_LATE_PARTS: usize = 4;
 
 /// App-layer direction of a stream direction.
 pub fn app_dir(d: StreamDir) -> AppDir {
@@ -86,6 +103,7 @@ impl FlowSession {
             resp_partial: (u64::MAX, 0),
             pkt_events: Vec::new(),
             tx_events_seen: Vec::new(),
+            late_parts: Vec::new(),
         }
     }
 
@@ -133,6 +151,7 @@ impl FlowSession {
         app.raised_now.clear();
         pkt_events.clear();
         *delivered = [None, None];
+        let was_closed = tcp.is_closed();
         tcp.on_segment(dir, seg, budget, &mut |ev| {
             if let StreamEvent::Anomaly { anomaly, .. } = ev {
                 if let Some(n) = anomaly.rule_name() {
@@ -149,6 +168,15 @@ impl FlowSession {
             }
             feed_app(app, new_data, ev);
         });
+        if !was_closed && tcp.is_closed() && !pkt_events.is_empty() {
+            // Holes found while flushing a session that this segment closed
+            // (RST, last FIN) are not raised: as in the reference IDS,
+            // `reassembly_seq_gap` is a gap the live stream moved past.
+            if let Some(gap) = TcpAnomaly::Gap.rule_name() {
+                let gap = event_id(gap);
+                pkt_events.retain(|e| *e != gap);
+            }
+        }
         pkt_events.extend(app.raised_now.iter().map(|n| event_id(n)));
     }
 

@@ -792,15 +792,16 @@ fn inspect_app(
     emit: &mut Emit<'_>,
 ) {
     // Collect what is new, with owned EVE objects, then inspect each part.
-    #[allow(clippy::type_complexity)]
-    let mut parts: Vec<(
-        u64,
-        Vec<(BufferId, Vec<u8>)>,
-        (&'static str, serde_json::Value),
-        Option<std::net::IpAddr>,
-        Vec<u32>,
-    )> = Vec::new();
+    let mut parts: Vec<crate::flow::session::AppPart> = Vec::new();
     let adir = to_app_dir(dir);
+    // Transactions freed before this direction saw their events.
+    if !s.late_parts.is_empty() {
+        let (now, keep) = std::mem::take(&mut s.late_parts)
+            .into_iter()
+            .partition(|(d, _)| *d == adir);
+        s.late_parts = keep;
+        parts.extend(now.into_iter().map(|(_, p): (AppDir, _)| p));
+    }
     let add = |out: &mut Vec<(BufferId, Vec<u8>)>, name: &str, b: &[u8]| {
         if let Some(id) = BufferId::from_name(name) {
             out.push((id, b.to_vec()));
@@ -914,19 +915,39 @@ fn inspect_app(
                 let xff = types
                     .xff
                     .and_then(|x| x.pick(tx.header(AppDir::ToServer, x.header())?));
-                let events = tx
+                let events: Vec<u32> = tx
                     .events
                     .iter()
                     .filter_map(|e| e.rule_name())
                     .map(event_id)
                     .collect();
-                parts.push((
-                    tx.tx_id,
-                    bufs,
-                    ("http", http_eve::eve_http(tx)),
-                    xff,
-                    events,
-                ));
+                let eve = http_eve::eve_http(tx);
+                // A finished transaction is freed after this packet: the
+                // other direction's rules see its events with its next packet.
+                let other = match adir {
+                    AppDir::ToServer => AppDir::ToClient,
+                    AppDir::ToClient => AppDir::ToServer,
+                };
+                let unseen_other = s.tx_events_seen.iter().any(|(id, seen)| {
+                    *id == tx.tx_id
+                        && seen[usize::from(other == AppDir::ToClient)] < tx.events.len()
+                });
+                if !events.is_empty()
+                    && unseen_other
+                    && tx.request_complete
+                    && tx.response_complete
+                    && s.late_parts.len() < crate::flow::session::MAX_LATE_PARTS
+                {
+                    let part = (
+                        tx.tx_id,
+                        bufs.clone(),
+                        ("http", eve.clone()),
+                        xff,
+                        events.clone(),
+                    );
+                    s.late_parts.push((other, part));
+                }
+                parts.push((tx.tx_id, bufs, ("http", eve), xff, events));
             }
             if !s.tx_events_seen.is_empty() {
                 let first = h.transactions().first().map_or(u64::MAX, |t| t.tx_id);

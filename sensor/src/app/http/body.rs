@@ -38,6 +38,8 @@ pub enum FrameError {
     BadChunkSize,
     /// Chunk data not followed by CRLF.
     MissingChunkCrlf,
+    /// A chunk-size line with a chunk extension (`;name=value`): accepted.
+    ChunkExtension,
 }
 
 /// Longest chunk-size or trailer line accepted.
@@ -81,6 +83,9 @@ impl Framing {
                                 Some(i) => {
                                     line.extend_from_slice(&rest[..i]);
                                     pos += i + 1;
+                                    if line.contains(&b';') && anomaly.is_none() {
+                                        anomaly = Some(FrameError::ChunkExtension);
+                                    }
                                     match parse_chunk_size(line) {
                                         Some(0) => *state = ChunkState::Trailer(Vec::new()),
                                         Some(n) => *state = ChunkState::Data(n),
@@ -501,13 +506,17 @@ mod test {
             let mut f = Framing::Chunked(ChunkState::Size(Vec::new()));
             let mut out = Vec::new();
             let (n1, done1, e1) = f.feed(&wire[..split], |b| out.extend_from_slice(b));
-            assert!(e1.is_none());
             let mut consumed = n1;
+            let mut errs = vec![e1];
             if !done1 {
                 let (n2, done2, e2) = f.feed(&wire[split..], |b| out.extend_from_slice(b));
-                assert!(done2 && e2.is_none());
+                assert!(done2);
+                errs.push(e2);
                 consumed += n2;
             }
+            // The one chunk extension is reported once, wherever the split is.
+            let errs: Vec<_> = errs.into_iter().flatten().collect();
+            assert_eq!(errs, vec![FrameError::ChunkExtension], "split {split}");
             assert_eq!(out, b"Wikipedia in\r\n\r\nchunks.");
             assert_eq!(&wire[consumed..], b"NEXT");
         }

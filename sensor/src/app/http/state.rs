@@ -235,6 +235,55 @@ impl HttpEvent {
     }
 }
 
+/// A URI where a percent-encoded `%` (`%25`) is followed by two hex
+/// digits: decoding it twice gives another byte (`%2527` -> `%27` -> `'`).
+fn double_encoded(uri: &[u8]) -> bool {
+    uri.windows(5).any(|w| {
+        w[0] == b'%'
+            && w[1] == b'2'
+            && w[2] == b'5'
+            && w[3].is_ascii_hexdigit()
+            && w[4].is_ascii_hexdigit()
+    })
+}
+
+/// Content codings past which a response is flagged (the reference IDS's
+/// default decompression layer limit); vigie decodes only the last one.
+const MAX_ENCODING_LAYERS: usize = 2;
+
+/// Methods a request line may start with; after a request without a body,
+/// a line starting with anything else is read as that request's body.
+const KNOWN_METHODS: &[&[u8]] = &[
+    b"GET",
+    b"HEAD",
+    b"POST",
+    b"PUT",
+    b"DELETE",
+    b"CONNECT",
+    b"OPTIONS",
+    b"TRACE",
+    b"PATCH",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"VERSION-CONTROL",
+    b"CHECKOUT",
+    b"UNCHECKOUT",
+    b"CHECKIN",
+    b"UPDATE",
+    b"LABEL",
+    b"REPORT",
+    b"MKWORKSPACE",
+    b"MKACTIVITY",
+    b"BASELINE-CONTROL",
+    b"MERGE",
+    b"INVALID",
+];
+
 /// How many times each [`HttpEvent`] was raised on a flow.
 #[derive(Debug)]
 struct EventCounts([u64; HttpEvent::ALL.len()]);
@@ -773,6 +822,9 @@ impl HttpState {
         if line.last() == Some(&b'\r') {
             line.pop();
         }
+        if self.unexpected_body(&line) {
+            return;
+        }
         if self.txs.len() >= self.cfg.max_transactions {
             self.raise(HttpEvent::TooManyTransactions, None);
             self.stopped = true;
@@ -845,6 +897,40 @@ impl HttpState {
                 self.req.phase = Phase::Headers;
             }
         }
+    }
+
+    /// After a request without a body, a line that starts with no known
+    /// method is read as that request's body (as libhtp does), with an event.
+    fn unexpected_body(&mut self, line: &[u8]) -> bool {
+        let Some(i) = self.req.tx.filter(|&i| i + 1 == self.txs.len()) else {
+            return false;
+        };
+        let limit = self.cfg.request_body_limit;
+        let t = &mut self.txs[i];
+        let seen = t.events.contains(&HttpEvent::RequestBodyUnexpected);
+        let method = line
+            .trim_ascii_start()
+            .split(|&c| c == b' ' || c == b'\t')
+            .next()
+            .unwrap_or_default();
+        if !t.request_complete
+            || t.request_protocol.is_empty()
+            || (t.request_body_len != 0 && !seen)
+            || method.is_empty()
+            || KNOWN_METHODS.contains(&method)
+        {
+            return false;
+        }
+        let room = limit.saturating_sub(t.request_body.len());
+        let add = [line, b"\r\n"].concat();
+        t.request_body
+            .extend_from_slice(&add[..add.len().min(room)]);
+        t.request_body_len += add.len() as u64;
+        t.request_bytes += add.len() as u64;
+        if !seen {
+            self.raise(HttpEvent::RequestBodyUnexpected, Some(i));
+        }
+        true
     }
 
     fn on_status_line(&mut self, consumed: u64) {
@@ -959,9 +1045,19 @@ impl HttpState {
             .iter_mut()
             .find(|h| h.name.eq_ignore_ascii_case(name))
         {
+            // A repeated Content-Length is ambiguous unless both are the same number.
+            let ambiguous = name.eq_ignore_ascii_case(b"content-length")
+                && !(h.value == value && !value.is_empty() && value.iter().all(u8::is_ascii_digit));
             if total + value.len() + 2 <= max_bytes {
                 h.value.extend_from_slice(b", ");
                 h.value.extend_from_slice(value);
+            }
+            if ambiguous {
+                let ev = match dir {
+                    Direction::ToServer => HttpEvent::DuplicateContentLengthRequest,
+                    Direction::ToClient => HttpEvent::DuplicateContentLengthResponse,
+                };
+                self.raise(ev, Some(idx));
             }
             return;
         }
@@ -989,6 +1085,17 @@ impl HttpState {
         let chunked = te
             .as_ref()
             .is_some_and(|v| v.windows(7).any(|w| w == b"chunked"));
+        if dir == Direction::ToServer {
+            // Transfer-Encoding without the `chunked` token, or chunked before HTTP/1.1.
+            let has_token = te.as_ref().is_some_and(|v| {
+                v.split(|&c| c == b',')
+                    .any(|x| x.trim_ascii() == b"chunked")
+            });
+            let old = !t.request_protocol.eq_ignore_ascii_case(b"HTTP/1.1");
+            if te.is_some() && (!has_token || old) {
+                self.raise(HttpEvent::InvalidTransferEncodingRequest, Some(idx));
+            }
+        }
         if chunked {
             if cl.is_some() {
                 self.raise(HttpEvent::ContentLengthWithChunked, Some(idx));
@@ -1031,6 +1138,21 @@ impl HttpState {
     fn finish_request_headers(&mut self, idx: usize) {
         self.txs[idx].request_header_buf = header_buffer(&self.txs[idx].request_headers, b"cookie");
         self.set_host(idx);
+        let t = &self.txs[idx];
+        let auth_unknown = t
+            .header(Direction::ToServer, "authorization")
+            .is_some_and(|v| {
+                let scheme = v.split(|&c| c == b' ').next().unwrap_or_default();
+                !(scheme.eq_ignore_ascii_case(b"basic")
+                    || scheme.eq_ignore_ascii_case(b"digest")
+                    || scheme.eq_ignore_ascii_case(b"bearer"))
+            });
+        if auth_unknown {
+            self.raise(HttpEvent::RequestAuthUnrecognized, Some(idx));
+        }
+        if double_encoded(&self.txs[idx].uri_raw) {
+            self.raise(HttpEvent::DoubleEncodedUri, Some(idx));
+        }
         let framing = self.framing(idx, Direction::ToServer);
         let t = &self.txs[idx];
         let connect = t.method.eq_ignore_ascii_case(b"CONNECT");
@@ -1108,6 +1230,17 @@ impl HttpState {
                 None => Some(Framing::UntilClose),
             }
         };
+        let layers = self.txs[idx]
+            .header(Direction::ToClient, "content-encoding")
+            .map_or(0, |v| {
+                v.split(|&c| c == b',')
+                    .map(|x| x.trim_ascii())
+                    .filter(|x| !x.is_empty() && !x.eq_ignore_ascii_case(b"identity"))
+                    .count()
+            });
+        if layers > MAX_ENCODING_LAYERS {
+            self.raise(HttpEvent::TooManyEncodingLayers, Some(idx));
+        }
         match framing {
             Some(f) => {
                 let sink = self.body_sink(&self.txs[idx], Direction::ToClient);
@@ -1132,10 +1265,16 @@ impl HttpState {
         }
         if let Some(e) = &err {
             let ev = match e {
-                FrameError::BadChunkSize => HttpEvent::InvalidChunkLength,
-                FrameError::MissingChunkCrlf => HttpEvent::MissingChunkCrlf,
+                FrameError::BadChunkSize => Some(HttpEvent::InvalidChunkLength),
+                FrameError::MissingChunkCrlf => Some(HttpEvent::MissingChunkCrlf),
+                FrameError::ChunkExtension if dir == Direction::ToServer => {
+                    Some(HttpEvent::RequestChunkExtension)
+                }
+                FrameError::ChunkExtension => None,
             };
-            self.raise(ev, tx);
+            if let Some(ev) = ev {
+                self.raise(ev, tx);
+            }
         }
         if done {
             let side = self.side(dir);
@@ -1260,6 +1399,74 @@ mod test {
     fn feed_all(s: &mut HttpState, req: &[u8], resp: &[u8]) {
         s.parse(req, Direction::ToServer);
         s.parse(resp, Direction::ToClient);
+    }
+
+    fn events_of(req: &[u8], resp: &[u8]) -> Vec<Vec<HttpEvent>> {
+        let mut s = HttpState::new();
+        feed_all(&mut s, req, resp);
+        s.transactions().iter().map(|t| t.events.clone()).collect()
+    }
+
+    #[test]
+    fn reference_ids_events_on_transactions() {
+        use HttpEvent as E;
+        // Chunk extension on the request: once per line that has one.
+        let ev = events_of(
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0 ; x=1\r\n\r\n",
+            b"",
+        );
+        assert_eq!(ev, vec![vec![E::RequestChunkExtension]]);
+        // Two different Content-Length values; the same value twice is fine.
+        let ev = events_of(
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+        );
+        assert_eq!(
+            ev,
+            vec![vec![
+                E::DuplicateContentLengthRequest,
+                E::InvalidContentLength
+            ]]
+        );
+        // Authorization schemes, double encoding.
+        let ev = events_of(
+            b"GET /a%2527b HTTP/1.1\r\nHost: h\r\nAuthorization: Turbo x\r\n\r\nGET /ok%25 HTTP/1.1\r\nHost: h\r\nAuthorization: Basic eA==\r\n\r\n",
+            b"",
+        );
+        assert_eq!(
+            ev,
+            vec![
+                vec![E::RequestAuthUnrecognized, E::DoubleEncodedUri],
+                vec![]
+            ]
+        );
+        // Transfer-Encoding without chunked.
+        let ev = events_of(
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+            b"",
+        );
+        assert_eq!(ev, vec![vec![E::InvalidTransferEncodingRequest]]);
+        // Three content codings on a response.
+        let ev = events_of(
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: identity, gzip, gzip, gzip\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert_eq!(ev, vec![vec![E::TooManyEncodingLayers]]);
+    }
+
+    #[test]
+    fn a_line_that_is_no_request_after_a_bodiless_request_is_its_body() {
+        let mut s = HttpState::new();
+        s.parse(
+            b"POST /a HTTP/1.1\r\nHost: h\r\n\r\nlogin=foo\r\nmore\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n",
+            Direction::ToServer,
+        );
+        let txs = s.transactions();
+        assert_eq!(txs.len(), 2);
+        assert_eq!(txs[0].request_body, b"login=foo\r\nmore\r\n");
+        assert_eq!(txs[0].events, vec![HttpEvent::RequestBodyUnexpected]);
+        assert_eq!(txs[1].uri_raw, b"/b");
+        assert!(txs[1].events.is_empty());
     }
 
     #[test]

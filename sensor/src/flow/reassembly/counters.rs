@@ -23,11 +23,13 @@ pub enum TcpAnomaly {
     SynAckWrongAck,
     /// A RST whose sequence number is far outside the expected window; it was ignored.
     RstInvalid,
+    /// More different SYNs during one handshake than are remembered.
+    SynFlood,
 }
 
 impl TcpAnomaly {
     /// Every anomaly, in counter order.
-    pub const ALL: [TcpAnomaly; 8] = [
+    pub const ALL: [TcpAnomaly; 9] = [
         TcpAnomaly::OverlapDifferentData,
         TcpAnomaly::DepthReached,
         TcpAnomaly::Gap,
@@ -36,6 +38,7 @@ impl TcpAnomaly {
         TcpAnomaly::WindowMemcapDrop,
         TcpAnomaly::SynAckWrongAck,
         TcpAnomaly::RstInvalid,
+        TcpAnomaly::SynFlood,
     ];
 
     /// Stats counter name (Suricata's where it has one).
@@ -49,6 +52,7 @@ impl TcpAnomaly {
             TcpAnomaly::WindowMemcapDrop => "tcp.stream_window_memcap_drop",
             TcpAnomaly::SynAckWrongAck => "tcp.synack_wrong_ack",
             TcpAnomaly::RstInvalid => "tcp.rst_invalid",
+            TcpAnomaly::SynFlood => "tcp.3whs_syn_flood",
         }
     }
 
@@ -59,6 +63,7 @@ impl TcpAnomaly {
             TcpAnomaly::DepthReached => Some("reassembly_depth_reached"),
             TcpAnomaly::Gap => Some("reassembly_seq_gap"),
             TcpAnomaly::SynAckWrongAck => Some("3whs_synack_with_wrong_ack"),
+            TcpAnomaly::SynFlood => Some("3whs_syn_flood"),
             TcpAnomaly::SegmentMemcapDrop
             | TcpAnomaly::OutOfOrderLimit
             | TcpAnomaly::WindowMemcapDrop
@@ -73,6 +78,7 @@ impl TcpAnomaly {
             TcpAnomaly::DepthReached => Some("stream.reassembly_depth_reached"),
             TcpAnomaly::Gap => Some("stream.reassembly_seq_gap"),
             TcpAnomaly::SynAckWrongAck => Some("stream.3whs_synack_with_wrong_ack"),
+            TcpAnomaly::SynFlood => Some("stream.3whs_syn_flood"),
             _ => None,
         }
     }

@@ -350,7 +350,15 @@ pub struct TcpSession {
     established_sent: bool,
     closed_sent: bool,
     last_ts_us: u64,
+    /// Sequence number of the first SYN, and of the different SYNs resent
+    /// before the handshake went on (at most [`MAX_SYN_QUEUED`]).
+    first_syn: u32,
+    syn_queue: Vec<u32>,
 }
+
+/// Different SYNs remembered during one handshake; more raise
+/// [`TcpAnomaly::SynFlood`] (the reference IDS's `stream.max-syn-queued` default).
+pub const MAX_SYN_QUEUED: usize = 10;
 
 impl TcpSession {
     /// A session that has seen nothing, with the policy and window size of `config`.
@@ -365,6 +373,8 @@ impl TcpSession {
             established_sent: false,
             closed_sent: false,
             last_ts_us: 0,
+            first_syn: 0,
+            syn_queue: Vec::new(),
         }
     }
 
@@ -530,10 +540,22 @@ impl TcpSession {
                 TcpState::New => {
                     self.client = Some(dir);
                     self.state = TcpState::SynSent;
+                    self.first_syn = seg.seq;
                     self.streams[i].start(data_base, Some(seg.seq), false, budget);
                     true
                 }
                 TcpState::SynSent if self.client == Some(dir) => {
+                    if seg.seq != self.first_syn && !self.syn_queue.contains(&seg.seq) {
+                        if self.syn_queue.len() < MAX_SYN_QUEUED {
+                            self.syn_queue.push(seg.seq);
+                        } else {
+                            budget.counters.record(TcpAnomaly::SynFlood);
+                            out(StreamEvent::Anomaly {
+                                dir,
+                                anomaly: TcpAnomaly::SynFlood,
+                            });
+                        }
+                    }
                     if self.streams[i].isn() != Some(seg.seq) {
                         // the client gave up and retried with a new ISN
                         self.streams[i].start(data_base, Some(seg.seq), false, budget);
