@@ -610,9 +610,9 @@ impl GroupBuild {
                 Some((_, _, v)) => v.push(idx),
                 None => self.by_app.push((a, any, vec![idx])),
             }
-        } else if !r.bidir && r.src.is_narrow() {
+        } else if !r.bidir && !r.txbidir && r.src.is_narrow() {
             self.by_src.push(idx);
-        } else if !r.bidir && r.dst.is_narrow() {
+        } else if !r.bidir && !r.txbidir && r.dst.is_narrow() {
             self.by_dst.push(idx);
         } else {
             self.always.push(idx);
@@ -958,10 +958,16 @@ impl Engine {
                 return false;
             }
         }
-        let fwd = r.sport.contains(p.sport)
-            && r.dport.contains(p.dport)
-            && r.src.contains(p.src)
-            && r.dst.contains(p.dst);
+        // A `=>` rule's header names client and server, whichever way the packet goes.
+        let (src, dst, sport, dport) = if r.txbidir && p.flow.tracked && !p.flow.to_server {
+            (p.dst, p.src, p.dport, p.sport)
+        } else {
+            (p.src, p.dst, p.sport, p.dport)
+        };
+        let fwd = r.sport.contains(sport)
+            && r.dport.contains(dport)
+            && r.src.contains(src)
+            && r.dst.contains(dst);
         if !fwd {
             let rev = r.bidir
                 && r.sport.contains(p.dport)
@@ -1047,44 +1053,46 @@ impl Engine {
         let mut decoded = Vec::new();
         let mut ctx = ListCtx::new(b64, latin1);
         for l in &r.lists {
-            let ok =
-                match l.src {
-                    Src::Payload => {
-                        let stream_sel = r.flow.stream;
-                        let mut ok = false;
-                        if stream_sel != StreamSel::OnlyStream {
-                            ok = run(l, p.payload, &mut ctx, tbuf, &mut scratch.tmp2);
-                        }
-                        if !ok && stream_sel != StreamSel::NoStream {
-                            if let Some(s) = p.stream {
-                                let cut = p.stream_context.min(s.len());
-                                let (old, new) = s.split_at(cut);
-                                // In-order data equal to the payload was just tried.
-                                if stream_sel == StreamSel::OnlyStream || !scratch.new_is_payload {
-                                    ok = run(l, new, &mut ctx, tbuf, &mut scratch.tmp2);
-                                }
-                                // With the context: a match wholly inside it was
-                                // reported (or refused) with an earlier packet.
-                                // The last run leaves the list's variables set.
-                                if !ok && cut > 0 && run(l, s, &mut ctx, tbuf, &mut scratch.tmp2) {
-                                    ok = !run(l, old, &mut ctx, tbuf, &mut scratch.tmp2)
-                                        && run(l, s, &mut ctx, tbuf, &mut scratch.tmp2);
-                                }
+            let ok = match l.src {
+                Src::Payload => {
+                    let stream_sel = r.flow.stream;
+                    let mut ok = false;
+                    if stream_sel != StreamSel::OnlyStream {
+                        ok = run(l, p.payload, &mut ctx, tbuf, &mut scratch.tmp2);
+                    }
+                    if !ok && stream_sel != StreamSel::NoStream {
+                        if let Some(s) = p.stream {
+                            let cut = p.stream_context.min(s.len());
+                            let (old, new) = s.split_at(cut);
+                            // In-order data equal to the payload was just tried.
+                            if stream_sel == StreamSel::OnlyStream || !scratch.new_is_payload {
+                                ok = run(l, new, &mut ctx, tbuf, &mut scratch.tmp2);
+                            }
+                            // With the context: a match wholly inside it was
+                            // reported (or refused) with an earlier packet.
+                            // The last run leaves the list's variables set.
+                            if !ok && cut > 0 && run(l, s, &mut ctx, tbuf, &mut scratch.tmp2) {
+                                ok = !run(l, old, &mut ctx, tbuf, &mut scratch.tmp2)
+                                    && run(l, s, &mut ctx, tbuf, &mut scratch.tmp2);
                             }
                         }
-                        ok
                     }
-                    Src::App(b) => p.buffers.iter().any(|(id, data)| {
-                        *id == b && run(l, data, &mut ctx, tbuf, &mut scratch.tmp2)
-                    }),
-                    Src::Hdr(h) => header_bytes(h, p)
-                        .is_some_and(|d| run(l, d, &mut ctx, tbuf, &mut scratch.tmp2)),
-                    Src::Base64 => {
-                        decoded.clear();
-                        decoded.extend_from_slice(ctx.b64);
-                        run(l, &decoded, &mut ctx, tbuf, &mut scratch.tmp2)
-                    }
-                };
+                    ok
+                }
+                Src::App(b) => p.buffers.iter().enumerate().any(|(i, (id, data))| {
+                    *id == b
+                        && l.side.is_none_or(|ts| buffer_to_server(p, i) == ts)
+                        && run(l, data, &mut ctx, tbuf, &mut scratch.tmp2)
+                }),
+                Src::Hdr(h) => {
+                    header_bytes(h, p).is_some_and(|d| run(l, d, &mut ctx, tbuf, &mut scratch.tmp2))
+                }
+                Src::Base64 => {
+                    decoded.clear();
+                    decoded.extend_from_slice(ctx.b64);
+                    run(l, &decoded, &mut ctx, tbuf, &mut scratch.tmp2)
+                }
+            };
             if !ok {
                 return false;
             }
@@ -1236,6 +1244,14 @@ fn run(
         match_list(&l.items, data, ctx)
     } else {
         apply_transforms(&l.transforms, data, tbuf, tmp2) && match_list(&l.items, tbuf, ctx)
+    }
+}
+
+/// Whether buffer `i` of the packet came from the request side of its transaction.
+fn buffer_to_server(p: &PacketInput<'_>, i: usize) -> bool {
+    match p.to_client_buffers_from {
+        Some(k) => i < k,
+        None => p.flow.to_server,
     }
 }
 

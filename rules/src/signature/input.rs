@@ -168,6 +168,11 @@ pub struct PacketInput<'a> {
     pub stream_context: usize,
     /// App-layer buffers present for this packet; a buffer may appear several times.
     pub buffers: &'a [(BufferId, &'a [u8])],
+    /// When `buffers` hold both sides of one transaction: the index of the
+    /// first response-side (to client) buffer, for `=>` rules that name a
+    /// side (`http.connection: to_client`). `None`: all are from the
+    /// packet's own direction.
+    pub to_client_buffers_from: Option<usize>,
     /// The packet is an ARP frame: `src`/`dst` are the sender's and the
     /// target's IPv4 addresses, and only `arp` rules apply.
     pub arp: bool,
@@ -206,6 +211,7 @@ impl<'a> PacketInput<'a> {
             decode_events: &[],
             arp: false,
             buffers: &[],
+            to_client_buffers_from: None,
             app_only: false,
         }
     }

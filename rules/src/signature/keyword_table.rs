@@ -22,6 +22,7 @@ struct Pkt {
     ts: u64,
     l3: Vec<u8>,
     l4: Vec<u8>,
+    resp_from: Option<usize>,
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -63,6 +64,7 @@ fn tcp(payload: &[u8]) -> Pkt {
         ts: 1_700_000_000_000_000,
         l3: Vec::new(),
         l4: Vec::new(),
+        resp_from: None,
     }
 }
 
@@ -119,6 +121,7 @@ impl Pkt {
         p.ts_micros = self.ts;
         p.l3_header = &self.l3;
         p.l4_header = &self.l4;
+        p.to_client_buffers_from = self.resp_from;
         let mut out = Vec::new();
         engine.inspect(&p, fv, sc, &mut out);
         out
@@ -844,6 +847,51 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             icmp(8, 0).with(|p| p.l4 = vec![8, 0, 0xbe, 0x0a, 0, 1, 0, 1]),
             true,
         ),
+        // `=>`: both sides of one transaction
+        (
+            r#"alert http any any => any any (http.uri; content:"/download"; http.stat_code; content:"200"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| p.flow.to_server = false)
+                .buf(B::HttpUri, b"/download")
+                .buf(B::HttpStatCode, b"200"),
+            true,
+        ),
+        (
+            r#"alert http any any => any any (http.uri; content:"/download"; http.stat_code; content:"404"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| p.flow.to_server = false)
+                .buf(B::HttpUri, b"/download")
+                .buf(B::HttpStatCode, b"200"),
+            false,
+        ),
+        (
+            r#"alert http 192.168.1.10 any => 93.184.216.34 80 (http.connection: to_client; content:"close"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| {
+                    p.flow.to_server = false;
+                    std::mem::swap(&mut p.src, &mut p.dst);
+                    std::mem::swap(&mut p.sport, &mut p.dport);
+                    p.resp_from = Some(1);
+                })
+                .buf(B::HttpConnection, b"keep-alive")
+                .buf(B::HttpConnection, b"close"),
+            true,
+        ),
+        (
+            r#"alert http any any => any any (http.connection: to_server; content:"close"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| {
+                    p.flow.to_server = false;
+                    p.resp_from = Some(1);
+                })
+                .buf(B::HttpConnection, b"keep-alive")
+                .buf(B::HttpConnection, b"close"),
+            false,
+        ),
         // parameterised transforms
         (
             r#"alert http any any -> any any (http.uri; content:"/?a="; from_base64: offset 4, mode rfc2045; content:"foobar"; sid:1;)"#,
@@ -1313,12 +1361,13 @@ alert tcp any any -> any any (content:"abc"; depth:2; sid:9;)
 alert tcp any any -> any any (content:"x"; byte_test:2,=,1,0,dce; sid:10;)
 alert tcp any any -> any any (app-layer-protocol:http1,original; sid:11;)
 alert tcp any any -> any any (app-layer-protocol:!http,final; sid:12;)
+alert http any any -> any any (http.connection: to_client; content:"x"; sid:13;)
 "#,
         "bad.rules",
     );
     let r = b.report();
     let text = check_report(&r);
-    assert!(text.ends_with("2 rules loaded, 12 rejected"), "{text}");
+    assert!(text.ends_with("2 rules loaded, 13 rejected"), "{text}");
     for want in [
         "bad.rules:1 sid 1: unknown keyword \"foo\"",
         "bad.rules:2 sid 2: bad pcre",
@@ -1332,6 +1381,7 @@ alert tcp any any -> any any (app-layer-protocol:!http,final; sid:12;)
         "bad.rules:11 sid 9: depth 2 is smaller than the content length 3",
         "bad.rules:12 sid 10: byte_test: \"dce\" is not supported",
         "bad.rules:13 sid 11: app-layer-protocol: \"original\" is not supported",
+        "bad.rules:15 sid 13: \"http.connection: to_client\" needs a transactional (=>) rule",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }

@@ -454,6 +454,9 @@ impl Hdr {
 #[derive(Debug)]
 pub(crate) struct List {
     pub(crate) src: Src,
+    /// `buffer: to_server` / `to_client` in a `=>` rule: only instances from
+    /// that side of the transaction (`Some(true)`: to server).
+    pub(crate) side: Option<bool>,
     pub(crate) transforms: Vec<Transform>,
     pub(crate) items: Vec<Item>,
 }
@@ -671,6 +674,9 @@ pub(crate) struct Rule {
     pub(crate) dst: Arc<AddrSet>,
     pub(crate) dport: Arc<PortSet>,
     pub(crate) bidir: bool,
+    /// `=>` (transactional bidirectional): the rule's buffers may come from
+    /// both sides of one transaction; its addresses are client -> server.
+    pub(crate) txbidir: bool,
     pub(crate) flow: FlowCond,
     pub(crate) checks: Vec<PktCheck>,
     pub(crate) lists: Vec<List>,
@@ -893,8 +899,10 @@ pub(crate) fn compile_rule(
         .ok_or_else(|| err(format!("unknown action \"{}\"", raw.action)))?;
     let (proto, flow_start) = parse_hook(raw.proto).map_err(err)?;
     let (transport, app, stream_override) = parse_proto(proto).map_err(err)?;
+    // `=>`: one transaction, request and response sides together.
+    let txbidir = raw.dir == "=>";
     let bidir = match raw.dir {
-        "->" => false,
+        "->" | "=>" => false,
         "<>" => true,
         "<-" => {
             return Err(err(
@@ -945,6 +953,7 @@ pub(crate) fn compile_rule(
         dst,
         dport,
         bidir,
+        txbidir,
         flow: FlowCond {
             to_server: None,
             established: None,
@@ -955,6 +964,7 @@ pub(crate) fn compile_rule(
         checks: Vec::new(),
         lists: vec![List {
             src: Src::Payload,
+            side: None,
             transforms: Vec::new(),
             items: Vec::new(),
         }],
@@ -1140,12 +1150,13 @@ impl Builder<'_, '_> {
             .rule
             .lists
             .iter()
-            .position(|l| l.src == src && l.transforms.is_empty())
+            .position(|l| l.src == src && l.transforms.is_empty() && l.side.is_none())
         {
             return i;
         }
         self.rule.lists.push(List {
             src,
+            side: None,
             transforms: Vec::new(),
             items: Vec::new(),
         });
@@ -1428,6 +1439,7 @@ impl Builder<'_, '_> {
                 no_value(name, value)?;
                 self.rule.lists.push(List {
                     src: Src::Base64,
+                    side: None,
                     transforms: Vec::new(),
                     items: Vec::new(),
                 });
@@ -1659,8 +1671,10 @@ impl Builder<'_, '_> {
                 let src = self.rule.lists[cur].src;
                 let mut transforms = self.rule.lists[cur].transforms.clone();
                 transforms.push(t);
+                let side = self.rule.lists[cur].side;
                 self.rule.lists.push(List {
                     src,
+                    side,
                     transforms,
                     items: Vec::new(),
                 });
@@ -1696,7 +1710,35 @@ impl Builder<'_, '_> {
             return Ok(());
         }
         if let Some(b) = BufferId::from_name(name) {
-            no_value(name, value)?;
+            if let Some(v) = value {
+                let side = match v.trim() {
+                    "to_server" => true,
+                    "to_client" => false,
+                    _ => return Err(format!(
+                        "keyword \"{name}\" takes no value or to_server / to_client (got \"{v}\")"
+                    )),
+                };
+                if !self.rule.txbidir {
+                    return Err(format!("\"{name}: {v}\" needs a transactional (=>) rule"));
+                }
+                let src = Src::App(b);
+                self.cur =
+                    match self.rule.lists.iter().position(|l| {
+                        l.src == src && l.transforms.is_empty() && l.side == Some(side)
+                    }) {
+                        Some(i) => i,
+                        None => {
+                            self.rule.lists.push(List {
+                                src,
+                                side: Some(side),
+                                transforms: Vec::new(),
+                                items: Vec::new(),
+                            });
+                            self.rule.lists.len() - 1
+                        }
+                    };
+                return Ok(());
+            }
             // A sticky buffer named again continues its list; a buffer with
             // transforms gets its own list so the transforms stay scoped.
             self.sticky(Src::App(b));

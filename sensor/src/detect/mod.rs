@@ -185,6 +185,9 @@ pub struct SessionInfo<'a> {
     /// Inspect only rules that use app-layer buffers (a transaction part after
     /// the packet pass).
     pub app_only: bool,
+    /// When the buffers hold both sides of a transaction (request side
+    /// first): index of the first response-side buffer.
+    pub to_client_buffers_from: Option<usize>,
 }
 
 /// One worker's detection state.
@@ -379,6 +382,7 @@ impl Detector {
             stream: sess.stream.map(|(s, _)| s),
             stream_context: sess.stream.map_or(0, |(_, c)| c),
             buffers,
+            to_client_buffers_from: sess.to_client_buffers_from,
             decode_events: &[],
             arp: false,
             app_only: sess.app_only,

@@ -586,6 +586,7 @@ fn inspect(
             established: s.established(flow.state != crate::flow::FlowState::New),
             stream: None,
             app_only: false,
+            to_client_buffers_from: None,
         };
         let (stream, vars) = s.stream_and_vars(stream_dir(dir));
         det.inspect(
@@ -727,6 +728,7 @@ fn inspect_app(
         Vec<(BufferId, Vec<u8>)>,
         (&'static str, serde_json::Value),
         Option<std::net::IpAddr>,
+        Option<usize>,
     )> = Vec::new();
     let add = |out: &mut Vec<(BufferId, Vec<u8>)>, name: &str, b: &[u8]| {
         if let Some(id) = BufferId::from_name(name) {
@@ -743,7 +745,13 @@ fn inspect_app(
             f.inspected = f.data.len();
             let mut bufs = Vec::new();
             f.for_each_buffer(|n, b| add(&mut bufs, n, b));
-            parts.push((f.tx_id, bufs, ("files", smb_eve::eve_alert_files(f)), None));
+            parts.push((
+                f.tx_id,
+                bufs,
+                ("files", smb_eve::eve_alert_files(f)),
+                None,
+                None,
+            ));
         }
     }
     match &s.app.state {
@@ -778,6 +786,8 @@ fn inspect_app(
                 let mut bufs = Vec::new();
                 tx.for_each_buffer(AppDir::ToServer, |n, b| add(&mut bufs, n, b));
                 bufs.push((BufferId::HttpHeaderNames, header_names(&tx.request_headers)));
+                // Request-side buffers first: `=>` rules tell the sides apart by index.
+                let split = bufs.len();
                 if resp_grew || resp_ready {
                     tx.for_each_buffer(AppDir::ToClient, |n, b| add(&mut bufs, n, b));
                     bufs.push((
@@ -798,7 +808,13 @@ fn inspect_app(
                 let xff = types
                     .xff
                     .and_then(|x| x.pick(tx.header(AppDir::ToServer, x.header())?));
-                parts.push((tx.tx_id, bufs, ("http", http_eve::eve_http(tx)), xff));
+                parts.push((
+                    tx.tx_id,
+                    bufs,
+                    ("http", http_eve::eve_http(tx)),
+                    xff,
+                    Some(split),
+                ));
             }
         }
         AppState::Dns(d) => {
@@ -820,7 +836,14 @@ fn inspect_app(
                 if resp_ready {
                     s.resp_next = tx.tx_id + 1;
                 }
-                parts.push((tx.tx_id, bufs, ("dns", dns_eve::eve_alert(tx)), None));
+                let split = bufs.len();
+                parts.push((
+                    tx.tx_id,
+                    bufs,
+                    ("dns", dns_eve::eve_alert(tx)),
+                    None,
+                    Some(split),
+                ));
             }
         }
         AppState::Tls(t) => {
@@ -833,6 +856,7 @@ fn inspect_app(
             if client || server {
                 let mut bufs = Vec::new();
                 t.for_each_buffer(AppDir::ToServer, |n, b| add(&mut bufs, n, b));
+                let split = bufs.len();
                 if server {
                     t.for_each_buffer(AppDir::ToClient, |n, b| add(&mut bufs, n, b));
                     s.tls_server_done = true;
@@ -840,12 +864,12 @@ fn inspect_app(
                 if client {
                     s.tls_client_done = true;
                 }
-                parts.push((0, bufs, ("tls", tls_eve::eve_tls(t)), None));
+                parts.push((0, bufs, ("tls", tls_eve::eve_tls(t)), None, Some(split)));
             }
         }
         _ => {}
     }
-    for (tx_id, bufs, app, xff) in parts {
+    for (tx_id, bufs, app, xff, to_client_from) in parts {
         let refs: Vec<(BufferId, &[u8])> = bufs.iter().map(|(i, b)| (*i, b.as_slice())).collect();
         let info = crate::detect::SessionInfo {
             app: s.app.proto,
@@ -854,6 +878,7 @@ fn inspect_app(
             established: s.established(flow.state != crate::flow::FlowState::New),
             stream: None,
             app_only: true,
+            to_client_buffers_from: to_client_from,
         };
         det.inspect(p, bytes, flow, dir, info, &mut s.vars, &refs);
         let mut ms = std::mem::take(&mut det.matches);
