@@ -18,9 +18,9 @@ use super::input::{
 };
 use super::matcher::{match_list, ListCtx};
 use super::rule::{
-    compile_rule, event_id, Action, AlpSide, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, Hdr,
-    IntAct, IntCond, Names, PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich, Threshold,
-    Track, Transform, Transport, XOp, XTrack, Xbit,
+    compile_rule, event_id, Action, AlpSide, BitAct, BitCond, ByteOp, CompileCtx, FlagMode,
+    FlowSide, Hdr, IntAct, IntCond, Names, PktCheck, Rule, RuleMeta, Src, StreamSel, StreamWhich,
+    Threshold, Track, Transform, Transport, VlanLayer, XOp, XTrack, Xbit,
 };
 use super::text::logical_lines;
 use super::transform::apply_transforms;
@@ -1372,6 +1372,38 @@ fn check(c: &PktCheck, p: &PacketInput<'_>) -> bool {
             }
         }
         PktCheck::DecodeEvent(id) => p.decode_events.contains(&id),
+        PktCheck::FlowCount { pkts, side, cmp } => {
+            if !p.flow.tracked {
+                return false;
+            }
+            let (ts, tc) = if pkts {
+                (p.flow.pkts_to_server, p.flow.pkts_to_client)
+            } else {
+                (p.flow.bytes_to_server, p.flow.bytes_to_client)
+            };
+            match side {
+                FlowSide::ToServer => cmp.test(ts),
+                FlowSide::ToClient => cmp.test(tc),
+                FlowSide::Either => cmp.test(ts) || cmp.test(tc),
+                FlowSide::Both => cmp.test(ts) && cmp.test(tc),
+            }
+        }
+        PktCheck::VlanId { cmp, layer } => {
+            let ids = p.vlan;
+            let test = |v: &u16| cmp.test(u64::from(*v));
+            match layer {
+                VlanLayer::Any => ids.iter().any(test),
+                VlanLayer::All => !ids.is_empty() && ids.iter().all(test),
+                VlanLayer::Index(i) => {
+                    let i = if i < 0 {
+                        ids.len().checked_sub(i.unsigned_abs() as usize)
+                    } else {
+                        Some(i as usize)
+                    };
+                    i.and_then(|i| ids.get(i)).is_some_and(test)
+                }
+            }
+        }
         PktCheck::StreamSize { which, cmp } => {
             let (s, c) = (p.flow.bytes_to_client, p.flow.bytes_to_server);
             match which {

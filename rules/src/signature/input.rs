@@ -121,6 +121,10 @@ pub struct FlowInfo {
     pub bytes_to_server: u64,
     /// Bytes the server sent so far (for `stream_size:server`).
     pub bytes_to_client: u64,
+    /// Packets the client sent so far, this one included (`flow.pkts`).
+    pub pkts_to_server: u64,
+    /// Packets the server sent so far, this one included.
+    pub pkts_to_client: u64,
 }
 
 /// One packet as detection sees it. Fields are public: the sensor fills them
@@ -149,6 +153,8 @@ pub struct PacketInput<'a> {
     pub icmp: Option<IcmpFields>,
     /// Transport payload of this packet.
     pub payload: &'a [u8],
+    /// VLAN ids of the frame, outermost first (`vlan.id`).
+    pub vlan: &'a [u16],
     /// Raw innermost IP header, options / extension headers included
     /// (`ipv4.hdr`, `ipv6.hdr`); empty when unknown.
     pub l3_header: &'a [u8],
@@ -203,6 +209,7 @@ impl<'a> PacketInput<'a> {
             tcp: None,
             icmp: None,
             payload,
+            vlan: &[],
             l3_header: &[],
             l4_header: &[],
             flow: FlowInfo::default(),

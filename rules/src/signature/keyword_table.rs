@@ -23,6 +23,7 @@ struct Pkt {
     l3: Vec<u8>,
     l4: Vec<u8>,
     resp_from: Option<usize>,
+    vlan: Vec<u16>,
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -65,6 +66,7 @@ fn tcp(payload: &[u8]) -> Pkt {
         l3: Vec::new(),
         l4: Vec::new(),
         resp_from: None,
+        vlan: Vec::new(),
     }
 }
 
@@ -122,6 +124,7 @@ impl Pkt {
         p.l3_header = &self.l3;
         p.l4_header = &self.l4;
         p.to_client_buffers_from = self.resp_from;
+        p.vlan = &self.vlan;
         let mut out = Vec::new();
         engine.inspect(&p, fv, sc, &mut out);
         out
@@ -818,6 +821,40 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             }),
             false,
         ),
+        // vlan.id, flow.pkts, flow.bytes
+        (
+            r#"alert ip any any -> any any (vlan.id:300,1; sid:1;)"#,
+            tcp(b"").with(|p| p.vlan = vec![200, 300, 400]),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (vlan.id:400,-1; sid:1;)"#,
+            tcp(b"").with(|p| p.vlan = vec![200, 300]),
+            false,
+        ),
+        (
+            r#"alert ip any any -> any any (vlan.id:>100,all; sid:1;)"#,
+            tcp(b"").with(|p| p.vlan = vec![200, 300, 400]),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (vlan.id:!500,all; sid:1;)"#,
+            tcp(b""),
+            false,
+        ),
+        (
+            r#"alert ip any any -> any any (flow.pkts:toclient,=10; flow.bytes:either,>3000; sid:1;)"#,
+            tcp(b"").with(|p| {
+                p.flow.pkts_to_client = 10;
+                p.flow.bytes_to_server = 3001;
+            }),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (flow.pkts:toserver,=10; sid:1;)"#,
+            tcp(b"").with(|p| p.flow.pkts_to_client = 10),
+            false,
+        ),
         // raw header buffers
         (
             r#"alert ip any any -> any any (ipv4.hdr; content:"|00 00|"; offset:4; depth:2; sid:1;)"#,
@@ -1151,6 +1188,42 @@ alert tcp any any -> any any (content:"mark"; xbits:set,seen2,track ip_pair; noa
         sids(back.run(&e, &mut FlowVars::default(), &mut sc)),
         vec![3]
     );
+}
+
+#[test]
+fn hostbits_set_on_one_host_seen_from_another_flow() {
+    let e = engine(
+        r#"alert tcp any any -> any any (content:"login"; hostbits:set,bad,dst,expire 30; noalert; sid:1;)
+alert tcp any any -> any any (content:"later"; hostbits:isset,bad,dst; sid:2;)
+alert tcp any any -> any any (content:"later"; hostbits:isset,bad; sid:3;)
+alert tcp any any -> any any (content:"flip"; hostbits:toggle,bad,dst; noalert; sid:4;)"#,
+        true,
+    );
+    let mut sc = DetectScratch::new();
+    let sids = |m: Vec<Match>| {
+        m.iter()
+            .filter(|m| !m.noalert)
+            .map(|m| m.rule.sid)
+            .collect::<Vec<_>>()
+    };
+    assert!(sids(tcp(b"later").run(&e, &mut FlowVars::default(), &mut sc)).is_empty());
+    tcp(b"login").run(&e, &mut FlowVars::default(), &mut sc);
+    // Another client of that server: the bit is on the server (dst), not the client (src).
+    let other = tcp(b"later").with(|p| p.src = ip("192.168.1.99"));
+    assert_eq!(
+        sids(other.run(&e, &mut FlowVars::default(), &mut sc)),
+        vec![2]
+    );
+    let late = tcp(b"later").with(|p| p.ts += 31_000_000);
+    assert!(sids(late.run(&e, &mut FlowVars::default(), &mut sc)).is_empty());
+    let at = |pl: &[u8]| tcp(pl).with(|p| p.ts += 40_000_000);
+    at(b"flip").run(&e, &mut FlowVars::default(), &mut sc);
+    assert_eq!(
+        sids(at(b"later").run(&e, &mut FlowVars::default(), &mut sc)),
+        vec![2]
+    );
+    at(b"flip").run(&e, &mut FlowVars::default(), &mut sc);
+    assert!(sids(at(b"later").run(&e, &mut FlowVars::default(), &mut sc)).is_empty());
 }
 
 #[test]

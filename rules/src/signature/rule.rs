@@ -565,6 +565,37 @@ pub(crate) enum PktCheck {
     },
     /// `decode-event`: the decoder raised this event ([`event_id`]) on the packet.
     DecodeEvent(u32),
+    /// `flow.pkts` (`pkts`) or `flow.bytes` of the flow so far.
+    FlowCount {
+        pkts: bool,
+        side: FlowSide,
+        cmp: NumCmp,
+    },
+    /// `vlan.id`: the packet's VLAN ids, outermost first.
+    VlanId {
+        cmp: NumCmp,
+        layer: VlanLayer,
+    },
+}
+
+/// Which direction's counter `flow.pkts` / `flow.bytes` test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlowSide {
+    ToServer,
+    ToClient,
+    Either,
+    Both,
+}
+
+/// Which VLAN id `vlan.id` tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VlanLayer {
+    /// Any of them.
+    Any,
+    /// Every one (and there is at least one).
+    All,
+    /// One layer: 0 outermost, -1 innermost.
+    Index(i8),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1453,6 +1484,7 @@ impl Builder<'_, '_> {
             "flowbits" => self.flowbits(need(name, value)?, meta)?,
             "flowint" => self.flowint(need(name, value)?)?,
             "xbits" => self.xbits(need(name, value)?, meta)?,
+            "hostbits" => self.hostbits(need(name, value)?, meta)?,
             "threshold" | "detection_filter" => {
                 let t = parse_threshold(need(name, value)?, name == "detection_filter")?;
                 if name == "threshold" {
@@ -1652,6 +1684,47 @@ impl Builder<'_, '_> {
                 };
                 self.check(PktCheck::StreamSize { which, cmp });
             }
+            "flow.pkts" | "flow.bytes" => {
+                let v = need(name, value)?;
+                let (side, cmp) = v
+                    .split_once(',')
+                    .ok_or_else(|| format!("{name}: expected <toserver|toclient|either|both>,<number test>, got \"{v}\""))?;
+                let side = match side.trim() {
+                    "toserver" => FlowSide::ToServer,
+                    "toclient" => FlowSide::ToClient,
+                    "either" => FlowSide::Either,
+                    "both" => FlowSide::Both,
+                    o => return Err(format!("{name}: bad direction \"{o}\"")),
+                };
+                let cmp = parse_num_cmp(cmp, u64::MAX)?;
+                self.check(PktCheck::FlowCount {
+                    pkts: name == "flow.pkts",
+                    side,
+                    cmp,
+                });
+            }
+            "vlan.id" => {
+                let v = need(name, value)?;
+                let (cmp, layer) = match v.split_once(',') {
+                    None => (v, VlanLayer::Any),
+                    Some((c, l)) => (
+                        c,
+                        match l.trim() {
+                            "all" => VlanLayer::All,
+                            n => VlanLayer::Index(
+                                n.parse::<i8>()
+                                    .ok()
+                                    .filter(|i| (-3..=2).contains(i))
+                                    .ok_or_else(|| {
+                                        format!("vlan.id: bad layer \"{n}\" (0..2, -1..-3 or all)")
+                                    })?,
+                            ),
+                        },
+                    ),
+                };
+                let cmp = parse_num_cmp(cmp, 4095)?;
+                self.check(PktCheck::VlanId { cmp, layer });
+            }
             _ => return self.buffer_or_transform(name, value),
         }
         Ok(())
@@ -1714,9 +1787,11 @@ impl Builder<'_, '_> {
                 let side = match v.trim() {
                     "to_server" => true,
                     "to_client" => false,
-                    _ => return Err(format!(
+                    _ => {
+                        return Err(format!(
                         "keyword \"{name}\" takes no value or to_server / to_client (got \"{v}\")"
-                    )),
+                    ))
+                    }
                 };
                 if !self.rule.txbidir {
                     return Err(format!("\"{name}: {v}\" needs a transactional (=>) rule"));
@@ -2183,6 +2258,59 @@ impl Builder<'_, '_> {
             track,
             expire,
         });
+        Ok(())
+    }
+
+    /// `hostbits:<cmd>,<name>[,src|dst|both][,expire N]`: bits on hosts,
+    /// kept with xbits (`xbits` tracked `ip_src`/`ip_dst` share them).
+    fn hostbits(&mut self, v: &str, meta: &mut RuleMeta) -> Result<(), String> {
+        let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+        if parts.as_slice() == ["noalert"] {
+            meta.noalert = true;
+            return Ok(());
+        }
+        let op = match parts.first().copied().unwrap_or("") {
+            "isset" => XOp::IsSet,
+            "isnotset" => XOp::IsNotSet,
+            "set" => XOp::Set,
+            "unset" => XOp::Unset,
+            "toggle" => XOp::Toggle,
+            o => return Err(format!("hostbits: unknown command \"{o}\"")),
+        };
+        let name = parts
+            .get(1)
+            .copied()
+            .filter(|n| !n.is_empty() && !n.contains(char::is_whitespace))
+            .ok_or("hostbits: missing name")?;
+        let mut tracks: &[XTrack] = &[XTrack::Src];
+        let mut expire = 0;
+        for p in parts.iter().skip(2) {
+            match p.split_once(char::is_whitespace) {
+                Some(("expire", a)) => {
+                    expire = parse_u64(a.trim())?;
+                    if expire == 0 {
+                        return Err("hostbits: expire must be at least 1 second".into());
+                    }
+                }
+                _ => {
+                    tracks = match *p {
+                        "src" => &[XTrack::Src],
+                        "dst" => &[XTrack::Dst],
+                        "both" => &[XTrack::Src, XTrack::Dst],
+                        o => return Err(format!("hostbits: unknown option \"{o}\"")),
+                    }
+                }
+            }
+        }
+        let id = self.ctx.names.xbit(name);
+        for &track in tracks {
+            self.rule.xbits.push(Xbit {
+                op,
+                id,
+                track,
+                expire,
+            });
+        }
         Ok(())
     }
 

@@ -365,6 +365,11 @@ impl Detector {
             tcp,
             icmp,
             payload,
+            vlan: p
+                .dec
+                .vlan
+                .get(..p.dec.vlan_count as usize)
+                .unwrap_or_default(),
             l3_header,
             l4_header,
             flow: FlowInfo {
@@ -378,6 +383,8 @@ impl Detector {
                 first_in_direction: flow.pkts[dir as usize] == 1,
                 bytes_to_server: flow.bytes[0],
                 bytes_to_client: flow.bytes[1],
+                pkts_to_server: flow.pkts[0],
+                pkts_to_client: flow.pkts[1],
             },
             stream: sess.stream.map(|(s, _)| s),
             stream_context: sess.stream.map_or(0, |(_, c)| c),
