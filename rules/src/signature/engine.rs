@@ -490,9 +490,14 @@ impl EngineBuilder {
             .iter()
             .map(|r| !r.needed_buffers().is_empty())
             .collect();
+        let mut used_buffers: Vec<BufferId> =
+            rules.iter().flat_map(|r| r.needed_buffers()).collect();
+        used_buffers.sort();
+        used_buffers.dedup();
         Ok(Engine {
             id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
             app_rule,
+            used_buffers,
             rules,
             groups: built,
             thresholds,
@@ -726,6 +731,8 @@ pub struct Engine {
     rules: Vec<Rule>,
     /// Per rule: it uses an app-layer buffer (inspected in app-only passes).
     app_rule: Vec<bool>,
+    /// Buffers some loaded rule inspects, sorted.
+    used_buffers: Vec<BufferId>,
     groups: Vec<Group>,
     thresholds: ThresholdConfig,
     report: LoadReport,
@@ -778,6 +785,12 @@ impl Engine {
                 )
             })
             .collect()
+    }
+
+    /// Whether some loaded rule inspects buffer `b`: costly buffers are
+    /// built only then.
+    pub fn uses_buffer(&self, b: BufferId) -> bool {
+        self.used_buffers.binary_search(&b).is_ok()
     }
 
     /// Number of prefilter automata (all groups and buffers).
@@ -1079,6 +1092,16 @@ impl Engine {
                     }
                     ok
                 }
+                Src::App(b)
+                    if l.absent.is_some()
+                        && !p.buffers.iter().enumerate().any(|(i, (id, _))| {
+                            *id == b && l.side.is_none_or(|ts| buffer_to_server(p, i) == ts)
+                        }) =>
+                {
+                    // Absence is judged on a transaction, not on a bare packet.
+                    p.app_only
+                }
+                Src::App(_) if l.absent == Some(false) => false,
                 Src::App(b) => p.buffers.iter().enumerate().any(|(i, (id, data))| {
                     *id == b
                         && l.side.is_none_or(|ts| buffer_to_server(p, i) == ts)

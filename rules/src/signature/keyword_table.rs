@@ -24,6 +24,7 @@ struct Pkt {
     l4: Vec<u8>,
     resp_from: Option<usize>,
     vlan: Vec<u16>,
+    app_only: bool,
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -67,6 +68,7 @@ fn tcp(payload: &[u8]) -> Pkt {
         l4: Vec::new(),
         resp_from: None,
         vlan: Vec::new(),
+        app_only: false,
     }
 }
 
@@ -125,6 +127,7 @@ impl Pkt {
         p.l4_header = &self.l4;
         p.to_client_buffers_from = self.resp_from;
         p.vlan = &self.vlan;
+        p.app_only = self.app_only;
         let mut out = Vec::new();
         engine.inspect(&p, fv, sc, &mut out);
         out
@@ -853,6 +856,53 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
         (
             r#"alert ip any any -> any any (flow.pkts:toserver,=10; sid:1;)"#,
             tcp(b"").with(|p| p.flow.pkts_to_client = 10),
+            false,
+        ),
+        // multi-buffer headers, absent
+        (
+            r#"alert http any any -> any any (http.request_header; content:"X-A: 1"; startswith; endswith; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .buf(B::HttpRequestHeader, b"Host: a")
+                .buf(B::HttpRequestHeader, b"X-A: 1"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (file.data; absent; http.stat_code; content:"500"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| p.app_only = true)
+                .buf(B::HttpStatCode, b"500"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (file.data; absent; http.stat_code; content:"500"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| p.app_only = true)
+                .buf(B::HttpStatCode, b"500")
+                .buf(B::FileData, b"x"),
+            false,
+        ),
+        (
+            r#"alert http any any -> any any (file.data; absent; sid:1;)"#,
+            tcp(b"").app(AppProto::Http1),
+            false,
+        ),
+        (
+            r#"alert http any any -> any any (file.data; absent: or_else; content:!"abc"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| p.app_only = true)
+                .buf(B::FileData, b"xyz"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (file.data; absent: or_else; content:!"abc"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| p.app_only = true)
+                .buf(B::FileData, b"abc"),
             false,
         ),
         // raw header buffers

@@ -457,6 +457,10 @@ pub(crate) struct List {
     /// `buffer: to_server` / `to_client` in a `=>` rule: only instances from
     /// that side of the transaction (`Some(true)`: to server).
     pub(crate) side: Option<bool>,
+    /// `absent`: the list matches when no instance of the buffer exists in
+    /// a transaction pass; `Some(true)` (`absent: or_else`): or else when its
+    /// items match.
+    pub(crate) absent: Option<bool>,
     pub(crate) transforms: Vec<Transform>,
     pub(crate) items: Vec<Item>,
 }
@@ -758,7 +762,8 @@ impl Rule {
     pub(crate) fn fast_pattern(&self) -> Option<(usize, &[u8])> {
         let mut best: Option<(usize, &Content)> = None;
         for (li, l) in self.lists.iter().enumerate() {
-            if l.src == Src::Base64 {
+            // A buffer that may be absent cannot gate the rule.
+            if l.src == Src::Base64 || l.absent.is_some() {
                 continue;
             }
             for it in &l.items {
@@ -996,6 +1001,7 @@ pub(crate) fn compile_rule(
         lists: vec![List {
             src: Src::Payload,
             side: None,
+            absent: None,
             transforms: Vec::new(),
             items: Vec::new(),
         }],
@@ -1188,6 +1194,7 @@ impl Builder<'_, '_> {
         self.rule.lists.push(List {
             src,
             side: None,
+            absent: None,
             transforms: Vec::new(),
             items: Vec::new(),
         });
@@ -1325,6 +1332,26 @@ impl Builder<'_, '_> {
             }
             "tag" => self.rule.ignored.push("tag"),
             "prefilter" => {}
+            "absent" => {
+                let or_else = match value.map(str::trim) {
+                    None => false,
+                    Some("or_else") => true,
+                    Some(v) => return Err(format!("absent: unknown option \"{v}\" (or_else)")),
+                };
+                let l = &mut self.rule.lists[self.cur];
+                if !matches!(l.src, Src::App(_)) {
+                    return Err(format!(
+                        "absent needs an app-layer buffer, not {}",
+                        src_name(l.src)
+                    ));
+                }
+                if !or_else && !l.items.is_empty() {
+                    return Err(
+                        "absent: the buffer already has matches (use absent: or_else)".into(),
+                    );
+                }
+                l.absent = Some(or_else);
+            }
             "requires" => {}
             "content" | "uricontent" => {
                 let (negated, pat) = parse_content(need(name, value)?)?;
@@ -1471,6 +1498,7 @@ impl Builder<'_, '_> {
                 self.rule.lists.push(List {
                     src: Src::Base64,
                     side: None,
+                    absent: None,
                     transforms: Vec::new(),
                     items: Vec::new(),
                 });
@@ -1748,6 +1776,7 @@ impl Builder<'_, '_> {
                 self.rule.lists.push(List {
                     src,
                     side,
+                    absent: None,
                     transforms,
                     items: Vec::new(),
                 });
@@ -1806,6 +1835,7 @@ impl Builder<'_, '_> {
                             self.rule.lists.push(List {
                                 src,
                                 side: Some(side),
+                                absent: None,
                                 transforms: Vec::new(),
                                 items: Vec::new(),
                             });
@@ -2365,7 +2395,13 @@ impl Builder<'_, '_> {
             self.rule.lists.remove(0);
         }
         for l in &self.rule.lists {
-            if l.items.is_empty() {
+            if l.absent == Some(false) && !l.items.is_empty() {
+                return Err(format!(
+                    "absent on {} cannot be followed by matches on it (use absent: or_else)",
+                    src_name(l.src)
+                ));
+            }
+            if l.items.is_empty() && l.absent != Some(false) {
                 return Err(format!(
                     "sticky buffer {} has no content or other match after it",
                     src_name(l.src)

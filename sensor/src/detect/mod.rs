@@ -246,6 +246,11 @@ impl Detector {
         }
     }
 
+    /// Whether some loaded rule inspects buffer `b`.
+    pub fn uses_buffer(&self, b: BufferId) -> bool {
+        self.engine.uses_buffer(b)
+    }
+
     /// Runs the `decode-event` rules on a packet the decoder raised `events`
     /// on, outside any flow (the packet may have no IP layer, or be a held
     /// fragment): `l3` is its addresses and protocol when it got that far,

@@ -693,6 +693,21 @@ fn datagram_object(s: &FlowSession) -> Option<(&'static str, serde_json::Value)>
     }
 }
 
+/// `http.request_header` / `http.response_header`: one "Name: value" per header.
+fn header_lines(
+    out: &mut Vec<(BufferId, Vec<u8>)>,
+    id: BufferId,
+    headers: &[crate::app::http::HttpHeader],
+) {
+    for h in headers {
+        let mut v = Vec::with_capacity(h.name.len() + 2 + h.value.len());
+        v.extend_from_slice(&h.name);
+        v.extend_from_slice(b": ");
+        v.extend_from_slice(&h.value);
+        out.push((id, v));
+    }
+}
+
 /// `http.header_names`: CRLF, then each header name followed by CRLF, then CRLF.
 fn header_names(headers: &[crate::app::http::HttpHeader]) -> Vec<u8> {
     let mut v = b"\r\n".to_vec();
@@ -786,6 +801,9 @@ fn inspect_app(
                 let mut bufs = Vec::new();
                 tx.for_each_buffer(AppDir::ToServer, |n, b| add(&mut bufs, n, b));
                 bufs.push((BufferId::HttpHeaderNames, header_names(&tx.request_headers)));
+                if det.uses_buffer(BufferId::HttpRequestHeader) {
+                    header_lines(&mut bufs, BufferId::HttpRequestHeader, &tx.request_headers);
+                }
                 // Request-side buffers first: `=>` rules tell the sides apart by index.
                 let split = bufs.len();
                 if resp_grew || resp_ready {
@@ -794,6 +812,13 @@ fn inspect_app(
                         BufferId::HttpHeaderNames,
                         header_names(&tx.response_headers),
                     ));
+                    if det.uses_buffer(BufferId::HttpResponseHeader) {
+                        header_lines(
+                            &mut bufs,
+                            BufferId::HttpResponseHeader,
+                            &tx.response_headers,
+                        );
+                    }
                 }
                 if let Some(b) = body.filter(|_| resp_grew) {
                     bufs.push((BufferId::HttpResponseBody, b.to_vec()));
