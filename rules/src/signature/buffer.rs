@@ -65,6 +65,8 @@ buffer_table! {
     HttpStart => "http.start", legacy: "http_start", modifier: false, doc: "HTTP start line plus headers.";
     HttpRequestLine => "http.request_line", legacy: "http_request_line", modifier: false, doc: "HTTP request line.";
     HttpResponseLine => "http.response_line", legacy: "http_response_line", modifier: false, doc: "HTTP response line.";
+    HttpRequestHeader => "http.request_header", legacy: "", modifier: false, doc: "One request header as \"Name: value\" (one instance per header).";
+    HttpResponseHeader => "http.response_header", legacy: "", modifier: false, doc: "One response header as \"Name: value\" (one instance per header).";
     HttpHeaderNames => "http.header_names", legacy: "http_header_names", modifier: false, doc: "HTTP header names, CRLF separated.";
     HttpAccept => "http.accept", legacy: "http_accept", modifier: false, doc: "HTTP Accept value.";
     HttpAcceptEnc => "http.accept_enc", legacy: "http_accept_enc", modifier: false, doc: "HTTP Accept-Encoding value.";

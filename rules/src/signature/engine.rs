@@ -18,9 +18,9 @@ use super::input::{
 };
 use super::matcher::{match_list, ListCtx};
 use super::rule::{
-    compile_rule, event_id, Action, AlpSide, BitAct, BitCond, ByteOp, CompileCtx, FlagMode, Hdr,
-    IntAct, IntCond, KnownEvents, MultiIndex, Names, PktCheck, Rule, RuleMeta, Src, StreamSel,
-    StreamWhich, Threshold, Track, Transform, Transport, XOp, XTrack, Xbit,
+    compile_rule, event_id, Action, AlpSide, BitAct, BitCond, ByteOp, CompileCtx, FlagMode,
+    FlowSide, Hdr, IntAct, IntCond, KnownEvents, MultiIndex, Names, PktCheck, Rule, RuleMeta, Src,
+    StreamSel, StreamWhich, Threshold, Track, Transform, Transport, VlanLayer, XOp, XTrack, Xbit,
 };
 use super::text::logical_lines;
 use super::transform::apply_transforms;
@@ -649,9 +649,9 @@ impl GroupBuild {
                 Some((_, _, v)) => v.push(idx),
                 None => self.by_app.push((a, any, vec![idx])),
             }
-        } else if !r.bidir && r.src.is_narrow() {
+        } else if !r.bidir && !r.txbidir && r.src.is_narrow() {
             self.by_src.push(idx);
-        } else if !r.bidir && r.dst.is_narrow() {
+        } else if !r.bidir && !r.txbidir && r.dst.is_narrow() {
             self.by_dst.push(idx);
         } else {
             self.always.push(idx);
@@ -769,7 +769,7 @@ pub struct Engine {
     rules: Vec<Rule>,
     /// Per rule: it uses an app-layer buffer (inspected in app-only passes).
     app_rule: Vec<bool>,
-    /// Every app-layer buffer some rule inspects, sorted.
+    /// Buffers some loaded rule inspects, sorted.
     used_buffers: Vec<BufferId>,
     groups: Vec<Group>,
     thresholds: ThresholdConfig,
@@ -825,8 +825,8 @@ impl Engine {
             .collect()
     }
 
-    /// Whether some rule inspects buffer `b`: the sensor builds buffers that
-    /// cost work (one per DNS record, say) only then.
+    /// Whether some loaded rule inspects buffer `b`: costly buffers are
+    /// built only then.
     pub fn uses_buffer(&self, b: BufferId) -> bool {
         self.used_buffers.binary_search(&b).is_ok()
     }
@@ -1018,10 +1018,16 @@ impl Engine {
                 return false;
             }
         }
-        let fwd = r.sport.contains(p.sport)
-            && r.dport.contains(p.dport)
-            && r.src.contains(p.src)
-            && r.dst.contains(p.dst);
+        // A `=>` rule's header names client and server, whichever way the packet goes.
+        let (src, dst, sport, dport) = if r.txbidir && p.flow.tracked && !p.flow.to_server {
+            (p.dst, p.src, p.dport, p.sport)
+        } else {
+            (p.src, p.dst, p.sport, p.dport)
+        };
+        let fwd = r.sport.contains(sport)
+            && r.dport.contains(dport)
+            && r.src.contains(src)
+            && r.dst.contains(dst);
         if !fwd {
             let rev = r.bidir
                 && r.sport.contains(p.dport)
@@ -1133,27 +1139,44 @@ impl Engine {
                     }
                     ok
                 }
+                Src::App(b)
+                    if l.absent.is_some()
+                        && !p.buffers.iter().enumerate().any(|(i, (id, _))| {
+                            *id == b && l.side.is_none_or(|ts| buffer_to_server(p, i) == ts)
+                        }) =>
+                {
+                    // Absence is judged on a transaction, not on a bare packet.
+                    p.app_only
+                }
+                Src::App(_) if l.absent == Some(false) => false,
                 Src::App(b) => {
-                    let mut inst = p.buffers.iter().filter(|(id, _)| *id == b);
+                    let side = l.side;
+                    let mut inst = p
+                        .buffers
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, (id, _))| {
+                            *id == b && side.is_none_or(|ts| buffer_to_server(p, *i) == ts)
+                        })
+                        .map(|(_, (_, d))| d);
                     let mut hit = |data: &[u8]| run(l, data, &mut ctx, tbuf, &mut scratch.tmp2);
                     match l.index {
-                        MultiIndex::Any => inst.any(|(_, d)| hit(d)),
+                        MultiIndex::Any => inst.any(|d| hit(d)),
                         MultiIndex::All => {
                             let mut n = 0usize;
-                            inst.all(|(_, d)| {
+                            inst.all(|d| {
                                 n += 1;
                                 hit(d)
                             }) && n > 0
                         }
-                        MultiIndex::At(i) if i >= 0 => {
-                            inst.nth(i as usize).is_some_and(|(_, d)| hit(d))
-                        }
+                        MultiIndex::At(i) if i >= 0 => inst.nth(i as usize).is_some_and(|d| hit(d)),
                         MultiIndex::At(i) => {
                             let back = i.unsigned_abs() as usize;
-                            let n = p.buffers.iter().filter(|(id, _)| *id == b).count();
-                            n.checked_sub(back)
-                                .and_then(|k| inst.nth(k))
-                                .is_some_and(|(_, d)| hit(d))
+                            let all: Vec<&&[u8]> = inst.collect();
+                            all.len()
+                                .checked_sub(back)
+                                .and_then(|k| all.get(k))
+                                .is_some_and(|d| hit(d))
                         }
                     }
                 }
@@ -1320,6 +1343,14 @@ fn run(
     }
 }
 
+/// Whether buffer `i` of the packet came from the request side of its transaction.
+fn buffer_to_server(p: &PacketInput<'_>, i: usize) -> bool {
+    match p.to_client_buffers_from {
+        Some(k) => i < k,
+        None => p.flow.to_server,
+    }
+}
+
 /// The raw header a `*.hdr` buffer inspects, when the packet has that header.
 fn header_bytes<'a>(h: Hdr, p: &PacketInput<'a>) -> Option<&'a [u8]> {
     let ip_version = p.l3_header.first().map(|b| b >> 4);
@@ -1456,6 +1487,38 @@ fn check(c: &PktCheck, p: &PacketInput<'_>) -> bool {
                 now > after
             } else {
                 before <= now && now <= after
+            }
+        }
+        PktCheck::FlowCount { pkts, side, cmp } => {
+            if !p.flow.tracked {
+                return false;
+            }
+            let (ts, tc) = if pkts {
+                (p.flow.pkts_to_server, p.flow.pkts_to_client)
+            } else {
+                (p.flow.bytes_to_server, p.flow.bytes_to_client)
+            };
+            match side {
+                FlowSide::ToServer => cmp.test(ts),
+                FlowSide::ToClient => cmp.test(tc),
+                FlowSide::Either => cmp.test(ts) || cmp.test(tc),
+                FlowSide::Both => cmp.test(ts) && cmp.test(tc),
+            }
+        }
+        PktCheck::VlanId { cmp, layer } => {
+            let ids = p.vlan;
+            let test = |v: &u16| cmp.test(u64::from(*v));
+            match layer {
+                VlanLayer::Any => ids.iter().any(test),
+                VlanLayer::All => !ids.is_empty() && ids.iter().all(test),
+                VlanLayer::Index(i) => {
+                    let i = if i < 0 {
+                        ids.len().checked_sub(i.unsigned_abs() as usize)
+                    } else {
+                        Some(i as usize)
+                    };
+                    i.and_then(|i| ids.get(i)).is_some_and(test)
+                }
             }
         }
         PktCheck::StreamSize { which, cmp } => {

@@ -121,6 +121,10 @@ pub struct FlowInfo {
     pub bytes_to_server: u64,
     /// Bytes the server sent so far (for `stream_size:server`).
     pub bytes_to_client: u64,
+    /// Packets the client sent so far, this one included (`flow.pkts`).
+    pub pkts_to_server: u64,
+    /// Packets the server sent so far, this one included.
+    pub pkts_to_client: u64,
 }
 
 /// One packet as detection sees it. Fields are public: the sensor fills them
@@ -149,6 +153,8 @@ pub struct PacketInput<'a> {
     pub icmp: Option<IcmpFields>,
     /// Transport payload of this packet.
     pub payload: &'a [u8],
+    /// VLAN ids of the frame, outermost first (`vlan.id`).
+    pub vlan: &'a [u16],
     /// Raw innermost IP header, options / extension headers included
     /// (`ipv4.hdr`, `ipv6.hdr`); empty when unknown.
     pub l3_header: &'a [u8],
@@ -168,6 +174,11 @@ pub struct PacketInput<'a> {
     pub stream_context: usize,
     /// App-layer buffers present for this packet; a buffer may appear several times.
     pub buffers: &'a [(BufferId, &'a [u8])],
+    /// When `buffers` hold both sides of one transaction: the index of the
+    /// first response-side (to client) buffer, for `=>` rules that name a
+    /// side (`http.connection: to_client`). `None`: all are from the
+    /// packet's own direction.
+    pub to_client_buffers_from: Option<usize>,
     /// The packet is an ARP frame: `src`/`dst` are the sender's and the
     /// target's IPv4 addresses, and only `arp` rules apply.
     pub arp: bool,
@@ -203,6 +214,7 @@ impl<'a> PacketInput<'a> {
             tcp: None,
             icmp: None,
             payload,
+            vlan: &[],
             l3_header: &[],
             l4_header: &[],
             flow: FlowInfo::default(),
@@ -212,6 +224,7 @@ impl<'a> PacketInput<'a> {
             events: &[],
             arp: false,
             buffers: &[],
+            to_client_buffers_from: None,
             app_only: false,
         }
     }

@@ -23,6 +23,9 @@ struct Pkt {
     events: Vec<u32>,
     l3: Vec<u8>,
     l4: Vec<u8>,
+    resp_from: Option<usize>,
+    vlan: Vec<u16>,
+    app_only: bool,
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -65,6 +68,9 @@ fn tcp(payload: &[u8]) -> Pkt {
         events: Vec::new(),
         l3: Vec::new(),
         l4: Vec::new(),
+        resp_from: None,
+        vlan: Vec::new(),
+        app_only: false,
     }
 }
 
@@ -126,6 +132,9 @@ impl Pkt {
         p.events = &self.events;
         p.l3_header = &self.l3;
         p.l4_header = &self.l4;
+        p.to_client_buffers_from = self.resp_from;
+        p.vlan = &self.vlan;
+        p.app_only = self.app_only;
         let mut out = Vec::new();
         engine.inspect(&p, fv, sc, &mut out);
         out
@@ -862,6 +871,87 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             }),
             false,
         ),
+        // vlan.id, flow.pkts, flow.bytes
+        (
+            r#"alert ip any any -> any any (vlan.id:300,1; sid:1;)"#,
+            tcp(b"").with(|p| p.vlan = vec![200, 300, 400]),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (vlan.id:400,-1; sid:1;)"#,
+            tcp(b"").with(|p| p.vlan = vec![200, 300]),
+            false,
+        ),
+        (
+            r#"alert ip any any -> any any (vlan.id:>100,all; sid:1;)"#,
+            tcp(b"").with(|p| p.vlan = vec![200, 300, 400]),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (vlan.id:!500,all; sid:1;)"#,
+            tcp(b""),
+            false,
+        ),
+        (
+            r#"alert ip any any -> any any (flow.pkts:toclient,=10; flow.bytes:either,>3000; sid:1;)"#,
+            tcp(b"").with(|p| {
+                p.flow.pkts_to_client = 10;
+                p.flow.bytes_to_server = 3001;
+            }),
+            true,
+        ),
+        (
+            r#"alert ip any any -> any any (flow.pkts:toserver,=10; sid:1;)"#,
+            tcp(b"").with(|p| p.flow.pkts_to_client = 10),
+            false,
+        ),
+        // multi-buffer headers, absent
+        (
+            r#"alert http any any -> any any (http.request_header; content:"X-A: 1"; startswith; endswith; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .buf(B::HttpRequestHeader, b"Host: a")
+                .buf(B::HttpRequestHeader, b"X-A: 1"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (file.data; absent; http.stat_code; content:"500"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| p.app_only = true)
+                .buf(B::HttpStatCode, b"500"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (file.data; absent; http.stat_code; content:"500"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| p.app_only = true)
+                .buf(B::HttpStatCode, b"500")
+                .buf(B::FileData, b"x"),
+            false,
+        ),
+        (
+            r#"alert http any any -> any any (file.data; absent; sid:1;)"#,
+            tcp(b"").app(AppProto::Http1),
+            false,
+        ),
+        (
+            r#"alert http any any -> any any (file.data; absent: or_else; content:!"abc"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| p.app_only = true)
+                .buf(B::FileData, b"xyz"),
+            true,
+        ),
+        (
+            r#"alert http any any -> any any (file.data; absent: or_else; content:!"abc"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| p.app_only = true)
+                .buf(B::FileData, b"abc"),
+            false,
+        ),
         // raw header buffers
         (
             r#"alert ip any any -> any any (ipv4.hdr; content:"|00 00|"; offset:4; depth:2; sid:1;)"#,
@@ -890,6 +980,51 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             r#"alert icmp any any -> any any (icmpv4.hdr; content:"|08 00|"; startswith; sid:1;)"#,
             icmp(8, 0).with(|p| p.l4 = vec![8, 0, 0xbe, 0x0a, 0, 1, 0, 1]),
             true,
+        ),
+        // `=>`: both sides of one transaction
+        (
+            r#"alert http any any => any any (http.uri; content:"/download"; http.stat_code; content:"200"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| p.flow.to_server = false)
+                .buf(B::HttpUri, b"/download")
+                .buf(B::HttpStatCode, b"200"),
+            true,
+        ),
+        (
+            r#"alert http any any => any any (http.uri; content:"/download"; http.stat_code; content:"404"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| p.flow.to_server = false)
+                .buf(B::HttpUri, b"/download")
+                .buf(B::HttpStatCode, b"200"),
+            false,
+        ),
+        (
+            r#"alert http 192.168.1.10 any => 93.184.216.34 80 (http.connection: to_client; content:"close"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| {
+                    p.flow.to_server = false;
+                    std::mem::swap(&mut p.src, &mut p.dst);
+                    std::mem::swap(&mut p.sport, &mut p.dport);
+                    p.resp_from = Some(1);
+                })
+                .buf(B::HttpConnection, b"keep-alive")
+                .buf(B::HttpConnection, b"close"),
+            true,
+        ),
+        (
+            r#"alert http any any => any any (http.connection: to_server; content:"close"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .with(|p| {
+                    p.flow.to_server = false;
+                    p.resp_from = Some(1);
+                })
+                .buf(B::HttpConnection, b"keep-alive")
+                .buf(B::HttpConnection, b"close"),
+            false,
         ),
         // parameterised transforms
         (
@@ -1416,6 +1551,42 @@ alert tcp any any -> any any (content:"mark"; xbits:set,seen2,track ip_pair; noa
 }
 
 #[test]
+fn hostbits_set_on_one_host_seen_from_another_flow() {
+    let e = engine(
+        r#"alert tcp any any -> any any (content:"login"; hostbits:set,bad,dst,expire 30; noalert; sid:1;)
+alert tcp any any -> any any (content:"later"; hostbits:isset,bad,dst; sid:2;)
+alert tcp any any -> any any (content:"later"; hostbits:isset,bad; sid:3;)
+alert tcp any any -> any any (content:"flip"; hostbits:toggle,bad,dst; noalert; sid:4;)"#,
+        true,
+    );
+    let mut sc = DetectScratch::new();
+    let sids = |m: Vec<Match>| {
+        m.iter()
+            .filter(|m| !m.noalert)
+            .map(|m| m.rule.sid)
+            .collect::<Vec<_>>()
+    };
+    assert!(sids(tcp(b"later").run(&e, &mut FlowVars::default(), &mut sc)).is_empty());
+    tcp(b"login").run(&e, &mut FlowVars::default(), &mut sc);
+    // Another client of that server: the bit is on the server (dst), not the client (src).
+    let other = tcp(b"later").with(|p| p.src = ip("192.168.1.99"));
+    assert_eq!(
+        sids(other.run(&e, &mut FlowVars::default(), &mut sc)),
+        vec![2]
+    );
+    let late = tcp(b"later").with(|p| p.ts += 31_000_000);
+    assert!(sids(late.run(&e, &mut FlowVars::default(), &mut sc)).is_empty());
+    let at = |pl: &[u8]| tcp(pl).with(|p| p.ts += 40_000_000);
+    at(b"flip").run(&e, &mut FlowVars::default(), &mut sc);
+    assert_eq!(
+        sids(at(b"later").run(&e, &mut FlowVars::default(), &mut sc)),
+        vec![2]
+    );
+    at(b"flip").run(&e, &mut FlowVars::default(), &mut sc);
+    assert!(sids(at(b"later").run(&e, &mut FlowVars::default(), &mut sc)).is_empty());
+}
+
+#[test]
 fn flowint_counts() {
     let e = engine(
         r#"alert tcp any any -> any any (content:"try"; flowint:tries,+,1; noalert; sid:1;)
@@ -1629,12 +1800,13 @@ alert dns any any -> any any (dns.opcode:256; sid:15;)
 alert tls any any -> any any (tls_cert_notafter:>2015-13; sid:16;)
 alert dns any any -> any any (dns.opcode:4,1; sid:17;)
 alert dns any any -> any any (dns.query; domain; content:"bbc.co.uk"; sid:18;)
+alert http any any -> any any (http.connection: to_client; content:"x"; sid:19;)
 "#,
         "bad.rules",
     );
     let r = b.report();
     let text = check_report(&r);
-    assert!(text.ends_with("2 rules loaded, 18 rejected"), "{text}");
+    assert!(text.ends_with("2 rules loaded, 19 rejected"), "{text}");
     for want in [
         "bad.rules:1 sid 1: unknown keyword \"foo\"",
         "bad.rules:2 sid 2: bad pcre",
@@ -1654,6 +1826,7 @@ alert dns any any -> any any (dns.query; domain; content:"bbc.co.uk"; sid:18;)
         "bad.rules:18 sid 16: bad date \"2015-13\"",
         "bad.rules:19 sid 17: dns.opcode: takes no index",
         "bad.rules:20 sid 18: transform \"domain\" needs the Public Suffix List",
+        "bad.rules:21 sid 19: \"http.connection: to_client\" needs a transactional (=>) rule",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }

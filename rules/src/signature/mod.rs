@@ -24,12 +24,15 @@
 //!   evaluation of the packet.
 //! * Not supported (rules are rejected with the reason): `asn1`, `ftpbounce`,
 //!   `app-layer-event`, `tls.version`, `ssl_version`, `ssl_state`, `dce_*`,
-//!   `dataset`/`iprep`, `lua`, hash transforms, byte_* `dce`,
+//!   `dataset`/`iprep`, `lua`, hash transforms, byte_* `dce`, `xor` keyed by a
+//!   byte variable, `pcrexform` patterns the `regex` crate cannot run,
 //!   rule hooks (`tcp:flow_start`),
 //!   Snort 3 syntax. `tag` is accepted and has no effect.
-//! * xbits and threshold counters live in the worker's [`DetectScratch`]: with
-//!   several workers, hosts whose flows land on different workers are counted
-//!   per worker.
+//! * xbits, hostbits and threshold counters live in the worker's
+//!   [`DetectScratch`]: the dispatcher hashes flows (not hosts) to workers, so
+//!   with several workers a host bit set by a flow on one worker is not seen by
+//!   that host's flows on another, and counters are per worker. One worker
+//!   (`--threads 1`) gives exact host semantics.
 //!
 //! ```
 //! use vigie_rules::signature::{EngineBuilder, PacketInput, FlowVars, DetectScratch};

@@ -708,6 +708,13 @@ impl Hdr {
 #[derive(Debug)]
 pub(crate) struct List {
     pub(crate) src: Src,
+    /// `buffer: to_server` / `to_client` in a `=>` rule: only instances from
+    /// that side of the transaction (`Some(true)`: to server).
+    pub(crate) side: Option<bool>,
+    /// `absent`: the list matches when no instance of the buffer exists in
+    /// a transaction pass; `Some(true)` (`absent: or_else`): or else when its
+    /// items match.
+    pub(crate) absent: Option<bool>,
     pub(crate) transforms: Vec<Transform>,
     pub(crate) items: Vec<Item>,
     /// Which instances of a multi-instance buffer must match.
@@ -824,6 +831,37 @@ pub(crate) enum PktCheck {
     /// `tls_cert_expired` (true) / `tls_cert_valid` (false): the server
     /// certificate's validity against the packet's time.
     CertExpired(bool),
+    /// `flow.pkts` (`pkts`) or `flow.bytes` of the flow so far.
+    FlowCount {
+        pkts: bool,
+        side: FlowSide,
+        cmp: NumCmp,
+    },
+    /// `vlan.id`: the packet's VLAN ids, outermost first.
+    VlanId {
+        cmp: NumCmp,
+        layer: VlanLayer,
+    },
+}
+
+/// Which direction's counter `flow.pkts` / `flow.bytes` test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlowSide {
+    ToServer,
+    ToClient,
+    Either,
+    Both,
+}
+
+/// Which VLAN id `vlan.id` tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VlanLayer {
+    /// Any of them.
+    Any,
+    /// Every one (and there is at least one).
+    All,
+    /// One layer: 0 outermost, -1 innermost.
+    Index(i8),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -933,6 +971,9 @@ pub(crate) struct Rule {
     pub(crate) dst: Arc<AddrSet>,
     pub(crate) dport: Arc<PortSet>,
     pub(crate) bidir: bool,
+    /// `=>` (transactional bidirectional): the rule's buffers may come from
+    /// both sides of one transaction; its addresses are client -> server.
+    pub(crate) txbidir: bool,
     pub(crate) flow: FlowCond,
     pub(crate) checks: Vec<PktCheck>,
     pub(crate) lists: Vec<List>,
@@ -995,7 +1036,8 @@ impl Rule {
     pub(crate) fn fast_pattern(&self) -> Option<(usize, &[u8])> {
         let mut best: Option<(usize, &Content)> = None;
         for (li, l) in self.lists.iter().enumerate() {
-            if l.src == Src::Base64 {
+            // A buffer that may be absent cannot gate the rule.
+            if l.src == Src::Base64 || l.absent.is_some() {
                 continue;
             }
             for it in &l.items {
@@ -1204,8 +1246,10 @@ pub(crate) fn compile_rule(
         .ok_or_else(|| err(format!("unknown action \"{}\"", raw.action)))?;
     let (proto, flow_start) = parse_hook(raw.proto).map_err(err)?;
     let (transport, app, stream_override) = parse_proto(proto).map_err(err)?;
+    // `=>`: one transaction, request and response sides together.
+    let txbidir = raw.dir == "=>";
     let bidir = match raw.dir {
-        "->" => false,
+        "->" | "=>" => false,
         "<>" => true,
         "<-" => {
             return Err(err(
@@ -1256,6 +1300,7 @@ pub(crate) fn compile_rule(
         dst,
         dport,
         bidir,
+        txbidir,
         flow: FlowCond {
             to_server: None,
             established: None,
@@ -1266,6 +1311,8 @@ pub(crate) fn compile_rule(
         checks: Vec::new(),
         lists: vec![List {
             src: Src::Payload,
+            side: None,
+            absent: None,
             transforms: Vec::new(),
             items: Vec::new(),
             index: MultiIndex::Any,
@@ -1440,12 +1487,14 @@ impl Builder<'_, '_> {
             .rule
             .lists
             .iter()
-            .position(|l| l.src == src && l.transforms.is_empty())
+            .position(|l| l.src == src && l.transforms.is_empty() && l.side.is_none())
         {
             return i;
         }
         self.rule.lists.push(List {
             src,
+            side: None,
+            absent: None,
             transforms: Vec::new(),
             items: Vec::new(),
             index: MultiIndex::Any,
@@ -1584,6 +1633,26 @@ impl Builder<'_, '_> {
             }
             "tag" => self.rule.ignored.push("tag"),
             "prefilter" => {}
+            "absent" => {
+                let or_else = match value.map(str::trim) {
+                    None => false,
+                    Some("or_else") => true,
+                    Some(v) => return Err(format!("absent: unknown option \"{v}\" (or_else)")),
+                };
+                let l = &mut self.rule.lists[self.cur];
+                if !matches!(l.src, Src::App(_)) {
+                    return Err(format!(
+                        "absent needs an app-layer buffer, not {}",
+                        src_name(l.src)
+                    ));
+                }
+                if !or_else && !l.items.is_empty() {
+                    return Err(
+                        "absent: the buffer already has matches (use absent: or_else)".into(),
+                    );
+                }
+                l.absent = Some(or_else);
+            }
             "requires" => {}
             "content" | "uricontent" => {
                 let (negated, pat) = parse_content(need(name, value)?)?;
@@ -1729,6 +1798,8 @@ impl Builder<'_, '_> {
                 no_value(name, value)?;
                 self.rule.lists.push(List {
                     src: Src::Base64,
+                    side: None,
+                    absent: None,
                     transforms: Vec::new(),
                     items: Vec::new(),
                     index: MultiIndex::Any,
@@ -1743,6 +1814,7 @@ impl Builder<'_, '_> {
             "flowbits" => self.flowbits(need(name, value)?, meta)?,
             "flowint" => self.flowint(need(name, value)?)?,
             "xbits" => self.xbits(need(name, value)?, meta)?,
+            "hostbits" => self.hostbits(need(name, value)?, meta)?,
             "threshold" | "detection_filter" => {
                 let t = parse_threshold(need(name, value)?, name == "detection_filter")?;
                 if name == "threshold" {
@@ -2006,6 +2078,47 @@ impl Builder<'_, '_> {
                 };
                 self.check(PktCheck::StreamSize { which, cmp });
             }
+            "flow.pkts" | "flow.bytes" => {
+                let v = need(name, value)?;
+                let (side, cmp) = v
+                    .split_once(',')
+                    .ok_or_else(|| format!("{name}: expected <toserver|toclient|either|both>,<number test>, got \"{v}\""))?;
+                let side = match side.trim() {
+                    "toserver" => FlowSide::ToServer,
+                    "toclient" => FlowSide::ToClient,
+                    "either" => FlowSide::Either,
+                    "both" => FlowSide::Both,
+                    o => return Err(format!("{name}: bad direction \"{o}\"")),
+                };
+                let cmp = parse_num_cmp(cmp, u64::MAX)?;
+                self.check(PktCheck::FlowCount {
+                    pkts: name == "flow.pkts",
+                    side,
+                    cmp,
+                });
+            }
+            "vlan.id" => {
+                let v = need(name, value)?;
+                let (cmp, layer) = match v.split_once(',') {
+                    None => (v, VlanLayer::Any),
+                    Some((c, l)) => (
+                        c,
+                        match l.trim() {
+                            "all" => VlanLayer::All,
+                            n => VlanLayer::Index(
+                                n.parse::<i8>()
+                                    .ok()
+                                    .filter(|i| (-3..=2).contains(i))
+                                    .ok_or_else(|| {
+                                        format!("vlan.id: bad layer \"{n}\" (0..2, -1..-3 or all)")
+                                    })?,
+                            ),
+                        },
+                    ),
+                };
+                let cmp = parse_num_cmp(cmp, 4095)?;
+                self.check(PktCheck::VlanId { cmp, layer });
+            }
             _ => return self.buffer_or_transform(name, value),
         }
         Ok(())
@@ -2016,6 +2129,8 @@ impl Builder<'_, '_> {
     fn int_list(&mut self, b: BufferId, cmp: UintCmp, index: MultiIndex) {
         self.rule.lists.push(List {
             src: Src::App(b),
+            side: None,
+            absent: None,
             transforms: Vec::new(),
             items: vec![Item::Uint(cmp)],
             index,
@@ -2074,6 +2189,8 @@ impl Builder<'_, '_> {
         };
         self.rule.lists.push(List {
             src: Src::App(b),
+            side: None,
+            absent: None,
             transforms: Vec::new(),
             items: vec![Item::Content(Box::new(c))],
             index: MultiIndex::Any,
@@ -2095,8 +2212,11 @@ impl Builder<'_, '_> {
                 let src = self.rule.lists[cur].src;
                 let mut transforms = self.rule.lists[cur].transforms.clone();
                 transforms.push(t);
+                let side = self.rule.lists[cur].side;
                 self.rule.lists.push(List {
                     src,
+                    side,
+                    absent: None,
                     transforms,
                     items: Vec::new(),
                     index: MultiIndex::Any,
@@ -2136,7 +2256,39 @@ impl Builder<'_, '_> {
             if b.is_integer() {
                 return Err(format!("keyword \"{name}\" needs a value"));
             }
-            no_value(name, value)?;
+            if let Some(v) = value {
+                let side = match v.trim() {
+                    "to_server" => true,
+                    "to_client" => false,
+                    _ => {
+                        return Err(format!(
+                        "keyword \"{name}\" takes no value or to_server / to_client (got \"{v}\")"
+                    ))
+                    }
+                };
+                if !self.rule.txbidir {
+                    return Err(format!("\"{name}: {v}\" needs a transactional (=>) rule"));
+                }
+                let src = Src::App(b);
+                self.cur =
+                    match self.rule.lists.iter().position(|l| {
+                        l.src == src && l.transforms.is_empty() && l.side == Some(side)
+                    }) {
+                        Some(i) => i,
+                        None => {
+                            self.rule.lists.push(List {
+                                src,
+                                side: Some(side),
+                                absent: None,
+                                transforms: Vec::new(),
+                                items: Vec::new(),
+                                index: MultiIndex::Any,
+                            });
+                            self.rule.lists.len() - 1
+                        }
+                    };
+                return Ok(());
+            }
             // A sticky buffer named again continues its list; a buffer with
             // transforms gets its own list so the transforms stay scoped.
             self.sticky(Src::App(b));
@@ -2584,6 +2736,59 @@ impl Builder<'_, '_> {
         Ok(())
     }
 
+    /// `hostbits:<cmd>,<name>[,src|dst|both][,expire N]`: bits on hosts,
+    /// kept with xbits (`xbits` tracked `ip_src`/`ip_dst` share them).
+    fn hostbits(&mut self, v: &str, meta: &mut RuleMeta) -> Result<(), String> {
+        let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+        if parts.as_slice() == ["noalert"] {
+            meta.noalert = true;
+            return Ok(());
+        }
+        let op = match parts.first().copied().unwrap_or("") {
+            "isset" => XOp::IsSet,
+            "isnotset" => XOp::IsNotSet,
+            "set" => XOp::Set,
+            "unset" => XOp::Unset,
+            "toggle" => XOp::Toggle,
+            o => return Err(format!("hostbits: unknown command \"{o}\"")),
+        };
+        let name = parts
+            .get(1)
+            .copied()
+            .filter(|n| !n.is_empty() && !n.contains(char::is_whitespace))
+            .ok_or("hostbits: missing name")?;
+        let mut tracks: &[XTrack] = &[XTrack::Src];
+        let mut expire = 0;
+        for p in parts.iter().skip(2) {
+            match p.split_once(char::is_whitespace) {
+                Some(("expire", a)) => {
+                    expire = parse_u64(a.trim())?;
+                    if expire == 0 {
+                        return Err("hostbits: expire must be at least 1 second".into());
+                    }
+                }
+                _ => {
+                    tracks = match *p {
+                        "src" => &[XTrack::Src],
+                        "dst" => &[XTrack::Dst],
+                        "both" => &[XTrack::Src, XTrack::Dst],
+                        o => return Err(format!("hostbits: unknown option \"{o}\"")),
+                    }
+                }
+            }
+        }
+        let id = self.ctx.names.xbit(name);
+        for &track in tracks {
+            self.rule.xbits.push(Xbit {
+                op,
+                id,
+                track,
+                expire,
+            });
+        }
+        Ok(())
+    }
+
     fn flowint(&mut self, v: &str) -> Result<(), String> {
         let parts: Vec<&str> = v.split(',').map(str::trim).collect();
         let name = *parts.first().ok_or("flowint: missing name")?;
@@ -2635,7 +2840,13 @@ impl Builder<'_, '_> {
             self.rule.lists.remove(0);
         }
         for l in &self.rule.lists {
-            if l.items.is_empty() {
+            if l.absent == Some(false) && !l.items.is_empty() {
+                return Err(format!(
+                    "absent on {} cannot be followed by matches on it (use absent: or_else)",
+                    src_name(l.src)
+                ));
+            }
+            if l.items.is_empty() && l.absent != Some(false) {
                 return Err(format!(
                     "sticky buffer {} has no content or other match after it",
                     src_name(l.src)

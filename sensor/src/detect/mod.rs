@@ -199,6 +199,9 @@ pub struct SessionInfo<'a> {
     /// App-layer and stream events raised with the packet, or carried by the
     /// transaction part inspected ([`vigie_rules::signature::event_id`]s).
     pub events: &'a [u32],
+    /// When the buffers hold both sides of a transaction (request side
+    /// first): index of the first response-side buffer.
+    pub to_client_buffers_from: Option<usize>,
 }
 
 /// One worker's detection state.
@@ -384,6 +387,11 @@ impl Detector {
             tcp,
             icmp,
             payload,
+            vlan: p
+                .dec
+                .vlan
+                .get(..p.dec.vlan_count as usize)
+                .unwrap_or_default(),
             l3_header,
             l4_header,
             flow: FlowInfo {
@@ -397,10 +405,13 @@ impl Detector {
                 first_in_direction: flow.pkts[dir as usize] == 1,
                 bytes_to_server: flow.bytes[0],
                 bytes_to_client: flow.bytes[1],
+                pkts_to_server: flow.pkts[0],
+                pkts_to_client: flow.pkts[1],
             },
             stream: sess.stream.map(|(s, _)| s),
             stream_context: sess.stream.map_or(0, |(_, c)| c),
             buffers,
+            to_client_buffers_from: sess.to_client_buffers_from,
             decode_events: &[],
             events: sess.events,
             arp: false,

@@ -54,13 +54,15 @@ pub struct FlowSession {
 }
 
 /// A transaction part to inspect: (transaction id, buffers, EVE object,
-/// X-Forwarded-For client, event ids).
+/// X-Forwarded-For client, event ids, index of the first response-side
+/// buffer when the buffers hold both sides of the transaction).
 pub type AppPart = (
     u64,
     Vec<(vigie_rules::signature::BufferId, Vec<u8>)>,
     (&'static str, serde_json::Value),
     Option<std::net::IpAddr>,
     Vec<u32>,
+    Option<usize>,
 );
 
 /// Transaction parts kept per flow for the other direction.

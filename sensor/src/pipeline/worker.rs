@@ -623,6 +623,7 @@ fn inspect(
             stream: None,
             app_only: false,
             events: &events,
+            to_client_buffers_from: None,
         };
         let (stream, vars) = s.stream_and_vars(stream_dir(dir));
         det.inspect(
@@ -736,6 +737,21 @@ fn datagram_object(s: &FlowSession) -> Option<(&'static str, serde_json::Value)>
     }
 }
 
+/// `http.request_header` / `http.response_header`: one "Name: value" per header.
+fn header_lines(
+    out: &mut Vec<(BufferId, Vec<u8>)>,
+    id: BufferId,
+    headers: &[crate::app::http::HttpHeader],
+) {
+    for h in headers {
+        let mut v = Vec::with_capacity(h.name.len() + 2 + h.value.len());
+        v.extend_from_slice(&h.name);
+        v.extend_from_slice(b": ");
+        v.extend_from_slice(&h.value);
+        out.push((id, v));
+    }
+}
+
 /// `http.header_names`: CRLF, then each header name followed by CRLF, then CRLF.
 fn header_names(headers: &[crate::app::http::HttpHeader]) -> Vec<u8> {
     let mut v = b"\r\n".to_vec();
@@ -823,6 +839,7 @@ fn inspect_app(
                 ("files", smb_eve::eve_alert_files(f)),
                 None,
                 Vec::new(),
+                None,
             ));
         }
     }
@@ -840,7 +857,14 @@ fn inspect_app(
             side.inspected = (side.banner_seen, side.hassh.is_some());
             let mut bufs = Vec::new();
             h.sides[i].for_each_buffer(to_app_dir(dir), |n, b| add(&mut bufs, n, b));
-            parts.push((i as u64, bufs, ("ssh", crate::app::ssh::eve_ssh(h)), None));
+            parts.push((
+                i as u64,
+                bufs,
+                ("ssh", crate::app::ssh::eve_ssh(h)),
+                None,
+                Vec::new(),
+                None,
+            ));
         }
     }
     if let AppState::Sip(m) = &mut s.app.state {
@@ -852,7 +876,14 @@ fn inspect_app(
             tx.inspected = true;
             let mut bufs = Vec::new();
             tx.for_each_buffer(|n, b| add(&mut bufs, n, b));
-            parts.push((tx.tx_id, bufs, ("sip", crate::app::sip::eve_sip(tx)), None));
+            parts.push((
+                tx.tx_id,
+                bufs,
+                ("sip", crate::app::sip::eve_sip(tx)),
+                None,
+                Vec::new(),
+                None,
+            ));
         }
     }
     match &s.app.state {
@@ -895,12 +926,24 @@ fn inspect_app(
                 let mut bufs = Vec::new();
                 tx.for_each_buffer(AppDir::ToServer, |n, b| add(&mut bufs, n, b));
                 bufs.push((BufferId::HttpHeaderNames, header_names(&tx.request_headers)));
+                if det.uses_buffer(BufferId::HttpRequestHeader) {
+                    header_lines(&mut bufs, BufferId::HttpRequestHeader, &tx.request_headers);
+                }
+                // Request-side buffers first: `=>` rules tell the sides apart by index.
+                let split = bufs.len();
                 if resp_grew || resp_ready {
                     tx.for_each_buffer(AppDir::ToClient, |n, b| add(&mut bufs, n, b));
                     bufs.push((
                         BufferId::HttpHeaderNames,
                         header_names(&tx.response_headers),
                     ));
+                    if det.uses_buffer(BufferId::HttpResponseHeader) {
+                        header_lines(
+                            &mut bufs,
+                            BufferId::HttpResponseHeader,
+                            &tx.response_headers,
+                        );
+                    }
                 }
                 if let Some(b) = body.filter(|_| resp_grew) {
                     bufs.push((BufferId::HttpResponseBody, b.to_vec()));
@@ -944,10 +987,11 @@ fn inspect_app(
                         ("http", eve.clone()),
                         xff,
                         events.clone(),
+                        Some(split),
                     );
                     s.late_parts.push((other, part));
                 }
-                parts.push((tx.tx_id, bufs, ("http", eve), xff, events));
+                parts.push((tx.tx_id, bufs, ("http", eve), xff, events, Some(split)));
             }
             if !s.tx_events_seen.is_empty() {
                 let first = h.transactions().first().map_or(u64::MAX, |t| t.tx_id);
@@ -991,8 +1035,9 @@ fn inspect_app(
                         |b| det.uses_buffer(b),
                         |b, data| bufs.push((b, data.to_vec())),
                     );
-                    // Only rules with app buffers run on a part: none wanted, no part.
-                    if bufs.is_empty() {
+                    // Only rules with app buffers or events run on a part:
+                    // none wanted, no part.
+                    if bufs.is_empty() && fresh.is_empty() {
                         continue;
                     }
                     let app = match variant {
@@ -1001,12 +1046,19 @@ fn inspect_app(
                     };
                     // Each side alerts once per rule: a rule without a
                     // direction may match the query and the answer.
+                    // One side per part: its buffers are all request or all
+                    // response ones.
+                    let split = match side {
+                        DnsSide::Request => bufs.len(),
+                        DnsSide::Response => 0,
+                    };
                     parts.push((
                         tx.tx_id * 2 + side_no as u64,
                         bufs,
                         app,
                         None,
                         std::mem::take(&mut fresh),
+                        Some(split),
                     ));
                 }
             }
@@ -1033,6 +1085,7 @@ fn inspect_app(
                         ("dhcp", crate::app::dhcp::eve_dhcp(tx)),
                         None,
                         Vec::new(),
+                        None,
                     ));
                 }
             }
@@ -1054,7 +1107,14 @@ fn inspect_app(
                     }
                 });
                 if !bufs.is_empty() {
-                    parts.push((u64::from(server), bufs, ("quic", q.eve()), None, Vec::new()));
+                    parts.push((
+                        u64::from(server),
+                        bufs,
+                        ("quic", q.eve()),
+                        None,
+                        Vec::new(),
+                        None,
+                    ));
                 }
             }
         }
@@ -1071,6 +1131,7 @@ fn inspect_app(
             if client || server || new_events {
                 let mut bufs = Vec::new();
                 t.for_each_buffer(AppDir::ToServer, |n, b| add(&mut bufs, n, b));
+                let split = bufs.len();
                 if server {
                     t.for_each_buffer(AppDir::ToClient, |n, b| add(&mut bufs, n, b));
                     s.tls_server_done = true;
@@ -1084,12 +1145,19 @@ fn inspect_app(
                     .filter_map(|e| e.rule_name())
                     .map(event_id)
                     .collect();
-                parts.push((0, bufs, ("tls", tls_eve::eve_tls(t)), None, events));
+                parts.push((
+                    0,
+                    bufs,
+                    ("tls", tls_eve::eve_tls(t)),
+                    None,
+                    events,
+                    Some(split),
+                ));
             }
         }
         _ => {}
     }
-    for (tx_id, bufs, app, xff, events) in parts {
+    for (tx_id, bufs, app, xff, events, to_client_from) in parts {
         let refs: Vec<(BufferId, &[u8])> = bufs.iter().map(|(i, b)| (*i, b.as_slice())).collect();
         let info = crate::detect::SessionInfo {
             app: s.app.proto,
@@ -1099,6 +1167,7 @@ fn inspect_app(
             stream: None,
             app_only: true,
             events: &events,
+            to_client_buffers_from: to_client_from,
         };
         det.inspect(p, bytes, flow, dir, info, &mut s.vars, &refs);
         let mut ms = std::mem::take(&mut det.matches);

@@ -31,6 +31,8 @@ pub const BUFFER_NAMES: &[&str] = &[
     "http.accept_enc",
     "http.accept_lang",
     "http.connection",
+    "http.request_header",
+    "http.response_header",
 ];
 
 impl HttpTransaction {
