@@ -737,13 +737,17 @@ fn datagram_object(s: &FlowSession) -> Option<(&'static str, serde_json::Value)>
     }
 }
 
+/// Most `http.request_header` / `http.response_header` instances built per
+/// transaction side; headers past it are only in `http.header`.
+const MAX_HEADER_INSTANCES: usize = 256;
+
 /// `http.request_header` / `http.response_header`: one "Name: value" per header.
 fn header_lines(
     out: &mut Vec<(BufferId, Vec<u8>)>,
     id: BufferId,
     headers: &[crate::app::http::HttpHeader],
 ) {
-    for h in headers {
+    for h in headers.iter().take(MAX_HEADER_INSTANCES) {
         let mut v = Vec::with_capacity(h.name.len() + 2 + h.value.len());
         v.extend_from_slice(&h.name);
         v.extend_from_slice(b": ");
