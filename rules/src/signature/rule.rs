@@ -2692,19 +2692,7 @@ impl Builder<'_, '_> {
             meta.noalert = true;
             return Ok(());
         }
-        let op = match parts.first().copied().unwrap_or("") {
-            "isset" => XOp::IsSet,
-            "isnotset" => XOp::IsNotSet,
-            "set" => XOp::Set,
-            "unset" => XOp::Unset,
-            "toggle" => XOp::Toggle,
-            o => return Err(format!("xbits: unknown command \"{o}\"")),
-        };
-        let name = parts
-            .get(1)
-            .copied()
-            .filter(|n| !n.is_empty() && !n.contains(char::is_whitespace))
-            .ok_or("xbits: missing name")?;
+        let (op, name) = bit_command("xbits", &parts)?;
         let mut track = None;
         let mut expire = 0;
         for p in parts.iter().skip(2) {
@@ -2744,19 +2732,7 @@ impl Builder<'_, '_> {
             meta.noalert = true;
             return Ok(());
         }
-        let op = match parts.first().copied().unwrap_or("") {
-            "isset" => XOp::IsSet,
-            "isnotset" => XOp::IsNotSet,
-            "set" => XOp::Set,
-            "unset" => XOp::Unset,
-            "toggle" => XOp::Toggle,
-            o => return Err(format!("hostbits: unknown command \"{o}\"")),
-        };
-        let name = parts
-            .get(1)
-            .copied()
-            .filter(|n| !n.is_empty() && !n.contains(char::is_whitespace))
-            .ok_or("hostbits: missing name")?;
+        let (op, name) = bit_command("hostbits", &parts)?;
         let mut tracks: &[XTrack] = &[XTrack::Src];
         let mut expire = 0;
         for p in parts.iter().skip(2) {
@@ -3133,6 +3109,24 @@ impl Re {
             Re::Bytes { .. } => None,
         }
     }
+}
+
+/// The command and bit name opening an `xbits` / `hostbits` value.
+fn bit_command<'v>(kw: &str, parts: &[&'v str]) -> Result<(XOp, &'v str), String> {
+    let op = match parts.first().copied().unwrap_or("") {
+        "isset" => XOp::IsSet,
+        "isnotset" => XOp::IsNotSet,
+        "set" => XOp::Set,
+        "unset" => XOp::Unset,
+        "toggle" => XOp::Toggle,
+        o => return Err(format!("{kw}: unknown command \"{o}\"")),
+    };
+    let name = parts
+        .get(1)
+        .copied()
+        .filter(|n| !n.is_empty() && !n.contains(char::is_whitespace))
+        .ok_or_else(|| format!("{kw}: missing name"))?;
+    Ok((op, name))
 }
 
 #[cfg(test)]
