@@ -482,6 +482,22 @@ pub(crate) struct Content {
 }
 
 impl Content {
+    /// `pat` anywhere in the buffer, case-sensitive, no modifiers yet.
+    fn new(pat: Vec<u8>, negated: bool) -> Content {
+        Content {
+            pat,
+            nocase: false,
+            negated,
+            offset: None,
+            depth: None,
+            distance: None,
+            within: None,
+            startswith: false,
+            endswith: false,
+            fast_pattern: false,
+        }
+    }
+
     pub(crate) fn relative(&self) -> bool {
         self.distance.is_some() || self.within.is_some()
     }
@@ -719,6 +735,20 @@ pub(crate) struct List {
     pub(crate) items: Vec<Item>,
     /// Which instances of a multi-instance buffer must match.
     pub(crate) index: MultiIndex,
+}
+
+impl List {
+    /// An empty list on `src`: every instance, both sides, no transforms.
+    fn new(src: Src) -> List {
+        List {
+            src,
+            side: None,
+            absent: None,
+            transforms: Vec::new(),
+            items: Vec::new(),
+            index: MultiIndex::Any,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1309,14 +1339,7 @@ pub(crate) fn compile_rule(
             frag: None,
         },
         checks: Vec::new(),
-        lists: vec![List {
-            src: Src::Payload,
-            side: None,
-            absent: None,
-            transforms: Vec::new(),
-            items: Vec::new(),
-            index: MultiIndex::Any,
-        }],
+        lists: vec![List::new(Src::Payload)],
         bit_conds: Vec::new(),
         bit_acts: Vec::new(),
         int_conds: Vec::new(),
@@ -1491,14 +1514,7 @@ impl Builder<'_, '_> {
         {
             return i;
         }
-        self.rule.lists.push(List {
-            src,
-            side: None,
-            absent: None,
-            transforms: Vec::new(),
-            items: Vec::new(),
-            index: MultiIndex::Any,
-        });
+        self.rule.lists.push(List::new(src));
         self.rule.lists.len() - 1
     }
 
@@ -1656,18 +1672,7 @@ impl Builder<'_, '_> {
             "requires" => {}
             "content" | "uricontent" => {
                 let (negated, pat) = parse_content(need(name, value)?)?;
-                let c = Content {
-                    pat,
-                    nocase: false,
-                    negated,
-                    offset: None,
-                    depth: None,
-                    distance: None,
-                    within: None,
-                    startswith: false,
-                    endswith: false,
-                    fast_pattern: false,
-                };
+                let c = Content::new(pat, negated);
                 if name == "uricontent" {
                     let l = self.list_for(Src::App(BufferId::HttpUri));
                     self.rule.lists[l].items.push(Item::Content(Box::new(c)));
@@ -1796,14 +1801,7 @@ impl Builder<'_, '_> {
             }
             "base64_data" => {
                 no_value(name, value)?;
-                self.rule.lists.push(List {
-                    src: Src::Base64,
-                    side: None,
-                    absent: None,
-                    transforms: Vec::new(),
-                    items: Vec::new(),
-                    index: MultiIndex::Any,
-                });
+                self.rule.lists.push(List::new(Src::Base64));
                 self.cur = self.rule.lists.len() - 1;
             }
             "pkt_data" => {
@@ -2128,12 +2126,9 @@ impl Builder<'_, '_> {
     /// neither changes the sticky buffer nor joins another keyword's list.
     fn int_list(&mut self, b: BufferId, cmp: UintCmp, index: MultiIndex) {
         self.rule.lists.push(List {
-            src: Src::App(b),
-            side: None,
-            absent: None,
-            transforms: Vec::new(),
             items: vec![Item::Uint(cmp)],
             index,
+            ..List::new(Src::App(b))
         });
     }
 
@@ -2176,24 +2171,12 @@ impl Builder<'_, '_> {
             _ => (BufferId::TlsCertFingerprint, true),
         };
         let c = Content {
-            pat: unescape(text).into_bytes(),
             nocase,
-            negated,
-            offset: None,
-            depth: None,
-            distance: None,
-            within: None,
-            startswith: false,
-            endswith: false,
-            fast_pattern: false,
+            ..Content::new(unescape(text).into_bytes(), negated)
         };
         self.rule.lists.push(List {
-            src: Src::App(b),
-            side: None,
-            absent: None,
-            transforms: Vec::new(),
             items: vec![Item::Content(Box::new(c))],
-            index: MultiIndex::Any,
+            ..List::new(Src::App(b))
         });
         Ok(())
     }
@@ -2214,12 +2197,9 @@ impl Builder<'_, '_> {
                 transforms.push(t);
                 let side = self.rule.lists[cur].side;
                 self.rule.lists.push(List {
-                    src,
                     side,
-                    absent: None,
                     transforms,
-                    items: Vec::new(),
-                    index: MultiIndex::Any,
+                    ..List::new(src)
                 });
                 self.cur = self.rule.lists.len() - 1;
                 return Ok(());
@@ -2277,12 +2257,8 @@ impl Builder<'_, '_> {
                         Some(i) => i,
                         None => {
                             self.rule.lists.push(List {
-                                src,
                                 side: Some(side),
-                                absent: None,
-                                transforms: Vec::new(),
-                                items: Vec::new(),
-                                index: MultiIndex::Any,
+                                ..List::new(src)
                             });
                             self.rule.lists.len() - 1
                         }
