@@ -225,24 +225,11 @@ fn multicast_rr(rr: &DnsAnswer) -> Value {
     let key = rrtype_string(rr.rrtype).to_lowercase();
     let v = match &rr.data {
         RData::Txt(parts) => Value::Array(parts.iter().map(|p| json!(text(p))).collect()),
-        RData::Soa {
-            mname,
-            rname,
-            serial,
-            refresh,
-            retry,
-            expire,
-            minimum,
-        } => json!({"mname": text(mname), "rname": text(rname), "serial": serial,
-                    "refresh": refresh, "retry": retry, "expire": expire, "minimum": minimum}),
-        RData::Srv {
-            priority,
-            weight,
-            port,
-            target,
-        } => json!({"priority": priority, "weight": weight, "port": port, "name": text(target)}),
         RData::Raw(b) => json!(text(b)),
-        _ => json!(rdata_text(rr).unwrap_or_default()),
+        d => match structured_rdata(d) {
+            Some((_, v)) => v,
+            None => json!(rdata_text(rr).unwrap_or_default()),
+        },
     };
     o.insert(key, v);
     Value::Object(o)
@@ -267,7 +254,23 @@ fn eve_rr(rr: &DnsAnswer) -> Value {
     o.insert("rrname".into(), json!(text(&rr.name)));
     o.insert("rrtype".into(), json!(rrtype_string(rr.rrtype)));
     o.insert("ttl".into(), json!(rr.ttl));
-    match &rr.data {
+    match structured_rdata(&rr.data) {
+        Some((key, v)) => {
+            o.insert(key.into(), v);
+        }
+        None => {
+            if let Some(t) = rdata_text(rr) {
+                o.insert("rdata".into(), json!(t));
+            }
+        }
+    }
+    Value::Object(o)
+}
+
+/// The object Suricata writes for SOA and SRV data, with its key (`soa`,
+/// `srv`); other records have a text form or none.
+fn structured_rdata(data: &RData) -> Option<(&'static str, Value)> {
+    match data {
         RData::Soa {
             mname,
             rname,
@@ -276,31 +279,22 @@ fn eve_rr(rr: &DnsAnswer) -> Value {
             retry,
             expire,
             minimum,
-        } => {
-            o.insert(
-                "soa".into(),
-                json!({"mname": text(mname), "rname": text(rname), "serial": serial,
-                       "refresh": refresh, "retry": retry, "expire": expire, "minimum": minimum}),
-            );
-        }
+        } => Some((
+            "soa",
+            json!({"mname": text(mname), "rname": text(rname), "serial": serial,
+                   "refresh": refresh, "retry": retry, "expire": expire, "minimum": minimum}),
+        )),
         RData::Srv {
             priority,
             weight,
             port,
             target,
-        } => {
-            o.insert(
-                "srv".into(),
-                json!({"priority": priority, "weight": weight, "port": port, "name": text(target)}),
-            );
-        }
-        _ => {
-            if let Some(t) = rdata_text(rr) {
-                o.insert("rdata".into(), json!(t));
-            }
-        }
+        } => Some((
+            "srv",
+            json!({"priority": priority, "weight": weight, "port": port, "name": text(target)}),
+        )),
+        _ => None,
     }
-    Value::Object(o)
 }
 
 fn grouped(resp: &DnsMessage) -> Value {
