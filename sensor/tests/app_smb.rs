@@ -44,7 +44,7 @@ fn replay(path: &Path) -> (usize, Vec<SmbFile>, [u64; SmbEvent::ALL.len()]) {
         }
         for f in s.take_closed(true) {
             assert!(f.data.len() <= FILE_DEPTH);
-            let v = smb_eve::eve_fileinfo(&f);
+            let v = smb_eve::eve_fileinfo(&f, true);
             assert_eq!(v["filename"].as_str(), Some(f.name.as_str()));
             files.push(f);
         }

@@ -73,7 +73,13 @@ buffer_table! {
     HttpAcceptLang => "http.accept_lang", legacy: "http_accept_lang", modifier: false, doc: "HTTP Accept-Language value.";
     HttpConnection => "http.connection", legacy: "http_connection", modifier: false, doc: "HTTP Connection value.";
     HttpReferer => "http.referer", legacy: "http_referer", modifier: false, doc: "HTTP Referer value.";
-    FileData => "file.data", legacy: "file_data", modifier: false, doc: "File data (decoded HTTP/SMTP/... body).";
+    FileData => "file.data", legacy: "file_data", modifier: false, doc: "File data (decoded HTTP/SMTP/... body; one instance per multipart file).";
+    FileName => "file.name", legacy: "", modifier: false, doc: "File name (HTTP URI path, Content-Disposition or multipart filename, SMB name); one instance per file.";
+    FileMagic => "file.magic", legacy: "", modifier: false, doc: "File type from its first bytes, libmagic-like (\"PDF document, version 1.4\"); one instance per file.";
+    FileMd5 => "filemd5", legacy: "", modifier: false, doc: "MD5 of a complete file, 16 raw bytes (`filemd5` lists only).";
+    FileSha1 => "filesha1", legacy: "", modifier: false, doc: "SHA-1 of a complete file, 20 raw bytes (`filesha1` lists only).";
+    FileSha256 => "filesha256", legacy: "", modifier: false, doc: "SHA-256 of a complete file, 32 raw bytes (`filesha256` lists only).";
+    FileSize => "filesize", legacy: "", modifier: false, doc: "File state (0 open, 1 closed, 2 truncated) then its size, 8 bytes big-endian (`filesize` only).";
     DnsQuery => "dns.query", legacy: "dns_query", modifier: false, doc: "DNS query name.";
     DnsQueriesRrname => "dns.queries.rrname", legacy: "", modifier: false, doc: "DNS question names of the message (one instance per question).";
     DnsAnswersRrname => "dns.answers.rrname", legacy: "", modifier: false, doc: "DNS answer record owner names (one instance per record).";
@@ -151,6 +157,28 @@ impl BufferId {
                 | BufferId::DhcpLeaseTime
                 | BufferId::DhcpRebindingTime
                 | BufferId::DhcpRenewalTime
+        )
+    }
+}
+
+impl BufferId {
+    /// Whether the buffer is set only by a value keyword (`filemd5`,
+    /// `filesize`) and cannot be named as a sticky buffer.
+    pub fn is_keyword_value(self) -> bool {
+        matches!(
+            self,
+            BufferId::FileMd5 | BufferId::FileSha1 | BufferId::FileSha256 | BufferId::FileSize
+        )
+    }
+
+    /// Whether the buffer has one instance per file of a transaction: naming
+    /// it again in a rule starts a new match on any instance (Suricata 7's
+    /// multi-buffer matching), so `file.data; content:"a"; file.data;
+    /// content:"b";` matches "a" and "b" in different files.
+    pub fn is_per_file(self) -> bool {
+        matches!(
+            self,
+            BufferId::FileData | BufferId::FileName | BufferId::FileMagic
         )
     }
 }

@@ -1,7 +1,9 @@
 //! Evaluation of one rule's inspection list over one buffer: content search
 //! windows, relative matching with backtracking, pcre, byte_* and friends.
 
-use super::rule::{ByteOp, ByteSpec, Content, Endian, FancyRe, Item, MathOp, Re, Val};
+use super::rule::{
+    ByteOp, ByteSpec, Content, Endian, FancyRe, Item, MathOp, NumCmp, Re, UintCmp, Val,
+};
 
 /// Caps the work one list may do on one buffer (backtracking over repeated hits).
 const BUDGET: u32 = 4096;
@@ -264,6 +266,10 @@ fn step(items: &[Item], i: usize, buf: &[u8], cursor: usize, ctx: &mut ListCtx<'
         Item::Uint(cmp) => {
             be_value(buf).is_some_and(|v| cmp.test(v)) && step(items, i + 1, buf, cursor, ctx)
         }
+        Item::HashIn { set, negated } => {
+            (set.contains(buf) != *negated) && step(items, i + 1, buf, cursor, ctx)
+        }
+        Item::FileSize(cmp) => file_size_ok(*cmp, buf) && step(items, i + 1, buf, cursor, ctx),
         Item::Base64Decode {
             bytes,
             offset,
@@ -279,6 +285,23 @@ fn step(items: &[Item], i: usize, buf: &[u8], cursor: usize, ctx: &mut ListCtx<'
             base64_decode(src, ctx.b64);
             !ctx.b64.is_empty() && step(items, i + 1, buf, cursor, ctx)
         }
+    }
+}
+
+/// `filesize` on a `[state, size (8 bytes BE)]` buffer: a closed file is
+/// compared; an open one only by `>`/`>=`, which its growth cannot undo; a
+/// truncated one (gap, cut short) never, as its size is not the file's.
+fn file_size_ok(cmp: UintCmp, buf: &[u8]) -> bool {
+    let Some((&state, size)) = buf.split_first() else {
+        return false;
+    };
+    let Some(size) = be_value(size) else {
+        return false;
+    };
+    match state {
+        1 => cmp.test(size),
+        0 => matches!(cmp, UintCmp::Cmp(NumCmp::Gt(_) | NumCmp::Ge(_))) && cmp.test(size),
+        _ => false,
     }
 }
 

@@ -649,6 +649,16 @@ pub(crate) enum Item {
     Bsize(NumCmp),
     /// An integer keyword on a buffer holding one big-endian unsigned value.
     Uint(UintCmp),
+    /// `filemd5` / `filesha1` / `filesha256`: the buffer (a raw digest) is
+    /// in the list (not in it, negated).
+    HashIn {
+        set: Arc<std::collections::HashSet<Vec<u8>>>,
+        negated: bool,
+    },
+    /// `filesize` on a [`BufferId::FileSize`] buffer: a closed file's size is
+    /// compared; an open file's only for `>`/`>=` (it can only grow); a
+    /// truncated file never matches.
+    FileSize(UintCmp),
     Base64Decode {
         bytes: Option<u32>,
         offset: u32,
@@ -667,7 +677,7 @@ impl Item {
             | Item::ByteExtract { spec, .. }
             | Item::ByteMath { spec, .. } => spec.relative,
             Item::Base64Decode { relative, .. } => *relative,
-            Item::Bsize(_) | Item::Uint(_) => false,
+            Item::Bsize(_) | Item::Uint(_) | Item::HashIn { .. } | Item::FileSize(_) => false,
         }
     }
 }
@@ -1450,6 +1460,81 @@ fn no_value(name: &str, v: Option<&str>) -> Result<(), String> {
     }
 }
 
+/// `filestore` takes nothing or `<direction>,<scope>`.
+fn check_filestore(value: Option<&str>) -> Result<(), String> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(());
+    };
+    let mut parts = v.split(',').map(str::trim);
+    let dir = parts.next().unwrap_or_default();
+    if !matches!(dir, "request" | "response" | "both" | "to_server" | "to_client") {
+        return Err(format!(
+            "filestore: bad direction \"{dir}\" (request, response, both, to_server, to_client)"
+        ));
+    }
+    if let Some(scope) = parts.next() {
+        if !matches!(scope, "file" | "tx" | "ssn" | "flow") {
+            return Err(format!(
+                "filestore: bad scope \"{scope}\" (file, tx, ssn, flow)"
+            ));
+        }
+    }
+    if let Some(extra) = parts.next() {
+        return Err(format!("filestore: unexpected \"{extra}\""));
+    }
+    Ok(())
+}
+
+/// A file named by a rule, relative to the rules file's folder when the
+/// rules came from a file (else to the working directory).
+fn rules_relative(origin: &str, file: &str) -> std::path::PathBuf {
+    let f = std::path::Path::new(file);
+    if f.is_absolute() {
+        return f.to_path_buf();
+    }
+    let o = std::path::Path::new(origin);
+    match o.parent() {
+        Some(dir) if o.is_file() => dir.join(f),
+        _ => f.to_path_buf(),
+    }
+}
+
+/// Digests of `len` bytes, one per line as hex (what `md5sum` prints: text
+/// after the digest is ignored); `#` comments and blank lines skipped.
+/// Error: (line number, reason).
+pub(crate) fn parse_hash_list(
+    text: &str,
+    len: usize,
+) -> Result<std::collections::HashSet<Vec<u8>>, (usize, String)> {
+    let mut set = std::collections::HashSet::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let hex = line.split_whitespace().next().unwrap_or_default();
+        if hex.len() != len * 2 {
+            return Err((
+                i + 1,
+                format!(
+                    "\"{hex}\" is not a {}-hex-digit digest",
+                    len * 2
+                ),
+            ));
+        }
+        let mut d = Vec::with_capacity(len);
+        for k in (0..hex.len()).step_by(2) {
+            let byte = hex
+                .get(k..k + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| (i + 1, format!("\"{hex}\" is not hexadecimal")))?;
+            d.push(byte);
+        }
+        set.insert(d);
+    }
+    Ok(set)
+}
+
 /// Keywords Suricata has that this engine recognises but cannot evaluate.
 const UNSUPPORTED: &[&str] = &[
     "asn1",
@@ -1474,15 +1559,6 @@ const UNSUPPORTED: &[&str] = &[
     "strip_pseudo_headers",
     "rpc",
     "fragbits_ext",
-    "file.name",
-    "filename",
-    "fileext",
-    "filemagic",
-    "filemd5",
-    "filesha1",
-    "filesha256",
-    "filesize",
-    "filestore",
     "http2.header",
     "quic.sni",
     "krb5_cname",
@@ -2049,6 +2125,14 @@ impl Builder<'_, '_> {
             "tls.subject" | "tls.issuerdn" | "tls.fingerprint" => {
                 self.legacy_tls_value(name, need(name, value)?)?
             }
+            "filename" | "fileext" | "filemagic" => self.file_value(name, need(name, value)?)?,
+            "filemd5" | "filesha1" | "filesha256" => self.file_hash(name, need(name, value)?)?,
+            "filesize" => self.file_size(need(name, value)?)?,
+            "filestore" => {
+                check_filestore(value)?;
+                // Accepted; files are not written to disk.
+                self.rule.ignored.push("filestore");
+            }
             "stream_size" => {
                 let v = need(name, value)?;
                 let parts: Vec<&str> = v.split(',').map(str::trim).collect();
@@ -2185,6 +2269,101 @@ impl Builder<'_, '_> {
         self.rule.checks.push(c);
     }
 
+    /// The older file keywords with a value: `filename:"a.exe"` (substring
+    /// of the name), `fileext:"exe"` (the name ends with ".exe"),
+    /// `filemagic:"PDF"` (substring of the type); all ignore letter case,
+    /// `!` negates, and each is a list of its own so the sticky buffer stays.
+    fn file_value(&mut self, name: &str, v: &str) -> Result<(), String> {
+        let v = v.trim();
+        let (negated, v) = match v.strip_prefix('!') {
+            Some(r) => (true, r.trim_start()),
+            None => (false, v),
+        };
+        let text = unescape(strip_quotes(v));
+        if text.is_empty() {
+            return Err(format!("{name}: empty value"));
+        }
+        let (b, pat, endswith) = match name {
+            "fileext" => {
+                if text.contains('.') {
+                    return Err(format!(
+                        "fileext: \"{text}\" is an extension without its dot (fileext:\"pdf\")"
+                    ));
+                }
+                (BufferId::FileName, format!(".{text}"), true)
+            }
+            "filemagic" => (BufferId::FileMagic, text, false),
+            _ => (BufferId::FileName, text, false),
+        };
+        let c = Content {
+            nocase: true,
+            endswith,
+            ..Content::new(pat.into_bytes(), negated)
+        };
+        self.rule.lists.push(List {
+            items: vec![Item::Content(Box::new(c))],
+            ..List::new(Src::App(b))
+        });
+        Ok(())
+    }
+
+    /// `filemd5:[!]list` (and sha1, sha256): a file of hex digests, one per
+    /// line, relative to the rules file's folder; the file's digest must
+    /// (negated: must not) be in it. Bad lines reject the rule with file:line.
+    fn file_hash(&mut self, name: &str, v: &str) -> Result<(), String> {
+        let v = v.trim();
+        let (negated, v) = match v.strip_prefix('!') {
+            Some(r) => (true, r.trim_start()),
+            None => (false, v),
+        };
+        let file = strip_quotes(v).trim();
+        if file.is_empty() {
+            return Err(format!("{name}: needs a file name"));
+        }
+        let (b, len) = match name {
+            "filemd5" => (BufferId::FileMd5, 16),
+            "filesha1" => (BufferId::FileSha1, 20),
+            _ => (BufferId::FileSha256, 32),
+        };
+        let path = rules_relative(&self.ctx.origin, file);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("{name}: cannot read {}: {e}", path.display()))?;
+        let set = parse_hash_list(&text, len)
+            .map_err(|(line, e)| format!("{name}: {}:{line}: {e}", path.display()))?;
+        if set.is_empty() {
+            return Err(format!("{name}: {} holds no hash", path.display()));
+        }
+        self.rule.lists.push(List {
+            items: vec![Item::HashIn {
+                set: Arc::new(set),
+                negated,
+            }],
+            ..List::new(Src::App(b))
+        });
+        Ok(())
+    }
+
+    /// `filesize:[to_server|to_client,]<cmp>` (`100`, `<100`, `>100`,
+    /// `100<>200`, `100-200`); the side only in `=>` rules.
+    fn file_size(&mut self, v: &str) -> Result<(), String> {
+        let (side, v) = match v.split_once(',') {
+            Some((s, rest)) if matches!(s.trim(), "to_server" | "to_client") => {
+                if !self.rule.txbidir {
+                    return Err(format!("\"filesize: {v}\" needs a transactional (=>) rule"));
+                }
+                (Some(s.trim() == "to_server"), rest)
+            }
+            _ => (None, v),
+        };
+        let cmp = parse_uint_cmp(v, u64::MAX, &[]).map_err(|e| format!("filesize: {e}"))?;
+        self.rule.lists.push(List {
+            side,
+            items: vec![Item::FileSize(cmp)],
+            ..List::new(Src::App(BufferId::FileSize))
+        });
+        Ok(())
+    }
+
     fn buffer_or_transform(&mut self, name: &str, value: Option<&str>) -> Result<(), String> {
         if Transform::is_transform(name) {
             let t = Transform::parse(name, value)?;
@@ -2263,6 +2442,25 @@ impl Builder<'_, '_> {
                             self.rule.lists.len() - 1
                         }
                     };
+                return Ok(());
+            }
+            if b.is_keyword_value() {
+                return Err(format!(
+                    "\"{name}\" is not a sticky buffer: use {name}:<value>"
+                ));
+            }
+            let cur = self.rule.lists.get(self.cur);
+            if b.is_per_file()
+                && self
+                    .rule
+                    .lists
+                    .iter()
+                    .any(|l| l.src == Src::App(b) && !l.items.is_empty())
+                && !cur.is_some_and(|l| l.src == Src::App(b) && l.items.is_empty())
+            {
+                // A per-file buffer named again: a new match on any file.
+                self.rule.lists.push(List::new(Src::App(b)));
+                self.cur = self.rule.lists.len() - 1;
                 return Ok(());
             }
             // A sticky buffer named again continues its list; a buffer with

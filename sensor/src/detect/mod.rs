@@ -50,6 +50,7 @@ pub fn provided_buffers() -> Vec<BufferId> {
         .chain(crate::app::tls::detect::BUFFER_NAMES)
         .chain(crate::app::dns::detect::BUFFER_NAMES)
         .chain(crate::app::smb::detect::BUFFER_NAMES)
+        .chain(crate::app::file::BUFFER_NAMES)
         .chain(["quic.version"].iter())
         .chain(crate::app::sip::detect::BUFFER_NAMES)
         .chain(crate::app::ssh::BUFFER_NAMES)

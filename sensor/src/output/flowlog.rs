@@ -221,11 +221,47 @@ pub fn write_alert(
     push_flow_counts(out, f);
     out.extend_from_slice(b"\"}");
     if let Some((name, v)) = app {
-        out.push(b',');
-        eve::push_str(out, name);
-        out.push(b':');
-        let _ = serde_json::to_writer(&mut *out, v);
+        push_app_objects(out, name, v);
     }
+    out.push(b'}');
+}
+
+/// Appends `,"name":v`; an empty name with an object appends each of its
+/// members (an alert on an HTTP transaction with files carries `http` and
+/// `files`).
+fn push_app_objects(out: &mut Vec<u8>, name: &str, v: &serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) if name.is_empty() => {
+            for (k, v) in m {
+                push_app_objects(out, k, v);
+            }
+        }
+        _ => {
+            out.push(b',');
+            eve::push_str(out, name);
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut *out, v);
+        }
+    }
+}
+
+/// A `fileinfo` event: the protocol object of the file's transaction (if
+/// any), `app_proto`, then the `fileinfo` object.
+pub fn write_fileinfo_event(
+    out: &mut Vec<u8>,
+    f: &Flow,
+    ts_ns: u64,
+    app: Option<(&str, &serde_json::Value)>,
+    app_proto: &str,
+    fileinfo: &serde_json::Value,
+) {
+    push_flow_header(out, f, ts_ns, None, "fileinfo");
+    if let Some((name, v)) = app {
+        push_app_objects(out, name, v);
+    }
+    out.extend_from_slice(b",\"app_proto\":");
+    eve::push_str(out, app_proto);
+    push_app_objects(out, "fileinfo", fileinfo);
     out.push(b'}');
 }
 

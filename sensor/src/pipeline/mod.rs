@@ -56,6 +56,9 @@ pub struct EveTypes {
     pub sip: bool,
     /// `ssh` events, one per flow (banners and HASSH).
     pub ssh: bool,
+    /// `fileinfo` events, one per file (HTTP bodies and uploads, SMB
+    /// files), with MD5/SHA-1/SHA-256 when complete: turns body hashing on.
+    pub fileinfo: bool,
     /// Alert option: the X-Forwarded-For client of an HTTP transaction's
     /// alerts, as an extra field or in place of the proxy's address.
     pub xff: Option<crate::app::http::xff::XffConfig>,
@@ -75,6 +78,7 @@ impl Default for EveTypes {
             dhcp: false,
             sip: false,
             ssh: false,
+            fileinfo: false,
             xff: None,
         }
     }
@@ -95,6 +99,7 @@ impl EveTypes {
             dhcp: false,
             sip: false,
             ssh: false,
+            fileinfo: false,
             xff: None,
         };
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -110,9 +115,10 @@ impl EveTypes {
                 "dhcp" => t.dhcp = true,
                 "sip" => t.sip = true,
                 "ssh" => t.ssh = true,
+                "fileinfo" | "files" => t.fileinfo = true,
                 other => {
                     return Err(format!(
-                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp, sip, ssh)"
+                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp, sip, ssh, fileinfo)"
                     ))
                 }
             }

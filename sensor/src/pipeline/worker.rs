@@ -9,6 +9,7 @@ use super::dispatch::{WorkBatch, WorkPacket};
 use super::order::{EventBuf, EventKey, WorkerOutput};
 use super::EveTypes;
 use crate::app::dns::eve as dns_eve;
+use crate::app::file;
 use crate::app::dns::{DnsSide, DnsVariant};
 use crate::app::http::eve as http_eve;
 use crate::app::http::xff::XffMode;
@@ -192,10 +193,19 @@ impl Worker {
         };
         let types = self.cfg.eve_types;
         // The indicator set changes only between batches (begin_batch).
+        // Bodies are hashed only for someone: indicators, `--body-hashes`,
+        // fileinfo events, or rules on file digests.
+        let hash_rules = self.detector.as_ref().is_some_and(|d| {
+            [BufferId::FileMd5, BufferId::FileSha1, BufferId::FileSha256]
+                .iter()
+                .any(|b| d.uses_buffer(*b))
+        });
         let needs = AppNeeds {
             body_hashes: self.cfg.body_hashes
+                || types.fileinfo
+                || hash_rules
                 || self.intel.as_ref().is_some_and(|i| i.wants_body_hashes()),
-            bodies: self.detector.is_some(),
+            bodies: self.detector.is_some() || types.fileinfo,
             inspection: self.detector.is_some(),
         };
         for p in &batch.pkts {
@@ -428,12 +438,38 @@ fn log_app(
     match &mut sess.app.state {
         AppState::Http(h) => {
             let txs = if all { h.take_all() } else { h.take_complete() };
+            let app_proto = if h.is_http2() { "http2" } else { "http" };
             if types.http {
                 for tx in &txs {
                     let v = http_eve::eve_http(tx);
                     emit.push(order_pkt, KIND_APP, tiebreak, |out| {
                         flowlog::write_app_event(out, f, ts, "http", &v)
                     });
+                }
+            }
+            if types.fileinfo {
+                for tx in &txs {
+                    let files: Vec<_> = [AppDir::ToServer, AppDir::ToClient]
+                        .into_iter()
+                        .flat_map(|d| file::http_files(tx, d, None, true))
+                        .collect();
+                    if files.is_empty() {
+                        continue;
+                    }
+                    let http = http_eve::eve_http(tx);
+                    for fv in &files {
+                        let info = fv.eve();
+                        emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                            flowlog::write_fileinfo_event(
+                                out,
+                                f,
+                                ts,
+                                Some(("http", &http)),
+                                app_proto,
+                                &info,
+                            )
+                        });
+                    }
                 }
             }
         }
@@ -474,7 +510,12 @@ fn log_app(
         }
         // Closed files, once inspected in full, are freed.
         AppState::Smb(m) => {
-            m.take_closed(all);
+            for sf in m.take_closed(all).iter().filter(|_| types.fileinfo) {
+                let info = smb_eve::eve_fileinfo(sf, true);
+                emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                    flowlog::write_fileinfo_event(out, f, ts, None, "smb", &info)
+                });
+            }
         }
         AppState::Tftp(t) => {
             for tx in t.take_complete().iter().filter(|_| types.tftp) {
@@ -798,6 +839,13 @@ fn new_dns_events(
         .collect()
 }
 
+/// Whether loaded rules test file digests (files are then hashed for them).
+fn file_hashes_wanted(det: &Detector) -> bool {
+    [BufferId::FileMd5, BufferId::FileSha1, BufferId::FileSha256]
+        .iter()
+        .any(|b| det.uses_buffer(*b))
+}
+
 /// App-layer parts to inspect: (transaction id, direction, buffers, app object).
 #[allow(clippy::too_many_arguments)]
 fn inspect_app(
@@ -827,6 +875,8 @@ fn inspect_app(
             out.push((id, b.to_vec()));
         }
     };
+    // Rules on file names, types, digests or sizes: files give those buffers.
+    let file_rules = file::FILE_BUFFERS.iter().any(|b| det.uses_buffer(*b));
     if let AppState::Smb(m) = &mut s.app.state {
         // Each file is a transaction; its data is inspected as it grows and
         // once more when closed, in the direction it travels.
@@ -837,10 +887,14 @@ fn inspect_app(
             f.inspected = f.data.len();
             let mut bufs = Vec::new();
             f.for_each_buffer(|n, b| add(&mut bufs, n, b));
+            let hash = file_hashes_wanted(det);
+            if file_rules {
+                file::smb_file(f, hash).push_buffers(&mut bufs, false, &|b| det.uses_buffer(b));
+            }
             parts.push((
                 f.tx_id,
                 bufs,
-                ("files", smb_eve::eve_alert_files(f)),
+                ("files", smb_eve::eve_alert_files(f, hash)),
                 None,
                 Vec::new(),
                 None,
@@ -933,9 +987,24 @@ fn inspect_app(
                 if det.uses_buffer(BufferId::HttpRequestHeader) {
                     header_lines(&mut bufs, BufferId::HttpRequestHeader, &tx.request_headers);
                 }
+                let mut files = Vec::new();
+                if file_rules {
+                    files = file::http_files(tx, AppDir::ToServer, None, file_hashes_wanted(det));
+                    for fv in &files {
+                        fv.push_buffers(&mut bufs, false, &|b| det.uses_buffer(b));
+                    }
+                }
                 // Request-side buffers first: `=>` rules tell the sides apart by index.
                 let split = bufs.len();
                 if resp_grew || resp_ready {
+                    if file_rules {
+                        let grown = body.filter(|_| resp_grew);
+                        let resp = file::http_files(tx, AppDir::ToClient, grown, false);
+                        for fv in &resp {
+                            fv.push_buffers(&mut bufs, false, &|b| det.uses_buffer(b));
+                        }
+                        files.extend(resp);
+                    }
                     tx.for_each_buffer(AppDir::ToClient, |n, b| add(&mut bufs, n, b));
                     bufs.push((
                         BufferId::HttpHeaderNames,
@@ -969,6 +1038,15 @@ fn inspect_app(
                     .map(event_id)
                     .collect();
                 let eve = http_eve::eve_http(tx);
+                // Alerts of file rules carry the transaction's files too.
+                let (app_name, eve) = if files.is_empty() {
+                    ("http", eve)
+                } else {
+                    let mut o = serde_json::Map::new();
+                    o.insert("http".into(), eve);
+                    o.insert("files".into(), file::eve_files(&files));
+                    ("", serde_json::Value::Object(o))
+                };
                 // A finished transaction is freed after this packet: the
                 // other direction's rules see its events with its next packet.
                 let other = match adir {
@@ -988,14 +1066,14 @@ fn inspect_app(
                     let part = (
                         tx.tx_id,
                         bufs.clone(),
-                        ("http", eve.clone()),
+                        (app_name, eve.clone()),
                         xff,
                         events.clone(),
                         Some(split),
                     );
                     s.late_parts.push((other, part));
                 }
-                parts.push((tx.tx_id, bufs, ("http", eve), xff, events, Some(split)));
+                parts.push((tx.tx_id, bufs, (app_name, eve), xff, events, Some(split)));
             }
             if !s.tx_events_seen.is_empty() {
                 let first = h.transactions().first().map_or(u64::MAX, |t| t.tx_id);

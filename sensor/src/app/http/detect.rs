@@ -85,7 +85,18 @@ impl HttpTransaction {
                 put("http.header", &self.request_header_buf);
                 put("http.header.raw", &self.request_headers_raw);
                 put("http.request_body", &self.request_body);
-                put("file.data", &self.request_body);
+                // Each uploaded file of a multipart form is a file.data
+                // instance of its own; any other body is one file.
+                let parts = crate::app::file::request_parts(self)
+                    .filter(|p| p.iter().any(|p| p.filename.is_some()));
+                match parts {
+                    Some(parts) => {
+                        for p in parts.iter().filter(|p| p.filename.is_some()) {
+                            put("file.data", p.data);
+                        }
+                    }
+                    None => put("file.data", &self.request_body),
+                }
                 put("http.protocol", &self.request_protocol);
                 put("http.request_line", &self.request_line);
             }
