@@ -885,6 +885,7 @@ fn inspect_app(
                 continue;
             }
             f.inspected = f.data.len();
+            f.inspected_closed = f.closed;
             let mut bufs = Vec::new();
             f.for_each_buffer(|n, b| add(&mut bufs, n, b));
             let hash = file_hashes_wanted(det);

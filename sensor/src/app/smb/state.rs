@@ -119,6 +119,8 @@ pub struct SmbFile {
     pub closed: bool,
     /// Bytes of `data` already inspected by rules.
     pub inspected: usize,
+    /// Rules saw the file closed (its final size and digests).
+    pub inspected_closed: bool,
     next: u64,
     /// Out-of-order chunks by offset: (length, bytes kept of them).
     held: BTreeMap<u64, (usize, Vec<u8>)>,
@@ -142,8 +144,9 @@ impl SmbFile {
     /// growing file is not rescanned on every record).
     pub fn wants_inspection(&self) -> bool {
         let n = self.data.len();
-        n > self.inspected
-            && (self.inspected == 0 || self.closed || n >= FILE_DEPTH || n >= 2 * self.inspected)
+        (n > self.inspected
+            && (self.inspected == 0 || self.closed || n >= FILE_DEPTH || n >= 2 * self.inspected))
+            || (self.closed && !self.inspected_closed)
     }
 
     fn put(&mut self, offset: u64, chunk: &[u8], keep: bool, ev: &mut Vec<SmbEvent>) {
@@ -346,7 +349,8 @@ impl SmbState {
         let mut i = 0;
         while i < self.files.len() {
             let f = &self.files[i];
-            if all || (f.closed && f.inspected >= f.data.len()) {
+            let seen_closed = f.inspected_closed || f.inspected == 0;
+            if all || (f.closed && f.inspected >= f.data.len() && seen_closed) {
                 out.push(self.files.remove(i));
             } else {
                 i += 1;
@@ -667,6 +671,7 @@ impl SmbState {
                     gaps: false,
                     closed: false,
                     inspected: 0,
+                    inspected_closed: false,
                     next: 0,
                     held: BTreeMap::new(),
                     held_bytes: 0,
