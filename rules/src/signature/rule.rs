@@ -1467,7 +1467,10 @@ fn check_filestore(value: Option<&str>) -> Result<(), String> {
     };
     let mut parts = v.split(',').map(str::trim);
     let dir = parts.next().unwrap_or_default();
-    if !matches!(dir, "request" | "response" | "both" | "to_server" | "to_client") {
+    if !matches!(
+        dir,
+        "request" | "response" | "both" | "to_server" | "to_client"
+    ) {
         return Err(format!(
             "filestore: bad direction \"{dir}\" (request, response, both, to_server, to_client)"
         ));
@@ -1516,10 +1519,7 @@ pub(crate) fn parse_hash_list(
         if hex.len() != len * 2 {
             return Err((
                 i + 1,
-                format!(
-                    "\"{hex}\" is not a {}-hex-digit digest",
-                    len * 2
-                ),
+                format!("\"{hex}\" is not a {}-hex-digit digest", len * 2),
             ));
         }
         let mut d = Vec::with_capacity(len);
@@ -3422,5 +3422,188 @@ mod integer_keyword_test {
             NumCmp::Lt(parse_date("2025").unwrap())
         );
         assert!(parse_date_cmp("2016<>2015").is_err());
+    }
+}
+
+#[cfg(test)]
+mod file_keyword_test {
+    use super::super::{DetectScratch, EngineBuilder, FlowVars, PacketInput};
+    use super::*;
+
+    fn engine(rules: &str) -> super::super::Engine {
+        let mut b = EngineBuilder::new();
+        b.add_str(rules, "inline");
+        let e = b.build().unwrap();
+        assert_eq!(e.report().rejected_count(), 0, "{:?}", e.report().rejected);
+        e
+    }
+
+    fn sids(e: &super::super::Engine, bufs: &[(BufferId, &[u8])]) -> Vec<u32> {
+        let mut p = PacketInput::new(
+            "10.0.0.1".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            6,
+            b"",
+        );
+        p.flow.tracked = true;
+        p.buffers = bufs;
+        p.app_only = true;
+        let (mut fv, mut sc, mut out) = (FlowVars::default(), DetectScratch::new(), Vec::new());
+        e.inspect(&p, &mut fv, &mut sc, &mut out);
+        let mut v: Vec<u32> = out.iter().map(|m| m.rule.sid).collect();
+        v.sort();
+        v
+    }
+
+    fn size(state: u8, n: u64) -> Vec<u8> {
+        let mut v = vec![state];
+        v.extend_from_slice(&n.to_be_bytes());
+        v
+    }
+
+    #[test]
+    fn name_ext_magic_ignore_case_and_negate() {
+        let e = engine(
+            r#"alert tcp any any -> any any (filename:"R.PDF"; sid:1;)
+alert tcp any any -> any any (fileext:"Pdf"; sid:2;)
+alert tcp any any -> any any (fileext:!"doc"; sid:3;)
+alert tcp any any -> any any (fileext:"df"; sid:4;)
+alert tcp any any -> any any (filemagic:"pdf document"; sid:5;)
+alert tcp any any -> any any (file.name; content:"r.pdf"; endswith; sid:6;)
+alert tcp any any -> any any (filename:!"r.pdf"; sid:7;)"#,
+        );
+        let bufs: &[(BufferId, &[u8])] = &[
+            (BufferId::FileName, b"/~regit/r.pdf"),
+            (BufferId::FileMagic, b"PDF document, version 1.5"),
+        ];
+        assert_eq!(sids(&e, bufs), [1, 2, 3, 5, 6]);
+        // No file, no file rule.
+        assert!(sids(&e, &[]).is_empty());
+    }
+
+    #[test]
+    fn filesize_waits_for_a_closed_file_except_greater_than() {
+        let e = engine(
+            r#"alert tcp any any -> any any (filesize:<70; sid:1;)
+alert tcp any any -> any any (filesize:>50; sid:2;)
+alert tcp any any -> any any (filesize:68; sid:3;)
+alert tcp any any -> any any (filesize:60<>70; sid:4;)"#,
+        );
+        let closed = size(1, 68);
+        assert_eq!(sids(&e, &[(BufferId::FileSize, &closed)]), [1, 2, 3, 4]);
+        let open = size(0, 68);
+        assert_eq!(sids(&e, &[(BufferId::FileSize, &open)]), [2]);
+        let truncated = size(2, 68);
+        assert!(sids(&e, &[(BufferId::FileSize, &truncated)]).is_empty());
+    }
+
+    #[test]
+    fn hash_lists_are_read_relative_to_the_rules_file() {
+        let dir = std::env::temp_dir().join(format!("vigie-filemd5-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let md5 = [0x44u8; 16];
+        std::fs::write(
+            dir.join("bad.md5"),
+            "# comment\n44444444444444444444444444444444  eicar.com\n\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("broken.md5"), "4444\n").unwrap();
+        std::fs::write(
+            dir.join("t.rules"),
+            "alert http any any -> any any (filemd5:bad.md5; sid:1;)\n\
+             alert http any any -> any any (filemd5:!bad.md5; sid:2;)\n\
+             alert http any any -> any any (filemd5:broken.md5; sid:3;)\n\
+             alert http any any -> any any (filesha1:missing.sha1; sid:4;)\n",
+        )
+        .unwrap();
+        let mut b = EngineBuilder::new();
+        b.add_file(dir.join("t.rules")).unwrap();
+        let e = b.build().unwrap();
+        let rej = &e.report().rejected;
+        assert_eq!(rej.len(), 2, "{rej:?}");
+        assert!(rej[0].reason.contains("broken.md5:1"), "{}", rej[0].reason);
+        assert!(rej[1].reason.contains("missing.sha1"), "{}", rej[1].reason);
+        let p = PacketInput::new(
+            "10.0.0.1".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            6,
+            b"",
+        );
+        let mut p = PacketInput {
+            app_only: true,
+            ..p
+        };
+        p.flow.tracked = true;
+        p.flow.app_proto = AppProto::Http1;
+        let (mut fv, mut sc, mut out) = (FlowVars::default(), DetectScratch::new(), Vec::new());
+        let bufs = [(BufferId::FileMd5, &md5[..])];
+        p.buffers = &bufs;
+        e.inspect(&p, &mut fv, &mut sc, &mut out);
+        assert_eq!(out.iter().map(|m| m.rule.sid).collect::<Vec<_>>(), [1]);
+        let other = [0u8; 16];
+        let bufs = [(BufferId::FileMd5, &other[..])];
+        p.buffers = &bufs;
+        out.clear();
+        e.inspect(&p, &mut fv, &mut sc, &mut out);
+        assert_eq!(out.iter().map(|m| m.rule.sid).collect::<Vec<_>>(), [2]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn file_data_named_again_matches_any_file() {
+        let e = engine(
+            r#"alert http any any -> any any (file.data; content:"bateau"; file.data; content:"minet"; sid:7;)
+alert http any any -> any any (file.data; content:"bateau"; content:"minet"; sid:8;)"#,
+        );
+        let bufs: &[(BufferId, &[u8])] = &[
+            (BufferId::FileData, b"toto est dans un bateau"),
+            (BufferId::FileData, b"Titi a vu un gros minet"),
+        ];
+        let mut p = PacketInput::new(
+            "10.0.0.1".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            6,
+            b"",
+        );
+        p.flow.tracked = true;
+        p.flow.app_proto = AppProto::Http1;
+        p.buffers = bufs;
+        p.app_only = true;
+        let (mut fv, mut sc, mut out) = (FlowVars::default(), DetectScratch::new(), Vec::new());
+        e.inspect(&p, &mut fv, &mut sc, &mut out);
+        assert_eq!(out.iter().map(|m| m.rule.sid).collect::<Vec<_>>(), [7]);
+    }
+
+    #[test]
+    fn filestore_forms_and_bad_values() {
+        let mut b = EngineBuilder::new();
+        b.add_str(
+            r#"alert http any any -> any any (filestore; sid:1;)
+alert http any any -> any any (filestore:response,file; sid:2;)
+alert http any any -> any any (filestore:both,flow; sid:3;)
+alert http any any -> any any (filestore:sideways; sid:4;)
+alert http any any -> any any (filestore:request,forever; sid:5;)
+alert http any any -> any any (fileext:".exe"; sid:6;)
+alert http any any -> any any (filesize:abc; sid:7;)
+alert http any any -> any any (filemd5; sid:8;)
+alert http any any -> any any (filesize:to_client,>5; sid:9;)"#,
+            "inline",
+        );
+        let e = b.build().unwrap();
+        let rej: Vec<Option<u32>> = e.report().rejected.iter().map(|r| r.sid).collect();
+        assert_eq!(
+            rej,
+            [Some(4), Some(5), Some(6), Some(7), Some(8), Some(9)],
+            "{:?}",
+            e.report().rejected
+        );
+        assert!(e.report().rejected.iter().all(|r| !r.reason.is_empty()));
+    }
+
+    #[test]
+    fn hash_list_lines() {
+        assert_eq!(parse_hash_list("AB\n", 1).unwrap().len(), 1);
+        assert_eq!(parse_hash_list("zz\n", 1).unwrap_err().0, 1);
+        assert_eq!(parse_hash_list("# x\n\nab\nabc\n", 1).unwrap_err().0, 4);
     }
 }

@@ -9,8 +9,8 @@ use super::dispatch::{WorkBatch, WorkPacket};
 use super::order::{EventBuf, EventKey, WorkerOutput};
 use super::EveTypes;
 use crate::app::dns::eve as dns_eve;
-use crate::app::file;
 use crate::app::dns::{DnsSide, DnsVariant};
+use crate::app::file;
 use crate::app::http::eve as http_eve;
 use crate::app::http::xff::XffMode;
 use crate::app::smb::eve as smb_eve;
@@ -458,7 +458,7 @@ fn log_app(
                     }
                     let http = http_eve::eve_http(tx);
                     for fv in &files {
-                        let info = fv.eve();
+                        let info = file::at_flow_end(fv.clone(), all).eve();
                         emit.push(order_pkt, KIND_APP, tiebreak, |out| {
                             flowlog::write_fileinfo_event(
                                 out,
@@ -511,7 +511,7 @@ fn log_app(
         // Closed files, once inspected in full, are freed.
         AppState::Smb(m) => {
             for sf in m.take_closed(all).iter().filter(|_| types.fileinfo) {
-                let info = smb_eve::eve_fileinfo(sf, true);
+                let info = file::at_flow_end(file::smb_file(sf, true), all).eve();
                 emit.push(order_pkt, KIND_APP, tiebreak, |out| {
                     flowlog::write_fileinfo_event(out, f, ts, None, "smb", &info)
                 });

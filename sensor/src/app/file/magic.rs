@@ -230,7 +230,12 @@ fn text(h: &[u8]) -> &'static str {
         || start.starts_with(b"<head")
         || start.starts_with(b"<body")
         || start.starts_with(b"<script");
-    match (html, start.starts_with(b"<?xml"), h.starts_with(b"#!"), ascii) {
+    match (
+        html,
+        start.starts_with(b"<?xml"),
+        h.starts_with(b"#!"),
+        ascii,
+    ) {
         (true, _, _, true) => "HTML document, ASCII text",
         (true, _, _, false) => "HTML document, Unicode text, UTF-8 text",
         (_, true, _, _) => "XML 1.0 document, ASCII text",
@@ -254,7 +259,10 @@ mod test {
         );
         assert_eq!(d(b"\x1f\x8b\x08\x00"), "gzip compressed data");
         assert_eq!(d(b"\xff\xd8\xff\xe0\x00\x10JFIF"), "JPEG image data");
-        assert_eq!(d(b"GIF89a\x10\x00\x20\x00"), "GIF image data, version 89a, 16 x 32");
+        assert_eq!(
+            d(b"GIF89a\x10\x00\x20\x00"),
+            "GIF image data, version 89a, 16 x 32"
+        );
         assert_eq!(
             d(b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x10\x00\x00\x00\x08"),
             "PNG image data, 16 x 8"
@@ -264,8 +272,14 @@ mod test {
         assert_eq!(d(b"caf\xc3\xa9\n"), "Unicode text, UTF-8 text");
         assert_eq!(d(b"\x00\x01\x02\x03"), "data");
         assert_eq!(describe(b""), None);
-        assert_eq!(d(b"PK\x03\x04\x14\x00\x06\x00word/document.xml"), "Microsoft Word 2007+");
-        assert_eq!(d(b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00"), "ELF 64-bit LSB shared object");
+        assert_eq!(
+            d(b"PK\x03\x04\x14\x00\x06\x00word/document.xml"),
+            "Microsoft Word 2007+"
+        );
+        assert_eq!(
+            d(b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00"),
+            "ELF 64-bit LSB shared object"
+        );
     }
 
     #[test]

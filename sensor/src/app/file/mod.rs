@@ -307,6 +307,15 @@ pub fn smb_file(f: &SmbFile, hash: bool) -> FileView<'_> {
     }
 }
 
+/// A file still open when its flow ended is truncated (as the reference
+/// IDS logs it).
+pub fn at_flow_end(mut f: FileView<'_>, flow_end: bool) -> FileView<'_> {
+    if flow_end && f.state == FileState::Open {
+        f.state = FileState::Truncated;
+    }
+    f
+}
+
 /// The `files` array of an alert: the fileinfo of each file.
 pub fn eve_files(files: &[FileView<'_>]) -> Value {
     Value::Array(files.iter().map(FileView::eve).collect())
@@ -340,7 +349,10 @@ mod test {
         let down = http_files(tx, Direction::ToClient, None, true);
         assert_eq!(&*down[0].name, b"r.pdf");
         assert_eq!(down[0].size, 9);
-        assert_eq!(down[0].magic().as_deref(), Some("PDF document, version 1.4"));
+        assert_eq!(
+            down[0].magic().as_deref(),
+            Some("PDF document, version 1.4")
+        );
         let v = down[0].eve();
         assert_eq!(v["state"], "CLOSED");
         assert_eq!(v["md5"], hex_lower(&hash_all(b"%PDF-1.4\n").md5));

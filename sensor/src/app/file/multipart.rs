@@ -60,7 +60,10 @@ pub fn param<'a>(value: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 }
 
 fn trim(b: &[u8]) -> &[u8] {
-    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     let e = b
         .iter()
         .rposition(|c| !c.is_ascii_whitespace())
@@ -176,6 +179,9 @@ mod test {
         );
         assert_eq!(param(b"inline", b"filename"), None);
         assert_eq!(boundary(b"text/plain; boundary=x"), None);
-        assert_eq!(boundary(b"Multipart/Form-Data; boundary=\"q\""), Some(&b"q"[..]));
+        assert_eq!(
+            boundary(b"Multipart/Form-Data; boundary=\"q\""),
+            Some(&b"q"[..])
+        );
     }
 }
