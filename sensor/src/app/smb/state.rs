@@ -827,6 +827,10 @@ mod test {
         assert!(s.files()[0].wants_inspection());
         assert!(s.take_closed(false).is_empty());
         s.files_mut()[0].inspected = EICAR.len();
+        // Rules saw the bytes, not yet the closed file (final size, digests).
+        assert!(s.files()[0].wants_inspection());
+        assert!(s.take_closed(false).is_empty());
+        s.files_mut()[0].inspected_closed = true;
         assert!(!s.files()[0].wants_inspection());
         assert_eq!(s.take_closed(false).len(), 1);
         // Without contents kept, closed files go at once.
