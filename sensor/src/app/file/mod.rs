@@ -361,4 +361,37 @@ mod test {
         let size = bufs.iter().find(|(b, _)| *b == BufferId::FileSize).unwrap();
         assert_eq!(size.1, [1, 0, 0, 0, 0, 0, 0, 0, 9]);
     }
+
+    /// What the `file_tracking` fuzz target does, over cuts of a real
+    /// upload and download: no input panics.
+    #[test]
+    fn hostile_inputs_never_panic() {
+        let body = "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n\r\nMZ\x00\r\n--B--\r\n";
+        let wire = format!(
+            "POST /u HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=B\r\nContent-Length: {}\r\n\r\n{body}HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename=\r\nContent-Length: 4\r\n\r\n%PDF",
+            body.len()
+        );
+        let wire = wire.as_bytes();
+        for n in 0..wire.len() {
+            let data = &wire[..n];
+            let _ = magic::describe(data);
+            if let Some(b) = multipart::boundary(b"multipart/form-data; boundary=B") {
+                assert!(multipart::parts(data, b).len() <= multipart::MAX_PARTS);
+            }
+            let mut s = HttpState::new();
+            for chunk in data.chunks(11) {
+                s.parse(chunk, Direction::ToServer);
+                s.parse(chunk, Direction::ToClient);
+            }
+            for tx in s.transactions() {
+                for dir in [Direction::ToServer, Direction::ToClient] {
+                    for f in http_files(tx, dir, None, true) {
+                        let mut bufs = Vec::new();
+                        f.push_buffers(&mut bufs, true, &|_| true);
+                        let _ = at_flow_end(f, true).eve();
+                    }
+                }
+            }
+        }
+    }
 }
