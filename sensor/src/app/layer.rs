@@ -4,6 +4,7 @@
 use super::detect::{detect_direction, detect_protocol, AppProto, PortHints};
 use super::dhcp::DhcpState;
 use super::dns::{DnsState, DnsVariant};
+use super::frames::{FrameNeeds, FrameState};
 use super::http::{HttpConfig, HttpState};
 use super::quic::QuicState;
 use super::sip::SipState;
@@ -12,6 +13,7 @@ use super::ssh::SshState;
 use super::tftp::TftpState;
 use super::tls::TlsState;
 use super::Direction;
+use vigie_rules::signature::BufferId;
 
 /// Raised when the two directions' first bytes showed different protocols.
 pub const MISMATCH_BOTH_DIRECTIONS: &str = "applayer.mismatch_protocol_both_directions";
@@ -71,6 +73,8 @@ pub struct AppLayer {
     /// Flow-level events (`applayer.*`) raised by the packet being processed;
     /// the session clears it for each packet.
     pub raised_now: Vec<&'static str>,
+    /// App-layer frames, when a rule inspects this protocol's frames.
+    pub frames: Option<Box<FrameState>>,
 }
 
 /// What detection, indicators and outputs need from the parsers; the worker
@@ -86,6 +90,8 @@ pub struct AppNeeds {
     /// Rules inspect transactions: messages that are complete on arrival
     /// (SIP) are kept until inspected in their direction.
     pub inspection: bool,
+    /// The protocols whose frames rules inspect (`frame:` keyword).
+    pub frames: FrameNeeds,
 }
 
 impl Default for AppNeeds {
@@ -94,6 +100,7 @@ impl Default for AppNeeds {
             body_hashes: true,
             bodies: true,
             inspection: false,
+            frames: FrameNeeds::default(),
         }
     }
 }
@@ -121,6 +128,7 @@ impl AppLayer {
             dir_probed: [false, false],
             detected_now: false,
             raised_now: Vec::new(),
+            frames: None,
         }
     }
 
@@ -223,6 +231,15 @@ impl AppLayer {
             // Detected for rules (`alert ssh`, `app-layer-protocol:ssh`), not parsed.
             AppProto::Smtp | AppProto::Unknown => AppState::Failed,
         };
+        if self.needs.frames.any_pdu() {
+            self.frames =
+                FrameState::new(p.eve_name(), self.ip_proto == 6, self.needs.frames).map(Box::new);
+            if let (Some(f), AppState::Http(h)) = (&self.frames, &mut self.state) {
+                if f.parser_marks() {
+                    h.enable_frames();
+                }
+            }
+        }
     }
 
     fn feed(&mut self, dir: Direction, data: &[u8]) {
@@ -230,6 +247,9 @@ impl AppLayer {
             return;
         }
         let udp = self.ip_proto == 17;
+        if let Some(f) = self.frames.as_mut().filter(|_| !udp) {
+            f.on_data(dir, data);
+        }
         match &mut self.state {
             AppState::Http(s) => s.parse(data, dir),
             AppState::Tls(s) => s.parse(data, dir),
@@ -244,10 +264,41 @@ impl AppLayer {
             AppState::Ssh(s) => s.parse(data, dir),
             AppState::Undecided | AppState::Failed => {}
         }
+        if self.frames.is_some() {
+            self.frame(dir, udp.then_some(data));
+        }
+    }
+
+    /// Frames after the parser saw new bytes in `dir` (or the datagram `datagram`).
+    fn frame(&mut self, dir: Direction, datagram: Option<&[u8]>) {
+        let Some(f) = self.frames.as_mut() else {
+            return;
+        };
+        match (&mut self.state, datagram) {
+            (AppState::Http(h), _) => {
+                for (d, start, len) in h.take_frame_marks() {
+                    let kind = match d {
+                        Direction::ToServer => BufferId::FrameHttp1Request,
+                        Direction::ToClient => BufferId::FrameHttp1Response,
+                    };
+                    f.mark(d, kind, start, len);
+                }
+            }
+            // A datagram the parser reads as a message is a frame.
+            (AppState::Dns(_), Some(d)) if d.len() >= 12 => f.on_datagram(dir, d),
+            (AppState::Sip(_), Some(d)) if super::sip::parser::is_message(d) => {
+                f.on_datagram(dir, d)
+            }
+            (_, Some(_)) => {}
+            (_, None) => f.frame_stream(dir),
+        }
     }
 
     /// `len` TCP stream bytes in `dir` were lost.
     pub fn on_gap(&mut self, dir: Direction, len: u64) {
+        if let Some(f) = self.frames.as_mut() {
+            f.on_gap(dir, len);
+        }
         match &mut self.state {
             // Undecided with a hole in the stream: nothing can be replayed.
             AppState::Undecided => self.fail(),
@@ -259,12 +310,18 @@ impl AppLayer {
             AppState::Ssh(s) => s.gap(dir),
             AppState::Quic(_) | AppState::Tftp(_) | AppState::Dhcp(_) | AppState::Failed => {}
         }
+        if self.frames.is_some() {
+            self.frame(dir, None);
+        }
     }
 
     /// The stream in `dir` ended (FIN/RST or flow timeout).
     pub fn on_close(&mut self, dir: Direction) {
         if let AppState::Http(s) = &mut self.state {
             s.close(dir);
+        }
+        if self.frames.is_some() {
+            self.frame(dir, None);
         }
     }
 }

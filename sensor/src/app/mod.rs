@@ -8,6 +8,7 @@
 pub mod detect;
 pub mod dhcp;
 pub mod dns;
+pub mod frames;
 pub mod http;
 pub mod layer;
 pub mod quic;

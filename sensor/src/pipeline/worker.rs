@@ -10,11 +10,12 @@ use super::order::{EventBuf, EventKey, WorkerOutput};
 use super::EveTypes;
 use crate::app::dns::eve as dns_eve;
 use crate::app::dns::{DnsSide, DnsVariant};
+use crate::app::frames::{Frame, FrameNeeds};
 use crate::app::http::eve as http_eve;
 use crate::app::http::xff::XffMode;
 use crate::app::smb::eve as smb_eve;
 use crate::app::tls::eve as tls_eve;
-use crate::app::{AppNeeds, AppState, Direction as AppDir};
+use crate::app::{AppNeeds, AppProto, AppState, Direction as AppDir};
 use crate::decode::L4;
 use crate::detect::Detector;
 use crate::flow::reassembly::{
@@ -197,6 +198,11 @@ impl Worker {
                 || self.intel.as_ref().is_some_and(|i| i.wants_body_hashes()),
             bodies: self.detector.is_some(),
             inspection: self.detector.is_some(),
+            frames: self
+                .detector
+                .as_ref()
+                .map(|d| d.frame_needs())
+                .unwrap_or_default(),
         };
         for p in &batch.pkts {
             self.counters.packets += 1;
@@ -1161,6 +1167,40 @@ fn inspect_app(
         }
         _ => {}
     }
+    if det.frame_needs().has(FrameNeeds::STREAM) {
+        // `proto.stream`: the bytes this packet delivered, with some before.
+        let kind = match s.app.proto {
+            Some(AppProto::Http) => Some(BufferId::FrameHttp1Stream),
+            Some(AppProto::Dns) => Some(BufferId::FrameDnsStream),
+            Some(AppProto::Sip) => Some(BufferId::FrameSipStream),
+            Some(AppProto::Ssh) => Some(BufferId::FrameSshStream),
+            Some(AppProto::Tls) => Some(BufferId::FrameTlsStream),
+            _ => None,
+        };
+        let d = stream_dir(dir);
+        if let Some(kind) = kind.filter(|k| det.uses_buffer(*k)) {
+            let start = s.delivered[d.index()].map_or(0, |(start, _)| start);
+            let (stream, _) = s.stream_and_vars(d);
+            if let Some((bytes, context)) = stream {
+                let offset = start.saturating_sub(context as u64);
+                let f = Frame {
+                    kind,
+                    dir: adir,
+                    id: u64::from(d.index() as u8),
+                    offset,
+                    len: bytes.len() as u64,
+                    data: bytes.to_vec(),
+                    complete: false,
+                };
+                parts.push(frame_part(f, true));
+            }
+        }
+    }
+    if let Some(f) = s.app.frames.as_mut() {
+        for frame in f.take_ready(adir) {
+            parts.push(frame_part(frame, false));
+        }
+    }
     for (tx_id, bufs, app, xff, events, to_client_from) in parts {
         let refs: Vec<(BufferId, &[u8])> = bufs.iter().map(|(i, b)| (*i, b.as_slice())).collect();
         let info = crate::detect::SessionInfo {
@@ -1202,6 +1242,30 @@ fn inspect_app(
             .any(|m| m.action == vigie_rules::signature::Action::Pass);
         det.matches = ms;
     }
+}
+
+/// Transaction ids of frames, apart from the parsers' transactions (one
+/// alert per rule and frame); the stream frames of a flow are one each way.
+const FRAME_TX_BASE: u64 = 1 << 62;
+const STREAM_FRAME_TX: u64 = 3 << 62;
+
+/// One frame as an app part: its bytes as the frame's buffer, and the EVE
+/// `frame` object for alerts.
+fn frame_part(f: Frame, stream: bool) -> crate::flow::session::AppPart {
+    let tx = if stream {
+        STREAM_FRAME_TX + f.id
+    } else {
+        FRAME_TX_BASE + f.id
+    };
+    let eve = f.eve();
+    (
+        tx,
+        vec![(f.kind, f.data)],
+        ("frame", eve),
+        None,
+        Vec::new(),
+        None,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
