@@ -701,7 +701,8 @@ mod test {
         s.on_data(Direction::ToServer, &[0, 1, 2, 3, 4, 5, 6]);
         s.frame_stream(Direction::ToServer);
         assert!(s.take_ready(Direction::ToServer).is_empty());
-        assert_eq!(s.counts.truncated, 1);
+        // The record and its data part.
+        assert_eq!(s.counts.truncated, 2);
     }
 
     #[test]

@@ -358,6 +358,77 @@ mod test {
         assert_eq!(txs[0].response_body, b"ok");
     }
 
+    fn frames_of(a: &mut AppLayer, dir: Direction) -> Vec<(BufferId, Vec<u8>, u64, bool)> {
+        let f = a.frames.as_mut().expect("frames on");
+        f.take_ready(dir)
+            .into_iter()
+            .map(|f| (f.kind, f.data, f.offset, f.complete))
+            .collect()
+    }
+
+    #[test]
+    fn http_frames_are_the_pipelined_messages_cut_at_a_gap() {
+        let mut a = AppLayer::new(6, 40000, 80);
+        a.needs.frames = FrameNeeds::with(FrameNeeds::HTTP1);
+        let r1 = b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\n";
+        let r2 = b"POST /2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
+        let both = [&r1[..], b"\r\n", &r2[..]].concat();
+        // Split anywhere: the frames stay the messages.
+        a.on_data(Direction::ToServer, &both[..5]);
+        a.on_data(Direction::ToServer, &both[5..40]);
+        a.on_data(Direction::ToServer, &both[40..]);
+        let f = frames_of(&mut a, Direction::ToServer);
+        assert_eq!(f.len(), 2);
+        assert_eq!(
+            (f[0].0, f[0].1.as_slice(), f[0].2),
+            (BufferId::FrameHttp1Request, &r1[..], 0)
+        );
+        assert_eq!((f[1].1.as_slice(), f[1].2), (&r2[..], r1.len() as u64 + 2));
+        // A response with a gap in its body: cut at the gap, not complete.
+        a.on_data(
+            Direction::ToClient,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nAB",
+        );
+        a.on_gap(Direction::ToClient, 2);
+        a.on_data(Direction::ToClient, b"EF");
+        let f = frames_of(&mut a, Direction::ToClient);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].1.ends_with(b"\r\n\r\nAB") && !f[0].3);
+        // No rule on frames: nothing is kept.
+        let mut b = AppLayer::new(6, 40000, 80);
+        b.on_data(Direction::ToServer, r1);
+        assert!(b.frames.is_none());
+    }
+
+    #[test]
+    fn udp_dns_and_sip_datagrams_are_frames() {
+        let q = [
+            0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, b'a',
+            0x00, 0x00, 0x01, 0x00, 0x01,
+        ];
+        let mut a = AppLayer::new(17, 5000, 53);
+        a.needs.frames = FrameNeeds::with(FrameNeeds::DNS);
+        a.on_data(Direction::ToServer, &q);
+        let f = frames_of(&mut a, Direction::ToServer);
+        assert_eq!(f, [(BufferId::FrameDnsPdu, q.to_vec(), 0, true)]);
+        let mut s = AppLayer::new(17, 5060, 5060);
+        s.needs.frames = FrameNeeds::with(FrameNeeds::SIP);
+        let m = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\nFrom: <sip:a@b>\r\nTo: <sip:a@b>\r\n\r\n";
+        s.on_data(Direction::ToServer, m);
+        let kinds: Vec<BufferId> = frames_of(&mut s, Direction::ToServer)
+            .iter()
+            .map(|f| f.0)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                BufferId::FrameSipPdu,
+                BufferId::FrameSipRequestLine,
+                BufferId::FrameSipRequestHeaders
+            ]
+        );
+    }
+
     #[test]
     fn big_first_chunk_is_parsed_whole() {
         let mut req = b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 10000\r\n\r\n".to_vec();
