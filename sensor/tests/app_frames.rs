@@ -230,13 +230,25 @@ fn frames_are_the_messages_the_parsers_saw_on_real_captures() {
     }
     // Pipelined requests sent back to back tile the client's stream.
     let engine = every_frame_engine("tile");
-    let (bytes, _) = common::replay_with(
+    let (bytes, summary) = common::replay_with(
         vec![pcaps.join("zeek/http/pipelined-requests.pcap")],
         1,
         "alert",
         Some(engine),
     );
     let events = common::events(&bytes);
+    // Counted in the stats: 5 requests and 5 responses, none cut short.
+    let stat = |n: &str| {
+        summary
+            .worker
+            .stream
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| *v)
+    };
+    assert_eq!(stat("app_layer.frames"), Some(10));
+    assert_eq!(stat("app_layer.frames_truncated"), Some(0));
+    assert_eq!(stat("app_layer.frames_dropped"), Some(0));
     for (key, frames) in frames_of(&events, 1) {
         assert_eq!(frames.first().map(|f| f.0), Some(0), "{key:?}");
         for w in frames.windows(2) {

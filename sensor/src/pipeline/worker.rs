@@ -46,6 +46,8 @@ pub struct WorkerConfig {
 /// Per-worker counters.
 #[derive(Clone, Debug, Default)]
 pub struct WorkerCounters {
+    /// App-layer frames of the flows that ended (built, cut short, dropped).
+    pub frames: crate::app::frames::FrameCounts,
     /// Packets handled.
     pub packets: u64,
     /// Bytes handled.
@@ -96,6 +98,9 @@ impl LiveCounts {
 impl WorkerCounters {
     /// Adds another worker's counters.
     pub fn merge(&mut self, o: &WorkerCounters) {
+        self.frames.frames += o.frames.frames;
+        self.frames.truncated += o.frames.truncated;
+        self.frames.dropped += o.frames.dropped;
         self.packets += o.packets;
         self.bytes += o.bytes;
         self.alerts += o.alerts;
@@ -365,6 +370,13 @@ impl Worker {
             c.intel = i.counters.clone();
         }
         self.budget.visit(&mut |name, v| c.stream.push((name, v)));
+        if c.frames.frames + c.frames.dropped > 0 {
+            c.stream.push(("app_layer.frames", c.frames.frames));
+            c.stream
+                .push(("app_layer.frames_truncated", c.frames.truncated));
+            c.stream
+                .push(("app_layer.frames_dropped", c.frames.dropped));
+        }
         (self.flows.counters, c)
     }
 }
@@ -400,6 +412,11 @@ fn end_flow(
     let mut sess = f.session.take();
     if let Some(s) = sess.as_mut() {
         s.finish(budget);
+        if let Some(fr) = s.app.frames.as_ref() {
+            counters.frames.frames += fr.counts.frames;
+            counters.frames.truncated += fr.counts.truncated;
+            counters.frames.dropped += fr.counts.dropped;
+        }
     }
     if let Some(i) = intel {
         // Indicator hits in what the flow still held, then forget the flow.
