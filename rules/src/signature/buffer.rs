@@ -141,6 +141,29 @@ buffer_table! {
     SipUserAgent => "sip.user_agent", legacy: "", modifier: false, doc: "SIP User-Agent header value, one instance per header.";
     SipContentType => "sip.content_type", legacy: "", modifier: false, doc: "SIP Content-Type header value (also compact c), one instance per header.";
     SipContentLength => "sip.content_length", legacy: "", modifier: false, doc: "SIP Content-Length header value (also compact l), one instance per header.";
+    FrameHttp1Request => "frame:http1.request", legacy: "", modifier: false, doc: "HTTP/1 frame: one whole request (line, headers, body) as on the wire.";
+    FrameHttp1Response => "frame:http1.response", legacy: "", modifier: false, doc: "HTTP/1 frame: one whole response (line, headers, body) as on the wire, cut at the first gap.";
+    FrameHttp1Stream => "frame:http1.stream", legacy: "", modifier: false, doc: "HTTP/1 frame: the stream of one direction (the bytes this packet delivered, with some before).";
+    FrameDnsPdu => "frame:dns.pdu", legacy: "", modifier: false, doc: "DNS frame: one message (over TCP without its 2-byte length).";
+    FrameDnsStream => "frame:dns.stream", legacy: "", modifier: false, doc: "DNS over TCP frame: the stream of one direction.";
+    FrameSipPdu => "frame:sip.pdu", legacy: "", modifier: false, doc: "SIP frame: one whole message.";
+    FrameSipRequestLine => "frame:sip.request.line", legacy: "", modifier: false, doc: "SIP frame: a request line with its CRLF.";
+    FrameSipRequestHeaders => "frame:sip.request.headers", legacy: "", modifier: false, doc: "SIP frame: a request's header lines (without the blank line).";
+    FrameSipRequestBody => "frame:sip.request.body", legacy: "", modifier: false, doc: "SIP frame: a request's body.";
+    FrameSipResponseLine => "frame:sip.response.line", legacy: "", modifier: false, doc: "SIP frame: a status line with its CRLF.";
+    FrameSipResponseHeaders => "frame:sip.response.headers", legacy: "", modifier: false, doc: "SIP frame: a response's header lines (without the blank line).";
+    FrameSipResponseBody => "frame:sip.response.body", legacy: "", modifier: false, doc: "SIP frame: a response's body.";
+    FrameSipStream => "frame:sip.stream", legacy: "", modifier: false, doc: "SIP over TCP frame: the stream of one direction.";
+    FrameSshRecordPdu => "frame:ssh.record.pdu", legacy: "", modifier: false, doc: "SSH frame: one binary packet before encryption (length field to padding).";
+    FrameSshRecordHdr => "frame:ssh.record.hdr", legacy: "", modifier: false, doc: "SSH frame: a packet's first 6 bytes (length, padding length, message code).";
+    FrameSshRecordData => "frame:ssh.record.data", legacy: "", modifier: false, doc: "SSH frame: a packet after its 6-byte header.";
+    FrameSshStream => "frame:ssh.stream", legacy: "", modifier: false, doc: "SSH frame: the stream of one direction.";
+    FrameTlsPdu => "frame:tls.pdu", legacy: "", modifier: false, doc: "TLS frame: one record with its 5-byte header.";
+    FrameTlsHdr => "frame:tls.hdr", legacy: "", modifier: false, doc: "TLS frame: a record's 5-byte header.";
+    FrameTlsData => "frame:tls.data", legacy: "", modifier: false, doc: "TLS frame: a record's payload.";
+    FrameTlsAlert => "frame:tls.alert", legacy: "", modifier: false, doc: "TLS frame: the payload of an alert record.";
+    FrameTlsHeartbeat => "frame:tls.heartbeat", legacy: "", modifier: false, doc: "TLS frame: the payload of a heartbeat record.";
+    FrameTlsStream => "frame:tls.stream", legacy: "", modifier: false, doc: "TLS frame: the stream of one direction.";
 }
 
 impl BufferId {
@@ -181,6 +204,25 @@ impl BufferId {
             BufferId::FileData | BufferId::FileName | BufferId::FileMagic
         )
     }
+
+    /// The frame buffer `frame:proto.name` names, with `proto` given by
+    /// Suricata's protocol name (`http` and `http1` are HTTP/1, `ssl` is TLS).
+    pub fn frame(proto: &str, name: &str) -> Option<BufferId> {
+        let proto = match proto {
+            "http" | "http1" => "http1",
+            "ssl" => "tls",
+            p => p,
+        };
+        BufferId::from_name(&format!("frame:{proto}.{name}"))
+    }
+
+    /// Whether the buffer is an app-layer frame (`frame:` keyword).
+    pub fn is_frame(self) -> bool {
+        self.name().starts_with("frame:")
+    }
+
+    /// The protocols vigie marks frames for, by Suricata's name.
+    pub const FRAMED_PROTOCOLS: &'static [&'static str] = &["http1", "dns", "sip", "ssh", "tls"];
 }
 
 impl fmt::Display for BufferId {

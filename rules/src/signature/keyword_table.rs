@@ -153,6 +153,48 @@ fn engine(rules: &str, prefilter: bool) -> Engine {
 fn cases() -> Vec<(&'static str, Pkt, bool)> {
     use BufferId as B;
     vec![
+        // frame: the frame's bytes are the buffer; the short name takes the
+        // rule's protocol, a full name sets it on a tcp/udp rule
+        (
+            r#"alert http any any -> any any (frame:http1.request; content:"GET / HTTP/1.1|0d 0a|"; startswith; bsize:20; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Http1)
+                .buf(B::FrameHttp1Request, b"GET / HTTP/1.1\r\nH:1\r"),
+            true,
+        ),
+        (
+            r#"alert sip any any -> any any (frame:request.line; content:"SIP/2.0|0d 0a|"; endswith; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Sip)
+                .buf(B::FrameSipRequestLine, b"INVITE sip:a SIP/2.0\r\n"),
+            true,
+        ),
+        (
+            r#"alert sip any any -> any any (frame:request.line; content:"INVITE"; sid:1;)"#,
+            udp(b"")
+                .app(AppProto::Sip)
+                .buf(B::FrameSipRequestHeaders, b"INVITE"),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (frame:dns.pdu; content:"|01 20|"; offset:2; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Dns)
+                .buf(B::FrameDnsPdu, b"\x12\x34\x01\x20"),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (frame:dns.pdu; content:"|01 20|"; offset:2; sid:1;)"#,
+            tcp(b"\x12\x34\x01\x20").app(AppProto::Tls),
+            false,
+        ),
+        (
+            r#"alert ssh any any -> any any (frame:ssh.record.hdr; content:"|15|"; endswith; bsize:6; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Ssh)
+                .buf(B::FrameSshRecordHdr, b"\0\0\0\x0c\x0a\x15"),
+            true,
+        ),
         // app-layer-event / stream-event: the named event came with the input
         (
             r#"alert http any any -> any any (app-layer-event:http.request_chunk_extension; sid:1;)"#,
@@ -1859,6 +1901,29 @@ alert ip any any -> any any (app-layer-event:applayer_proto_detection_skipped; s
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
+}
+
+#[test]
+fn frame_rules_name_a_known_frame_of_a_framed_protocol() {
+    let mut b = EngineBuilder::new();
+    b.add_str(
+        r#"alert tcp any any -> any any (frame:pdu; content:"x"; sid:1;)
+alert http any any -> any any (frame:http1.bogus; content:"x"; sid:2;)
+alert dcerpc any any -> any any (frame:pdu; content:"x"; sid:3;)
+alert tls any any -> any any (frame:dns.pdu; content:"x"; sid:4;)
+alert mqtt any any -> any any (frame:mqtt.pdu; content:"x"; sid:5;)
+alert ssl any any -> any any (frame:alert; content:"x"; sid:6;)"#,
+        "f",
+    );
+    let r = b.report();
+    assert_eq!(r.loaded(), 1, "{}", check_report(&r));
+    let reasons: Vec<&str> = r.rejected.iter().map(|e| e.reason.as_str()).collect();
+    assert!(reasons[0].contains("names no protocol"), "{reasons:?}");
+    assert!(reasons[1]
+        .contains("unknown frame type \"bogus\" for http1 (known: request, response, stream)"));
+    assert!(reasons[2].contains("vigie marks no frames for protocol \"dcerpc\""));
+    assert!(reasons[3].contains("is a dns frame but the rule is for tls"));
+    assert!(reasons[4].contains("\"mqtt\""));
 }
 
 #[test]

@@ -1594,6 +1594,57 @@ impl Builder<'_, '_> {
         self.rule.lists.len() - 1
     }
 
+    /// `frame:proto.name` or `frame:name` (the rule's protocol): the frame's
+    /// bytes become the sticky buffer, and the rule's protocol the frame's.
+    fn frame(&mut self, v: &str) -> Result<(), String> {
+        let rule_proto = self.rule.app.map(|(a, _)| a.name());
+        let (proto, frame) = match v.split_once('.') {
+            Some((p, rest)) if AppProto::from_name(p).is_some() => (p, rest),
+            _ => match rule_proto {
+                Some(p) => (p, v),
+                None => {
+                    return Err(format!(
+                        "frame: \"{v}\" names no protocol and the rule has none (write frame:proto.{v})"
+                    ))
+                }
+            },
+        };
+        let Some(app) = AppProto::from_name(proto) else {
+            return Err(format!("frame: unknown protocol \"{proto}\""));
+        };
+        if !BufferId::FRAMED_PROTOCOLS.contains(&app.name()) {
+            return Err(format!(
+                "frame: vigie marks no frames for protocol \"{proto}\" (it frames {})",
+                BufferId::FRAMED_PROTOCOLS.join(", ")
+            ));
+        }
+        let b = BufferId::frame(app.name(), frame).ok_or_else(|| {
+            let known: Vec<&str> = BufferId::ALL
+                .iter()
+                .filter_map(|b| b.name().strip_prefix("frame:"))
+                .filter_map(|n| n.strip_prefix(app.name())?.strip_prefix('.'))
+                .collect();
+            format!(
+                "frame: unknown frame type \"{frame}\" for {} (known: {})",
+                app.name(),
+                known.join(", ")
+            )
+        })?;
+        match self.rule.app {
+            None => self.rule.app = Some((app, false)),
+            Some((a, _)) if a == app => {}
+            Some((a, _)) => {
+                return Err(format!(
+                    "frame: {v} is a {} frame but the rule is for {}",
+                    app.name(),
+                    a.name()
+                ))
+            }
+        }
+        self.sticky(Src::App(b));
+        Ok(())
+    }
+
     fn sticky(&mut self, src: Src) {
         self.cur = self.list_for(src);
     }
@@ -2046,6 +2097,7 @@ impl Builder<'_, '_> {
                 let id = self.ctx.app_events.check(name, &format!("stream.{v}"))?;
                 self.check(PktCheck::Event(id));
             }
+            "frame" => self.frame(need(name, value)?.trim())?,
             "app-layer-protocol" => {
                 let v = need(name, value)?.trim();
                 let (negated, p) = match v.strip_prefix('!') {

@@ -4,6 +4,7 @@
 use super::detect::{detect_direction, detect_protocol, AppProto, PortHints};
 use super::dhcp::DhcpState;
 use super::dns::{DnsState, DnsVariant};
+use super::frames::{FrameNeeds, FrameState};
 use super::http::{HttpConfig, HttpState};
 use super::quic::QuicState;
 use super::sip::SipState;
@@ -12,6 +13,7 @@ use super::ssh::SshState;
 use super::tftp::TftpState;
 use super::tls::TlsState;
 use super::Direction;
+use vigie_rules::signature::BufferId;
 
 /// Raised when the two directions' first bytes showed different protocols.
 pub const MISMATCH_BOTH_DIRECTIONS: &str = "applayer.mismatch_protocol_both_directions";
@@ -71,6 +73,8 @@ pub struct AppLayer {
     /// Flow-level events (`applayer.*`) raised by the packet being processed;
     /// the session clears it for each packet.
     pub raised_now: Vec<&'static str>,
+    /// App-layer frames, when a rule inspects this protocol's frames.
+    pub frames: Option<Box<FrameState>>,
 }
 
 /// What detection, indicators and outputs need from the parsers; the worker
@@ -86,6 +90,8 @@ pub struct AppNeeds {
     /// Rules inspect transactions: messages that are complete on arrival
     /// (SIP) are kept until inspected in their direction.
     pub inspection: bool,
+    /// The protocols whose frames rules inspect (`frame:` keyword).
+    pub frames: FrameNeeds,
 }
 
 impl Default for AppNeeds {
@@ -94,6 +100,7 @@ impl Default for AppNeeds {
             body_hashes: true,
             bodies: true,
             inspection: false,
+            frames: FrameNeeds::default(),
         }
     }
 }
@@ -121,6 +128,7 @@ impl AppLayer {
             dir_probed: [false, false],
             detected_now: false,
             raised_now: Vec::new(),
+            frames: None,
         }
     }
 
@@ -223,6 +231,15 @@ impl AppLayer {
             // Detected for rules (`alert ssh`, `app-layer-protocol:ssh`), not parsed.
             AppProto::Smtp | AppProto::Unknown => AppState::Failed,
         };
+        if self.needs.frames.any_pdu() {
+            self.frames =
+                FrameState::new(p.eve_name(), self.ip_proto == 6, self.needs.frames).map(Box::new);
+            if let (Some(f), AppState::Http(h)) = (&self.frames, &mut self.state) {
+                if f.parser_marks() {
+                    h.enable_frames();
+                }
+            }
+        }
     }
 
     fn feed(&mut self, dir: Direction, data: &[u8]) {
@@ -230,6 +247,9 @@ impl AppLayer {
             return;
         }
         let udp = self.ip_proto == 17;
+        if let Some(f) = self.frames.as_mut().filter(|_| !udp) {
+            f.on_data(dir, data);
+        }
         match &mut self.state {
             AppState::Http(s) => s.parse(data, dir),
             AppState::Tls(s) => s.parse(data, dir),
@@ -244,10 +264,41 @@ impl AppLayer {
             AppState::Ssh(s) => s.parse(data, dir),
             AppState::Undecided | AppState::Failed => {}
         }
+        if self.frames.is_some() {
+            self.frame(dir, udp.then_some(data));
+        }
+    }
+
+    /// Frames after the parser saw new bytes in `dir` (or the datagram `datagram`).
+    fn frame(&mut self, dir: Direction, datagram: Option<&[u8]>) {
+        let Some(f) = self.frames.as_mut() else {
+            return;
+        };
+        match (&mut self.state, datagram) {
+            (AppState::Http(h), _) => {
+                for (d, start, len) in h.take_frame_marks() {
+                    let kind = match d {
+                        Direction::ToServer => BufferId::FrameHttp1Request,
+                        Direction::ToClient => BufferId::FrameHttp1Response,
+                    };
+                    f.mark(d, kind, start, len);
+                }
+            }
+            // A datagram the parser reads as a message is a frame.
+            (AppState::Dns(_), Some(d)) if d.len() >= 12 => f.on_datagram(dir, d),
+            (AppState::Sip(_), Some(d)) if super::sip::parser::is_message(d) => {
+                f.on_datagram(dir, d)
+            }
+            (_, Some(_)) => {}
+            (_, None) => f.frame_stream(dir),
+        }
     }
 
     /// `len` TCP stream bytes in `dir` were lost.
     pub fn on_gap(&mut self, dir: Direction, len: u64) {
+        if let Some(f) = self.frames.as_mut() {
+            f.on_gap(dir, len);
+        }
         match &mut self.state {
             // Undecided with a hole in the stream: nothing can be replayed.
             AppState::Undecided => self.fail(),
@@ -259,12 +310,18 @@ impl AppLayer {
             AppState::Ssh(s) => s.gap(dir),
             AppState::Quic(_) | AppState::Tftp(_) | AppState::Dhcp(_) | AppState::Failed => {}
         }
+        if self.frames.is_some() {
+            self.frame(dir, None);
+        }
     }
 
     /// The stream in `dir` ended (FIN/RST or flow timeout).
     pub fn on_close(&mut self, dir: Direction) {
         if let AppState::Http(s) = &mut self.state {
             s.close(dir);
+        }
+        if self.frames.is_some() {
+            self.frame(dir, None);
         }
     }
 }
@@ -299,6 +356,77 @@ mod test {
         assert_eq!(txs.len(), 1);
         assert_eq!(txs[0].uri_raw, b"/x");
         assert_eq!(txs[0].response_body, b"ok");
+    }
+
+    fn frames_of(a: &mut AppLayer, dir: Direction) -> Vec<(BufferId, Vec<u8>, u64, bool)> {
+        let f = a.frames.as_mut().expect("frames on");
+        f.take_ready(dir)
+            .into_iter()
+            .map(|f| (f.kind, f.data, f.offset, f.complete))
+            .collect()
+    }
+
+    #[test]
+    fn http_frames_are_the_pipelined_messages_cut_at_a_gap() {
+        let mut a = AppLayer::new(6, 40000, 80);
+        a.needs.frames = FrameNeeds::with(FrameNeeds::HTTP1);
+        let r1 = b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\n";
+        let r2 = b"POST /2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
+        let both = [&r1[..], b"\r\n", &r2[..]].concat();
+        // Split anywhere: the frames stay the messages.
+        a.on_data(Direction::ToServer, &both[..5]);
+        a.on_data(Direction::ToServer, &both[5..40]);
+        a.on_data(Direction::ToServer, &both[40..]);
+        let f = frames_of(&mut a, Direction::ToServer);
+        assert_eq!(f.len(), 2);
+        assert_eq!(
+            (f[0].0, f[0].1.as_slice(), f[0].2),
+            (BufferId::FrameHttp1Request, &r1[..], 0)
+        );
+        assert_eq!((f[1].1.as_slice(), f[1].2), (&r2[..], r1.len() as u64 + 2));
+        // A response with a gap in its body: cut at the gap, not complete.
+        a.on_data(
+            Direction::ToClient,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nAB",
+        );
+        a.on_gap(Direction::ToClient, 2);
+        a.on_data(Direction::ToClient, b"EF");
+        let f = frames_of(&mut a, Direction::ToClient);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].1.ends_with(b"\r\n\r\nAB") && !f[0].3);
+        // No rule on frames: nothing is kept.
+        let mut b = AppLayer::new(6, 40000, 80);
+        b.on_data(Direction::ToServer, r1);
+        assert!(b.frames.is_none());
+    }
+
+    #[test]
+    fn udp_dns_and_sip_datagrams_are_frames() {
+        let q = [
+            0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, b'a',
+            0x00, 0x00, 0x01, 0x00, 0x01,
+        ];
+        let mut a = AppLayer::new(17, 5000, 53);
+        a.needs.frames = FrameNeeds::with(FrameNeeds::DNS);
+        a.on_data(Direction::ToServer, &q);
+        let f = frames_of(&mut a, Direction::ToServer);
+        assert_eq!(f, [(BufferId::FrameDnsPdu, q.to_vec(), 0, true)]);
+        let mut s = AppLayer::new(17, 5060, 5060);
+        s.needs.frames = FrameNeeds::with(FrameNeeds::SIP);
+        let m = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\nFrom: <sip:a@b>\r\nTo: <sip:a@b>\r\n\r\n";
+        s.on_data(Direction::ToServer, m);
+        let kinds: Vec<BufferId> = frames_of(&mut s, Direction::ToServer)
+            .iter()
+            .map(|f| f.0)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                BufferId::FrameSipPdu,
+                BufferId::FrameSipRequestLine,
+                BufferId::FrameSipRequestHeaders
+            ]
+        );
     }
 
     #[test]

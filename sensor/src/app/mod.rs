@@ -9,6 +9,7 @@ pub mod detect;
 pub mod dhcp;
 pub mod dns;
 pub mod file;
+pub mod frames;
 pub mod http;
 pub mod layer;
 pub mod quic;

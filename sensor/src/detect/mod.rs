@@ -57,6 +57,7 @@ pub fn provided_buffers() -> Vec<BufferId> {
         .chain(crate::app::dhcp::BUFFER_NAMES)
         .chain(["pkt_data", "http.header_names"].iter())
         .filter_map(|n| BufferId::from_name(n))
+        .chain(BufferId::ALL.iter().copied().filter(|b| b.is_frame()))
         .collect()
 }
 
@@ -211,6 +212,8 @@ pub struct Detector {
     scratch: DetectScratch,
     /// Matches of the last inspection.
     pub matches: Vec<Match>,
+    /// The frames the engine's rules inspect.
+    frames: crate::app::frames::FrameNeeds,
 }
 
 fn rule_app(p: Option<AppProto>) -> RuleApp {
@@ -257,11 +260,18 @@ impl Detector {
     pub fn new(engine: Arc<Engine>) -> Self {
         let mut scratch = DetectScratch::default();
         scratch.defer_address_tracking(true);
+        let frames = crate::app::frames::FrameNeeds::from_uses(|b| engine.uses_buffer(b));
         Detector {
             engine,
             scratch,
             matches: Vec::new(),
+            frames,
         }
+    }
+
+    /// The app-layer frames some loaded rule inspects.
+    pub fn frame_needs(&self) -> crate::app::frames::FrameNeeds {
+        self.frames
     }
 
     /// Whether some loaded rule inspects buffer `b`.

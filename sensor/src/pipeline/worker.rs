@@ -11,11 +11,12 @@ use super::EveTypes;
 use crate::app::dns::eve as dns_eve;
 use crate::app::dns::{DnsSide, DnsVariant};
 use crate::app::file;
+use crate::app::frames::{Frame, FrameNeeds};
 use crate::app::http::eve as http_eve;
 use crate::app::http::xff::XffMode;
 use crate::app::smb::eve as smb_eve;
 use crate::app::tls::eve as tls_eve;
-use crate::app::{AppNeeds, AppState, Direction as AppDir};
+use crate::app::{AppNeeds, AppProto, AppState, Direction as AppDir};
 use crate::decode::L4;
 use crate::detect::Detector;
 use crate::flow::reassembly::{
@@ -46,6 +47,8 @@ pub struct WorkerConfig {
 /// Per-worker counters.
 #[derive(Clone, Debug, Default)]
 pub struct WorkerCounters {
+    /// App-layer frames of the flows that ended (built, cut short, dropped).
+    pub frames: crate::app::frames::FrameCounts,
     /// Packets handled.
     pub packets: u64,
     /// Bytes handled.
@@ -96,6 +99,9 @@ impl LiveCounts {
 impl WorkerCounters {
     /// Adds another worker's counters.
     pub fn merge(&mut self, o: &WorkerCounters) {
+        self.frames.frames += o.frames.frames;
+        self.frames.truncated += o.frames.truncated;
+        self.frames.dropped += o.frames.dropped;
         self.packets += o.packets;
         self.bytes += o.bytes;
         self.alerts += o.alerts;
@@ -207,6 +213,11 @@ impl Worker {
                 || self.intel.as_ref().is_some_and(|i| i.wants_body_hashes()),
             bodies: self.detector.is_some() || types.fileinfo,
             inspection: self.detector.is_some(),
+            frames: self
+                .detector
+                .as_ref()
+                .map(|d| d.frame_needs())
+                .unwrap_or_default(),
         };
         for p in &batch.pkts {
             self.counters.packets += 1;
@@ -369,6 +380,13 @@ impl Worker {
             c.intel = i.counters.clone();
         }
         self.budget.visit(&mut |name, v| c.stream.push((name, v)));
+        if c.frames.frames + c.frames.dropped > 0 {
+            c.stream.push(("app_layer.frames", c.frames.frames));
+            c.stream
+                .push(("app_layer.frames_truncated", c.frames.truncated));
+            c.stream
+                .push(("app_layer.frames_dropped", c.frames.dropped));
+        }
         (self.flows.counters, c)
     }
 }
@@ -404,6 +422,11 @@ fn end_flow(
     let mut sess = f.session.take();
     if let Some(s) = sess.as_mut() {
         s.finish(budget);
+        if let Some(fr) = s.app.frames.as_ref() {
+            counters.frames.frames += fr.counts.frames;
+            counters.frames.truncated += fr.counts.truncated;
+            counters.frames.dropped += fr.counts.dropped;
+        }
     }
     if let Some(i) = intel {
         // Indicator hits in what the flow still held, then forget the flow.
@@ -1240,6 +1263,40 @@ fn inspect_app(
         }
         _ => {}
     }
+    if det.frame_needs().has(FrameNeeds::STREAM) {
+        // `proto.stream`: the bytes this packet delivered, with some before.
+        let kind = match s.app.proto {
+            Some(AppProto::Http) => Some(BufferId::FrameHttp1Stream),
+            Some(AppProto::Dns) => Some(BufferId::FrameDnsStream),
+            Some(AppProto::Sip) => Some(BufferId::FrameSipStream),
+            Some(AppProto::Ssh) => Some(BufferId::FrameSshStream),
+            Some(AppProto::Tls) => Some(BufferId::FrameTlsStream),
+            _ => None,
+        };
+        let d = stream_dir(dir);
+        if let Some(kind) = kind.filter(|k| det.uses_buffer(*k)) {
+            let start = s.delivered[d.index()].map_or(0, |(start, _)| start);
+            let (stream, _) = s.stream_and_vars(d);
+            if let Some((bytes, context)) = stream {
+                let offset = start.saturating_sub(context as u64);
+                let f = Frame {
+                    kind,
+                    dir: adir,
+                    id: u64::from(d.index() as u8),
+                    offset,
+                    len: bytes.len() as u64,
+                    data: bytes.to_vec(),
+                    complete: false,
+                };
+                parts.push(frame_part(f, true));
+            }
+        }
+    }
+    if let Some(f) = s.app.frames.as_mut() {
+        for frame in f.take_ready(adir) {
+            parts.push(frame_part(frame, false));
+        }
+    }
     for (tx_id, bufs, app, xff, events, to_client_from) in parts {
         let refs: Vec<(BufferId, &[u8])> = bufs.iter().map(|(i, b)| (*i, b.as_slice())).collect();
         let info = crate::detect::SessionInfo {
@@ -1281,6 +1338,30 @@ fn inspect_app(
             .any(|m| m.action == vigie_rules::signature::Action::Pass);
         det.matches = ms;
     }
+}
+
+/// Transaction ids of frames, apart from the parsers' transactions (one
+/// alert per rule and frame); the stream frames of a flow are one each way.
+const FRAME_TX_BASE: u64 = 1 << 62;
+const STREAM_FRAME_TX: u64 = 3 << 62;
+
+/// One frame as an app part: its bytes as the frame's buffer, and the EVE
+/// `frame` object for alerts.
+fn frame_part(f: Frame, stream: bool) -> crate::flow::session::AppPart {
+    let tx = if stream {
+        STREAM_FRAME_TX + f.id
+    } else {
+        FRAME_TX_BASE + f.id
+    };
+    let eve = f.eve();
+    (
+        tx,
+        vec![(f.kind, f.data)],
+        ("frame", eve),
+        None,
+        Vec::new(),
+        None,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -426,6 +426,13 @@ impl Default for Side {
     }
 }
 
+fn fslot(dir: Direction) -> usize {
+    match dir {
+        Direction::ToServer => 0,
+        Direction::ToClient => 1,
+    }
+}
+
 #[path = "h2.rs"]
 mod h2;
 pub use h2::PREFACE as H2_PREFACE;
@@ -443,6 +450,20 @@ pub struct HttpState {
     stopped: bool,
     /// HTTP/2 framing, when the connection speaks HTTP/2.
     h2: Option<Box<h2::H2Conn>>,
+    /// Message frames, when rules inspect them.
+    frames: Option<Box<MessageFrames>>,
+}
+
+/// Where each direction's messages start and end in its stream, for the
+/// `http1.request` / `http1.response` frames.
+#[derive(Debug, Default)]
+struct MessageFrames {
+    /// Stream offset of the next byte per direction (to server, to client).
+    pos: [u64; 2],
+    /// Start of the message being read per direction.
+    open: [Option<u64>; 2],
+    /// Messages read: (direction, stream offset, length).
+    done: Vec<(Direction, u64, u64)>,
 }
 
 impl HttpState {
@@ -543,6 +564,62 @@ impl HttpState {
             Direction::ToServer => self.parse_request(data),
             Direction::ToClient => self.parse_response(data),
         }
+        if let Some(f) = self.frames.as_mut() {
+            f.pos[fslot(dir)] += data.len() as u64;
+        }
+    }
+
+    /// Marks where each message starts and ends in its stream, for frames
+    /// ([`HttpState::take_frame_marks`]).
+    pub fn enable_frames(&mut self) {
+        self.frames = Some(Box::default());
+    }
+
+    /// The messages read since the last call: (direction, stream offset, length).
+    pub fn take_frame_marks(&mut self) -> Vec<(Direction, u64, u64)> {
+        // A gap or the stream's end may have finished a message.
+        if self.frames.is_some() {
+            self.frame_end(Direction::ToServer, 0);
+            self.frame_end(Direction::ToClient, 0);
+        }
+        self.frames
+            .as_mut()
+            .map(|f| std::mem::take(&mut f.done))
+            .unwrap_or_default()
+    }
+
+    /// Frames: a message starts `at` bytes into the current call's data.
+    fn frame_start(&mut self, dir: Direction, at: usize) {
+        if let Some(f) = self.frames.as_mut() {
+            let i = fslot(dir);
+            if f.open[i].is_none() {
+                f.open[i] = Some(f.pos[i] + at as u64);
+            }
+        }
+    }
+
+    /// Frames: the message read in `dir` ends `at` bytes into the current
+    /// call's data, unless the side is still inside it (or in a 1xx's
+    /// final response).
+    fn frame_end(&mut self, dir: Direction, at: u64) {
+        let side = match dir {
+            Direction::ToServer => &self.req,
+            Direction::ToClient => &self.resp,
+        };
+        let inside = side.interim
+            || matches!(side.phase, Phase::Headers | Phase::Body(..))
+            || !side.line.is_empty();
+        let Some(f) = self.frames.as_mut() else {
+            return;
+        };
+        let i = fslot(dir);
+        if inside {
+            return;
+        }
+        if let Some(start) = f.open[i].take() {
+            let end = f.pos[i] + at;
+            f.done.push((dir, start, end.saturating_sub(start)));
+        }
     }
 
     /// The parsing state of one direction.
@@ -614,6 +691,9 @@ impl HttpState {
         if self.h2.is_some() {
             return self.gap_h2(dir);
         }
+        if let Some(f) = self.frames.as_mut() {
+            f.pos[fslot(dir)] += len;
+        }
         let side = self.side(dir);
         let tx = side.tx;
         let mut done = false;
@@ -679,7 +759,12 @@ impl HttpState {
     }
 
     fn parse_request(&mut self, mut data: &[u8]) {
+        let total = data.len();
         while !data.is_empty() && !self.stopped {
+            if self.frames.is_some() {
+                let at = (total - data.len()) as u64;
+                self.frame_end(Direction::ToServer, at);
+            }
             match &mut self.req.phase {
                 Phase::Tunnel | Phase::Failed => return,
                 Phase::Line => {
@@ -693,6 +778,9 @@ impl HttpState {
                         if data.is_empty() {
                             return;
                         }
+                    }
+                    if self.frames.is_some() && self.req.line.is_empty() {
+                        self.frame_start(Direction::ToServer, total - data.len());
                     }
                     let (n, done) = Self::take_line(&mut self.req, data, self.cfg.max_line_len);
                     data = &data[n..];
@@ -720,10 +808,18 @@ impl HttpState {
                 }
             }
         }
+        if self.frames.is_some() {
+            self.frame_end(Direction::ToServer, (total - data.len()) as u64);
+        }
     }
 
     fn parse_response(&mut self, mut data: &[u8]) {
+        let total = data.len();
         while !data.is_empty() && !self.stopped {
+            if self.frames.is_some() {
+                let at = (total - data.len()) as u64;
+                self.frame_end(Direction::ToClient, at);
+            }
             match &mut self.resp.phase {
                 Phase::Tunnel | Phase::Failed => return,
                 Phase::Line => {
@@ -758,6 +854,9 @@ impl HttpState {
                             return;
                         }
                     }
+                    if self.frames.is_some() && self.resp.line.is_empty() {
+                        self.frame_start(Direction::ToClient, total - data.len());
+                    }
                     let (n, done) = Self::take_line(&mut self.resp, data, self.cfg.max_line_len);
                     data = &data[n..];
                     self.resp.line_bytes += n as u64;
@@ -783,6 +882,9 @@ impl HttpState {
                     self.after_body_feed(Direction::ToClient, done, err);
                 }
             }
+        }
+        if self.frames.is_some() {
+            self.frame_end(Direction::ToClient, (total - data.len()) as u64);
         }
     }
 

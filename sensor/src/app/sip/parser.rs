@@ -230,6 +230,11 @@ pub fn find_head_end(b: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// Whether `b` (a datagram) is one SIP message as [`parse_head`] reads it.
+pub fn is_message(b: &[u8]) -> bool {
+    matches!(parse_head(b), Parsed::Head(..))
+}
+
 /// Parses the message head at the start of `b` (leading empty lines, as
 /// keep-alives send, are the caller's to skip).
 pub fn parse_head(b: &[u8]) -> Parsed {
