@@ -1,28 +1,13 @@
 //! `app-layer-event` and `stream-event` rules on suricata-verify captures:
 //! each case's expected alert counts (one alert per event and transaction),
 //! and the load-time rejection of events vigie never raises. Needs the case
-//! folder (`VIGIE_SV_DIR`, default `/work/shared/suricata-verify`); without
+//! folder (`VIGIE_SV_DIR`, default `../shared/suricata-verify` beside the workspace); without
 //! it the test is skipped with a reason, unless `VIGIE_EXTERNAL_TESTS=1`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn sv_tests() -> Option<PathBuf> {
-    let sv = std::env::var_os("VIGIE_SV_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/suricata-verify"));
-    let t = sv.join("tests");
-    if t.is_dir() {
-        return Some(t);
-    }
-    let reason = format!("no suricata-verify cases at {}", t.display());
-    assert!(
-        std::env::var("VIGIE_EXTERNAL_TESTS").map_or(true, |v| v != "1"),
-        "VIGIE_EXTERNAL_TESTS=1 but {reason}"
-    );
-    eprintln!("app_events skipped: {reason}");
-    None
-}
+use std::path::Path;
+use std::process::Command;
 
 /// Replays `case` with its rules: (sid, pcap_cnt) of every alert.
 fn alerts(dir: &Path, case: &str) -> Vec<(u64, u64)> {
@@ -69,7 +54,9 @@ fn count(a: &[(u64, u64)], sid: u64) -> usize {
 
 #[test]
 fn event_rules_alert_once_per_event_on_reference_captures() {
-    let Some(dir) = sv_tests() else { return };
+    let Some(dir) = common::sv_tests("app_events") else {
+        return;
+    };
     // (case, sid, alerts expected by the case's test.yaml)
     for (case, sid, n) in [
         ("http-event-chunk", 2221054, 1),
@@ -131,18 +118,15 @@ fn rules_naming_events_vigie_never_raises_are_rejected_with_the_reason() {
 
 #[test]
 fn every_event_vigie_raises_has_the_reference_ids_name() {
-    let dir = std::env::var_os("VIGIE_SV_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/suricata-verify"))
-        .join("../corpus/rules/suricata-builtin-events");
-    if !dir.is_dir() {
-        let reason = format!("no built-in event rules at {}", dir.display());
-        assert!(
-            std::env::var("VIGIE_EXTERNAL_TESTS").map_or(true, |v| v != "1"),
-            "VIGIE_EXTERNAL_TESTS=1 but {reason}"
-        );
-        eprintln!("app_events skipped: {reason}");
+    let Some(corpus) = common::corpus() else {
         return;
+    };
+    let dir = corpus.join("rules/suricata-builtin-events");
+    if !dir.is_dir() {
+        return common::skip(
+            "app_events",
+            &format!("no built-in event rules at {}", dir.display()),
+        );
     }
     let mut all = String::new();
     for e in std::fs::read_dir(&dir).expect("rules dir").flatten() {

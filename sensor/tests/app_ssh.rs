@@ -120,15 +120,9 @@ fn banners_match_zeek() {
 
 #[test]
 fn suricata_verify_ssh_alert_counts() {
-    let sv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/suricata-verify/tests");
-    if !sv.is_dir() {
-        assert!(
-            !std::env::var("VIGIE_EXTERNAL_TESTS").is_ok_and(|v| v == "1"),
-            "VIGIE_EXTERNAL_TESTS=1 but suricata-verify is missing"
-        );
-        eprintln!("skip: suricata-verify not found at {}", sv.display());
+    let Some(sv) = common::sv_tests("app_ssh") else {
         return;
-    }
+    };
     // (case, [(sid, count)]) from each test.yaml: the hash rules once each,
     // the banner rules once per side.
     let cases: [(&str, &[(u64, usize)]); 3] = [

@@ -3,6 +3,7 @@
 //! `event_type: tls|http|dns` checks), on the same captures.
 
 mod app_support;
+mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -146,16 +147,9 @@ fn records(pcap: &Path) -> BTreeMap<&'static str, Vec<BTreeMap<String, String>>>
 
 #[test]
 fn eve_matches_suricata_verify() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/suricata-verify/tests");
-    if !dir.is_dir() {
-        assert!(
-            std::env::var("VIGIE_EXTERNAL_TESTS").as_deref() != Ok("1"),
-            "suricata-verify missing at {}",
-            dir.display()
-        );
-        eprintln!("skip: suricata-verify not found at {}", dir.display());
+    let Some(dir) = common::sv_tests("app_suricata_eve") else {
         return;
-    }
+    };
     let mut score = Score::default();
     for case in subdirs(&dir) {
         let Ok(yaml) = std::fs::read_to_string(case.join("test.yaml")) else {

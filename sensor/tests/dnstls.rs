@@ -1,33 +1,13 @@
 //! DNS, mDNS, LLMNR, TLS and QUIC keywords on suricata-verify captures: each
 //! case's own rules over its capture, alert counts per sid as its test.yaml
 //! expects. Needs the case folder (`VIGIE_SV_DIR`, default
-//! `/work/shared/suricata-verify`); without it the test is skipped with a
+//! `../shared/suricata-verify` beside the workspace); without it the test is skipped with a
 //! reason, unless `VIGIE_EXTERNAL_TESTS=1`.
 
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-fn sv_tests() -> Option<PathBuf> {
-    let sv = std::env::var_os("VIGIE_SV_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/suricata-verify"));
-    let tests = sv.join("tests");
-    if tests.is_dir() {
-        return Some(tests);
-    }
-    assert!(
-        !std::env::var("VIGIE_EXTERNAL_TESTS").is_ok_and(|v| v == "1"),
-        "VIGIE_EXTERNAL_TESTS=1 but no suricata-verify cases at {}",
-        tests.display()
-    );
-    eprintln!(
-        "dnstls skipped: no suricata-verify cases at {}",
-        tests.display()
-    );
-    None
-}
+use std::path::Path;
 
 /// Replays a case's capture with its rules; (alert counts by sid, events).
 fn run_case(dir: &Path, pcap: &str) -> (BTreeMap<u64, usize>, Vec<serde_json::Value>) {
@@ -110,7 +90,9 @@ const CASES: &[(&str, &str, Counts)] = &[
 
 #[test]
 fn keyword_cases_alert_as_expected() {
-    let Some(tests) = sv_tests() else { return };
+    let Some(tests) = common::sv_tests("dnstls") else {
+        return;
+    };
     let mut failures = Vec::new();
     for (case, pcap, want) in CASES {
         let dir = tests.join(case);
@@ -125,7 +107,9 @@ fn keyword_cases_alert_as_expected() {
 
 #[test]
 fn mdns_and_llmnr_have_their_own_records() {
-    let Some(tests) = sv_tests() else { return };
+    let Some(tests) = common::sv_tests("dnstls") else {
+        return;
+    };
     let (_, events) = run_case(&tests.join("mdns"), "frag-9.pcap");
     let resp = events
         .iter()

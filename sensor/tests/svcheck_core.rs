@@ -1,10 +1,11 @@
 //! Ratchet on detection agreement: runs suricata-verify's core tier through
 //! `svcheck.py` with the built `vigie` and fails if fewer cases pass than the
 //! count reached so far. Needs python3 with PyYAML and the case folder
-//! (`VIGIE_SV_DIR`, default `/work/shared/suricata-verify`); without them the
+//! (`VIGIE_SV_DIR`, default `../shared/suricata-verify` beside the workspace); without them the
 //! test is skipped with a reason, unless `VIGIE_EXTERNAL_TESTS=1`.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
 
 /// Core-tier cases passing when this was last raised (see the commit log),
@@ -16,37 +17,17 @@ const MIN_CORE_PASS_WITH_YAML: usize = 100;
 /// Extended-tier cases passing with the command.
 const MIN_EXTENDED_PASS: usize = 116;
 
-fn external_required() -> bool {
-    std::env::var("VIGIE_EXTERNAL_TESTS").is_ok_and(|v| v == "1")
-}
-
-fn skip(reason: &str) {
-    assert!(!external_required(), "VIGIE_EXTERNAL_TESTS=1 but {reason}");
-    eprintln!("svcheck_core skipped: {reason}");
-}
-
 #[test]
 fn core_tier_pass_count_does_not_fall() {
-    let sv = std::env::var_os("VIGIE_SV_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/suricata-verify"));
-    let svcheck = std::env::var_os("VIGIE_SVCHECK")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| sv.join("../tools/svcheck.py"));
+    let Some((sv, svcheck)) = common::svcheck("svcheck_core") else {
+        return;
+    };
     let names = sv.join("tiers/core.txt");
-    if !sv.join("tests").is_dir() || !names.is_file() || !svcheck.is_file() {
-        return skip(&format!(
-            "no suricata-verify cases at {} or no svcheck.py at {}",
-            sv.display(),
-            svcheck.display()
-        ));
-    }
-    let has_yaml = Command::new("python3")
-        .args(["-c", "import yaml"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_yaml {
-        return skip("python3 with PyYAML (python3-yaml) is not installed");
+    if !names.is_file() {
+        return common::skip(
+            "svcheck_core",
+            &format!("no tier list at {}", names.display()),
+        );
     }
     let bin = env!("CARGO_BIN_EXE_vigie");
     let plain =

@@ -2,10 +2,11 @@
 //! buffers, parameterised transforms, `=>` rules, hostbits, vlan.id,
 //! header multi-buffers and `absent`. Every case listed must pass. Needs
 //! python3 with PyYAML and the case folder (`VIGIE_SV_DIR`, default
-//! `/work/shared/suricata-verify`); without them the test is skipped with a
+//! `../shared/suricata-verify` beside the workspace); without them the test is skipped with a
 //! reason, unless `VIGIE_EXTERNAL_TESTS=1`.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
 
 const CASES: &[&str] = &[
@@ -38,40 +39,21 @@ const CASES: &[&str] = &[
     "detect-absent-file-multi",
 ];
 
-fn skip(reason: &str) {
-    assert!(
-        !std::env::var("VIGIE_EXTERNAL_TESTS").is_ok_and(|v| v == "1"),
-        "VIGIE_EXTERNAL_TESTS=1 but {reason}"
-    );
-    eprintln!("svcheck_rulelang skipped: {reason}");
-}
-
 #[test]
 fn rule_language_cases_pass() {
-    let sv = std::env::var_os("VIGIE_SV_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/suricata-verify"));
-    let svcheck = std::env::var_os("VIGIE_SVCHECK")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| sv.join("../tools/svcheck.py"));
+    let Some((sv, svcheck)) = common::svcheck("svcheck_rulelang") else {
+        return;
+    };
     let missing: Vec<&str> = CASES
         .iter()
         .copied()
         .filter(|c| !sv.join("tests").join(c).is_dir())
         .collect();
-    if !missing.is_empty() || !svcheck.is_file() {
-        return skip(&format!(
-            "cases {missing:?} not under {} or no svcheck.py at {}",
-            sv.display(),
-            svcheck.display()
-        ));
-    }
-    let has_yaml = Command::new("python3")
-        .args(["-c", "import yaml"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_yaml {
-        return skip("python3 with PyYAML (python3-yaml) is not installed");
+    if !missing.is_empty() {
+        return common::skip(
+            "svcheck_rulelang",
+            &format!("cases {missing:?} not under {}", sv.display()),
+        );
     }
     let dir = std::env::temp_dir().join(format!("vigie-svcheck-rulelang-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");

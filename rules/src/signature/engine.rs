@@ -1522,7 +1522,9 @@ fn check(c: &PktCheck, p: &PacketInput<'_>) -> bool {
             }
         }
         PktCheck::StreamSize { which, cmp } => {
-            let (s, c) = (p.flow.bytes_to_client, p.flow.bytes_to_server);
+            let Some((c, s)) = p.flow.stream_size else {
+                return false;
+            };
             match which {
                 StreamWhich::Server => cmp.test(s),
                 StreamWhich::Client => cmp.test(c),

@@ -117,10 +117,14 @@ pub struct FlowInfo {
     /// A protocol (the flow's or one direction's) was detected with this
     /// packet: rules testing only `app-layer-protocol` match on such packets.
     pub app_detected: bool,
-    /// Bytes the client sent so far (for `stream_size:client`).
+    /// Bytes of packets the client sent so far (`flow.bytes`).
     pub bytes_to_server: u64,
-    /// Bytes the server sent so far (for `stream_size:server`).
+    /// Bytes of packets the server sent so far.
     pub bytes_to_client: u64,
+    /// TCP sequence space each side has used so far, as (client, server):
+    /// in-order stream bytes plus one for a SYN seen (`stream_size`). None
+    /// when the flow has no TCP stream tracking.
+    pub stream_size: Option<(u64, u64)>,
     /// Packets the client sent so far, this one included (`flow.pkts`).
     pub pkts_to_server: u64,
     /// Packets the server sent so far, this one included.

@@ -943,6 +943,22 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
             true,
         ),
         (
+            r#"alert tcp any any -> any any (stream_size:server,<,1111; stream_size:client,>,5; sid:1;)"#,
+            tcp(b"").with(|p| p.flow.stream_size = Some((10, 1008))),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (stream_size:either,>,2000; sid:1;)"#,
+            tcp(b"").with(|p| p.flow.stream_size = Some((10, 1008))),
+            false,
+        ),
+        // Packet bytes are not stream bytes: no TCP stream, no match.
+        (
+            r#"alert tcp any any -> any any (stream_size:server,<,1111; sid:1;)"#,
+            tcp(b"").with(|p| p.flow.bytes_to_client = 10),
+            false,
+        ),
+        (
             r#"alert ip any any -> any any (flow.pkts:toserver,=10; sid:1;)"#,
             tcp(b"").with(|p| p.flow.pkts_to_client = 10),
             false,

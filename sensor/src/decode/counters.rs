@@ -232,6 +232,26 @@ named_enum! {
         Ipv6ExthdrUselessFh => "decoder.event.ipv6.exthdr_useless_fh",
         /// Deprecated type 0 routing header.
         Ipv6RhType0 => "decoder.event.ipv6.rh_type_0",
+        /// Authentication header more than once.
+        Ipv6ExthdrDuplAh => "decoder.event.ipv6.exthdr_dupl_ah",
+        /// Authentication header whose reserved field is not zero.
+        Ipv6ExthdrAhResNotNull => "decoder.event.ipv6.exthdr_ah_res_not_null",
+        /// Hop-by-hop option of a type other than Pad1, PadN, router alert, jumbo payload.
+        Ipv6HopoptsUnknownOpt => "decoder.event.ipv6.hopopts_unknown_opt",
+        /// Hop-by-hop header holding nothing but padding (a covert channel).
+        Ipv6HopoptsOnlyPadding => "decoder.event.ipv6.hopopts_only_padding",
+        /// Destination option of a type other than Pad1, PadN, router alert, jumbo payload, home address.
+        Ipv6DstoptsUnknownOpt => "decoder.event.ipv6.dstopts_unknown_opt",
+        /// Destination options header holding nothing but padding (a covert channel).
+        Ipv6DstoptsOnlyPadding => "decoder.event.ipv6.dstopts_only_padding",
+        /// PadN option of length zero.
+        Ipv6ZeroLenPadn => "decoder.event.ipv6.zero_len_padn",
+        /// Fragment header with non-zero reserved bits.
+        Ipv6FhNonZeroReservedField => "decoder.event.ipv6.fh_non_zero_reserved_field",
+        /// Bytes after a "no next header" (59) header.
+        Ipv6DataAfterNoneHeader => "decoder.event.ipv6.data_after_none_header",
+        /// A next header that is neither an extension header nor a protocol the decoder knows.
+        Ipv6UnknownNextHeader => "decoder.event.ipv6.unknown_next_header",
         /// Version nibble is not 6 where IPv6 was expected.
         Ipv6WrongIpVersion => "decoder.event.ipv6.wrong_ip_version",
         /// Reassembled IPv6 datagram would exceed 65535 bytes.

@@ -450,8 +450,14 @@ pub fn walk_ipv6_ext(pkt: &[u8], first: u8, raise: &mut impl FnMut(DecodeEvent))
     // Each header is at least 8 bytes, so a packet of at most 64 KiB ends the
     // loop; the explicit bound keeps jumbo inputs cheap too.
     for _ in 0..32 {
+        // Past an extension header, whatever comes next needs two bytes.
+        if bits != 0 && nh != 59 && pkt.len() < off + 2 {
+            raise(DecodeEvent::Ipv6TruncExthdr);
+            break;
+        }
         match nh {
-            0 | 43 | 60 | 135 => {
+            // Hop-by-hop, routing, destination options, mobility, HIP, shim6.
+            0 | 43 | 60 | 135 | 139 | 140 => {
                 let Some(h) = pkt.get(off..off + 2) else {
                     raise(DecodeEvent::Ipv6TruncExthdr);
                     break;
@@ -467,7 +473,7 @@ pub fn walk_ipv6_ext(pkt: &[u8], first: u8, raise: &mut impl FnMut(DecodeEvent))
                             raise(DecodeEvent::Ipv6ExthdrDuplHh);
                         }
                         bits |= exthdr::HOP;
-                        check_tlv_options(&body[2..], raise);
+                        check_tlv_options(&body[2..], true, raise);
                     }
                     43 => {
                         if bits & exthdr::ROUTING != 0 {
@@ -484,7 +490,7 @@ pub fn walk_ipv6_ext(pkt: &[u8], first: u8, raise: &mut impl FnMut(DecodeEvent))
                             raise(DecodeEvent::Ipv6ExthdrDuplDh);
                         }
                         bits |= exthdr::DSTOPTS;
-                        check_tlv_options(&body[2..], raise);
+                        check_tlv_options(&body[2..], false, raise);
                     }
                     _ => {}
                 }
@@ -501,6 +507,9 @@ pub fn walk_ipv6_ext(pkt: &[u8], first: u8, raise: &mut impl FnMut(DecodeEvent))
                 }
                 bits |= exthdr::FRAG;
                 let fo = u16::from_be_bytes([h[2], h[3]]);
+                if h[1] != 0 || fo & 0x6 != 0 {
+                    raise(DecodeEvent::Ipv6FhNonZeroReservedField);
+                }
                 let f = Ipv6Frag {
                     offset: u32::from(fo & 0xfff8),
                     more: fo & 1 != 0,
@@ -525,7 +534,7 @@ pub fn walk_ipv6_ext(pkt: &[u8], first: u8, raise: &mut impl FnMut(DecodeEvent))
                 nh = h[0];
             }
             51 => {
-                let Some(h) = pkt.get(off..off + 2) else {
+                let Some(h) = pkt.get(off..off + 4) else {
                     raise(DecodeEvent::Ipv6TruncExthdr);
                     break;
                 };
@@ -533,6 +542,12 @@ pub fn walk_ipv6_ext(pkt: &[u8], first: u8, raise: &mut impl FnMut(DecodeEvent))
                 if pkt.len() < off + len {
                     raise(DecodeEvent::Ipv6TruncExthdr);
                     break;
+                }
+                if bits & exthdr::AH != 0 {
+                    raise(DecodeEvent::Ipv6ExthdrDuplAh);
+                }
+                if h[2] != 0 || h[3] != 0 {
+                    raise(DecodeEvent::Ipv6ExthdrAhResNotNull);
                 }
                 bits |= exthdr::AH;
                 nh = h[0];
@@ -544,9 +559,18 @@ pub fn walk_ipv6_ext(pkt: &[u8], first: u8, raise: &mut impl FnMut(DecodeEvent))
             }
             59 => {
                 bits |= exthdr::NONE;
+                if off < pkt.len() {
+                    raise(DecodeEvent::Ipv6DataAfterNoneHeader);
+                }
                 break;
             }
-            _ => break,
+            // ICMP (an event of its own when decoded), IPv4, TCP, UDP, IPv6,
+            // GRE, ICMPv6, SCTP.
+            1 | 4 | 6 | 17 | 41 | 47 | 58 | 132 => break,
+            _ => {
+                raise(DecodeEvent::Ipv6UnknownNextHeader);
+                break;
+            }
         }
     }
     Ipv6Ext {
@@ -557,11 +581,22 @@ pub fn walk_ipv6_ext(pkt: &[u8], first: u8, raise: &mut impl FnMut(DecodeEvent))
     }
 }
 
-/// Checks the TLV options of a hop-by-hop / destination options header.
-fn check_tlv_options(opts: &[u8], raise: &mut impl FnMut(DecodeEvent)) {
+/// Checks the TLV options of a hop-by-hop (`hop`) or destination options
+/// header: lengths, option types the decoder does not know, zero-length
+/// PadN, and headers that carry only padding (room for a covert channel).
+fn check_tlv_options(opts: &[u8], hop: bool, raise: &mut impl FnMut(DecodeEvent)) {
+    // Pad1, PadN, router alert, jumbo payload; home address in destination options.
+    const PAD1: u8 = 0;
+    const PADN: u8 = 1;
+    const ROUTER_ALERT: u8 = 5;
+    const JUMBO: u8 = 0xc2;
+    const HOME_ADDRESS: u8 = 0xc9;
+    let (mut padding, mut other) = (0usize, 0usize);
     let mut i = 0;
     while i < opts.len() {
-        if opts[i] == 0 {
+        let kind = opts[i];
+        if kind == PAD1 {
+            padding += 1;
             i += 1;
             continue;
         }
@@ -569,11 +604,36 @@ fn check_tlv_options(opts: &[u8], raise: &mut impl FnMut(DecodeEvent)) {
             raise(DecodeEvent::Ipv6ExthdrInvalidOptlen);
             return;
         };
+        match kind {
+            PADN => {
+                padding += 1;
+                if len == 0 {
+                    raise(DecodeEvent::Ipv6ZeroLenPadn);
+                }
+            }
+            ROUTER_ALERT | JUMBO => other += 1,
+            HOME_ADDRESS if !hop => other += 1,
+            _ => {
+                other += 1;
+                raise(if hop {
+                    DecodeEvent::Ipv6HopoptsUnknownOpt
+                } else {
+                    DecodeEvent::Ipv6DstoptsUnknownOpt
+                });
+            }
+        }
         i += 2 + usize::from(len);
         if i > opts.len() {
             raise(DecodeEvent::Ipv6ExthdrInvalidOptlen);
             return;
         }
+    }
+    if padding > 0 && other == 0 {
+        raise(if hop {
+            DecodeEvent::Ipv6HopoptsOnlyPadding
+        } else {
+            DecodeEvent::Ipv6DstoptsOnlyPadding
+        });
     }
 }
 
@@ -677,11 +737,75 @@ mod test {
             (f.offset, f.more, f.id, f.hdr_off),
             (0, true, 0xdeadbeef, 48)
         );
-        assert!(ev.is_empty());
+        // The hop-by-hop header holds nothing but a PadN.
+        assert_eq!(ev, vec![DecodeEvent::Ipv6HopoptsOnlyPadding]);
         // Every truncation is reported, never a panic.
         for n in 40..p.len() {
             let _ = walk_ipv6_ext(&p[..n], 0, &mut |e| ev.push(e));
         }
         assert!(ev.contains(&DecodeEvent::Ipv6TruncExthdr));
+    }
+
+    /// A fixed IPv6 header (payload length from `rest`) followed by `rest`.
+    fn v6(first: u8, rest: &[u8]) -> (Vec<u8>, u8) {
+        let mut p = vec![0x60, 0, 0, 0, 0, rest.len() as u8, first, 64];
+        p.extend_from_slice(&[0; 32]);
+        p.extend_from_slice(rest);
+        (p, first)
+    }
+
+    fn events_of(first: u8, rest: &[u8]) -> Vec<DecodeEvent> {
+        let (p, nh) = v6(first, rest);
+        let mut ev = Vec::new();
+        walk_ipv6_ext(&p, nh, &mut |e| ev.push(e));
+        ev
+    }
+
+    #[test]
+    fn ipv6_ext_anomalies() {
+        use DecodeEvent::*;
+        // Destination options: an unknown option type (0x1e), then PadN.
+        let ev = events_of(60, &[59, 0, 0x1e, 2, 0xaa, 0xbb, 1, 0]);
+        assert_eq!(ev, vec![Ipv6DstoptsUnknownOpt, Ipv6ZeroLenPadn]);
+        // Destination options: home address is known there, not in hop-by-hop.
+        let hao = [
+            59, 2, 0xc9, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0,
+        ];
+        assert!(events_of(60, &hao).is_empty());
+        let ev = events_of(0, &hao);
+        assert_eq!(ev, vec![Ipv6HopoptsUnknownOpt]);
+        // Only padding in destination options; router alert in hop-by-hop is fine.
+        assert_eq!(
+            events_of(60, &[59, 0, 1, 4, 0, 0, 0, 0]),
+            vec![Ipv6DstoptsOnlyPadding]
+        );
+        assert!(events_of(0, &[59, 0, 5, 2, 0, 0, 0, 0]).is_empty());
+        // Two AH headers, the second with a reserved field set.
+        let ah = [
+            51, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 59, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1,
+        ];
+        assert_eq!(
+            events_of(51, &ah),
+            vec![Ipv6ExthdrDuplAh, Ipv6ExthdrAhResNotNull]
+        );
+        // Fragment header with its reserved byte set.
+        let ev = events_of(44, &[17, 1, 0, 1, 0, 0, 0, 1, 0, 53, 0, 53, 0, 8, 0, 0]);
+        assert_eq!(ev, vec![Ipv6FhNonZeroReservedField]);
+        // Bytes after "no next header".
+        assert_eq!(
+            events_of(60, &[59, 0, 5, 2, 0, 0, 0, 0, 0xde, 0xad]),
+            vec![Ipv6DataAfterNoneHeader]
+        );
+        assert!(events_of(59, &[]).is_empty());
+        // A useless fragment header with nothing after it (TCP, 0 bytes).
+        assert_eq!(
+            events_of(44, &[6, 0, 0, 0, 0xfa, 0xce, 0xf0, 0xe1]),
+            vec![Ipv6ExthdrUselessFh, Ipv6TruncExthdr]
+        );
+        // OSPF is not decoded; TCP, UDP, ICMPv6, SCTP, GRE and tunnels are.
+        assert_eq!(events_of(89, &[0; 8]), vec![Ipv6UnknownNextHeader]);
+        for nh in [4, 6, 17, 41, 47, 58, 132] {
+            assert!(events_of(nh, &[0; 8]).is_empty(), "{nh}");
+        }
     }
 }

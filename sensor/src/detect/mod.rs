@@ -188,6 +188,8 @@ pub struct SessionInfo<'a> {
     pub app_dirs: [Option<AppProto>; 2],
     /// A protocol was detected with this packet.
     pub app_detected: bool,
+    /// TCP sequence space used by (client, server), for `stream_size`.
+    pub stream_size: Option<(u64, u64)>,
     /// `flow:established`: TCP handshake seen and session not closed; other
     /// protocols: traffic seen both ways.
     pub established: bool,
@@ -418,6 +420,7 @@ impl Detector {
                 bytes_to_client: flow.bytes[1],
                 pkts_to_server: flow.pkts[0],
                 pkts_to_client: flow.pkts[1],
+                stream_size: sess.stream_size,
             },
             stream: sess.stream.map(|(s, _)| s),
             stream_context: sess.stream.map_or(0, |(_, c)| c),

@@ -109,6 +109,17 @@ impl FlowSession {
         }
     }
 
+    /// TCP sequence space used by (client, server) so far, for
+    /// `stream_size`; None without TCP stream tracking.
+    pub fn stream_size(&self) -> Option<(u64, u64)> {
+        self.tcp.as_ref().map(|t| {
+            (
+                t.stream(StreamDir::ToServer).seq_size(),
+                t.stream(StreamDir::ToClient).seq_size(),
+            )
+        })
+    }
+
     /// `flow:established` as Suricata sees it: for TCP, the three-way handshake
     /// was seen (a session picked up midstream never is) and the session has
     /// not closed or been reset; without TCP, `flow_established` (seen both ways).

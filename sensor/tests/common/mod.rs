@@ -16,13 +16,7 @@ pub fn corpus() -> Option<PathBuf> {
     if p.join("MANIFEST.tsv").exists() {
         return Some(p);
     }
-    if std::env::var("VIGIE_EXTERNAL_TESTS").is_ok_and(|v| v == "1") {
-        panic!(
-            "VIGIE_EXTERNAL_TESTS=1 but the corpus is missing at {}",
-            p.display()
-        );
-    }
-    eprintln!("skip: corpus not found at {}", p.display());
+    skip("test", &format!("the corpus is missing at {}", p.display()));
     None
 }
 
@@ -167,4 +161,72 @@ pub fn stream_messages(nats_port: u16) -> u64 {
             Err(_) => 0,
         }
     })
+}
+
+/// True when VIGIE_EXTERNAL_TESTS=1: missing external data or tools fail the
+/// test instead of skipping it.
+pub fn external_required() -> bool {
+    std::env::var("VIGIE_EXTERNAL_TESTS").is_ok_and(|v| v == "1")
+}
+
+/// Skips the calling test with a printed reason, or fails it when
+/// VIGIE_EXTERNAL_TESTS=1.
+pub fn skip(test: &str, reason: &str) {
+    assert!(!external_required(), "VIGIE_EXTERNAL_TESTS=1 but {reason}");
+    eprintln!("{test} skipped: {reason}");
+}
+
+/// The suricata-verify folder: `VIGIE_SV_DIR`, else `../shared/suricata-verify`
+/// next to the workspace (where CI puts it).
+pub fn sv_root() -> PathBuf {
+    std::env::var_os("VIGIE_SV_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/suricata-verify")
+        })
+}
+
+/// suricata-verify's case folder, or None (skipped with a reason; a failure
+/// under VIGIE_EXTERNAL_TESTS=1) when it is missing.
+pub fn sv_tests(test: &str) -> Option<PathBuf> {
+    let tests = sv_root().join("tests");
+    if tests.is_dir() {
+        return Some(tests);
+    }
+    skip(
+        test,
+        &format!("no suricata-verify cases at {}", tests.display()),
+    );
+    None
+}
+
+/// What running `svcheck.py` needs: (case folder root, svcheck.py), or None
+/// (skipped with the reason) when the cases, the script (`VIGIE_SVCHECK`,
+/// else `../tools/svcheck.py` beside the cases) or python3 with PyYAML is
+/// missing.
+pub fn svcheck(test: &str) -> Option<(PathBuf, PathBuf)> {
+    let sv = sv_root();
+    let script = std::env::var_os("VIGIE_SVCHECK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| sv.join("../tools/svcheck.py"));
+    if !sv.join("tests").is_dir() || !script.is_file() {
+        skip(
+            test,
+            &format!(
+                "no suricata-verify cases at {} or no svcheck.py at {}",
+                sv.display(),
+                script.display()
+            ),
+        );
+        return None;
+    }
+    let has_yaml = std::process::Command::new("python3")
+        .args(["-c", "import yaml"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_yaml {
+        skip(test, "python3 with PyYAML (python3-yaml) is not installed");
+        return None;
+    }
+    Some((sv, script))
 }

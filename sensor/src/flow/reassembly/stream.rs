@@ -113,6 +113,13 @@ impl TcpStream {
         self.base_seq.wrapping_add(self.next_off as u32)
     }
 
+    /// Sequence space used so far: the next expected sequence number less
+    /// the initial one (in-order bytes plus gaps, plus one for the SYN when
+    /// it was seen), what `stream_size` compares.
+    pub fn seq_size(&self) -> u64 {
+        self.next_off + u64::from(self.isn.is_some())
+    }
+
     /// Stream offset of the next byte expected in order (bytes delivered plus gaps).
     pub fn offset(&self) -> u64 {
         self.next_off
