@@ -11,20 +11,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-fn sv_dir() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/suricata-verify/tests");
-    if p.is_dir() {
-        return Some(p);
-    }
-    assert!(
-        !std::env::var("VIGIE_EXTERNAL_TESTS").is_ok_and(|v| v == "1"),
-        "VIGIE_EXTERNAL_TESTS=1 but suricata-verify is missing at {}",
-        p.display()
-    );
-    eprintln!("skip: suricata-verify not found at {}", p.display());
-    None
-}
-
 /// (signature id, alerts the reference IDS writes).
 type Expected = &'static [(u64, usize)];
 
@@ -75,7 +61,7 @@ fn alerts_by_sid(events: &[Value]) -> BTreeMap<u64, usize> {
 
 #[test]
 fn suricata_verify_frame_alert_counts() {
-    let Some(sv) = sv_dir() else { return };
+    let Some(sv) = common::sv_tests("app_frames") else { return };
     for (case, pcap, want) in CASES {
         let dir = sv.join(case);
         let engine = common::engine(&[dir.join("test.rules")]);
@@ -259,7 +245,7 @@ fn frames_are_the_messages_the_parsers_saw_on_real_captures() {
 
 #[test]
 fn no_frame_rule_no_frames() {
-    let Some(sv) = sv_dir() else { return };
+    let Some(sv) = common::sv_tests("app_frames") else { return };
     // The same capture with a rule on another buffer: no frame is built, so
     // no alert carries one.
     let dir = std::env::temp_dir().join(format!("vigie-noframes-{}", std::process::id()));
