@@ -2,6 +2,7 @@
 //! then feeds the right parser. This is what a flow holds.
 
 use super::detect::{detect_direction, detect_protocol, AppProto, PortHints};
+use super::dcerpc::DcerpcState;
 use super::dhcp::DhcpState;
 use super::dns::{DnsState, DnsVariant};
 use super::http::{HttpConfig, HttpState};
@@ -41,6 +42,8 @@ pub enum AppState {
     Dhcp(Box<DhcpState>),
     /// SIP messages.
     Sip(Box<SipState>),
+    /// DCERPC over TCP.
+    Dcerpc(Box<DcerpcState>),
     /// SSH banners and key exchange offers.
     Ssh(Box<SshState>),
     /// Detection failed: the flow's data is not parsed.
@@ -219,6 +222,7 @@ impl AppLayer {
             AppProto::Tftp => AppState::Tftp(Box::default()),
             AppProto::Dhcp => AppState::Dhcp(Box::default()),
             AppProto::Sip => AppState::Sip(Box::default()),
+            AppProto::Dcerpc => AppState::Dcerpc(Box::default()),
             AppProto::Ssh => AppState::Ssh(Box::default()),
             // Detected for rules (`alert ssh`, `app-layer-protocol:ssh`), not parsed.
             AppProto::Smtp | AppProto::Unknown => AppState::Failed,
@@ -241,6 +245,7 @@ impl AppLayer {
             AppState::Dhcp(s) => s.parse(data),
             AppState::Sip(s) if udp => s.parse_datagram(data, dir),
             AppState::Sip(s) => s.parse_stream(data, dir),
+            AppState::Dcerpc(s) => s.parse(data, dir),
             AppState::Ssh(s) => s.parse(data, dir),
             AppState::Undecided | AppState::Failed => {}
         }
@@ -256,6 +261,7 @@ impl AppLayer {
             AppState::Dns(s) => s.gap(dir, len),
             AppState::Smb(s) => s.gap(dir, len),
             AppState::Sip(s) => s.gap(dir),
+            AppState::Dcerpc(s) => s.gap(dir),
             AppState::Ssh(s) => s.gap(dir),
             AppState::Quic(_) | AppState::Tftp(_) | AppState::Dhcp(_) | AppState::Failed => {}
         }

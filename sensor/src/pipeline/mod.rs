@@ -56,6 +56,8 @@ pub struct EveTypes {
     pub sip: bool,
     /// `ssh` events, one per flow (banners and HASSH).
     pub ssh: bool,
+    /// `dcerpc` events, one per call over TCP.
+    pub dcerpc: bool,
     /// Alert option: the X-Forwarded-For client of an HTTP transaction's
     /// alerts, as an extra field or in place of the proxy's address.
     pub xff: Option<crate::app::http::xff::XffConfig>,
@@ -75,6 +77,7 @@ impl Default for EveTypes {
             dhcp: false,
             sip: false,
             ssh: false,
+            dcerpc: false,
             xff: None,
         }
     }
@@ -95,6 +98,7 @@ impl EveTypes {
             dhcp: false,
             sip: false,
             ssh: false,
+            dcerpc: false,
             xff: None,
         };
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -110,9 +114,10 @@ impl EveTypes {
                 "dhcp" => t.dhcp = true,
                 "sip" => t.sip = true,
                 "ssh" => t.ssh = true,
+                "dcerpc" => t.dcerpc = true,
                 other => {
                     return Err(format!(
-                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp, sip, ssh)"
+                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp, sip, ssh, dcerpc)"
                     ))
                 }
             }

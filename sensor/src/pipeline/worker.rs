@@ -472,9 +472,28 @@ fn log_app(
                 flowlog::write_app_event(out, f, ts, "tls", &v)
             });
         }
-        // Closed files, once inspected in full, are freed.
+        // Closed files, once inspected in full, are freed; so are commands
+        // and pipe calls rules have seen both ways.
         AppState::Smb(m) => {
             m.take_closed(all);
+            let inspected_only = sess.app.needs.inspection && !sess.passed;
+            m.take_commands(all, inspected_only);
+            for p in m.pipes_mut() {
+                p.rpc.take_complete(all, inspected_only);
+            }
+            m.drop_idle_pipes();
+        }
+        // Calls wait for detection to see them both ways.
+        AppState::Dcerpc(st) => {
+            let inspected_only = sess.app.needs.inspection && !sess.passed;
+            for tx in st.take_complete(all, inspected_only) {
+                if types.dcerpc {
+                    let v = crate::app::dcerpc::eve::eve_dcerpc(st, &tx);
+                    emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                        flowlog::write_app_event(out, f, ts, "dcerpc", &v)
+                    });
+                }
+            }
         }
         AppState::Tftp(t) => {
             for tx in t.take_complete().iter().filter(|_| types.tftp) {
@@ -798,6 +817,95 @@ fn new_dns_events(
         .collect()
 }
 
+/// Part ids of SMB commands and DCERPC calls, apart from SMB file ids.
+const SMB_COMMAND_PARTS: u64 = 1 << 62;
+const DCERPC_PARTS: u64 = 1 << 61;
+
+/// DCERPC calls whose side in `dir` completed with an earlier packet are
+/// inspected with this one (the reference IDS parses stream data once the
+/// other side acknowledged it, and inspects it with the direction's next
+/// packet); sides completed since are readied for the next one. A call
+/// may alert once per rule and direction.
+fn dcerpc_parts(
+    st: &mut crate::app::dcerpc::DcerpcState,
+    dir: AppDir,
+    over_smb: bool,
+    det: &Detector,
+    parts: &mut Vec<crate::flow::session::AppPart>,
+) {
+    let d = usize::from(dir == AppDir::ToClient);
+    let wanted = [
+        BufferId::DcerpcStubData,
+        BufferId::DcerpcOpnum,
+        BufferId::DcerpcIface,
+    ]
+    .iter()
+    .any(|b| det.uses_buffer(*b));
+    if wanted {
+        for tx in st.transactions().iter().filter(|t| t.inspect[d] == 1) {
+            let mut bufs = Vec::new();
+            crate::app::dcerpc::for_each_buffer(st, tx, dir, |n, b| {
+                if let Some(id) = BufferId::from_name(n) {
+                    bufs.push((id, b.to_vec()));
+                }
+            });
+            let obj = crate::app::dcerpc::eve::eve_dcerpc(st, tx);
+            let app = if over_smb {
+                ("smb", serde_json::json!({ "dcerpc": obj }))
+            } else {
+                ("dcerpc", obj)
+            };
+            let id = DCERPC_PARTS | (tx.tx_id << 1) | d as u64;
+            parts.push((id, bufs, app, None, Vec::new(), None));
+        }
+    }
+    for tx in st.transactions_mut() {
+        if tx.inspect[d] == 1 {
+            tx.inspect[d] = 2;
+        }
+        for (e, side) in tx.sides.iter().enumerate() {
+            if tx.inspect[e] == 0 && side.done {
+                tx.inspect[e] = 1;
+            }
+        }
+    }
+}
+
+/// SMB commands, inspected as DCERPC calls are: once per direction, with
+/// the direction's next packet after they became ready.
+fn smb_command_parts(
+    m: &mut crate::app::smb::SmbState,
+    dir: AppDir,
+    det: &Detector,
+    parts: &mut Vec<crate::flow::session::AppPart>,
+) {
+    let d = usize::from(dir == AppDir::ToClient);
+    let wanted = [BufferId::SmbVersion, BufferId::SmbShare, BufferId::SmbNamedPipe]
+        .iter()
+        .any(|b| det.uses_buffer(*b));
+    for c in m.commands_mut() {
+        if c.inspect[d] == 1 {
+            c.inspect[d] = 2;
+            if wanted {
+                let mut bufs = Vec::new();
+                c.for_each_buffer(dir, |n, b| {
+                    if let Some(id) = BufferId::from_name(n) {
+                        bufs.push((id, b.to_vec()));
+                    }
+                });
+                let id = SMB_COMMAND_PARTS | (c.tx_id << 1) | d as u64;
+                let app = ("smb", smb_eve::eve_command(c));
+                parts.push((id, bufs, app, None, Vec::new(), None));
+            }
+        }
+        for (e, ed) in [(0, AppDir::ToServer), (1, AppDir::ToClient)] {
+            if c.inspect[e] == 0 && c.ready(ed) {
+                c.inspect[e] = 1;
+            }
+        }
+    }
+}
+
 /// App-layer parts to inspect: (transaction id, direction, buffers, app object).
 #[allow(clippy::too_many_arguments)]
 fn inspect_app(
@@ -846,6 +954,16 @@ fn inspect_app(
                 None,
             ));
         }
+    }
+    match &mut s.app.state {
+        AppState::Dcerpc(st) => dcerpc_parts(st, adir, false, det, &mut parts),
+        AppState::Smb(m) => {
+            smb_command_parts(m, adir, det, &mut parts);
+            for p in m.pipes_mut() {
+                dcerpc_parts(&mut p.rpc, adir, true, det, &mut parts);
+            }
+        }
+        _ => {}
     }
     if let AppState::Ssh(h) = &mut s.app.state {
         // Each side's banner, then its fingerprint, as they become known;
