@@ -220,7 +220,7 @@ impl Worker {
                     p.pkt_no,
                     p.ts_ns,
                     budget,
-                    intel.as_mut(),
+                    (detector.as_mut(), intel.as_mut()),
                     counters,
                     types,
                     &mut emit,
@@ -276,6 +276,7 @@ impl Worker {
             flows,
             counters,
             budget,
+            detector,
             intel,
             ..
         } = self;
@@ -287,7 +288,7 @@ impl Worker {
                 last,
                 now,
                 budget,
-                intel.as_mut(),
+                (detector.as_mut(), intel.as_mut()),
                 counters,
                 types,
                 &mut emit,
@@ -312,6 +313,7 @@ impl Worker {
             flows,
             counters,
             budget,
+            detector,
             intel,
             ..
         } = self;
@@ -323,7 +325,7 @@ impl Worker {
                 u64::MAX,
                 now,
                 budget,
-                intel.as_mut(),
+                (detector.as_mut(), intel.as_mut()),
                 counters,
                 types,
                 &mut emit,
@@ -386,7 +388,10 @@ fn end_flow(
     order_pkt: u64,
     now: u64,
     budget: &mut ReassemblyBudget,
-    intel: Option<&mut crate::intel::IntelMatcher>,
+    (det, intel): (
+        Option<&mut Detector>,
+        Option<&mut crate::intel::IntelMatcher>,
+    ),
     counters: &mut WorkerCounters,
     types: EveTypes,
     emit: &mut Emit<'_>,
@@ -394,6 +399,9 @@ fn end_flow(
     let mut sess = f.session.take();
     if let Some(s) = sess.as_mut() {
         s.finish(budget);
+        if let Some(det) = det.filter(|_| !s.passed) {
+            final_inspection(f, s, det, counters, types, emit);
+        }
     }
     if let Some(i) = intel {
         // Indicator hits in what the flow still held, then forget the flow.
@@ -955,6 +963,9 @@ fn inspect_app(
             ));
         }
     }
+    if matches!(s.app.state, AppState::Dcerpc(_) | AppState::Smb(_)) {
+        s.last_pkt[usize::from(adir == AppDir::ToClient)] = Some(*p);
+    }
     match &mut s.app.state {
         AppState::Dcerpc(st) => dcerpc_parts(st, adir, false, det, &mut parts),
         AppState::Smb(m) => {
@@ -1279,6 +1290,59 @@ fn inspect_app(
         }
         _ => {}
     }
+    inspect_parts(p, bytes, flow, dir, det, s, parts, counters, types, emit);
+}
+
+/// Flow end: DCERPC calls and SMB commands complete but not yet inspected
+/// (no later packet went their way) are inspected with the last packet of
+/// each direction, as the reference IDS does with its end-of-flow packets.
+fn final_inspection(
+    f: &mut Flow,
+    s: &mut FlowSession,
+    det: &mut Detector,
+    counters: &mut WorkerCounters,
+    types: EveTypes,
+    emit: &mut Emit<'_>,
+) {
+    for (i, dir) in [(0, Direction::ToServer), (1, Direction::ToClient)] {
+        let Some(p) = s.last_pkt[i] else { continue };
+        let adir = to_app_dir(dir);
+        let mut parts = Vec::new();
+        match &mut s.app.state {
+            AppState::Dcerpc(st) => {
+                st.ready_all();
+                dcerpc_parts(st, adir, false, det, &mut parts);
+            }
+            AppState::Smb(m) => {
+                m.ready_all();
+                smb_command_parts(m, adir, det, &mut parts);
+                for pipe in m.pipes_mut() {
+                    pipe.rpc.ready_all();
+                    dcerpc_parts(&mut pipe.rpc, adir, true, det, &mut parts);
+                }
+            }
+            _ => return,
+        }
+        // The packet's bytes are gone: only app buffers are inspected.
+        inspect_parts(&p, &[], f, dir, det, s, parts, counters, types, emit);
+    }
+}
+
+/// Runs detection on each app-layer part and writes the alerts, once per
+/// rule and part.
+#[allow(clippy::too_many_arguments)]
+fn inspect_parts(
+    p: &WorkPacket,
+    bytes: &[u8],
+    flow: &mut Flow,
+    dir: Direction,
+    det: &mut Detector,
+    s: &mut FlowSession,
+    parts: Vec<crate::flow::session::AppPart>,
+    counters: &mut WorkerCounters,
+    types: EveTypes,
+    emit: &mut Emit<'_>,
+) {
     for (tx_id, bufs, app, xff, events, to_client_from) in parts {
         let refs: Vec<(BufferId, &[u8])> = bufs.iter().map(|(i, b)| (*i, b.as_slice())).collect();
         let info = crate::detect::SessionInfo {

@@ -232,6 +232,17 @@ impl DcerpcState {
         self.ifaces.iter().rev().find(|i| i.ctx.ctx_id == ctx_id)
     }
 
+    /// Readies every complete side not inspected yet (flow end).
+    pub fn ready_all(&mut self) {
+        for t in &mut self.txs {
+            for (e, side) in t.sides.iter().enumerate() {
+                if t.inspect[e] == 0 && side.done {
+                    t.inspect[e] = 1;
+                }
+            }
+        }
+    }
+
     /// Removes and returns the calls that are complete and inspected (every
     /// call when `all`; without rules, `inspected_only` is false).
     pub fn take_complete(&mut self, all: bool, inspected_only: bool) -> Vec<DcerpcTx> {

@@ -464,6 +464,17 @@ impl SmbState {
         out
     }
 
+    /// Readies every command not inspected yet, both ways (flow end).
+    pub fn ready_all(&mut self) {
+        for c in &mut self.commands {
+            for e in &mut c.inspect {
+                if *e == 0 {
+                    *e = 1;
+                }
+            }
+        }
+    }
+
     /// The named pipes followed now.
     pub fn pipes(&self) -> &[SmbPipe] {
         &self.pipes
