@@ -328,7 +328,9 @@ fn parse_opnums(v: &str) -> Result<Vec<(u64, u64)>, String> {
             None => (parse_u64(p)?, parse_u64(p)?),
         };
         if a > b || b > 65535 {
-            return Err(format!("dcerpc.opnum: bad value \"{p}\" (0..65535, a-b with a <= b)"));
+            return Err(format!(
+                "dcerpc.opnum: bad value \"{p}\" (0..65535, a-b with a <= b)"
+            ));
         }
         out.push((a, b));
     }
@@ -2075,7 +2077,11 @@ impl Builder<'_, '_> {
                     "2" => 2,
                     _ => return Err(format!("smb.version: \"{v}\" is not 1 or 2")),
                 };
-                self.int_list(BufferId::SmbVersion, UintCmp::Cmp(NumCmp::Eq(n)), MultiIndex::Any);
+                self.int_list(
+                    BufferId::SmbVersion,
+                    UintCmp::Cmp(NumCmp::Eq(n)),
+                    MultiIndex::Any,
+                );
             }
             "tls_cert_expired" | "tls_cert_valid" => {
                 no_value(name, value)?;
@@ -2190,14 +2196,18 @@ impl Builder<'_, '_> {
             let c = match p.strip_prefix('=') {
                 Some(n) => UintCmp::Cmp(NumCmp::Eq(parse_u64(n)?)),
                 None if p.starts_with(['<', '>', '!']) => {
-                    let cmp = parse_uint_cmp(p, 65535, &[])
-                        .map_err(|e| format!("dcerpc.iface: {e}"))?;
+                    let cmp =
+                        parse_uint_cmp(p, 65535, &[]).map_err(|e| format!("dcerpc.iface: {e}"))?;
                     if matches!(cmp, UintCmp::Cmp(NumCmp::Range(..)) | UintCmp::NotRange(..)) {
                         return Err(format!("dcerpc.iface: bad version test \"{p}\""));
                     }
                     cmp
                 }
-                None => return Err(format!("dcerpc.iface: unexpected \"{p}\" (expected <op><version> or any_frag)")),
+                None => {
+                    return Err(format!(
+                        "dcerpc.iface: unexpected \"{p}\" (expected <op><version> or any_frag)"
+                    ))
+                }
             };
             if ver.replace(c).is_some() {
                 return Err("dcerpc.iface: more than one version test".into());

@@ -1,8 +1,8 @@
 //! Per-flow application layer: detects the protocol from the first bytes,
 //! then feeds the right parser. This is what a flow holds.
 
-use super::detect::{detect_direction, detect_protocol, AppProto, PortHints};
 use super::dcerpc::DcerpcState;
+use super::detect::{detect_direction, detect_protocol, AppProto, PortHints};
 use super::dhcp::DhcpState;
 use super::dns::{DnsState, DnsVariant};
 use super::http::{HttpConfig, HttpState};

@@ -888,9 +888,13 @@ fn smb_command_parts(
     parts: &mut Vec<crate::flow::session::AppPart>,
 ) {
     let d = usize::from(dir == AppDir::ToClient);
-    let wanted = [BufferId::SmbVersion, BufferId::SmbShare, BufferId::SmbNamedPipe]
-        .iter()
-        .any(|b| det.uses_buffer(*b));
+    let wanted = [
+        BufferId::SmbVersion,
+        BufferId::SmbShare,
+        BufferId::SmbNamedPipe,
+    ]
+    .iter()
+    .any(|b| det.uses_buffer(*b));
     for c in m.commands_mut() {
         if c.inspect[d] == 1 {
             c.inspect[d] = 2;
@@ -906,9 +910,9 @@ fn smb_command_parts(
                 parts.push((id, bufs, app, None, Vec::new(), None));
             }
         }
-        for (e, ed) in [(0, AppDir::ToServer), (1, AppDir::ToClient)] {
-            if c.inspect[e] == 0 && c.ready(ed) {
-                c.inspect[e] = 1;
+        for e in &mut c.inspect {
+            if *e == 0 {
+                *e = 1;
             }
         }
     }

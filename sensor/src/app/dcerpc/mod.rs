@@ -358,9 +358,9 @@ impl DcerpcState {
 
     /// The open call `call_id` on side `side` (its last fragment not seen).
     fn open_call(&self, call_id: u32, side: usize) -> Option<usize> {
-        self.txs
-            .iter()
-            .rposition(|t| t.call_id == call_id && t.sides[side].ptype.is_some() && !t.sides[side].done)
+        self.txs.iter().rposition(|t| {
+            t.call_id == call_id && t.sides[side].ptype.is_some() && !t.sides[side].done
+        })
     }
 
     /// The call `call_id` waiting for its answer.
@@ -470,8 +470,7 @@ impl DcerpcState {
     /// A server PDU answering call `h.call_id`, carrying `stub`.
     fn answer(&mut self, h: &parser::Header, stub: &[u8]) {
         let first = h.flags & PFC_FIRST_FRAG != 0;
-        let last = h.flags & PFC_LAST_FRAG != 0
-            || !matches!(h.ptype, PduType::Response);
+        let last = h.flags & PFC_LAST_FRAG != 0 || !matches!(h.ptype, PduType::Response);
         let i = match self.open_call(h.call_id, 1) {
             Some(i) if !first => i,
             _ => match self.awaiting_answer(h.call_id) {

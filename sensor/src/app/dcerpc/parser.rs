@@ -335,7 +335,6 @@ pub(crate) mod test {
         assert_eq!((ctx, b - a), (1, 60));
     }
 
-
     #[test]
     fn bind_contexts_and_uuid_text() {
         let pdu = hex(BIND);

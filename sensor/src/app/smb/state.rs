@@ -267,24 +267,19 @@ pub struct SmbCommand {
 
 impl SmbCommand {
     /// Calls `f(name, bytes)` for each buffer inspected in `dir`: the
-    /// version both ways; the share (or named pipe) to server, once the
-    /// response told which it is (the reference IDS registers them to
-    /// server only).
+    /// version both ways; to server (the reference IDS registers them that
+    /// way only), a tree connect's path as `smb.named_pipe` once the
+    /// response said it is a pipe share, as `smb.share` otherwise (before
+    /// the response too, as the reference IDS: the kind defaults to disk).
     pub fn for_each_buffer(&self, dir: Direction, mut f: impl FnMut(&'static str, &[u8])) {
         f("smb.version", &[self.version]);
-        if dir == Direction::ToServer {
-            match (&self.share, self.pipe) {
-                (Some(s), Some(true)) => f("smb.named_pipe", s.as_bytes()),
-                (Some(s), Some(false)) => f("smb.share", s.as_bytes()),
-                _ => {}
+        if let (Some(s), Direction::ToServer) = (&self.share, dir) {
+            if self.pipe == Some(true) {
+                f("smb.named_pipe", s.as_bytes());
+            } else {
+                f("smb.share", s.as_bytes());
             }
         }
-    }
-
-    /// Whether rules may look at it in `dir` yet: a tree connect waits for
-    /// its response to server (the share kind comes with it).
-    pub fn ready(&self, dir: Direction) -> bool {
-        dir == Direction::ToClient || self.share.is_none() || self.responded
     }
 }
 
@@ -353,6 +348,23 @@ pub struct SmbState {
 impl Default for SmbState {
     fn default() -> Self {
         SmbState::new()
+    }
+}
+
+/// Whether a response answers request `a`: SMB1 replies to a tree connect
+/// carry the new tree id, so the tree id is left out there.
+fn same_call(a: ReqKey, b: ReqKey) -> bool {
+    match (a, b) {
+        (
+            ReqKey::Smb1 { uid, pid, mid, .. },
+            ReqKey::Smb1 {
+                uid: u2,
+                pid: p2,
+                mid: m2,
+                ..
+            },
+        ) => uid == u2 && pid == p2 && mid == m2,
+        _ => a == b,
     }
 }
 
@@ -492,7 +504,10 @@ impl SmbState {
     }
 
     fn pipe_mut(&mut self, id: FileId) -> Option<&mut SmbPipe> {
-        self.pipes.iter_mut().rev().find(|p| p.id == id && !p.closed)
+        self.pipes
+            .iter_mut()
+            .rev()
+            .find(|p| p.id == id && !p.closed)
     }
 
     fn is_pipe(&self, id: FileId) -> bool {
@@ -501,7 +516,12 @@ impl SmbState {
 
     fn command(&mut self, req: ReqKey, version: u8, command: u16, response: bool) {
         if response {
-            if let Some(c) = self.commands.iter_mut().rev().find(|c| c.req == req && !c.responded) {
+            if let Some(c) = self
+                .commands
+                .iter_mut()
+                .rev()
+                .find(|c| same_call(c.req, req) && !c.responded)
+            {
                 c.responded = true;
             }
             return;
@@ -706,8 +726,7 @@ impl SmbState {
                     if let Some((name, pipe)) = self.pending_opens.remove(&req) {
                         if pipe {
                             self.open_pipe(file);
-                        } else if self.names.len() >= MAX_HANDLES
-                            && !self.names.contains_key(&file)
+                        } else if self.names.len() >= MAX_HANDLES && !self.names.contains_key(&file)
                         {
                             self.raise(SmbEvent::TooManyPending);
                         } else {
@@ -727,11 +746,10 @@ impl SmbState {
                     }
                 }
                 SmbOp::TreeResponse { req, pipe } => {
-                    if let Some(c) = self
-                        .commands
-                        .iter_mut()
-                        .rev()
-                        .find(|c| c.req == req && c.share.is_some() && c.pipe.is_none())
+                    if let Some(c) =
+                        self.commands.iter_mut().rev().find(|c| {
+                            same_call(c.req, req) && c.share.is_some() && c.pipe.is_none()
+                        })
                     {
                         c.pipe = Some(pipe);
                     }
