@@ -103,8 +103,18 @@ fn suricata_verify_dcerpc_and_smb_alert_counts() {
 /// (interface UUID, opnum) -> (Zeek endpoint, operation), for the
 /// interfaces of the compared captures only.
 const OPERATIONS: &[(&str, u64, &str, &str)] = &[
-    ("e3514235-4b06-11d1-ab04-00c04fc2dcd2", 0, "drsuapi", "DRSBind"),
-    ("e3514235-4b06-11d1-ab04-00c04fc2dcd2", 1, "drsuapi", "DRSUnbind"),
+    (
+        "e3514235-4b06-11d1-ab04-00c04fc2dcd2",
+        0,
+        "drsuapi",
+        "DRSBind",
+    ),
+    (
+        "e3514235-4b06-11d1-ab04-00c04fc2dcd2",
+        1,
+        "drsuapi",
+        "DRSUnbind",
+    ),
     (
         "e3514235-4b06-11d1-ab04-00c04fc2dcd2",
         12,
@@ -208,9 +218,7 @@ fn arkime_interfaces_and_opnums() {
         .iter()
         .filter(|e| e["event_type"] == "dcerpc")
     {
-        let o = ours
-            .entry(e["src_port"].as_u64().unwrap())
-            .or_default();
+        let o = ours.entry(e["src_port"].as_u64().unwrap()).or_default();
         let d = &e["dcerpc"];
         for i in d["interfaces"].as_array().into_iter().flatten() {
             o.0.insert(i["uuid"].as_str().unwrap_or("").to_string());
