@@ -632,7 +632,9 @@ mod test {
         // The stub cap.
         let mut st = DcerpcState::new();
         let mut p = hex(REQUEST);
-        p[3] = 0x81;
+        // First fragment, no object UUID: the 16 bytes after the fixed
+        // fields are stub data too.
+        p[3] = 0x01;
         let body = vec![0u8; 60_000];
         let len = (24 + 16 + body.len()) as u16;
         p.truncate(40);
