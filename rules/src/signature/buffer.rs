@@ -126,8 +126,12 @@ buffer_table! {
     SshHasshString => "ssh.hassh.string", legacy: "", modifier: false, doc: "HASSH client string (kex;enc;mac;compression).";
     SshHasshServer => "ssh.hassh.server", legacy: "", modifier: false, doc: "HASSH server fingerprint (md5 hex of the server's KEXINIT lists).";
     SshHasshServerString => "ssh.hassh.server.string", legacy: "", modifier: false, doc: "HASSH server string (kex;enc;mac;compression).";
-    SmbNamedPipe => "smb.named_pipe", legacy: "", modifier: false, doc: "SMB named pipe.";
-    SmbShare => "smb.share", legacy: "", modifier: false, doc: "SMB share.";
+    SmbNamedPipe => "smb.named_pipe", legacy: "smb_named_pipe", modifier: false, doc: "SMB named-pipe share of a tree connect (IPC$), once the server said it is one.";
+    SmbShare => "smb.share", legacy: "smb_share", modifier: false, doc: "SMB share name of a tree connect that is not a named-pipe share.";
+    SmbVersion => "smb.version", legacy: "", modifier: false, doc: "SMB version of a command, 1 or 2 (SMB3 is 2), one byte (integer keyword).";
+    DcerpcStubData => "dcerpc.stub_data", legacy: "dce_stub_data", modifier: false, doc: "DCERPC stub data of a call: the request's to server, the response's to client (fragments joined).";
+    DcerpcOpnum => "dcerpc.opnum", legacy: "", modifier: false, doc: "DCERPC request operation number, 2 bytes big-endian (integer keyword).";
+    DcerpcIface => "dcerpc.iface", legacy: "", modifier: false, doc: "DCERPC interface a request may use: 16 UUID bytes (as written) and the major version, 2 bytes big-endian, one instance per accepted interface.";
     SipMethod => "sip.method", legacy: "", modifier: false, doc: "SIP request method.";
     SipUri => "sip.uri", legacy: "", modifier: false, doc: "SIP Request-URI.";
     SipRequestLine => "sip.request_line", legacy: "", modifier: false, doc: "SIP request line (without CRLF).";
@@ -180,6 +184,8 @@ impl BufferId {
                 | BufferId::DhcpLeaseTime
                 | BufferId::DhcpRebindingTime
                 | BufferId::DhcpRenewalTime
+                | BufferId::SmbVersion
+                | BufferId::DcerpcOpnum
         )
     }
 }
@@ -313,6 +319,10 @@ impl AppProto {
     pub(crate) fn satisfies(self, want: AppProto, http_any: bool) -> bool {
         if http_any && want == AppProto::Http1 {
             return matches!(self, AppProto::Http1 | AppProto::Http2);
+        }
+        // DCERPC over SMB named pipes: `alert dcerpc` rules see SMB flows.
+        if want == AppProto::Dcerpc && self == AppProto::Smb {
+            return true;
         }
         self == want
     }

@@ -74,6 +74,15 @@ fn tcp(payload: &[u8]) -> Pkt {
     }
 }
 
+/// A `dcerpc.iface` instance: UUID hex (written order) and major version.
+fn iface(uuid_hex: &str, ver: u16) -> Vec<u8> {
+    let mut v: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&uuid_hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    v.extend_from_slice(&ver.to_be_bytes());
+    v
+}
+
 fn udp(payload: &[u8]) -> Pkt {
     let mut p = tcp(payload);
     p.proto = 17;
@@ -1225,6 +1234,65 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
                 .buf(B::SshHasshServer, b"6832f1ce43d4397c2c0a3e2f8c94334e"),
             false,
         ),
+        // DCERPC: one `dcerpc.iface` instance per interface a call may use
+        // (16 UUID bytes as written, then the major version big-endian).
+        (
+            r#"alert tcp any any -> any any (dcerpc.iface:367abb81-9844-35f1-ad32-98f038001003; dcerpc.opnum:15; sid:1;)"#,
+            tcp(b"")
+                .buf(
+                    B::DcerpcIface,
+                    &iface("367abb81984435f1ad3298f038001003", 2),
+                )
+                .buf(B::DcerpcOpnum, &15u16.to_be_bytes()),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (dce_iface:367abb81-9844-35f1-ad32-98f038001003,>1,any_frag; dce_opnum:1,10-16; sid:1;)"#,
+            tcp(b"")
+                .buf(
+                    B::DcerpcIface,
+                    &iface("4b324fc8167001d312785a47bf6ee188", 3),
+                )
+                .buf(
+                    B::DcerpcIface,
+                    &iface("367abb81984435f1ad3298f038001003", 2),
+                )
+                .buf(B::DcerpcOpnum, &16u16.to_be_bytes()),
+            true,
+        ),
+        (
+            r#"alert tcp any any -> any any (dcerpc.iface:367abb81-9844-35f1-ad32-98f038001003,=1; sid:1;)"#,
+            tcp(b"").buf(
+                B::DcerpcIface,
+                &iface("367abb81984435f1ad3298f038001003", 2),
+            ),
+            false,
+        ),
+        (
+            r#"alert tcp any any -> any any (dce_opnum:1,10-16; sid:1;)"#,
+            tcp(b"").buf(B::DcerpcOpnum, &17u16.to_be_bytes()),
+            false,
+        ),
+        (
+            r#"alert dcerpc any any -> any any (dce_stub_data; content:"|09 00|"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Smb)
+                .buf(B::DcerpcStubData, b"\x01\x09\x00"),
+            true,
+        ),
+        (
+            r#"alert smb any any -> any any (smb.version:2; smb_named_pipe; content:"IPC$"; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Smb)
+                .buf(B::SmbVersion, &[2])
+                .buf(B::SmbNamedPipe, b"\\\\host\\IPC$"),
+            true,
+        ),
+        (
+            r#"alert smb any any -> any any (smb.version:1; sid:1;)"#,
+            tcp(b"").app(AppProto::Smb).buf(B::SmbVersion, &[2]),
+            false,
+        ),
         // SIP: header buffers are one instance per header line, tied to the app.
         (
             r#"alert sip any any -> any any (flow:to_server; sip.method; content:"INVITE"; sip.uri; content:"sip:bob@"; startswith; sid:1;)"#,
@@ -1859,12 +1927,15 @@ alert tls any any -> any any (tls_cert_notafter:>2015-13; sid:16;)
 alert dns any any -> any any (dns.opcode:4,1; sid:17;)
 alert dns any any -> any any (dns.query; domain; content:"bbc.co.uk"; sid:18;)
 alert http any any -> any any (http.connection: to_client; content:"x"; sid:19;)
+alert tcp any any -> any any (dcerpc.iface:367abb81-9844-35f1-ad32; sid:20;)
+alert tcp any any -> any any (dcerpc.opnum:5-2; sid:21;)
+alert smb any any -> any any (smb.version:3; sid:22;)
 "#,
         "bad.rules",
     );
     let r = b.report();
     let text = check_report(&r);
-    assert!(text.ends_with("2 rules loaded, 19 rejected"), "{text}");
+    assert!(text.ends_with("2 rules loaded, 22 rejected"), "{text}");
     for want in [
         "bad.rules:1 sid 1: unknown keyword \"foo\"",
         "bad.rules:2 sid 2: bad pcre",
@@ -1885,6 +1956,9 @@ alert http any any -> any any (http.connection: to_client; content:"x"; sid:19;)
         "bad.rules:19 sid 17: dns.opcode: takes no index",
         "bad.rules:20 sid 18: transform \"domain\" needs the Public Suffix List",
         "bad.rules:21 sid 19: \"http.connection: to_client\" needs a transactional (=>) rule",
+        "bad.rules:22 sid 20: dcerpc.iface: bad UUID \"367abb81-9844-35f1-ad32\"",
+        "bad.rules:23 sid 21: dcerpc.opnum: bad value \"5-2\"",
+        "bad.rules:24 sid 22: smb.version: \"3\" is not 1 or 2",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }

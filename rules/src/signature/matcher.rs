@@ -270,6 +270,18 @@ fn step(items: &[Item], i: usize, buf: &[u8], cursor: usize, ctx: &mut ListCtx<'
             (set.contains(buf) != *negated) && step(items, i + 1, buf, cursor, ctx)
         }
         Item::FileSize(cmp) => file_size_ok(*cmp, buf) && step(items, i + 1, buf, cursor, ctx),
+        Item::UintSet(set) => {
+            be_value(buf).is_some_and(|v| set.iter().any(|(a, b)| (*a..=*b).contains(&v)))
+                && step(items, i + 1, buf, cursor, ctx)
+        }
+        Item::DceIface { uuid, ver } => {
+            let hit = buf.get(..16) == Some(&uuid[..])
+                && ver.is_none_or(|c| {
+                    buf.get(16..18)
+                        .is_some_and(|v| c.test(u64::from(u16::from_be_bytes([v[0], v[1]]))))
+                });
+            hit && step(items, i + 1, buf, cursor, ctx)
+        }
         Item::Base64Decode {
             bytes,
             offset,

@@ -23,7 +23,7 @@
 //!   (pass, drop, reject, alert; then load order); a matching `pass` rule stops
 //!   evaluation of the packet.
 //! * Not supported (rules are rejected with the reason): `asn1`, `ftpbounce`,
-//!   `app-layer-event`, `tls.version`, `ssl_version`, `ssl_state`, `dce_*`,
+//!   `app-layer-event`, `tls.version`, `ssl_version`, `ssl_state`,
 //!   `dataset`/`iprep`, `lua`, hash transforms, byte_* `dce`, `xor` keyed by a
 //!   byte variable, `pcrexform` patterns the `regex` crate cannot run,
 //!   rule hooks (`tcp:flow_start`),

@@ -304,6 +304,39 @@ pub(crate) fn parse_uint_cmp(s: &str, max: u64, names: &[(&str, u64)]) -> Result
     Ok(UintCmp::Cmp(c))
 }
 
+/// A UUID written `8-4-4-4-12` hex digits, as its 16 bytes in that order.
+pub(crate) fn parse_uuid(s: &str) -> Option<[u8; 16]> {
+    let groups: Vec<&str> = s.split('-').collect();
+    let lens = [8, 4, 4, 4, 12];
+    if groups.len() != 5 || groups.iter().zip(lens).any(|(g, n)| g.len() != n) {
+        return None;
+    }
+    let hex: String = groups.concat();
+    let mut out = [0u8; 16];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// `dcerpc.opnum` values: numbers and inclusive `a-b` ranges, comma separated.
+fn parse_opnums(v: &str) -> Result<Vec<(u64, u64)>, String> {
+    let mut out = Vec::new();
+    for p in v.split(',').map(str::trim) {
+        let (a, b) = match p.split_once('-') {
+            Some((a, b)) => (parse_u64(a)?, parse_u64(b)?),
+            None => (parse_u64(p)?, parse_u64(p)?),
+        };
+        if a > b || b > 65535 {
+            return Err(format!(
+                "dcerpc.opnum: bad value \"{p}\" (0..65535, a-b with a <= b)"
+            ));
+        }
+        out.push((a, b));
+    }
+    Ok(out)
+}
+
 /// Which instances of a multi-instance buffer must match (multi-integer index).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MultiIndex {
@@ -659,6 +692,14 @@ pub(crate) enum Item {
     /// compared; an open file's only for `>`/`>=` (it can only grow); a
     /// truncated file never matches.
     FileSize(UintCmp),
+    /// The value is in one of these inclusive ranges (`dcerpc.opnum:1,5-7`).
+    UintSet(Vec<(u64, u64)>),
+    /// A `dcerpc.iface` instance: the UUID's 16 bytes, then the version
+    /// (2 bytes big-endian) tested against `ver` when given.
+    DceIface {
+        uuid: [u8; 16],
+        ver: Option<UintCmp>,
+    },
     Base64Decode {
         bytes: Option<u32>,
         offset: u32,
@@ -677,7 +718,12 @@ impl Item {
             | Item::ByteExtract { spec, .. }
             | Item::ByteMath { spec, .. } => spec.relative,
             Item::Base64Decode { relative, .. } => *relative,
-            Item::Bsize(_) | Item::Uint(_) | Item::HashIn { .. } | Item::FileSize(_) => false,
+            Item::Bsize(_)
+            | Item::Uint(_)
+            | Item::HashIn { .. }
+            | Item::FileSize(_)
+            | Item::UintSet(_)
+            | Item::DceIface { .. } => false,
         }
     }
 }
@@ -1542,9 +1588,6 @@ const UNSUPPORTED: &[&str] = &[
     "ssl_version",
     "ssl_state",
     "tls.version",
-    "dce_iface",
-    "dce_opnum",
-    "dce_stub_data",
     "engine-event",
     "iprep",
     "dataset",
@@ -2152,6 +2195,27 @@ impl Builder<'_, '_> {
                 DNS_RRTYPES,
                 true,
             )?,
+            "dcerpc.iface" | "dce_iface" => self.dce_iface(need(name, value)?)?,
+            "dcerpc.opnum" | "dce_opnum" => {
+                let set = parse_opnums(need(name, value)?)?;
+                self.rule.lists.push(List {
+                    items: vec![Item::UintSet(set)],
+                    ..List::new(Src::App(BufferId::DcerpcOpnum))
+                });
+            }
+            "smb.version" => {
+                let v = need(name, value)?.trim();
+                let n = match v {
+                    "1" => 1,
+                    "2" => 2,
+                    _ => return Err(format!("smb.version: \"{v}\" is not 1 or 2")),
+                };
+                self.int_list(
+                    BufferId::SmbVersion,
+                    UintCmp::Cmp(NumCmp::Eq(n)),
+                    MultiIndex::Any,
+                );
+            }
             "tls_cert_expired" | "tls_cert_valid" => {
                 no_value(name, value)?;
                 self.check(PktCheck::CertExpired(name == "tls_cert_expired"));
@@ -2255,6 +2319,45 @@ impl Builder<'_, '_> {
             }
             _ => return self.buffer_or_transform(name, value),
         }
+        Ok(())
+    }
+
+    /// `dcerpc.iface:<uuid>[,<op><version>][,any_frag]`. `any_frag` is
+    /// accepted: vigie keeps a call's interface whichever fragment is looked at.
+    fn dce_iface(&mut self, v: &str) -> Result<(), String> {
+        let mut parts = v.split(',').map(str::trim);
+        let u = parts.next().unwrap_or("");
+        let u = u.strip_prefix("uuid ").unwrap_or(u).trim();
+        let uuid = parse_uuid(u).ok_or_else(|| format!("dcerpc.iface: bad UUID \"{u}\""))?;
+        let mut ver = None;
+        for p in parts {
+            if p == "any_frag" {
+                continue;
+            }
+            let c = match p.strip_prefix('=') {
+                Some(n) => UintCmp::Cmp(NumCmp::Eq(parse_u64(n)?)),
+                None if p.starts_with(['<', '>', '!']) => {
+                    let cmp =
+                        parse_uint_cmp(p, 65535, &[]).map_err(|e| format!("dcerpc.iface: {e}"))?;
+                    if matches!(cmp, UintCmp::Cmp(NumCmp::Range(..)) | UintCmp::NotRange(..)) {
+                        return Err(format!("dcerpc.iface: bad version test \"{p}\""));
+                    }
+                    cmp
+                }
+                None => {
+                    return Err(format!(
+                        "dcerpc.iface: unexpected \"{p}\" (expected <op><version> or any_frag)"
+                    ))
+                }
+            };
+            if ver.replace(c).is_some() {
+                return Err("dcerpc.iface: more than one version test".into());
+            }
+        }
+        self.rule.lists.push(List {
+            items: vec![Item::DceIface { uuid, ver }],
+            ..List::new(Src::App(BufferId::DcerpcIface))
+        });
         Ok(())
     }
 

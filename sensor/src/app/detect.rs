@@ -1,6 +1,6 @@
 //! Application protocol detection: by content first, then by port.
 
-use super::{dhcp, dns, http, quic, sip, tftp, tls};
+use super::{dcerpc, dhcp, dns, http, quic, sip, tftp, tls};
 
 /// IP protocol number of TCP.
 const IPPROTO_TCP: u8 = 6;
@@ -36,6 +36,8 @@ pub enum AppProto {
     Dhcp,
     /// SIP over UDP or TCP, by content where a port is 5060.
     Sip,
+    /// DCERPC over TCP (any port), by its PDU header.
+    Dcerpc,
     /// Detection ran and failed: EVE `app_proto` "failed".
     Unknown,
 }
@@ -57,6 +59,7 @@ impl AppProto {
             AppProto::Tftp => "tftp",
             AppProto::Dhcp => "dhcp",
             AppProto::Sip => "sip",
+            AppProto::Dcerpc => "dcerpc",
             AppProto::Unknown => "failed",
         }
     }
@@ -204,7 +207,7 @@ fn probe_sip(ts: &[u8], tc: &[u8], stream: bool) -> Probe {
 /// The TCP protocols recognised by their first bytes, in the order they are
 /// tried, each combining what the client's (`ts`) and the server's (`tc`)
 /// first bytes show. Every probe says `NoMatch` on no bytes.
-fn tcp_probes(ts: &[u8], tc: &[u8], ports: PortHints) -> [(AppProto, Probe); 7] {
+fn tcp_probes(ts: &[u8], tc: &[u8], ports: PortHints) -> [(AppProto, Probe); 8] {
     let sip = if ports.sip {
         probe_sip(ts, tc, true)
     } else {
@@ -225,6 +228,10 @@ fn tcp_probes(ts: &[u8], tc: &[u8], ports: PortHints) -> [(AppProto, Probe); 7] 
         ),
         (AppProto::Ssh, combine(probe_ssh(ts), probe_ssh(tc))),
         (AppProto::Smtp, probe_smtp(ts)),
+        (
+            AppProto::Dcerpc,
+            combine(dcerpc::probe(ts), dcerpc::probe(tc)),
+        ),
     ]
 }
 

@@ -1,6 +1,7 @@
 //! Per-flow application layer: detects the protocol from the first bytes,
 //! then feeds the right parser. This is what a flow holds.
 
+use super::dcerpc::DcerpcState;
 use super::detect::{detect_direction, detect_protocol, AppProto, PortHints};
 use super::dhcp::DhcpState;
 use super::dns::{DnsState, DnsVariant};
@@ -43,6 +44,8 @@ pub enum AppState {
     Dhcp(Box<DhcpState>),
     /// SIP messages.
     Sip(Box<SipState>),
+    /// DCERPC over TCP.
+    Dcerpc(Box<DcerpcState>),
     /// SSH banners and key exchange offers.
     Ssh(Box<SshState>),
     /// Detection failed: the flow's data is not parsed.
@@ -227,6 +230,7 @@ impl AppLayer {
             AppProto::Tftp => AppState::Tftp(Box::default()),
             AppProto::Dhcp => AppState::Dhcp(Box::default()),
             AppProto::Sip => AppState::Sip(Box::default()),
+            AppProto::Dcerpc => AppState::Dcerpc(Box::default()),
             AppProto::Ssh => AppState::Ssh(Box::default()),
             // Detected for rules (`alert ssh`, `app-layer-protocol:ssh`), not parsed.
             AppProto::Smtp | AppProto::Unknown => AppState::Failed,
@@ -261,6 +265,7 @@ impl AppLayer {
             AppState::Dhcp(s) => s.parse(data),
             AppState::Sip(s) if udp => s.parse_datagram(data, dir),
             AppState::Sip(s) => s.parse_stream(data, dir),
+            AppState::Dcerpc(s) => s.parse(data, dir),
             AppState::Ssh(s) => s.parse(data, dir),
             AppState::Undecided | AppState::Failed => {}
         }
@@ -307,6 +312,7 @@ impl AppLayer {
             AppState::Dns(s) => s.gap(dir, len),
             AppState::Smb(s) => s.gap(dir, len),
             AppState::Sip(s) => s.gap(dir),
+            AppState::Dcerpc(s) => s.gap(dir),
             AppState::Ssh(s) => s.gap(dir),
             AppState::Quic(_) | AppState::Tftp(_) | AppState::Dhcp(_) | AppState::Failed => {}
         }

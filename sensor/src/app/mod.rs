@@ -5,6 +5,7 @@
 //! stream bytes per direction (TCP) or whole datagrams (UDP), keep incremental
 //! state, and turn malformed or hostile input into named, counted events.
 
+pub mod dcerpc;
 pub mod detect;
 pub mod dhcp;
 pub mod dns;

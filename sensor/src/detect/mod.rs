@@ -53,6 +53,8 @@ pub fn provided_buffers() -> Vec<BufferId> {
         .chain(crate::app::file::BUFFER_NAMES)
         .chain(["quic.version"].iter())
         .chain(crate::app::sip::detect::BUFFER_NAMES)
+        .chain(crate::app::dcerpc::BUFFER_NAMES)
+        .chain(crate::app::smb::detect::BUFFER_NAMES_SMB)
         .chain(crate::app::ssh::BUFFER_NAMES)
         .chain(crate::app::dhcp::BUFFER_NAMES)
         .chain(["pkt_data", "http.header_names"].iter())
@@ -234,6 +236,7 @@ fn rule_app(p: Option<AppProto>) -> RuleApp {
         Some(AppProto::Tftp) => RuleApp::Tftp,
         Some(AppProto::Dhcp) => RuleApp::Dhcp,
         Some(AppProto::Sip) => RuleApp::Sip,
+        Some(AppProto::Dcerpc) => RuleApp::Dcerpc,
         Some(AppProto::Unknown) => RuleApp::Failed,
     }
 }

@@ -51,6 +51,10 @@ pub struct FlowSession {
     /// Parts of transactions that carried events when they were freed, for
     /// the next packet of the other direction (at most [`MAX_LATE_PARTS`]).
     pub late_parts: Vec<(AppDir, AppPart)>,
+    /// The last packet each way of a flow whose app layer inspects with a
+    /// later packet (DCERPC, SMB): at flow end, what is left is inspected
+    /// with it.
+    pub last_pkt: [Option<crate::pipeline::dispatch::WorkPacket>; 2],
 }
 
 /// A transaction part to inspect: (transaction id, buffers, EVE object,
@@ -106,6 +110,7 @@ impl FlowSession {
             pkt_events: Vec::new(),
             tx_events_seen: Vec::new(),
             late_parts: Vec::new(),
+            last_pkt: [None, None],
         }
     }
 

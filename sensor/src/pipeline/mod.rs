@@ -59,6 +59,8 @@ pub struct EveTypes {
     /// `fileinfo` events, one per file (HTTP bodies and uploads, SMB
     /// files), with MD5/SHA-1/SHA-256 when complete: turns body hashing on.
     pub fileinfo: bool,
+    /// `dcerpc` events, one per call over TCP.
+    pub dcerpc: bool,
     /// Alert option: the X-Forwarded-For client of an HTTP transaction's
     /// alerts, as an extra field or in place of the proxy's address.
     pub xff: Option<crate::app::http::xff::XffConfig>,
@@ -79,6 +81,7 @@ impl Default for EveTypes {
             sip: false,
             ssh: false,
             fileinfo: false,
+            dcerpc: false,
             xff: None,
         }
     }
@@ -100,6 +103,7 @@ impl EveTypes {
             sip: false,
             ssh: false,
             fileinfo: false,
+            dcerpc: false,
             xff: None,
         };
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -116,9 +120,10 @@ impl EveTypes {
                 "sip" => t.sip = true,
                 "ssh" => t.ssh = true,
                 "fileinfo" | "files" => t.fileinfo = true,
+                "dcerpc" => t.dcerpc = true,
                 other => {
                     return Err(format!(
-                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp, sip, ssh, fileinfo)"
+                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp, sip, ssh, fileinfo, dcerpc)"
                     ))
                 }
             }

@@ -241,7 +241,7 @@ impl Worker {
                     p.pkt_no,
                     p.ts_ns,
                     budget,
-                    intel.as_mut(),
+                    (detector.as_mut(), intel.as_mut()),
                     counters,
                     types,
                     &mut emit,
@@ -297,6 +297,7 @@ impl Worker {
             flows,
             counters,
             budget,
+            detector,
             intel,
             ..
         } = self;
@@ -308,7 +309,7 @@ impl Worker {
                 last,
                 now,
                 budget,
-                intel.as_mut(),
+                (detector.as_mut(), intel.as_mut()),
                 counters,
                 types,
                 &mut emit,
@@ -333,6 +334,7 @@ impl Worker {
             flows,
             counters,
             budget,
+            detector,
             intel,
             ..
         } = self;
@@ -344,7 +346,7 @@ impl Worker {
                 u64::MAX,
                 now,
                 budget,
-                intel.as_mut(),
+                (detector.as_mut(), intel.as_mut()),
                 counters,
                 types,
                 &mut emit,
@@ -414,7 +416,10 @@ fn end_flow(
     order_pkt: u64,
     now: u64,
     budget: &mut ReassemblyBudget,
-    intel: Option<&mut crate::intel::IntelMatcher>,
+    (det, intel): (
+        Option<&mut Detector>,
+        Option<&mut crate::intel::IntelMatcher>,
+    ),
     counters: &mut WorkerCounters,
     types: EveTypes,
     emit: &mut Emit<'_>,
@@ -426,6 +431,9 @@ fn end_flow(
             counters.frames.frames += fr.counts.frames;
             counters.frames.truncated += fr.counts.truncated;
             counters.frames.dropped += fr.counts.dropped;
+        }
+        if let Some(det) = det.filter(|_| !s.passed) {
+            final_inspection(f, s, det, counters, types, emit);
         }
     }
     if let Some(i) = intel {
@@ -531,13 +539,32 @@ fn log_app(
                 flowlog::write_app_event(out, f, ts, "tls", &v)
             });
         }
-        // Closed files, once inspected in full, are freed.
+        // Closed files, once inspected in full, are freed; so are commands
+        // and pipe calls rules have seen both ways.
         AppState::Smb(m) => {
             for sf in m.take_closed(all).iter().filter(|_| types.fileinfo) {
                 let info = file::at_flow_end(file::smb_file(sf, true), all).eve();
                 emit.push(order_pkt, KIND_APP, tiebreak, |out| {
                     flowlog::write_fileinfo_event(out, f, ts, None, "smb", &info)
                 });
+            }
+            let inspected_only = sess.app.needs.inspection && !sess.passed;
+            m.take_commands(all, inspected_only);
+            for p in m.pipes_mut() {
+                p.rpc.take_complete(all, inspected_only);
+            }
+            m.drop_idle_pipes();
+        }
+        // Calls wait for detection to see them both ways.
+        AppState::Dcerpc(st) => {
+            let inspected_only = sess.app.needs.inspection && !sess.passed;
+            for tx in st.take_complete(all, inspected_only) {
+                if types.dcerpc {
+                    let v = crate::app::dcerpc::eve::eve_dcerpc(st, &tx);
+                    emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                        flowlog::write_app_event(out, f, ts, "dcerpc", &v)
+                    });
+                }
             }
         }
         AppState::Tftp(t) => {
@@ -870,6 +897,99 @@ fn file_hashes_wanted(det: &Detector) -> bool {
         .any(|b| det.uses_buffer(*b))
 }
 
+/// Part ids of SMB commands and DCERPC calls, apart from SMB file ids.
+const SMB_COMMAND_PARTS: u64 = 1 << 62;
+const DCERPC_PARTS: u64 = 1 << 61;
+
+/// DCERPC calls whose side in `dir` completed with an earlier packet are
+/// inspected with this one (the reference IDS parses stream data once the
+/// other side acknowledged it, and inspects it with the direction's next
+/// packet); sides completed since are readied for the next one. A call
+/// may alert once per rule and direction.
+fn dcerpc_parts(
+    st: &mut crate::app::dcerpc::DcerpcState,
+    dir: AppDir,
+    over_smb: bool,
+    det: &Detector,
+    parts: &mut Vec<crate::flow::session::AppPart>,
+) {
+    let d = usize::from(dir == AppDir::ToClient);
+    let wanted = [
+        BufferId::DcerpcStubData,
+        BufferId::DcerpcOpnum,
+        BufferId::DcerpcIface,
+    ]
+    .iter()
+    .any(|b| det.uses_buffer(*b));
+    if wanted {
+        for tx in st.transactions().iter().filter(|t| t.inspect[d] == 1) {
+            let mut bufs = Vec::new();
+            crate::app::dcerpc::for_each_buffer(st, tx, dir, |n, b| {
+                if let Some(id) = BufferId::from_name(n) {
+                    bufs.push((id, b.to_vec()));
+                }
+            });
+            let obj = crate::app::dcerpc::eve::eve_dcerpc(st, tx);
+            let app = if over_smb {
+                ("smb", serde_json::json!({ "dcerpc": obj }))
+            } else {
+                ("dcerpc", obj)
+            };
+            let id = DCERPC_PARTS | (tx.tx_id << 1) | d as u64;
+            parts.push((id, bufs, app, None, Vec::new(), None));
+        }
+    }
+    for tx in st.transactions_mut() {
+        if tx.inspect[d] == 1 {
+            tx.inspect[d] = 2;
+        }
+        for (e, side) in tx.sides.iter().enumerate() {
+            if tx.inspect[e] == 0 && side.done {
+                tx.inspect[e] = 1;
+            }
+        }
+    }
+}
+
+/// SMB commands, inspected as DCERPC calls are: once per direction, with
+/// the direction's next packet after they became ready.
+fn smb_command_parts(
+    m: &mut crate::app::smb::SmbState,
+    dir: AppDir,
+    det: &Detector,
+    parts: &mut Vec<crate::flow::session::AppPart>,
+) {
+    let d = usize::from(dir == AppDir::ToClient);
+    let wanted = [
+        BufferId::SmbVersion,
+        BufferId::SmbShare,
+        BufferId::SmbNamedPipe,
+    ]
+    .iter()
+    .any(|b| det.uses_buffer(*b));
+    for c in m.commands_mut() {
+        if c.inspect[d] == 1 {
+            c.inspect[d] = 2;
+            if wanted {
+                let mut bufs = Vec::new();
+                c.for_each_buffer(dir, |n, b| {
+                    if let Some(id) = BufferId::from_name(n) {
+                        bufs.push((id, b.to_vec()));
+                    }
+                });
+                let id = SMB_COMMAND_PARTS | (c.tx_id << 1) | d as u64;
+                let app = ("smb", smb_eve::eve_command(c));
+                parts.push((id, bufs, app, None, Vec::new(), None));
+            }
+        }
+        for e in &mut c.inspect {
+            if *e == 0 {
+                *e = 1;
+            }
+        }
+    }
+}
+
 /// App-layer parts to inspect: (transaction id, direction, buffers, app object).
 #[allow(clippy::too_many_arguments)]
 fn inspect_app(
@@ -925,6 +1045,19 @@ fn inspect_app(
                 None,
             ));
         }
+    }
+    if matches!(s.app.state, AppState::Dcerpc(_) | AppState::Smb(_)) {
+        s.last_pkt[usize::from(adir == AppDir::ToClient)] = Some(*p);
+    }
+    match &mut s.app.state {
+        AppState::Dcerpc(st) => dcerpc_parts(st, adir, false, det, &mut parts),
+        AppState::Smb(m) => {
+            smb_command_parts(m, adir, det, &mut parts);
+            for p in m.pipes_mut() {
+                dcerpc_parts(&mut p.rpc, adir, true, det, &mut parts);
+            }
+        }
+        _ => {}
     }
     if let AppState::Ssh(h) = &mut s.app.state {
         // Each side's banner, then its fingerprint, as they become known;
@@ -1298,6 +1431,59 @@ fn inspect_app(
             parts.push(frame_part(frame, false));
         }
     }
+    inspect_parts(p, bytes, flow, dir, det, s, parts, counters, types, emit);
+}
+
+/// Flow end: DCERPC calls and SMB commands complete but not yet inspected
+/// (no later packet went their way) are inspected with the last packet of
+/// each direction, as the reference IDS does with its end-of-flow packets.
+fn final_inspection(
+    f: &mut Flow,
+    s: &mut FlowSession,
+    det: &mut Detector,
+    counters: &mut WorkerCounters,
+    types: EveTypes,
+    emit: &mut Emit<'_>,
+) {
+    for (i, dir) in [(0, Direction::ToServer), (1, Direction::ToClient)] {
+        let Some(p) = s.last_pkt[i] else { continue };
+        let adir = to_app_dir(dir);
+        let mut parts = Vec::new();
+        match &mut s.app.state {
+            AppState::Dcerpc(st) => {
+                st.ready_all();
+                dcerpc_parts(st, adir, false, det, &mut parts);
+            }
+            AppState::Smb(m) => {
+                m.ready_all();
+                smb_command_parts(m, adir, det, &mut parts);
+                for pipe in m.pipes_mut() {
+                    pipe.rpc.ready_all();
+                    dcerpc_parts(&mut pipe.rpc, adir, true, det, &mut parts);
+                }
+            }
+            _ => return,
+        }
+        // The packet's bytes are gone: only app buffers are inspected.
+        inspect_parts(&p, &[], f, dir, det, s, parts, counters, types, emit);
+    }
+}
+
+/// Runs detection on each app-layer part and writes the alerts, once per
+/// rule and part.
+#[allow(clippy::too_many_arguments)]
+fn inspect_parts(
+    p: &WorkPacket,
+    bytes: &[u8],
+    flow: &mut Flow,
+    dir: Direction,
+    det: &mut Detector,
+    s: &mut FlowSession,
+    parts: Vec<crate::flow::session::AppPart>,
+    counters: &mut WorkerCounters,
+    types: EveTypes,
+    emit: &mut Emit<'_>,
+) {
     for (tx_id, bufs, app, xff, events, to_client_from) in parts {
         let refs: Vec<(BufferId, &[u8])> = bufs.iter().map(|(i, b)| (*i, b.as_slice())).collect();
         let info = crate::detect::SessionInfo {

@@ -5,6 +5,9 @@ use super::state::SmbFile;
 /// Buffer names SMB files provide.
 pub const BUFFER_NAMES: &[&str] = &["file.data"];
 
+/// Buffer names SMB command transactions provide.
+pub const BUFFER_NAMES_SMB: &[&str] = &["smb.version", "smb.share", "smb.named_pipe"];
+
 impl SmbFile {
     /// Calls `f(name, bytes)` for each detection buffer of this file that
     /// has content.

@@ -8,4 +8,4 @@ pub mod parser;
 pub mod state;
 
 pub use parser::{FileId, ReqKey, SmbOp};
-pub use state::{SmbEvent, SmbFile, SmbState};
+pub use state::{SmbCommand, SmbEvent, SmbFile, SmbPipe, SmbState};

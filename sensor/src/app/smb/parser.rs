@@ -28,6 +28,9 @@ const SMB1_SESSION_SETUP_ANDX: u8 = 0x73;
 const SMB1_LOGOFF_ANDX: u8 = 0x74;
 const SMB1_TREE_CONNECT_ANDX: u8 = 0x75;
 const SMB1_NT_CREATE_ANDX: u8 = 0xa2;
+const SMB1_TRANS: u8 = 0x25;
+/// SMB1 TRANS subcommand TransactNmPipe: a write then a read on a pipe.
+const TRANS_TRANSACT_NMPIPE: u16 = 0x0026;
 /// SMB1 TREE_CONNECT_ANDX reply service of a named-pipe share (IPC$).
 const IPC_SERVICE: &[u8] = b"IPC\0";
 /// SMB1 FLAGS: the message is a reply.
@@ -43,6 +46,9 @@ const SMB2_CREATE: u16 = 0x05;
 const SMB2_CLOSE: u16 = 0x06;
 const SMB2_READ: u16 = 0x08;
 const SMB2_WRITE: u16 = 0x09;
+const SMB2_IOCTL: u16 = 0x0b;
+/// FSCTL_PIPE_TRANSCEIVE: a write then a read on a named pipe in one IOCTL.
+const FSCTL_PIPE_TRANSCEIVE: u32 = 0x0011_c017;
 /// SMB2 Flags: the message is a response.
 const SMB2_FLAGS_RESPONSE: u32 = 0x01;
 /// NT status of an interim (async) response: the real one follows.
@@ -145,6 +151,44 @@ pub enum SmbOp {
         /// The handle.
         file: FileId,
     },
+    /// Any command, request or response (one per SMB2 message, one per
+    /// SMB1 message for its first command): SMB transactions for rules.
+    Command {
+        /// Request identity.
+        req: ReqKey,
+        /// 1, or 2 for SMB2/3.
+        version: u8,
+        /// Command code.
+        command: u16,
+        /// A response.
+        response: bool,
+    },
+    /// A tree connect request naming its share (UNC path).
+    TreeRequest {
+        /// Request identity.
+        req: ReqKey,
+        /// The path as sent (UTF-16 decoded).
+        share: String,
+    },
+    /// A successful tree connect response.
+    TreeResponse {
+        /// Request answered.
+        req: ReqKey,
+        /// The share is a named-pipe one (IPC$).
+        pipe: bool,
+    },
+    /// Data of a pipe transaction (IOCTL FSCTL_PIPE_TRANSCEIVE, SMB1
+    /// TransactNmPipe) on a handle, in the record's direction.
+    PipeData {
+        /// The handle, when the message names it.
+        file: Option<FileId>,
+        /// Request identity (a TRANS response finds its handle by it).
+        req: ReqKey,
+        /// Record offset of the data.
+        start: usize,
+        /// Data length.
+        len: usize,
+    },
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
@@ -243,6 +287,12 @@ fn parse_smb1(rec: &[u8], total: usize, out: &mut Vec<SmbOp>, ev: &mut Vec<SmbEv
     let uid = u16_at(rec, 28).unwrap_or(0);
     let mid = u16_at(rec, 30).unwrap_or(0);
     let req = ReqKey::Smb1 { uid, tid, pid, mid };
+    out.push(SmbOp::Command {
+        req,
+        version: 1,
+        command: u16::from(command),
+        response: reply,
+    });
     // Error replies carry no parameters worth reading.
     if reply && status != 0 {
         return;
@@ -397,11 +447,60 @@ fn smb1_command(
             out.push(SmbOp::ReadResponse { req, start, len });
         }
         // The reply's bytes start with the service type, "IPC" for pipes.
-        (SMB1_TREE_CONNECT_ANDX, true)
-            if rec.get(bytes_at..bytes_at + IPC_SERVICE.len()) == Some(IPC_SERVICE) =>
-        {
-            out.push(SmbOp::PipeTree {
-                tree: TreeId::Smb1(tid),
+        (SMB1_TREE_CONNECT_ANDX, true) => {
+            let pipe = rec.get(bytes_at..bytes_at + IPC_SERVICE.len()) == Some(IPC_SERVICE);
+            if pipe {
+                out.push(SmbOp::PipeTree {
+                    tree: TreeId::Smb1(tid),
+                });
+            }
+            out.push(SmbOp::TreeResponse { req, pipe });
+        }
+        // Password, then the path (UTF-16 aligned on 2 from the header).
+        (SMB1_TREE_CONNECT_ANDX, false) => {
+            let pw = usize::from(u16_at(words, 6).unwrap_or(0));
+            let end = byte_count.map_or(rec.len(), |n| (bytes_at + n).min(rec.len()));
+            let mut start = bytes_at.saturating_add(pw);
+            if unicode && start % 2 == 1 {
+                start += 1;
+            }
+            if let Some(b) = rec.get(start..end) {
+                out.push(SmbOp::TreeRequest {
+                    req,
+                    share: decode_name(b, unicode),
+                });
+            }
+        }
+        (SMB1_TRANS, false) => {
+            // Setup words follow the 14 fixed words: subcommand, then FID.
+            let (Some(count), Some(off), Some(sub), Some(fid)) = (
+                u16_at(words, 22),
+                u16_at(words, 24),
+                u16_at(words, 28),
+                u16_at(words, 30),
+            ) else {
+                return;
+            };
+            if sub == TRANS_TRANSACT_NMPIPE {
+                let (start, len) = data_range(usize::from(off), usize::from(count), total, ev);
+                out.push(SmbOp::PipeData {
+                    file: Some(FileId::Smb1(fid)),
+                    req,
+                    start,
+                    len,
+                });
+            }
+        }
+        (SMB1_TRANS, true) => {
+            let (Some(count), Some(off)) = (u16_at(words, 12), u16_at(words, 14)) else {
+                return;
+            };
+            let (start, len) = data_range(usize::from(off), usize::from(count), total, ev);
+            out.push(SmbOp::PipeData {
+                file: None,
+                req,
+                start,
+                len,
             });
         }
         (SMB1_CLOSE, false) => match u16_at(words, 0) {
@@ -485,6 +584,12 @@ fn smb2_command(
     if response && status == STATUS_PENDING {
         return;
     }
+    out.push(SmbOp::Command {
+        req,
+        version: 2,
+        command,
+        response,
+    });
     match (command, response) {
         (SMB2_CREATE, false) => {
             let (Some(name_off), Some(name_len)) = (u16_at(rec, body + 44), u16_at(rec, body + 46))
@@ -508,10 +613,50 @@ fn smb2_command(
                 _ => missing(ev),
             }
         }
-        (SMB2_TREE_CONNECT, true)
-            if status == 0 && rec.get(body + 2) == Some(&SMB2_SHARE_TYPE_PIPE) =>
-        {
-            out.push(SmbOp::PipeTree { tree });
+        (SMB2_TREE_CONNECT, true) if status == 0 => {
+            let pipe = rec.get(body + 2) == Some(&SMB2_SHARE_TYPE_PIPE);
+            if pipe {
+                out.push(SmbOp::PipeTree { tree });
+            }
+            out.push(SmbOp::TreeResponse { req, pipe });
+        }
+        (SMB2_TREE_CONNECT, false) => {
+            let (Some(off), Some(len)) = (u16_at(rec, body + 4), u16_at(rec, body + 6)) else {
+                return missing(ev);
+            };
+            let start = hdr + usize::from(off);
+            let stop = start + usize::from(len);
+            if let Some(b) = rec.get(start..stop.min(end)) {
+                out.push(SmbOp::TreeRequest {
+                    req,
+                    share: decode_name(b, true),
+                });
+            }
+        }
+        (SMB2_IOCTL, _) => {
+            if response && status != 0 && status != STATUS_BUFFER_OVERFLOW {
+                return;
+            }
+            // Request: input at +24/+28; response: output at +32/+36.
+            let (off_at, len_at) = if response { (32, 36) } else { (24, 28) };
+            let (Some(code), Some(g), Some(off), Some(len)) = (
+                u32_at(rec, body + 4),
+                guid_at(rec, body + 8),
+                u32_at(rec, body + off_at),
+                u32_at(rec, body + len_at),
+            ) else {
+                return missing(ev);
+            };
+            if code == FSCTL_PIPE_TRANSCEIVE {
+                let start = hdr.saturating_add(off as usize);
+                let (start, len) = data_range(start, len as usize, end, ev);
+                out.push(SmbOp::PipeData {
+                    file: Some(FileId::Smb2(g)),
+                    req,
+                    start,
+                    len,
+                });
+            }
         }
         (SMB2_CREATE, true) => {
             if status != 0 {

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::parser::{parse_record, FileId, ReqKey, SmbOp, TreeId};
+use crate::app::dcerpc::DcerpcState;
 use crate::app::Direction;
 
 /// NBSS records up to this length are buffered whole before parsing (SMB1
@@ -26,6 +27,11 @@ pub const MAX_OUT_OF_ORDER: usize = FILE_DEPTH;
 pub const MAX_HELD: usize = 256;
 /// Bytes kept while looking for an SMB header after a gap.
 const RESYNC_KEEP: usize = 7;
+/// SMB command transactions (for `smb.version`, `smb.share`,
+/// `smb.named_pipe`) tracked at once per flow; the oldest goes past it.
+pub const MAX_COMMANDS: usize = 256;
+/// Named pipes followed as DCERPC at once per flow.
+pub const MAX_PIPES: usize = 64;
 /// File name used when the open of a handle was not seen.
 const UNKNOWN_NAME: &str = "<unknown>";
 
@@ -58,11 +64,13 @@ pub enum SmbEvent {
     OutOfOrderLimit,
     /// A TCP stream gap.
     Gap,
+    /// More commands or pipes than are tracked: the oldest was dropped.
+    TooManyCommands,
 }
 
 impl SmbEvent {
     /// Every event, in declaration order (index = counter slot).
-    pub const ALL: [SmbEvent; 13] = [
+    pub const ALL: [SmbEvent; 14] = [
         SmbEvent::MalformedHeader,
         SmbEvent::MalformedCommand,
         SmbEvent::AndxBadOffset,
@@ -76,6 +84,7 @@ impl SmbEvent {
         SmbEvent::FileDepthReached,
         SmbEvent::OutOfOrderLimit,
         SmbEvent::Gap,
+        SmbEvent::TooManyCommands,
     ];
 
     /// Name, as in `app-layer-event:smb.<name>` style rules.
@@ -94,6 +103,7 @@ impl SmbEvent {
             SmbEvent::FileDepthReached => "file_depth_reached",
             SmbEvent::OutOfOrderLimit => "out_of_order_limit",
             SmbEvent::Gap => "gap",
+            SmbEvent::TooManyCommands => "too_many_commands",
         }
     }
 }
@@ -235,6 +245,58 @@ impl SmbFile {
     }
 }
 
+/// One SMB command, request and response: what `smb.version`, `smb.share`
+/// and `smb.named_pipe` rules look at.
+#[derive(Debug, Clone)]
+pub struct SmbCommand {
+    /// Per-flow transaction number.
+    pub tx_id: u64,
+    /// Request identity, to find the response.
+    pub req: ReqKey,
+    /// 1, or 2 for SMB2/3.
+    pub version: u8,
+    /// Command code.
+    pub command: u16,
+    /// Share path of a tree connect.
+    pub share: Option<String>,
+    /// Whether that share is a named-pipe one, once the response said.
+    pub pipe: Option<bool>,
+    /// The response was seen.
+    pub responded: bool,
+    /// Detection state per direction: 1 = ready with the direction's next
+    /// packet, 2 = inspected.
+    pub inspect: [u8; 2],
+}
+
+impl SmbCommand {
+    /// Calls `f(name, bytes)` for each buffer inspected in `dir`: the
+    /// version both ways; to server (the reference IDS registers them that
+    /// way only), a tree connect's path as `smb.named_pipe` once the
+    /// response said it is a pipe share, as `smb.share` otherwise (before
+    /// the response too, as the reference IDS: the kind defaults to disk).
+    pub fn for_each_buffer(&self, dir: Direction, mut f: impl FnMut(&'static str, &[u8])) {
+        f("smb.version", &[self.version]);
+        if let (Some(s), Direction::ToServer) = (&self.share, dir) {
+            if self.pipe == Some(true) {
+                f("smb.named_pipe", s.as_bytes());
+            } else {
+                f("smb.share", s.as_bytes());
+            }
+        }
+    }
+}
+
+/// A named pipe opened on an IPC$ tree: its data is DCERPC.
+#[derive(Debug)]
+pub struct SmbPipe {
+    /// The handle.
+    pub id: FileId,
+    /// The DCERPC calls on it.
+    pub rpc: DcerpcState,
+    /// The handle was closed: the pipe goes once its calls are taken.
+    pub closed: bool,
+}
+
 /// Where the not yet buffered rest of a large record goes.
 #[derive(Debug, Clone, Copy, Default)]
 struct Tail {
@@ -271,7 +333,11 @@ pub struct SmbState {
     /// Trees on named-pipe shares, and the handles opened on them: their
     /// reads and writes are DCERPC, not file contents.
     pipe_trees: HashSet<TreeId>,
-    pipes: HashSet<FileId>,
+    pipes: Vec<SmbPipe>,
+    pipes_opened: u64,
+    commands: Vec<SmbCommand>,
+    /// SMB1 TransactNmPipe requests: their responses carry no handle.
+    pending_trans: HashMap<ReqKey, FileId>,
     pending_opens: HashMap<ReqKey, (String, bool)>,
     pending_reads: HashMap<ReqKey, (FileId, u64)>,
     files: Vec<SmbFile>,
@@ -285,6 +351,23 @@ pub struct SmbState {
 impl Default for SmbState {
     fn default() -> Self {
         SmbState::new()
+    }
+}
+
+/// Whether a response answers request `a`: SMB1 replies to a tree connect
+/// carry the new tree id, so the tree id is left out there.
+fn same_call(a: ReqKey, b: ReqKey) -> bool {
+    match (a, b) {
+        (
+            ReqKey::Smb1 { uid, pid, mid, .. },
+            ReqKey::Smb1 {
+                uid: u2,
+                pid: p2,
+                mid: m2,
+                ..
+            },
+        ) => uid == u2 && pid == p2 && mid == m2,
+        _ => a == b,
     }
 }
 
@@ -305,7 +388,10 @@ impl SmbState {
             framers: [Framer::default(), Framer::default()],
             names: HashMap::new(),
             pipe_trees: HashSet::new(),
-            pipes: HashSet::new(),
+            pipes: Vec::new(),
+            pipes_opened: 0,
+            commands: Vec::new(),
+            pending_trans: HashMap::new(),
             pending_opens: HashMap::new(),
             pending_reads: HashMap::new(),
             files: Vec::new(),
@@ -361,6 +447,104 @@ impl SmbState {
 
     fn raise(&mut self, e: SmbEvent) {
         self.counts[e as usize] += 1;
+    }
+
+    /// Command transactions tracked now.
+    pub fn commands(&self) -> &[SmbCommand] {
+        &self.commands
+    }
+
+    /// Command transactions, for detection to record what it inspected.
+    pub fn commands_mut(&mut self) -> &mut [SmbCommand] {
+        &mut self.commands
+    }
+
+    /// Removes the commands rules have seen both ways (all when `all`, or
+    /// those answered when `inspected_only` is false: no rules look).
+    pub fn take_commands(&mut self, all: bool, inspected_only: bool) -> Vec<SmbCommand> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < self.commands.len() {
+            let c = &self.commands[i];
+            let done = if inspected_only {
+                c.inspect == [2, 2]
+            } else {
+                c.responded
+            };
+            if all || done {
+                out.push(self.commands.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+
+    /// Readies every command not inspected yet, both ways (flow end).
+    pub fn ready_all(&mut self) {
+        for c in &mut self.commands {
+            for e in &mut c.inspect {
+                if *e == 0 {
+                    *e = 1;
+                }
+            }
+        }
+    }
+
+    /// The named pipes followed now.
+    pub fn pipes(&self) -> &[SmbPipe] {
+        &self.pipes
+    }
+
+    /// The named pipes, for detection and logging to take their calls.
+    pub fn pipes_mut(&mut self) -> &mut [SmbPipe] {
+        &mut self.pipes
+    }
+
+    /// Forgets closed pipes without calls left.
+    pub fn drop_idle_pipes(&mut self) {
+        self.pipes
+            .retain(|p| !(p.closed && p.rpc.transactions().is_empty()));
+    }
+
+    fn pipe_mut(&mut self, id: FileId) -> Option<&mut SmbPipe> {
+        self.pipes
+            .iter_mut()
+            .rev()
+            .find(|p| p.id == id && !p.closed)
+    }
+
+    fn is_pipe(&self, id: FileId) -> bool {
+        self.pipes.iter().any(|p| p.id == id && !p.closed)
+    }
+
+    fn command(&mut self, req: ReqKey, version: u8, command: u16, response: bool) {
+        if response {
+            if let Some(c) = self
+                .commands
+                .iter_mut()
+                .rev()
+                .find(|c| same_call(c.req, req) && !c.responded)
+            {
+                c.responded = true;
+            }
+            return;
+        }
+        if self.commands.len() >= MAX_COMMANDS {
+            self.raise(SmbEvent::TooManyCommands);
+            self.commands.remove(0);
+        }
+        self.commands.push(SmbCommand {
+            tx_id: self.next_tx_id,
+            req,
+            version,
+            command,
+            share: None,
+            pipe: None,
+            responded: false,
+            inspect: [0; 2],
+        });
+        self.next_tx_id += 1;
     }
 
     /// Feeds in-order TCP stream bytes travelling in `dir`.
@@ -544,13 +728,60 @@ impl SmbState {
                 }
                 SmbOp::OpenResponse { req, file } => {
                     if let Some((name, pipe)) = self.pending_opens.remove(&req) {
-                        let known = self.names.len() + self.pipes.len();
-                        if known >= MAX_HANDLES && !self.names.contains_key(&file) {
+                        if pipe {
+                            self.open_pipe(file);
+                        } else if self.names.len() >= MAX_HANDLES && !self.names.contains_key(&file)
+                        {
                             self.raise(SmbEvent::TooManyPending);
-                        } else if pipe {
-                            self.pipes.insert(file);
                         } else {
                             self.names.insert(file, name);
+                        }
+                    }
+                }
+                SmbOp::Command {
+                    req,
+                    version,
+                    command,
+                    response,
+                } => self.command(req, version, command, response),
+                SmbOp::TreeRequest { req, share } => {
+                    if let Some(c) = self.commands.iter_mut().rev().find(|c| c.req == req) {
+                        c.share = Some(share);
+                    }
+                }
+                SmbOp::TreeResponse { req, pipe } => {
+                    if let Some(c) =
+                        self.commands.iter_mut().rev().find(|c| {
+                            same_call(c.req, req) && c.share.is_some() && c.pipe.is_none()
+                        })
+                    {
+                        c.pipe = Some(pipe);
+                    }
+                }
+                SmbOp::PipeData {
+                    file,
+                    req,
+                    start,
+                    len,
+                } => {
+                    let file = match file {
+                        Some(f) if dir == Direction::ToServer => {
+                            if matches!(f, FileId::Smb1(_)) {
+                                if self.pending_trans.len() >= MAX_PENDING {
+                                    self.raise(SmbEvent::TooManyPending);
+                                    self.pending_trans.clear();
+                                }
+                                self.pending_trans.insert(req, f);
+                            }
+                            Some(f)
+                        }
+                        Some(f) => Some(f),
+                        None => self.pending_trans.remove(&req),
+                    };
+                    let end = start.saturating_add(len).min(rec.len());
+                    if let (Some(f), Some(b)) = (file, rec.get(start.min(end)..end)) {
+                        if let Some(p) = self.pipe_mut(f) {
+                            p.rpc.parse_message(b, dir);
                         }
                     }
                 }
@@ -584,7 +815,9 @@ impl SmbState {
                 }
                 SmbOp::Close { file } => {
                     self.names.remove(&file);
-                    self.pipes.remove(&file);
+                    if let Some(p) = self.pipe_mut(file) {
+                        p.closed = true;
+                    }
                     for f in self.files.iter_mut().filter(|f| f.id == file) {
                         f.closed = true;
                         let keep = self.keep_data;
@@ -638,8 +871,29 @@ impl SmbState {
         }
     }
 
+    /// A handle opened on a named-pipe tree: followed as DCERPC.
+    fn open_pipe(&mut self, file: FileId) {
+        if self.is_pipe(file) {
+            return;
+        }
+        if self.pipes.len() >= MAX_PIPES {
+            self.raise(SmbEvent::TooManyCommands);
+            self.pipes.remove(0);
+        }
+        self.pipes_opened += 1;
+        // Each pipe's calls get transaction ids of their own range.
+        self.pipes.push(SmbPipe {
+            id: file,
+            rpc: DcerpcState::for_pipe(self.pipes_opened << 32),
+            closed: false,
+        });
+    }
+
     fn file_data(&mut self, id: FileId, dir: Direction, offset: u64, data: &[u8]) {
-        if self.pipes.contains(&id) {
+        if let Some(p) = self.pipe_mut(id) {
+            // A pipe is a byte stream: offsets mean nothing.
+            let _ = offset;
+            p.rpc.parse(data, dir);
             return;
         }
         let idx = match self
