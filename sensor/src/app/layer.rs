@@ -5,6 +5,7 @@ use super::detect::{detect_direction, detect_protocol, AppProto, PortHints};
 use super::dhcp::DhcpState;
 use super::dns::{DnsState, DnsVariant};
 use super::http::{HttpConfig, HttpState};
+use super::mqtt::MqttState;
 use super::quic::QuicState;
 use super::sip::SipState;
 use super::smb::SmbState;
@@ -43,6 +44,8 @@ pub enum AppState {
     Sip(Box<SipState>),
     /// SSH banners and key exchange offers.
     Ssh(Box<SshState>),
+    /// MQTT packets.
+    Mqtt(Box<MqttState>),
     /// Detection failed: the flow's data is not parsed.
     Failed,
 }
@@ -220,6 +223,7 @@ impl AppLayer {
             AppProto::Dhcp => AppState::Dhcp(Box::default()),
             AppProto::Sip => AppState::Sip(Box::default()),
             AppProto::Ssh => AppState::Ssh(Box::default()),
+            AppProto::Mqtt => AppState::Mqtt(Box::default()),
             // Detected for rules (`alert ssh`, `app-layer-protocol:ssh`), not parsed.
             AppProto::Smtp | AppProto::Unknown => AppState::Failed,
         };
@@ -242,6 +246,7 @@ impl AppLayer {
             AppState::Sip(s) if udp => s.parse_datagram(data, dir),
             AppState::Sip(s) => s.parse_stream(data, dir),
             AppState::Ssh(s) => s.parse(data, dir),
+            AppState::Mqtt(s) => s.parse(data, dir),
             AppState::Undecided | AppState::Failed => {}
         }
     }
@@ -257,6 +262,7 @@ impl AppLayer {
             AppState::Smb(s) => s.gap(dir, len),
             AppState::Sip(s) => s.gap(dir),
             AppState::Ssh(s) => s.gap(dir),
+            AppState::Mqtt(s) => s.gap(dir),
             AppState::Quic(_) | AppState::Tftp(_) | AppState::Dhcp(_) | AppState::Failed => {}
         }
     }

@@ -52,6 +52,7 @@ pub fn provided_buffers() -> Vec<BufferId> {
         .chain(crate::app::smb::detect::BUFFER_NAMES)
         .chain(["quic.version"].iter())
         .chain(crate::app::sip::detect::BUFFER_NAMES)
+        .chain(crate::app::mqtt::detect::BUFFER_NAMES)
         .chain(crate::app::ssh::BUFFER_NAMES)
         .chain(crate::app::dhcp::BUFFER_NAMES)
         .chain(["pkt_data", "http.header_names"].iter())
@@ -228,6 +229,7 @@ fn rule_app(p: Option<AppProto>) -> RuleApp {
         Some(AppProto::Tftp) => RuleApp::Tftp,
         Some(AppProto::Dhcp) => RuleApp::Dhcp,
         Some(AppProto::Sip) => RuleApp::Sip,
+        Some(AppProto::Mqtt) => RuleApp::Mqtt,
         Some(AppProto::Unknown) => RuleApp::Failed,
     }
 }

@@ -56,6 +56,8 @@ pub struct EveTypes {
     pub sip: bool,
     /// `ssh` events, one per flow (banners and HASSH).
     pub ssh: bool,
+    /// `mqtt` events, one per transaction.
+    pub mqtt: bool,
     /// Alert option: the X-Forwarded-For client of an HTTP transaction's
     /// alerts, as an extra field or in place of the proxy's address.
     pub xff: Option<crate::app::http::xff::XffConfig>,
@@ -75,6 +77,7 @@ impl Default for EveTypes {
             dhcp: false,
             sip: false,
             ssh: false,
+            mqtt: false,
             xff: None,
         }
     }
@@ -95,6 +98,7 @@ impl EveTypes {
             dhcp: false,
             sip: false,
             ssh: false,
+            mqtt: false,
             xff: None,
         };
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -110,9 +114,10 @@ impl EveTypes {
                 "dhcp" => t.dhcp = true,
                 "sip" => t.sip = true,
                 "ssh" => t.ssh = true,
+                "mqtt" => t.mqtt = true,
                 other => {
                     return Err(format!(
-                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp, sip, ssh)"
+                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp, sip, ssh, mqtt)"
                     ))
                 }
             }
