@@ -694,3 +694,153 @@ pub fn eve_mqtt(tx: &MqttTx) -> Value {
     }
     Value::Object(out)
 }
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    const TS: Direction = Direction::ToServer;
+    const TC: Direction = Direction::ToClient;
+
+    // From suricata-verify's mqtt-sub-rules capture (MQTT 5).
+    const CONNECT: &[u8] = b"\x10\x2f\x00\x04MQTT\x05\xc2\x00\x3c\x03\x21\x00\x14\x00\x13myvoiceismypassport\x00\x04user\x00\x04pass";
+    const CONNACK: &[u8] = b"\x20\x06\x00\x00\x03\x22\x00\x0a";
+    const SUBSCRIBE: &[u8] = b"\x82\x15\x00\x01\x00\x00\x06topicX\x00\x00\x06topicY\x00";
+    const SUBACK: &[u8] = b"\x90\x05\x00\x01\x00\x00\x00";
+
+    fn events(s: &MqttState) -> Vec<Vec<&'static str>> {
+        s.transactions()
+            .iter()
+            .map(|t| t.events.iter().map(|e| e.name()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn request_and_answer_share_a_transaction_across_segments() {
+        let mut s = MqttState::default();
+        let (a, b) = CONNECT.split_at(7);
+        s.parse(a, TS);
+        assert!(s.transactions().is_empty());
+        s.parse(b, TS);
+        s.parse(CONNACK, TC);
+        let mut both = SUBSCRIBE.to_vec();
+        both.extend_from_slice(b"\xe0\x00");
+        s.parse(&both, TS);
+        s.parse(SUBACK, TC);
+        let txs = s.transactions();
+        assert_eq!(txs.len(), 3);
+        let kinds: Vec<Vec<u8>> = txs
+            .iter()
+            .map(|t| t.msgs.iter().map(|m| m.header.kind).collect())
+            .collect();
+        assert_eq!(kinds, vec![vec![1, 2], vec![8, 9], vec![14]]);
+        // The SUBACK joined its SUBSCRIBE after the DISCONNECT was seen.
+        assert!(txs.iter().all(|t| t.complete));
+        assert_eq!(events(&s), vec![Vec::<&str>::new(); 3]);
+        let mut bufs = Vec::new();
+        txs[1].for_each_buffer(|n, b| bufs.push((n, b.to_vec())));
+        assert!(bufs.contains(&("mqtt.subscribe.topic", b"topicY".to_vec())));
+        assert!(bufs.contains(&("mqtt.reason_code", vec![0])));
+        let v = eve_mqtt(&txs[0]);
+        assert_eq!(v["connect"]["client_id"], "myvoiceismypassport");
+        assert_eq!(v["connect"]["properties"]["receive_maximum"], 20);
+        assert_eq!(v["connack"]["properties"]["topic_alias_maximum"], 10);
+    }
+
+    #[test]
+    fn anomalies_are_events_on_their_transaction() {
+        let mut s = MqttState::default();
+        // An answer without its question, before any CONNECT.
+        s.parse(CONNACK, TC);
+        s.parse(SUBACK, TC);
+        s.parse(CONNECT, TS);
+        s.parse(CONNACK, TC);
+        s.parse(CONNECT, TS);
+        // PUBLISH QoS 3 (MQTT 5: empty properties), then reserved type 0.
+        s.parse(b"\x36\x0b\x00\x06topicX\x00\x01\x00", TS);
+        s.parse(b"\x00\x00", TS);
+        assert_eq!(
+            events(&s),
+            vec![
+                vec!["missing_connect"],
+                vec!["missing_subscribe", "unintroduced_message"],
+                vec![],
+                vec!["double_connect"],
+                vec!["invalid_qos_level"],
+                vec!["unassigned_msg_type"],
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_bytes_stop_parsing_the_flow() {
+        let mut s = MqttState::default();
+        // mqtt5-excessiveproplen: property length 4351 in a 47-byte packet.
+        let mut bad = CONNECT.to_vec();
+        bad[12] = 0xff;
+        s.parse(&bad, TS);
+        s.parse(CONNACK, TC);
+        assert_eq!(events(&s), vec![vec!["malformed_traffic"]]);
+        assert!(s.transactions()[0].msgs.is_empty());
+        // A fifth remaining-length byte is malformed too.
+        let mut s = MqttState::default();
+        s.parse(b"\x30\xff\xff\xff\xff\x01", TS);
+        assert_eq!(s.count(MqttEvent::MalformedTraffic), 1);
+    }
+
+    #[test]
+    fn oversized_packets_are_skipped_and_counted() {
+        let mut s = MqttState::default();
+        s.parse(CONNECT, TS);
+        s.parse(CONNACK, TC);
+        // PUBLISH of MAX_MSG_LEN + 1 bytes, in two pieces, then a PINGREQ.
+        let len = MAX_MSG_LEN + 1;
+        let mut p = vec![0x30, 0x81, 0x80, 0x40];
+        p.extend(std::iter::repeat_n(b'x', 1000));
+        s.parse(&p, TS);
+        let mut rest = vec![b'y'; len as usize - 1000];
+        rest.extend_from_slice(b"\xc0\x00");
+        s.parse(&rest, TS);
+        assert_eq!(s.count(MqttEvent::MessageTooLarge), 1);
+        let kinds: Vec<u8> = s
+            .transactions()
+            .iter()
+            .flat_map(|t| t.msgs.iter().map(|m| m.header.kind))
+            .collect();
+        assert_eq!(kinds, vec![1, 2, 3, 12]);
+        assert_eq!(
+            eve_mqtt(&s.transactions()[1])["publish"]["skipped_length"],
+            u64::from(len) + 4
+        );
+    }
+
+    #[test]
+    fn unanswered_transactions_are_capped() {
+        let mut s = MqttState::default();
+        s.parse(CONNECT, TS);
+        s.parse(CONNACK, TC);
+        // QoS 1 PUBLISHes nobody acknowledges.
+        for id in 0..(MAX_TX as u16 + 5) {
+            let mut p = b"\x32\x06\x00\x01t".to_vec();
+            p.extend_from_slice(&id.to_be_bytes());
+            p.push(0);
+            s.parse(&p, TS);
+        }
+        assert_eq!(s.count(MqttEvent::TooManyTransactions), 6);
+        let closed = s.transactions().iter().filter(|t| t.complete).count();
+        assert_eq!(closed, 1 + 6);
+        assert_eq!(s.take_complete(false, false).len(), 7);
+    }
+
+    #[test]
+    fn probe_by_port_and_by_connect() {
+        assert_eq!(probe(CONNECT, false), Probe::Match);
+        assert_eq!(probe(&CONNECT[..5], false), Probe::NeedMore);
+        assert_eq!(probe(CONNACK, false), Probe::NoMatch);
+        assert_eq!(probe(CONNACK, true), Probe::Match);
+        assert_eq!(probe(b"\x36\x02\x00\x00", true), Probe::NoMatch);
+        assert_eq!(probe(b"\x00\x00", true), Probe::NoMatch);
+        assert_eq!(probe(b"\x30", true), Probe::NeedMore);
+        assert_eq!(probe(b"", true), Probe::NoMatch);
+    }
+}
