@@ -79,7 +79,8 @@ fn suricata_verify_mqtt_alert_counts() {
     for (case, pcap, want) in CASES {
         let dir = sv.join(case);
         let engine = common::engine(&[dir.join("test.rules")]);
-        let (bytes, _) = common::replay_with(vec![dir.join(pcap)], 1, "alert,mqtt", Some(engine));
+        let (bytes, _) =
+            common::replay_with(vec![dir.join(pcap)], 1, "alert,mqtt,anomaly", Some(engine));
         let events = common::events(&bytes);
         let mut by_sid: BTreeMap<u64, usize> = BTreeMap::new();
         for e in events.iter().filter(|e| e["event_type"] == "alert") {
@@ -100,7 +101,27 @@ fn suricata_verify_mqtt_alert_counts() {
                 "{case}: sid {sid}; all: {by_sid:?}"
             );
         }
-        // The rules of the event cases name every event: only the expected fire...
+        // Each event case raises its event once, as an app-layer anomaly too.
+        let anomaly = match *case {
+            "mqtt-events-invalid-qos" => Some("invalid_qos_level"),
+            "mqtt-events-missing-connect" => Some("missing_connect"),
+            "mqtt-events-unassigned-msgtype" => Some("unassigned_msg_type"),
+            "mqtt5-excessiveproplen" => Some("malformed_traffic"),
+            _ => None,
+        };
+        if let Some(name) = anomaly {
+            let n = events
+                .iter()
+                .filter(|e| {
+                    e["event_type"] == "anomaly"
+                        && e["anomaly"]["event"] == name
+                        && e["anomaly"]["type"] == "applayer"
+                        && e["anomaly"]["app_proto"] == "mqtt"
+                })
+                .count();
+            assert_eq!(n, 1, "{case}: {name} anomalies");
+        }
+        // The rules of the event cases name every event: only the expected fire.
         if case.starts_with("mqtt-events-invalid") || case.starts_with("mqtt-events-unassigned") {
             assert_eq!(by_sid.len(), 1, "{case}: {by_sid:?}");
         }

@@ -520,15 +520,27 @@ fn log_app(
         // Transactions wait until complete and seen whole by detection.
         AppState::Mqtt(m) => {
             let inspected_only = sess.app.needs.inspection && !sess.passed;
-            for tx in m
-                .take_complete(all, inspected_only)
-                .iter()
-                .filter(|t| types.mqtt && !t.msgs.is_empty())
-            {
-                let v = crate::app::mqtt::eve_mqtt(tx);
-                emit.push(order_pkt, KIND_APP, tiebreak, |out| {
-                    flowlog::write_app_event(out, f, ts, "mqtt", &v)
-                });
+            for tx in m.take_complete(all, inspected_only) {
+                if types.mqtt && !tx.msgs.is_empty() {
+                    let v = crate::app::mqtt::eve_mqtt(&tx);
+                    emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                        flowlog::write_app_event(out, f, ts, "mqtt", &v)
+                    });
+                }
+                // The transaction's parser events, as the reference IDS's
+                // app-layer anomaly records.
+                for e in tx.events.iter().filter(|_| types.anomaly) {
+                    let v = serde_json::json!({
+                        "app_proto": "mqtt",
+                        "type": "applayer",
+                        "event": e.name(),
+                        "layer": "proto_parser",
+                        "tx_id": tx.tx_id,
+                    });
+                    emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                        flowlog::write_app_event(out, f, ts, "anomaly", &v)
+                    });
+                }
             }
         }
         _ => {}
