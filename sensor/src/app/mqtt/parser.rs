@@ -638,9 +638,7 @@ fn parse_connect(c: &mut Cursor<'_>) -> Result<Connect, Malformed> {
 /// Whether `b` opens with a CONNECT naming the MQTT protocol ("MQTT" or
 /// "MQIsdp"): `Some(true)` yes, `Some(false)` no, `None` too short to tell.
 pub fn starts_with_connect(b: &[u8]) -> Option<bool> {
-    let Some(&first) = b.first() else {
-        return None;
-    };
+    let &first = b.first()?;
     if first != 0x10 {
         return Some(false);
     }
