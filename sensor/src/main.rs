@@ -228,7 +228,7 @@ struct ReplayArgs {
     /// EVE JSON output file, `-` for stdout.
     #[arg(long, value_name = "PATH|-", default_value = "eve.json")]
     eve: String,
-    /// Event types to write: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp, sip, ssh, fileinfo, dcerpc.
+    /// Event types to write: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp, sip, ssh, fileinfo, dcerpc, mqtt.
     #[arg(long = "eve-types", value_name = "LIST", default_value = "alert,stats")]
     eve_types: String,
     /// Worker threads.

@@ -144,6 +144,23 @@ buffer_table! {
     SipVia => "sip.via", legacy: "", modifier: false, doc: "SIP Via header value (also compact v), one instance per header.";
     SipUserAgent => "sip.user_agent", legacy: "", modifier: false, doc: "SIP User-Agent header value, one instance per header.";
     SipContentType => "sip.content_type", legacy: "", modifier: false, doc: "SIP Content-Type header value (also compact c), one instance per header.";
+    MqttType => "mqtt.type", legacy: "", modifier: false, doc: "MQTT packet type of each packet of the transaction, one byte (multi-integer keyword).";
+    MqttFlags => "mqtt.flags", legacy: "", modifier: false, doc: "MQTT fixed-header flags of each packet (retain 0x1, dup 0x8), one byte (integer keyword).";
+    MqttQos => "mqtt.qos", legacy: "", modifier: false, doc: "MQTT QoS of each packet, one byte (integer keyword).";
+    MqttReasonCode => "mqtt.reason_code", legacy: "", modifier: false, doc: "MQTT reason or return code (CONNACK, acknowledgements, DISCONNECT, AUTH, each SUBACK/UNSUBACK code), one byte (integer keyword).";
+    MqttProtocolVersion => "mqtt.protocol_version", legacy: "", modifier: false, doc: "MQTT protocol level of the session (3, 4 or 5), one byte (integer keyword).";
+    MqttConnackSessionPresent => "mqtt.connack.session_present", legacy: "", modifier: false, doc: "MQTT CONNACK session-present flag, one byte 0 or 1.";
+    MqttConnectFlags => "mqtt.connect.flags", legacy: "", modifier: false, doc: "MQTT CONNECT flags byte (integer keyword).";
+    MqttConnectClientid => "mqtt.connect.clientid", legacy: "", modifier: false, doc: "MQTT CONNECT client identifier.";
+    MqttConnectUsername => "mqtt.connect.username", legacy: "", modifier: false, doc: "MQTT CONNECT user name.";
+    MqttConnectPassword => "mqtt.connect.password", legacy: "", modifier: false, doc: "MQTT CONNECT password.";
+    MqttConnectWilltopic => "mqtt.connect.willtopic", legacy: "", modifier: false, doc: "MQTT CONNECT will topic.";
+    MqttConnectWillmessage => "mqtt.connect.willmessage", legacy: "", modifier: false, doc: "MQTT CONNECT will message.";
+    MqttConnectProtocolString => "mqtt.connect.protocol_string", legacy: "", modifier: false, doc: "MQTT CONNECT protocol name (MQTT, MQIsdp).";
+    MqttPublishTopic => "mqtt.publish.topic", legacy: "", modifier: false, doc: "MQTT PUBLISH topic name.";
+    MqttPublishMessage => "mqtt.publish.message", legacy: "", modifier: false, doc: "MQTT PUBLISH application message.";
+    MqttSubscribeTopic => "mqtt.subscribe.topic", legacy: "", modifier: false, doc: "MQTT SUBSCRIBE topic filter, one instance per topic.";
+    MqttUnsubscribeTopic => "mqtt.unsubscribe.topic", legacy: "", modifier: false, doc: "MQTT UNSUBSCRIBE topic filter, one instance per topic.";
     SipContentLength => "sip.content_length", legacy: "", modifier: false, doc: "SIP Content-Length header value (also compact l), one instance per header.";
     FrameHttp1Request => "frame:http1.request", legacy: "", modifier: false, doc: "HTTP/1 frame: one whole request (line, headers, body) as on the wire.";
     FrameHttp1Response => "frame:http1.response", legacy: "", modifier: false, doc: "HTTP/1 frame: one whole response (line, headers, body) as on the wire, cut at the first gap.";
@@ -186,6 +203,13 @@ impl BufferId {
                 | BufferId::DhcpRenewalTime
                 | BufferId::SmbVersion
                 | BufferId::DcerpcOpnum
+                | BufferId::MqttType
+                | BufferId::MqttFlags
+                | BufferId::MqttQos
+                | BufferId::MqttReasonCode
+                | BufferId::MqttProtocolVersion
+                | BufferId::MqttConnackSessionPresent
+                | BufferId::MqttConnectFlags
         )
     }
 }

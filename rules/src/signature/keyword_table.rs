@@ -1377,6 +1377,76 @@ fn cases() -> Vec<(&'static str, Pkt, bool)> {
                 .buf(B::DnsRrtype, &[0, 15]),
             true,
         ),
+        // MQTT: integer buffers hold one byte per packet of the transaction.
+        (
+            r#"alert mqtt any any -> any any (mqtt.type:CONNECT,0; mqtt.type:CONNACK,1; mqtt.reason_code:0; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Mqtt)
+                .buf(B::MqttType, &[1])
+                .buf(B::MqttType, &[2])
+                .buf(B::MqttReasonCode, &[0]),
+            true,
+        ),
+        (
+            r#"alert mqtt any any -> any any (mqtt.type:CONNACK,0; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Mqtt)
+                .buf(B::MqttType, &[1])
+                .buf(B::MqttType, &[2]),
+            false,
+        ),
+        (
+            r#"alert mqtt any any -> any any (mqtt.flags:!retain,!dup; mqtt.qos:1; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Mqtt)
+                .buf(B::MqttFlags, &[0x08])
+                .buf(B::MqttFlags, &[0x00])
+                .buf(B::MqttQos, &[1]),
+            true,
+        ),
+        (
+            r#"alert mqtt any any -> any any (mqtt.flags:retain; sid:1;)"#,
+            tcp(b"").app(AppProto::Mqtt).buf(B::MqttFlags, &[0x08]),
+            false,
+        ),
+        (
+            r#"alert mqtt any any -> any any (mqtt.connect.flags:username,!password,clean_session; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Mqtt)
+                .buf(B::MqttConnectFlags, &[0x82]),
+            true,
+        ),
+        (
+            r#"alert mqtt any any -> any any (mqtt.connect.flags:username,!password; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Mqtt)
+                .buf(B::MqttConnectFlags, &[0xc2]),
+            false,
+        ),
+        (
+            r#"alert mqtt any any -> any any (mqtt.connack.session_present:true; mqtt.protocol_version:>=4; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Mqtt)
+                .buf(B::MqttConnackSessionPresent, &[1])
+                .buf(B::MqttProtocolVersion, &[5]),
+            true,
+        ),
+        (
+            r#"alert mqtt any any -> any any (mqtt.subscribe.topic; content:"topicY"; mqtt.connack.return_code:!0; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Mqtt)
+                .buf(B::MqttSubscribeTopic, b"topicX")
+                .buf(B::MqttSubscribeTopic, b"topicY")
+                .buf(B::MqttReasonCode, &[0]),
+            false,
+        ),
+        (
+            r#"alert mqtt any any -> any any (mqtt.publish.message; content:"|FF D8 FF E0|"; startswith; sid:1;)"#,
+            tcp(b"")
+                .app(AppProto::Mqtt)
+                .buf(B::MqttPublishMessage, b"\xff\xd8\xff\xe0JFIF"),
+            true,
+        ),
         (
             r#"alert dns any any -> any any (dns.rrtype:1,all; sid:1;)"#,
             udp(b"")
@@ -1959,6 +2029,34 @@ alert smb any any -> any any (smb.version:3; sid:22;)
         "bad.rules:22 sid 20: dcerpc.iface: bad UUID \"367abb81-9844-35f1-ad32\"",
         "bad.rules:23 sid 21: dcerpc.opnum: bad value \"5-2\"",
         "bad.rules:24 sid 22: smb.version: \"3\" is not 1 or 2",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn bad_mqtt_keyword_values_say_why() {
+    let mut b = EngineBuilder::new();
+    b.add_str(
+        r#"alert mqtt any any -> any any (mqtt.qos:3; sid:1;)
+alert mqtt any any -> any any (mqtt.flags:retain,sticky; sid:2;)
+alert mqtt any any -> any any (mqtt.flags:retain,!retain; sid:3;)
+alert mqtt any any -> any any (mqtt.connack.session_present:maybe; sid:4;)
+alert mqtt any any -> any any (mqtt.type:BOGUS; sid:5;)
+alert mqtt any any -> any any (mqtt.reason_code:1,0; sid:6;)
+alert mqtt any any -> any any (mqtt.type:PUBLISH,1; mqtt.connect.flags:will; sid:7;)
+"#,
+        "mqtt.rules",
+    );
+    let text = check_report(&b.report());
+    assert!(text.ends_with("1 rules loaded, 6 rejected"), "{text}");
+    for want in [
+        "mqtt.rules:1 sid 1: mqtt.qos: expected 0, 1 or 2, got \"3\"",
+        "mqtt.rules:2 sid 2: mqtt.flags: unknown flag \"sticky\" (known: dup, retain)",
+        "mqtt.rules:3 sid 3: mqtt.flags: flag \"retain\" given twice",
+        "mqtt.rules:4 sid 4: mqtt.connack.session_present: expected true or false",
+        "mqtt.rules:5 sid 5: mqtt.type:",
+        "mqtt.rules:6 sid 6: mqtt.reason_code: takes no index",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }

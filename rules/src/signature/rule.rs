@@ -392,6 +392,78 @@ const DNS_RRTYPES: &[(&str, u64)] = &[
     ("caa", 257),
 ];
 
+/// `mqtt.type` names: MQTT control packet types.
+const MQTT_TYPES: &[(&str, u64)] = &[
+    ("unassigned", 0),
+    ("connect", 1),
+    ("connack", 2),
+    ("publish", 3),
+    ("puback", 4),
+    ("pubrec", 5),
+    ("pubrel", 6),
+    ("pubcomp", 7),
+    ("subscribe", 8),
+    ("suback", 9),
+    ("unsubscribe", 10),
+    ("unsuback", 11),
+    ("pingreq", 12),
+    ("pingresp", 13),
+    ("disconnect", 14),
+    ("auth", 15),
+];
+
+/// `mqtt.flags` names: fixed-header flag bits.
+const MQTT_FLAGS: &[(&str, u64)] = &[("dup", 0x08), ("retain", 0x01)];
+
+/// `mqtt.connect.flags` names: CONNECT flag bits (MQTT 3.1.1 3.1.2.3).
+const MQTT_CONNECT_FLAGS: &[(&str, u64)] = &[
+    ("username", 0x80),
+    ("password", 0x40),
+    ("will_retain", 0x20),
+    ("will", 0x04),
+    ("clean_session", 0x02),
+];
+
+/// A flags keyword's value: an integer comparison (`mqtt.flags:0`), or a
+/// comma-separated list of bit names, each optionally negated with `!`
+/// (`!retain,dup`): those bits set or clear, the others ignored.
+fn parse_flag_names(keyword: &str, v: &str, names: &[(&str, u64)]) -> Result<UintCmp, String> {
+    let v = v.trim();
+    if v.starts_with(|c: char| c.is_ascii_digit() || "<>=&".contains(c)) {
+        return parse_uint_cmp(v, 255, &[]).map_err(|e| format!("{keyword}: {e}"));
+    }
+    let (mut mask, mut value) = (0u64, 0u64);
+    for item in v.split(',').map(str::trim) {
+        let (neg, n) = match item.strip_prefix('!') {
+            Some(r) => (true, r.trim()),
+            None => (false, item),
+        };
+        let bit = names
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(n))
+            .map(|(_, b)| *b)
+            .ok_or_else(|| {
+                let known: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+                format!(
+                    "{keyword}: unknown flag \"{n}\" (known: {})",
+                    known.join(", ")
+                )
+            })?;
+        if mask & bit != 0 {
+            return Err(format!("{keyword}: flag \"{n}\" given twice"));
+        }
+        mask |= bit;
+        if !neg {
+            value |= bit;
+        }
+    }
+    Ok(UintCmp::Mask {
+        mask,
+        value,
+        ne: false,
+    })
+}
+
 /// The index part of a multi-integer value (`dns.rrtype:1,all`).
 fn parse_multi_index(s: &str) -> Result<MultiIndex, String> {
     let s = s.trim();
@@ -2213,6 +2285,64 @@ impl Builder<'_, '_> {
                 self.int_list(
                     BufferId::SmbVersion,
                     UintCmp::Cmp(NumCmp::Eq(n)),
+                    MultiIndex::Any,
+                );
+            }
+            "mqtt.type" => self.uint_list(
+                BufferId::MqttType,
+                need(name, value)?,
+                255,
+                MQTT_TYPES,
+                true,
+            )?,
+            "mqtt.reason_code" | "mqtt.connack.return_code" => self.uint_list(
+                BufferId::MqttReasonCode,
+                need(name, value)?,
+                255,
+                &[],
+                false,
+            )?,
+            "mqtt.protocol_version" => self.uint_list(
+                BufferId::MqttProtocolVersion,
+                need(name, value)?,
+                255,
+                &[],
+                false,
+            )?,
+            "mqtt.qos" => {
+                let v = need(name, value)?.trim();
+                let q = parse_u64(v)
+                    .ok()
+                    .filter(|q| *q <= 2)
+                    .ok_or_else(|| format!("mqtt.qos: expected 0, 1 or 2, got \"{v}\""))?;
+                self.int_list(
+                    BufferId::MqttQos,
+                    UintCmp::Cmp(NumCmp::Eq(q)),
+                    MultiIndex::Any,
+                );
+            }
+            "mqtt.flags" => {
+                let cmp = parse_flag_names(name, need(name, value)?, MQTT_FLAGS)?;
+                self.int_list(BufferId::MqttFlags, cmp, MultiIndex::Any);
+            }
+            "mqtt.connect.flags" => {
+                let cmp = parse_flag_names(name, need(name, value)?, MQTT_CONNECT_FLAGS)?;
+                self.int_list(BufferId::MqttConnectFlags, cmp, MultiIndex::Any);
+            }
+            "mqtt.connack.session_present" => {
+                let v = need(name, value)?.trim();
+                let b = match v.to_ascii_lowercase().as_str() {
+                    "true" | "yes" | "1" => 1,
+                    "false" | "no" | "0" => 0,
+                    _ => {
+                        return Err(format!(
+                            "mqtt.connack.session_present: expected true or false, got \"{v}\""
+                        ))
+                    }
+                };
+                self.int_list(
+                    BufferId::MqttConnackSessionPresent,
+                    UintCmp::Cmp(NumCmp::Eq(b)),
                     MultiIndex::Any,
                 );
             }

@@ -1,6 +1,6 @@
 //! Application protocol detection: by content first, then by port.
 
-use super::{dcerpc, dhcp, dns, http, quic, sip, tftp, tls};
+use super::{dcerpc, dhcp, dns, http, mqtt, quic, sip, tftp, tls};
 
 /// IP protocol number of TCP.
 const IPPROTO_TCP: u8 = 6;
@@ -38,6 +38,8 @@ pub enum AppProto {
     Sip,
     /// DCERPC over TCP (any port), by its PDU header.
     Dcerpc,
+    /// MQTT over TCP: any packet on port 1883, a CONNECT naming the protocol elsewhere.
+    Mqtt,
     /// Detection ran and failed: EVE `app_proto` "failed".
     Unknown,
 }
@@ -60,6 +62,7 @@ impl AppProto {
             AppProto::Dhcp => "dhcp",
             AppProto::Sip => "sip",
             AppProto::Dcerpc => "dcerpc",
+            AppProto::Mqtt => "mqtt",
             AppProto::Unknown => "failed",
         }
     }
@@ -180,6 +183,9 @@ pub fn is_smb_port(sport: u16, dport: u16) -> bool {
 /// The SIP port (as the reference IDS, SIP is only probed for there).
 const SIP_PORT: u16 = 5060;
 
+/// The MQTT port (IANA 1883).
+const MQTT_PORT: u16 = 1883;
+
 /// What a flow's ports allow the content probes to consider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortHints {
@@ -187,6 +193,8 @@ pub struct PortHints {
     pub smb: bool,
     /// A port is the SIP one: SIP messages are looked for.
     pub sip: bool,
+    /// A port is the MQTT one: any plausible MQTT packet is MQTT.
+    pub mqtt: bool,
 }
 
 impl PortHints {
@@ -195,6 +203,7 @@ impl PortHints {
         PortHints {
             smb: is_smb_port(sport, dport),
             sip: sport == SIP_PORT || dport == SIP_PORT,
+            mqtt: sport == MQTT_PORT || dport == MQTT_PORT,
         }
     }
 }
@@ -207,7 +216,7 @@ fn probe_sip(ts: &[u8], tc: &[u8], stream: bool) -> Probe {
 /// The TCP protocols recognised by their first bytes, in the order they are
 /// tried, each combining what the client's (`ts`) and the server's (`tc`)
 /// first bytes show. Every probe says `NoMatch` on no bytes.
-fn tcp_probes(ts: &[u8], tc: &[u8], ports: PortHints) -> [(AppProto, Probe); 8] {
+fn tcp_probes(ts: &[u8], tc: &[u8], ports: PortHints) -> [(AppProto, Probe); 9] {
     let sip = if ports.sip {
         probe_sip(ts, tc, true)
     } else {
@@ -231,6 +240,11 @@ fn tcp_probes(ts: &[u8], tc: &[u8], ports: PortHints) -> [(AppProto, Probe); 8] 
         (
             AppProto::Dcerpc,
             combine(dcerpc::probe(ts), dcerpc::probe(tc)),
+        ),
+        // Last: two bytes of fixed header are a weak sign.
+        (
+            AppProto::Mqtt,
+            combine(mqtt::probe(ts, ports.mqtt), mqtt::probe(tc, ports.mqtt)),
         ),
     ]
 }

@@ -7,6 +7,7 @@ use super::dhcp::DhcpState;
 use super::dns::{DnsState, DnsVariant};
 use super::frames::{FrameNeeds, FrameState};
 use super::http::{HttpConfig, HttpState};
+use super::mqtt::MqttState;
 use super::quic::QuicState;
 use super::sip::SipState;
 use super::smb::SmbState;
@@ -48,6 +49,8 @@ pub enum AppState {
     Dcerpc(Box<DcerpcState>),
     /// SSH banners and key exchange offers.
     Ssh(Box<SshState>),
+    /// MQTT packets.
+    Mqtt(Box<MqttState>),
     /// Detection failed: the flow's data is not parsed.
     Failed,
 }
@@ -232,6 +235,7 @@ impl AppLayer {
             AppProto::Sip => AppState::Sip(Box::default()),
             AppProto::Dcerpc => AppState::Dcerpc(Box::default()),
             AppProto::Ssh => AppState::Ssh(Box::default()),
+            AppProto::Mqtt => AppState::Mqtt(Box::default()),
             // Detected for rules (`alert ssh`, `app-layer-protocol:ssh`), not parsed.
             AppProto::Smtp | AppProto::Unknown => AppState::Failed,
         };
@@ -267,6 +271,7 @@ impl AppLayer {
             AppState::Sip(s) => s.parse_stream(data, dir),
             AppState::Dcerpc(s) => s.parse(data, dir),
             AppState::Ssh(s) => s.parse(data, dir),
+            AppState::Mqtt(s) => s.parse(data, dir),
             AppState::Undecided | AppState::Failed => {}
         }
         if self.frames.is_some() {
@@ -314,6 +319,7 @@ impl AppLayer {
             AppState::Sip(s) => s.gap(dir),
             AppState::Dcerpc(s) => s.gap(dir),
             AppState::Ssh(s) => s.gap(dir),
+            AppState::Mqtt(s) => s.gap(dir),
             AppState::Quic(_) | AppState::Tftp(_) | AppState::Dhcp(_) | AppState::Failed => {}
         }
         if self.frames.is_some() {

@@ -55,6 +55,7 @@ pub fn provided_buffers() -> Vec<BufferId> {
         .chain(crate::app::sip::detect::BUFFER_NAMES)
         .chain(crate::app::dcerpc::BUFFER_NAMES)
         .chain(crate::app::smb::detect::BUFFER_NAMES_SMB)
+        .chain(crate::app::mqtt::detect::BUFFER_NAMES)
         .chain(crate::app::ssh::BUFFER_NAMES)
         .chain(crate::app::dhcp::BUFFER_NAMES)
         .chain(["pkt_data", "http.header_names"].iter())
@@ -237,6 +238,7 @@ fn rule_app(p: Option<AppProto>) -> RuleApp {
         Some(AppProto::Dhcp) => RuleApp::Dhcp,
         Some(AppProto::Sip) => RuleApp::Sip,
         Some(AppProto::Dcerpc) => RuleApp::Dcerpc,
+        Some(AppProto::Mqtt) => RuleApp::Mqtt,
         Some(AppProto::Unknown) => RuleApp::Failed,
     }
 }

@@ -61,6 +61,8 @@ pub struct EveTypes {
     pub fileinfo: bool,
     /// `dcerpc` events, one per call over TCP.
     pub dcerpc: bool,
+    /// `mqtt` events, one per transaction.
+    pub mqtt: bool,
     /// Alert option: the X-Forwarded-For client of an HTTP transaction's
     /// alerts, as an extra field or in place of the proxy's address.
     pub xff: Option<crate::app::http::xff::XffConfig>,
@@ -82,6 +84,7 @@ impl Default for EveTypes {
             ssh: false,
             fileinfo: false,
             dcerpc: false,
+            mqtt: false,
             xff: None,
         }
     }
@@ -104,6 +107,7 @@ impl EveTypes {
             ssh: false,
             fileinfo: false,
             dcerpc: false,
+            mqtt: false,
             xff: None,
         };
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -121,9 +125,10 @@ impl EveTypes {
                 "ssh" => t.ssh = true,
                 "fileinfo" | "files" => t.fileinfo = true,
                 "dcerpc" => t.dcerpc = true,
+                "mqtt" => t.mqtt = true,
                 other => {
                     return Err(format!(
-                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp, sip, ssh, fileinfo, dcerpc)"
+                        "unknown EVE type {other:?} (known: alert, stats, flow, anomaly, http, dns, tls, tftp, dhcp, sip, ssh, fileinfo, dcerpc, mqtt)"
                     ))
                 }
             }

@@ -608,6 +608,32 @@ fn log_app(
                 });
             }
         }
+        // Transactions wait until complete and seen whole by detection.
+        AppState::Mqtt(m) => {
+            let inspected_only = sess.app.needs.inspection && !sess.passed;
+            for tx in m.take_complete(all, inspected_only) {
+                if types.mqtt && !tx.msgs.is_empty() {
+                    let v = crate::app::mqtt::eve_mqtt(&tx);
+                    emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                        flowlog::write_app_event(out, f, ts, "mqtt", &v)
+                    });
+                }
+                // The transaction's parser events, as the reference IDS's
+                // app-layer anomaly records.
+                for e in tx.events.iter().filter(|_| types.anomaly) {
+                    let v = serde_json::json!({
+                        "app_proto": "mqtt",
+                        "type": "applayer",
+                        "event": e.name(),
+                        "layer": "proto_parser",
+                        "tx_id": tx.tx_id,
+                    });
+                    emit.push(order_pkt, KIND_APP, tiebreak, |out| {
+                        flowlog::write_app_event(out, f, ts, "anomaly", &v)
+                    });
+                }
+            }
+        }
         _ => {}
     }
 }
@@ -1098,6 +1124,33 @@ fn inspect_app(
                 ("sip", crate::app::sip::eve_sip(tx)),
                 None,
                 Vec::new(),
+                None,
+            ));
+        }
+    }
+    if let AppState::Mqtt(m) = &mut s.app.state {
+        // A transaction is inspected each time a packet or an event joins
+        // it, with all its packets; alerts stay once per rule and transaction.
+        for tx in m.transactions_mut() {
+            if tx.is_inspected() {
+                continue;
+            }
+            let events: Vec<u32> = tx
+                .events
+                .get(tx.inspected.1..)
+                .unwrap_or_default()
+                .iter()
+                .map(|e| event_id(e.rule_name()))
+                .collect();
+            tx.inspected = (tx.msgs.len(), tx.events.len());
+            let mut bufs = Vec::new();
+            tx.for_each_buffer(|n, b| add(&mut bufs, n, b));
+            parts.push((
+                tx.tx_id,
+                bufs,
+                ("mqtt", crate::app::mqtt::eve_mqtt(tx)),
+                None,
+                events,
                 None,
             ));
         }
