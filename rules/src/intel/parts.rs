@@ -79,6 +79,22 @@ impl SetPart {
     fn index(self) -> usize {
         self as usize
     }
+
+    /// An entry given as `ty` may be stored in this part (a domain may be
+    /// an IP address; `Auto` may be anything).
+    fn may_hold(self, ty: IndicatorType) -> bool {
+        use IndicatorType as T;
+        match ty {
+            T::Ip => matches!(self, SetPart::Ipv4 | SetPart::Ipv6),
+            T::Domain | T::Hostname => {
+                matches!(self, SetPart::Domain | SetPart::Ipv4 | SetPart::Ipv6)
+            }
+            T::Url => self == SetPart::Url,
+            T::Md5 | T::Sha1 | T::Sha256 | T::FileHash => self == SetPart::FileHash,
+            T::Ja3 | T::Ja3s | T::Ja4 | T::CertSha1 | T::Email => self == SetPart::Other,
+            T::Auto => true,
+        }
+    }
 }
 
 /// An immutable, indexed set of indicators. `Send + Sync`; share it in an `Arc`.
@@ -247,6 +263,9 @@ pub struct IndicatorSetBuilder {
     /// Only this part's entries are stored (a pass of a staged reload); the
     /// others are validated and counted.
     only: Option<SetPart>,
+    /// With `only`: the first pass never reached the indicator cap, so
+    /// entries that cannot belong to that part are skipped unread.
+    uncapped: bool,
     /// The set being reloaded.
     previous: Option<IndicatorSet>,
     staged: bool,
@@ -269,6 +288,7 @@ impl IndicatorSetBuilder {
         IndicatorSetBuilder {
             parts: (0..PARTS).map(|_| PartBuilder::new()).collect(),
             only: None,
+            uncapped: false,
             previous: None,
             staged: false,
             max_delta_percent: DEFAULT_MAX_DELTA_PERCENT,
@@ -394,6 +414,9 @@ impl IndicatorSetBuilder {
         source: &str,
         location: Location,
     ) -> bool {
+        if self.uncapped && self.only.is_some_and(|p| !p.may_hold(ty)) {
+            return true;
+        }
         let norm = match normalize(ty, value, &mut self.buf) {
             Ok(n) => n,
             Err(e) => {
@@ -423,6 +446,9 @@ impl IndicatorSetBuilder {
     /// Registers a removal: at build, indicators of this value and feed are
     /// dropped (Zeek `meta.remove`). Returns false if the value is invalid.
     pub fn remove(&mut self, ty: IndicatorType, value: &str, feed: &str) -> bool {
+        if self.uncapped && self.only.is_some_and(|p| !p.may_hold(ty)) {
+            return true;
+        }
         let Ok(norm) = normalize(ty, value, &mut self.buf) else {
             return false;
         };
@@ -439,6 +465,9 @@ impl IndicatorSetBuilder {
     /// build, indicators of this value are dropped whatever their feed.
     /// Returns false if the value is invalid.
     pub fn exclude(&mut self, ty: IndicatorType, value: &str) -> bool {
+        if self.uncapped && self.only.is_some_and(|p| !p.may_hold(ty)) {
+            return true;
+        }
         let Ok(norm) = normalize(ty, value, &mut self.buf) else {
             return false;
         };
@@ -503,6 +532,7 @@ impl IndicatorSetBuilder {
             previous,
             report: mut load_report,
             max_indicators,
+            added,
             ..
         } = self;
         let mut parts = previous.unwrap_or_default().parts;
@@ -510,6 +540,7 @@ impl IndicatorSetBuilder {
         let mut build_report = LoadReport::default();
         for (i, b) in builders.into_iter().enumerate() {
             let part = SetPart::ALL.get(i).copied().unwrap_or(SetPart::Other);
+            let expected = b.expected();
             match b.build_staged() {
                 Some((set, r)) => {
                     build_report.absorb(r);
@@ -517,7 +548,7 @@ impl IndicatorSetBuilder {
                         *slot = Arc::new(set);
                     }
                 }
-                None => todo.push(part),
+                None => todo.push((part, expected)),
             }
         }
         // The report keeps the loaders' rejections and skips of this pass;
@@ -528,6 +559,7 @@ impl IndicatorSetBuilder {
             todo,
             report: load_report,
             max_indicators,
+            capped: added >= max_indicators,
             kept_old: Vec::new(),
         }
     }
@@ -548,9 +580,13 @@ impl IndicatorSetBuilder {
 #[derive(Debug)]
 pub struct StagedReload {
     set: IndicatorSet,
-    todo: Vec<SetPart>,
+    /// Parts still to build, with (entries, value bytes) counted for each
+    /// by the first pass.
+    todo: Vec<(SetPart, (usize, usize))>,
     report: LoadReport,
     max_indicators: usize,
+    /// The first pass reached the indicator cap.
+    capped: bool,
     kept_old: Vec<SetPart>,
 }
 
@@ -562,7 +598,7 @@ impl StagedReload {
 
     /// The next part to build by a pass of its own, if any.
     pub fn next_part(&self) -> Option<SetPart> {
-        self.todo.first().copied()
+        self.todo.first().map(|t| t.0)
     }
 
     /// Parts still to build.
@@ -575,9 +611,13 @@ impl StagedReload {
     /// every entry (so the indicator cap falls where a full build puts it)
     /// but stores only that part's.
     pub fn part_builder(&self) -> Option<IndicatorSetBuilder> {
-        let p = self.next_part()?;
+        let &(p, (records, bytes)) = self.todo.first()?;
         let mut b = IndicatorSetBuilder::new().max_indicators(self.max_indicators);
         b.only = Some(p);
+        b.uncapped = !self.capped;
+        if let Some(part) = b.parts.get_mut(p.index()) {
+            part.reserve(records, bytes);
+        }
         Some(b)
     }
 

@@ -84,6 +84,8 @@ pub(super) struct PartBuilder {
     overflowed: bool,
     /// Records of the reference's base when it overflowed.
     overflow_base: usize,
+    /// Arena bytes the entries added so far take (stored or not).
+    value_bytes: usize,
     /// Whether a reload rebuilds this part whole, as decided over the whole
     /// set ([`PartBuilder::decide_rebuild`]); `None`: by this part alone.
     rebuild: Option<bool>,
@@ -192,6 +194,7 @@ impl PartBuilder {
             stage: false,
             overflowed: false,
             overflow_base: 0,
+            value_bytes: 0,
             rebuild: None,
         };
         // Tag set 0 is the empty set; event 0 is the empty id.
@@ -268,6 +271,12 @@ impl PartBuilder {
         source: &str,
         location: Location,
     ) -> bool {
+        let hdr = if keyed_kind(norm.kind as u8) {
+            KEY_HDR
+        } else {
+            0
+        };
+        self.value_bytes = self.value_bytes.saturating_add(hdr + value.len());
         if self.overflowed {
             self.added += 1;
             return true;
@@ -540,6 +549,19 @@ impl PartBuilder {
         let n = rf.base.len();
         self.reference = Some(rf);
         (dead + self.pending.len(), n)
+    }
+
+    /// (entries added, arena bytes they take): what a pass of its own for
+    /// this part will store, at most.
+    pub fn expected(&self) -> (usize, usize) {
+        (self.added, self.value_bytes)
+    }
+
+    /// Reserves room for `records` entries of `bytes` value bytes, so a
+    /// pass of its own grows no vector by doubling (and copying).
+    pub fn reserve(&mut self, records: usize, bytes: usize) {
+        self.pending.reserve_exact(records);
+        self.arena.reserve_exact(bytes);
     }
 
     /// Sets whether a reload rebuilds this part whole (when anything in it
