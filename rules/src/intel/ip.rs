@@ -13,11 +13,16 @@ pub(crate) const NONE: u32 = u32::MAX;
 
 /// One prefix at build time: first address, prefix length, group id.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Prefix {
-    pub start: u128,
+pub(crate) struct Pfx<A> {
+    pub start: A,
     pub len: u8,
     pub group: u32,
 }
+
+/// A prefix of either family (IPv6 tables, tests).
+pub(crate) type Prefix = Pfx<u128>;
+/// An IPv4 prefix (12 bytes instead of 32 at build time).
+pub(crate) type Prefix4 = Pfx<u32>;
 
 /// Ranges of one address family. `bits` is 32 or 128.
 #[derive(Debug, Default)]
@@ -33,30 +38,36 @@ pub(crate) struct RangeTable<A> {
     top16: Vec<u32>,
 }
 
-fn last_addr(p: &Prefix, bits: u32) -> u128 {
+fn last_addr<A: Copy + Into<u128>>(p: &Pfx<A>, bits: u32) -> u128 {
     let host_bits = bits - u32::from(p.len);
     if host_bits >= 128 {
         u128::MAX
     } else {
-        p.start | ((1u128 << host_bits) - 1)
+        p.start.into() | ((1u128 << host_bits) - 1)
     }
 }
 
-/// Cuts prefixes into disjoint labelled ranges covering the whole space.
-/// Disjoint ranges (first address, prefix index or NONE), in address order.
-type Ranges = Vec<(u128, u32)>;
 /// Per prefix: (group, parent prefix index or NONE).
 type PrefixMeta = Vec<(u32, u32)>;
 
-fn flatten(mut prefixes: Vec<Prefix>, bits: u32) -> (Ranges, PrefixMeta) {
+/// Cuts prefixes into disjoint labelled ranges covering the whole space:
+/// (first address, prefix index or NONE), in address order, with each
+/// prefix's (group, parent). `conv` narrows an address of the family.
+fn flatten<A: Copy + Ord + Into<u128>>(
+    mut prefixes: Vec<Pfx<A>>,
+    bits: u32,
+    conv: impl Fn(u128) -> A,
+) -> (Vec<(A, u32)>, PrefixMeta) {
     prefixes.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(a.len.cmp(&b.len)));
     prefixes.dedup_by(|b, a| a.start == b.start && a.len == b.len);
+    prefixes.shrink_to_fit();
     let mut meta: Vec<(u32, u32)> = Vec::with_capacity(prefixes.len());
-    let mut ranges: Vec<(u128, u32)> = Vec::with_capacity(prefixes.len() * 2 + 1);
+    let mut ranges: Vec<(A, u32)> = Vec::with_capacity(prefixes.len() * 2 + 1);
     // `pos`: first address not yet given to a range (None once past the end).
     let mut pos: Option<u128> = Some(0);
     let mut stack: Vec<usize> = Vec::new();
-    let emit = |ranges: &mut Vec<(u128, u32)>, start: u128, slot: u32| {
+    let emit = |ranges: &mut Vec<(A, u32)>, start: u128, slot: u32| {
+        let start = conv(start);
         if let Some(last) = ranges.last_mut() {
             if last.1 == slot {
                 return;
@@ -71,7 +82,7 @@ fn flatten(mut prefixes: Vec<Prefix>, bits: u32) -> (Ranges, PrefixMeta) {
     let close_until = |limit: Option<u128>,
                        stack: &mut Vec<usize>,
                        pos: &mut Option<u128>,
-                       ranges: &mut Vec<(u128, u32)>| {
+                       ranges: &mut Vec<(A, u32)>| {
         while let Some(&top) = stack.last() {
             let end = last_addr(&prefixes[top], bits);
             if let Some(l) = limit {
@@ -89,11 +100,12 @@ fn flatten(mut prefixes: Vec<Prefix>, bits: u32) -> (Ranges, PrefixMeta) {
         }
     };
     for (i, p) in prefixes.iter().enumerate() {
-        close_until(Some(p.start), &mut stack, &mut pos, &mut ranges);
+        let start: u128 = p.start.into();
+        close_until(Some(start), &mut stack, &mut pos, &mut ranges);
         if let Some(cur) = pos {
-            if cur < p.start {
+            if cur < start {
                 emit(&mut ranges, cur, stack.last().map_or(NONE, |&t| t as u32));
-                pos = Some(p.start);
+                pos = Some(start);
             }
         }
         meta.push((p.group, stack.last().map_or(NONE, |&t| t as u32)));
@@ -111,27 +123,36 @@ fn flatten(mut prefixes: Vec<Prefix>, bits: u32) -> (Ranges, PrefixMeta) {
         }
     }
     if ranges.is_empty() {
-        ranges.push((0, NONE));
+        ranges.push((conv(0), NONE));
     }
+    drop(prefixes);
+    ranges.shrink_to_fit();
     (ranges, meta)
 }
 
-fn entries_of<A>(
-    ranges: &Ranges,
-    prefixes: &PrefixMeta,
-    conv: impl Fn(u128) -> A,
-) -> Vec<(A, u32)> {
-    ranges
-        .iter()
-        .map(|&(start, p)| (conv(start), prefixes.get(p as usize).map_or(NONE, |m| m.0)))
-        .collect()
+/// The table's per-range prefix indexes, and the ranges turned in place
+/// into (first address, group) entries.
+fn entries_of<A>(mut ranges: Vec<(A, u32)>, prefixes: &PrefixMeta) -> (Vec<(A, u32)>, Vec<u32>) {
+    let range_prefix = ranges.iter().map(|r| r.1).collect();
+    for r in &mut ranges {
+        r.1 = prefixes.get(r.1 as usize).map_or(NONE, |m| m.0);
+    }
+    (ranges, range_prefix)
 }
 
 impl RangeTable<u32> {
-    pub(crate) fn build_v4(prefixes: Vec<Prefix>) -> RangeTable<u32> {
-        let (ranges, prefixes) = flatten(prefixes, 32);
-        let entries = entries_of(&ranges, &prefixes, |a| a as u32);
-        let range_prefix = ranges.iter().map(|r| r.1).collect();
+    pub(crate) fn build_v4<A: Copy + Into<u128>>(prefixes: Vec<Pfx<A>>) -> RangeTable<u32> {
+        // In place when `A` is already u32.
+        let prefixes: Vec<Prefix4> = prefixes
+            .into_iter()
+            .map(|p| Pfx {
+                start: p.start.into() as u32,
+                len: p.len,
+                group: p.group,
+            })
+            .collect();
+        let (ranges, prefixes) = flatten(prefixes, 32, |a| a as u32);
+        let (entries, range_prefix) = entries_of(ranges, &prefixes);
         let mut top16 = Vec::with_capacity(1 << 16);
         let mut idx = 0usize;
         for b in 0u32..(1 << 16) {
@@ -177,10 +198,11 @@ impl RangeTable<u32> {
 
 impl RangeTable<u128> {
     pub(crate) fn build_v6(prefixes: Vec<Prefix>) -> RangeTable<u128> {
-        let (ranges, prefixes) = flatten(prefixes, 128);
+        let (ranges, prefixes) = flatten(prefixes, 128, |a| a);
+        let (entries, range_prefix) = entries_of(ranges, &prefixes);
         RangeTable {
-            entries: entries_of(&ranges, &prefixes, |a| a),
-            range_prefix: ranges.iter().map(|r| r.1).collect(),
+            entries,
+            range_prefix,
             prefixes,
             top16: Vec::new(),
         }

@@ -5,7 +5,7 @@
 //! a small delta layer and a bit per base record no longer in the set.
 
 use super::index::{hash_bytes, KeyTable, SuffixFilter, SuffixHasher};
-use super::ip::{Prefix, RangeTable, NONE};
+use super::ip::{Prefix, Prefix4, RangeTable, NONE};
 use super::report::LoadReport;
 use super::{IndicatorKind, Tlp};
 use std::fmt;
@@ -240,8 +240,8 @@ impl Layer {
             let v = self.value_bytes(&r);
             let kind = IndicatorKind::from_u8(r.kind);
             match kind {
-                IndicatorKind::Ipv4 if v.len() == 5 => v4.push(Prefix {
-                    start: u128::from(u32::from_be_bytes([v[0], v[1], v[2], v[3]])),
+                IndicatorKind::Ipv4 if v.len() == 5 => v4.push(Prefix4 {
+                    start: u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
                     len: v[4],
                     group: gref,
                 }),

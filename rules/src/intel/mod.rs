@@ -35,6 +35,7 @@ mod ip;
 mod layer;
 mod lines;
 pub mod misp;
+mod parts;
 mod report;
 mod set;
 pub mod source;
@@ -45,10 +46,10 @@ mod value;
 pub mod warninglist;
 pub mod zeek;
 
+pub use parts::{IndicatorSet, IndicatorSetBuilder, SetPart, StagedReload};
 pub use report::{LoadReport, Location, Rejection};
 pub use set::{
-    Hit, Hits, IndicatorSet, IndicatorSetBuilder, IndicatorValue, SetLayout,
-    DEFAULT_MAX_DELTA_PERCENT, DEFAULT_MAX_INDICATORS,
+    Hit, Hits, IndicatorValue, SetLayout, DEFAULT_MAX_DELTA_PERCENT, DEFAULT_MAX_INDICATORS,
 };
 pub use source::{detect_format, load_path, SourceFormat};
 pub use time::parse_timestamp;

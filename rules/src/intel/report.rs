@@ -120,6 +120,38 @@ impl LoadReport {
         }
     }
 
+    /// Adds another report (a part's build) to this one.
+    pub(crate) fn absorb(&mut self, mut o: LoadReport) {
+        for (r, n) in &o.rejected_by_reason {
+            *self.rejected_by_reason.entry(r).or_insert(0) += n;
+        }
+        self.rejected_total += o.rejected_total;
+        let room = MAX_LISTED_REJECTIONS.saturating_sub(self.rejected.len());
+        self.rejected
+            .extend(std::mem::take(&mut o.rejected).into_iter().take(room));
+        for (k, n) in &o.skipped {
+            bump(&mut self.skipped, k, *n);
+        }
+        self.sources += o.sources;
+        self.absorb_counts(o);
+    }
+
+    /// Adds the build counts of another report (what is in the set,
+    /// duplicates, removals, warninglist hits), not its rejections and skips.
+    pub(crate) fn absorb_counts(&mut self, o: LoadReport) {
+        for (c, n) in self.by_kind.iter_mut().zip(o.by_kind) {
+            *c += n;
+        }
+        for (f, n) in &o.by_feed {
+            bump(&mut self.by_feed, f, *n);
+        }
+        for (l, n) in &o.warninglist_removed {
+            bump(&mut self.warninglist_removed, l, *n);
+        }
+        self.duplicates += o.duplicates;
+        self.removed += o.removed;
+    }
+
     pub(crate) fn skip(&mut self, reason: &str) {
         bump(&mut self.skipped, reason, 1);
     }

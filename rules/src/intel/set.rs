@@ -7,8 +7,8 @@ use super::layer::{
     keyed_kind, secs, Bits, Layer, PrefixChain, Record, StrTable, KEY_HDR, NO_CONFIDENCE,
     REF_GROUP, SUBDOMAINS,
 };
-use super::report::{LoadReport, Location, Quoted};
-use super::value::{decode_hex, normalize, url_key, IndicatorType, KeyBuf};
+use super::report::{LoadReport, Location};
+use super::value::{decode_hex, url_key, KeyBuf, Normalized};
 use super::warninglist::Warninglist;
 use super::{feed_sid, IndicatorKind, Provenance};
 use std::collections::{HashMap, HashSet};
@@ -50,11 +50,12 @@ impl Interner {
     }
 }
 
-/// Builds an [`IndicatorSet`]: loaders call [`IndicatorSetBuilder::add`] for each
-/// entry; [`IndicatorSetBuilder::build`] applies removals and warninglists,
-/// merges duplicates and indexes everything.
+/// Builds one part of an indicator set (the kinds of one [`SetPart`](super::SetPart)):
+/// the public builder routes each normalised entry to its part's
+/// [`PartBuilder::add_norm`]; [`PartBuilder::build`] applies removals and
+/// warninglists, merges duplicates and indexes everything.
 #[derive(Debug)]
-pub struct IndicatorSetBuilder {
+pub(super) struct PartBuilder {
     arena: Vec<u8>,
     pending: Vec<Record>,
     feeds: Interner,
@@ -65,10 +66,9 @@ pub struct IndicatorSetBuilder {
     tagset_ends: Vec<u32>,
     removals: HashSet<(u8, Vec<u8>, u16)>,
     exclusions: HashSet<(u8, Vec<u8>)>,
-    warninglists: Vec<Warninglist>,
+    warninglists: Vec<Arc<Warninglist>>,
     report: LoadReport,
     max_indicators: usize,
-    buf: Box<KeyBuf>,
     /// Entries accepted (kept in `pending` or found unchanged in the reference).
     added: usize,
     /// The set being reloaded, when building its next generation.
@@ -76,6 +76,19 @@ pub struct IndicatorSetBuilder {
     /// A reload keeps the reference's base while the delta and the base
     /// records dropped stay within this percentage of the base.
     max_delta_percent: usize,
+    /// Staged reload ([`PartBuilder::staged`]): when this part would be
+    /// rebuilt whole, stop storing entries and leave the build to a pass
+    /// of its own.
+    stage: bool,
+    /// Staged and past the delta limit: entries are only counted.
+    overflowed: bool,
+    /// Records of the reference's base when it overflowed.
+    overflow_base: usize,
+    /// Arena bytes the entries added so far take (stored or not).
+    value_bytes: usize,
+    /// Whether a reload rebuilds this part whole, as decided over the whole
+    /// set ([`PartBuilder::decide_rebuild`]); `None`: by this part alone.
+    rebuild: Option<bool>,
 }
 
 /// The base layer of the set a reload replaces: entries that come again
@@ -90,6 +103,9 @@ struct Reference {
     changed: Bits,
     /// Seen records added unchanged more than once: how many times more.
     repeats: HashMap<u32, u32>,
+    /// Base records no longer in the set, once [`PartBuilder::settle`] has
+    /// applied removals and warninglists to the seen ones.
+    dead: Option<usize>,
 }
 
 /// What a reload found for an added entry in its reference.
@@ -146,19 +162,19 @@ impl Reference {
 /// Tags kept per indicator.
 const MAX_TAGS: usize = 64;
 
-impl Default for IndicatorSetBuilder {
+impl Default for PartBuilder {
     fn default() -> Self {
-        IndicatorSetBuilder::new()
+        PartBuilder::new()
     }
 }
 
 /// Default cap on indicators in one set (about 2 GB of memory at the cap).
 pub const DEFAULT_MAX_INDICATORS: usize = 20_000_000;
 
-impl IndicatorSetBuilder {
+impl PartBuilder {
     /// An empty builder with the default indicator cap.
-    pub fn new() -> IndicatorSetBuilder {
-        let mut b = IndicatorSetBuilder {
+    pub fn new() -> PartBuilder {
+        let mut b = PartBuilder {
             arena: Vec::new(),
             pending: Vec::new(),
             feeds: Interner::default(),
@@ -172,10 +188,14 @@ impl IndicatorSetBuilder {
             warninglists: Vec::new(),
             report: LoadReport::default(),
             max_indicators: DEFAULT_MAX_INDICATORS,
-            buf: Box::new(KeyBuf::new()),
             added: 0,
             reference: None,
             max_delta_percent: DEFAULT_MAX_DELTA_PERCENT,
+            stage: false,
+            overflowed: false,
+            overflow_base: 0,
+            value_bytes: 0,
+            rebuild: None,
         };
         // Tag set 0 is the empty set; event 0 is the empty id.
         b.tagset_ends.push(0);
@@ -187,17 +207,17 @@ impl IndicatorSetBuilder {
     /// A builder for the next generation of `current` (a reload). Entries
     /// that come again unchanged (same kind, value, feed, event, tags, TLP,
     /// confidence and times) are marked in `current`'s base layer instead of
-    /// being stored again; [`IndicatorSetBuilder::build`] then shares that
+    /// being stored again; [`PartBuilder::build`] then shares that
     /// base with a small delta layer when little changed (see
-    /// [`IndicatorSetBuilder::max_delta_percent`]), and builds a fresh
+    /// [`PartBuilder::max_delta_percent`]), and builds a fresh
     /// single-layer set otherwise. Either way the result answers lookups as
-    /// a set built by [`IndicatorSetBuilder::new`] from the same input.
+    /// a set built by [`PartBuilder::new`] from the same input.
     ///
     /// Memory: a reload that shares the base holds only the changed entries
     /// and two bits per base record; a rebuild holds the old and the new set
     /// at once, as a build from scratch does.
-    pub fn reloading(current: &IndicatorSet) -> IndicatorSetBuilder {
-        let mut b = IndicatorSetBuilder::new();
+    pub fn reloading(current: &PartSet) -> PartBuilder {
+        let mut b = PartBuilder::new();
         let base = current.base.clone();
         let n = base.len();
         if n > 0 {
@@ -206,90 +226,64 @@ impl IndicatorSetBuilder {
                 seen: Bits::new(n),
                 changed: Bits::new(n),
                 repeats: HashMap::new(),
+                dead: None,
             });
         }
         b
     }
 
-    /// For a reload ([`IndicatorSetBuilder::reloading`]): the new set keeps
+    /// For a reload ([`PartBuilder::reloading`]): the new set keeps
     /// sharing the old base while the delta records plus the base records
     /// no longer present stay within `percent` of the base (default 25);
     /// past that it is rebuilt as one layer. 0 rebuilds on any change.
-    pub fn max_delta_percent(mut self, percent: usize) -> IndicatorSetBuilder {
+    pub fn max_delta_percent(&mut self, percent: usize) {
         self.max_delta_percent = percent;
-        self
+    }
+
+    /// Staged reload: once the new and changed entries alone pass the delta
+    /// limit (so the part will be rebuilt whole), the pending entries are
+    /// freed and further ones only counted; [`PartBuilder::build_staged`]
+    /// then answers `None` and the part is built by a pass of its own.
+    pub fn staged(&mut self) {
+        self.stage = true;
     }
 
     /// Caps the number of indicators; entries past the cap are rejected
     /// ("indicator limit reached") so a huge feed cannot exhaust memory.
-    pub fn max_indicators(mut self, n: usize) -> IndicatorSetBuilder {
+    pub fn max_indicators(&mut self, n: usize) {
         // Group ids must fit under the reference flag bits.
         self.max_indicators = n.min(REF_GROUP as usize - 1);
-        self
     }
 
-    /// Entries added so far (before duplicates and warninglists).
-    pub fn len(&self) -> usize {
-        self.added
-    }
-
-    /// True when nothing was added.
-    pub fn is_empty(&self) -> bool {
-        self.added == 0
-    }
-
-    /// The report so far (rejections and skips counted by loaders).
-    pub fn report(&self) -> &LoadReport {
-        &self.report
-    }
-
-    /// Adds a warninglist applied at [`IndicatorSetBuilder::build`] to every
+    /// Adds a warninglist applied at [`PartBuilder::build`] to every
     /// indicator, whenever it was added.
-    pub fn add_warninglist(&mut self, list: Warninglist) {
+    pub fn add_warninglist(&mut self, list: Arc<Warninglist>) {
         self.warninglists.push(list);
     }
 
-    /// Records a refused entry (for loaders: the reason category and detail).
-    pub fn reject(&mut self, source: &str, location: Location, reason: &'static str, detail: &str) {
-        self.report.reject(source, location, reason, &detail);
-    }
-
-    /// Counts an entry deliberately not loaded, by reason.
-    pub fn skip(&mut self, reason: &str) {
-        self.report.skip(reason);
-    }
-
-    /// Counts one source (file, document) read.
-    pub fn count_source(&mut self) {
-        self.report.sources += 1;
-    }
-
-    /// Validates and adds one indicator. On a bad value the entry is counted
-    /// as rejected with `source` and `location`, and `false` is returned.
-    pub fn add(
+    /// Adds one indicator already normalised (its stored bytes `value`).
+    /// The caller has checked the indicator cap.
+    pub fn add_norm(
         &mut self,
-        ty: IndicatorType,
-        value: &str,
+        norm: Normalized,
+        value: &[u8],
         prov: &Provenance<'_>,
         source: &str,
         location: Location,
     ) -> bool {
-        let norm = match normalize(ty, value, &mut self.buf) {
-            Ok(n) => n,
-            Err(e) => {
-                self.report
-                    .reject(source, location, e.as_str(), &Quoted(value));
-                return false;
-            }
+        let hdr = if keyed_kind(norm.kind as u8) {
+            KEY_HDR
+        } else {
+            0
         };
-        if self.added >= self.max_indicators {
-            self.report
-                .reject(source, location, "indicator limit reached", &Quoted(value));
-            return false;
+        self.value_bytes = self.value_bytes.saturating_add(hdr + value.len());
+        if self.overflowed {
+            self.added += 1;
+            return true;
         }
         let flags = if norm.subdomains { SUBDOMAINS } else { 0 };
         if let Some(rf) = self.reference.as_mut() {
-            match rf.classify(norm.kind, flags, self.buf.as_bytes(), prov) {
+            match rf.classify(norm.kind, flags, value, prov) {
                 Known::Same(rec) => {
                     if rf.seen.get(rec) {
                         *rf.repeats.entry(rec).or_default() += 1;
@@ -335,8 +329,7 @@ impl IndicatorSetBuilder {
                 .reject(source, location, "provenance tables full", &"");
             return false;
         };
-        let Some(value_off) = arena_push(&mut self.arena, norm.kind as u8, self.buf.as_bytes())
-        else {
+        let Some(value_off) = arena_push(&mut self.arena, norm.kind as u8, value) else {
             self.report.reject(
                 source,
                 location,
@@ -345,7 +338,7 @@ impl IndicatorSetBuilder {
             );
             return false;
         };
-        let value_len = self.buf.as_bytes().len() as u16;
+        let value_len = value.len() as u16;
         self.pending.push(Record {
             value_off,
             value_len,
@@ -361,7 +354,27 @@ impl IndicatorSetBuilder {
             expires: secs(prov.expires),
         });
         self.added += 1;
+        if self.stage {
+            if let Some(rf) = &self.reference {
+                if self.pending.len().saturating_mul(100)
+                    > rf.base.len().saturating_mul(self.max_delta_percent)
+                {
+                    self.overflow();
+                }
+            }
+        }
         true
+    }
+
+    /// Staged reload past the delta limit: frees what was stored and the
+    /// reference; from now on entries are only counted.
+    fn overflow(&mut self) {
+        self.overflowed = true;
+        self.overflow_base = self.reference.take().map_or(0, |rf| rf.base.len());
+        self.pending = Vec::new();
+        self.arena = Vec::new();
+        self.removals = HashSet::new();
+        self.exclusions = HashSet::new();
     }
 
     /// Copies record `rec` of `layer` (value and provenance) into the
@@ -393,34 +406,28 @@ impl IndicatorSetBuilder {
         true
     }
 
-    /// Registers a removal: at build, indicators of this value and feed are
-    /// dropped (Zeek `meta.remove`). Returns false if the value is invalid.
-    pub fn remove(&mut self, ty: IndicatorType, value: &str, feed: &str) -> bool {
-        let Ok(norm) = normalize(ty, value, &mut self.buf) else {
-            return false;
-        };
+    /// Registers a removal of the normalised `value` of `kind`: at build,
+    /// indicators of this value and feed are dropped (Zeek `meta.remove`).
+    pub fn remove_norm(&mut self, kind: IndicatorKind, value: &[u8], feed: &str) -> bool {
+        if self.overflowed {
+            return true;
+        }
         let Some(feed) = self.feeds.intern(feed).and_then(|f| u16::try_from(f).ok()) else {
             return false;
         };
         if self.removals.len() < self.max_indicators {
-            self.removals
-                .insert((norm.kind as u8, self.buf.as_bytes().to_vec(), feed));
+            self.removals.insert((kind as u8, value.to_vec(), feed));
         }
         true
     }
 
-    /// Registers an exclusion (allow-list entry, Zeek `meta.whitelist`): at
-    /// build, indicators of this value are dropped whatever their feed.
-    /// Returns false if the value is invalid.
-    pub fn exclude(&mut self, ty: IndicatorType, value: &str) -> bool {
-        let Ok(norm) = normalize(ty, value, &mut self.buf) else {
-            return false;
-        };
-        if self.exclusions.len() < self.max_indicators {
-            self.exclusions
-                .insert((norm.kind as u8, self.buf.as_bytes().to_vec()));
+    /// Registers an exclusion of the normalised `value` of `kind`
+    /// (allow-list entry, Zeek `meta.whitelist`): at build, indicators of
+    /// this value are dropped whatever their feed.
+    pub fn exclude_norm(&mut self, kind: IndicatorKind, value: &[u8]) {
+        if !self.overflowed && self.exclusions.len() < self.max_indicators {
+            self.exclusions.insert((kind as u8, value.to_vec()));
         }
-        true
     }
 
     fn intern_tags(&mut self, tags: &[&str]) -> Option<u32> {
@@ -442,12 +449,23 @@ impl IndicatorSetBuilder {
         Some(i)
     }
 
-    /// Builds the set and returns it with the final report.
-    pub fn build(mut self) -> (IndicatorSet, LoadReport) {
+    /// Builds the part and returns it with its report.
+    pub fn build(mut self) -> (PartSet, LoadReport) {
+        self.stage = false;
+        self.build_staged().unwrap_or_default()
+    }
+
+    /// Builds the part, or `None` for a staged reload that would rebuild it
+    /// whole ([`PartBuilder::staged`]): it is then built by a pass of its
+    /// own, with nothing of it held here.
+    pub fn build_staged(mut self) -> Option<(PartSet, LoadReport)> {
+        if self.overflowed {
+            return None;
+        }
         match self.reference.take() {
             None => {
                 let (layer, report) = self.build_layer();
-                (IndicatorSet::single(layer), report)
+                Some((PartSet::single(layer), report))
             }
             Some(rf) => self.build_on(rf),
         }
@@ -485,52 +503,102 @@ impl IndicatorSetBuilder {
 
     /// Builds the next generation of a reloaded set: the base shared with
     /// the delta when little changed, else one fresh layer.
-    fn build_on(mut self, rf: Reference) -> (IndicatorSet, LoadReport) {
-        let Reference {
-            base,
-            mut seen,
-            repeats,
-            ..
-        } = rf;
-        // Removals, exclusions and warninglists apply to the kept base
-        // records as to the pending ones.
-        let mut text = Vec::new();
-        let mut live = 0usize;
-        for (rec, r) in base.records.iter().enumerate() {
-            let rec = rec as u32;
-            if !seen.get(rec) {
-                continue;
-            }
-            let feed = self
-                .feeds
-                .get(base.feed_names.get(u32::from(r.feed)))
-                .and_then(|f| u16::try_from(f).ok());
-            // Entries added again several times count as a build from
-            // scratch counts them: removed each, or merged as duplicates.
-            let again = u64::from(repeats.get(&rec).copied().unwrap_or(0));
-            if self.drops(r.kind, base.value_bytes(r), feed, 1 + again, &mut text) {
-                seen.clear(rec);
-            } else {
-                live += 1;
-                self.report.duplicates += again;
-            }
+    /// For a reload: applies removals, exclusions and warninglists to the
+    /// base records added again, and returns (records changed: new or
+    /// dropped, base records). An overflowed staged part counts as wholly
+    /// changed.
+    pub fn settle(&mut self) -> (usize, usize) {
+        if self.overflowed {
+            return (self.overflow_base, self.overflow_base);
         }
-        let dead = base.len() - live;
+        let Some(mut rf) = self.reference.take() else {
+            return (self.pending.len(), 0);
+        };
+        let dead = match rf.dead {
+            Some(d) => d,
+            None => {
+                // Removals, exclusions and warninglists apply to the kept
+                // base records as to the pending ones.
+                let base = rf.base.clone();
+                let mut text = Vec::new();
+                let mut live = 0usize;
+                for (rec, r) in base.records.iter().enumerate() {
+                    let rec = rec as u32;
+                    if !rf.seen.get(rec) {
+                        continue;
+                    }
+                    let feed = self
+                        .feeds
+                        .get(base.feed_names.get(u32::from(r.feed)))
+                        .and_then(|f| u16::try_from(f).ok());
+                    // Entries added again several times count as a build
+                    // from scratch counts them: removed each, or merged as
+                    // duplicates.
+                    let again = u64::from(rf.repeats.get(&rec).copied().unwrap_or(0));
+                    if self.drops(r.kind, base.value_bytes(r), feed, 1 + again, &mut text) {
+                        rf.seen.clear(rec);
+                    } else {
+                        live += 1;
+                        self.report.duplicates += again;
+                    }
+                }
+                base.len() - live
+            }
+        };
+        rf.dead = Some(dead);
+        let n = rf.base.len();
+        self.reference = Some(rf);
+        (dead + self.pending.len(), n)
+    }
+
+    /// (entries added, arena bytes they take): what a pass of its own for
+    /// this part will store, at most.
+    pub fn expected(&self) -> (usize, usize) {
+        (self.added, self.value_bytes)
+    }
+
+    /// Reserves room for `records` entries of `bytes` value bytes, so a
+    /// pass of its own grows no vector by doubling (and copying).
+    pub fn reserve(&mut self, records: usize, bytes: usize) {
+        self.pending.reserve_exact(records);
+        self.arena.reserve_exact(bytes);
+    }
+
+    /// Sets whether a reload rebuilds this part whole (when anything in it
+    /// changed) instead of layering a delta on its base.
+    pub fn decide_rebuild(&mut self, rebuild: bool) {
+        self.rebuild = Some(rebuild);
+    }
+
+    fn build_on(mut self, rf: Reference) -> Option<(PartSet, LoadReport)> {
+        let Some(dead) = rf.dead else {
+            self.reference = Some(rf);
+            self.settle();
+            let rf = self.reference.take()?;
+            return self.build_on(rf);
+        };
+        let Reference { base, seen, .. } = rf;
         let changed = dead + self.pending.len();
         if changed == 0 {
             // Nothing changed: the same base, alone.
             let mut report = std::mem::take(&mut self.report);
             report.by_feed.clear();
             report.by_kind = count_live(&base, &seen, &mut report);
-            return (
-                IndicatorSet {
+            return Some((
+                PartSet {
                     base,
                     overlay: None,
                 },
                 report,
-            );
+            ));
         }
-        if changed.saturating_mul(100) > base.len().saturating_mul(self.max_delta_percent) {
+        let rebuild = self.rebuild.unwrap_or_else(|| {
+            changed.saturating_mul(100) > base.len().saturating_mul(self.max_delta_percent)
+        });
+        if rebuild {
+            if self.stage {
+                return None;
+            }
             // Too much changed: one fresh layer (the old set serves until
             // it is ready, so memory holds both meanwhile).
             for rec in 0..base.len() as u32 {
@@ -541,7 +609,7 @@ impl IndicatorSetBuilder {
             drop(seen);
             drop(base);
             let (layer, report) = self.build_layer();
-            return (IndicatorSet::single(layer), report);
+            return Some((PartSet::single(layer), report));
         }
         let (delta, mut report) = self.build_layer();
         let mut counts = count_live(&base, &seen, &mut report);
@@ -560,7 +628,7 @@ impl IndicatorSetBuilder {
                 _ => None,
             })
             .collect();
-        let set = IndicatorSet {
+        let set = PartSet {
             base,
             overlay: Some(Box::new(Overlay {
                 v4_filter: V4Filter::new(&v4),
@@ -570,7 +638,7 @@ impl IndicatorSetBuilder {
                 counts,
             })),
         };
-        (set, report)
+        Some((set, report))
     }
 
     /// Builds the pending records into one layer.
@@ -587,7 +655,7 @@ impl IndicatorSetBuilder {
             let v = arena.get(s..s + r.value_len as usize).unwrap_or(&[]);
             !self.drops(r.kind, v, Some(r.feed), 1, &mut text)
         });
-        let IndicatorSetBuilder {
+        let PartBuilder {
             feeds,
             events,
             tags,
@@ -752,13 +820,13 @@ fn render_text(kind: IndicatorKind, v: &[u8], out: &mut Vec<u8>) {
 /// An immutable, indexed set of indicators. `Send + Sync`; share it in an `Arc`.
 ///
 /// A set built from scratch is one layer. A set built by a reload
-/// ([`IndicatorSetBuilder::reloading`]) that changed little shares the
+/// ([`PartBuilder::reloading`]) that changed little shares the
 /// previous set's base layer and adds a small delta layer (the new and
 /// changed indicators) and a bit per base record that is no longer in the
 /// set; lookups consult both and answer as a set built from scratch on the
 /// same input would (hits of one value may come in another order).
 #[derive(Debug)]
-pub struct IndicatorSet {
+pub(super) struct PartSet {
     base: Arc<Layer>,
     overlay: Option<Box<Overlay>>,
 }
@@ -776,7 +844,7 @@ struct Overlay {
     counts: [u64; 12],
 }
 
-/// How a set is laid out in memory (see [`IndicatorSet::layout`]).
+/// How a set is laid out in memory (see [`PartSet::layout`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SetLayout {
     /// Records in the base layer (shared with the set it was reloaded from,
@@ -788,9 +856,9 @@ pub struct SetLayout {
     pub delta: usize,
 }
 
-impl Default for IndicatorSet {
+impl Default for PartSet {
     fn default() -> Self {
-        IndicatorSetBuilder::new().build().0
+        PartBuilder::new().build().0
     }
 }
 
@@ -1147,9 +1215,9 @@ macro_rules! with_view {
     };
 }
 
-impl IndicatorSet {
-    fn single(layer: Layer) -> IndicatorSet {
-        IndicatorSet {
+impl PartSet {
+    fn single(layer: Layer) -> PartSet {
+        PartSet {
             base: Arc::new(layer),
             overlay: None,
         }
@@ -1161,11 +1229,6 @@ impl IndicatorSet {
             None => self.base.len(),
             Some(o) => self.base.len() - o.dead_count + o.delta.len(),
         }
-    }
-
-    /// True when the set holds no indicator.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Number of indicators of one kind.
@@ -1195,7 +1258,7 @@ impl IndicatorSet {
 
     /// True when `self` and `other` share their base layer (one was reloaded
     /// from the other without a rebuild).
-    pub fn shares_base_with(&self, other: &IndicatorSet) -> bool {
+    pub fn shares_base_with(&self, other: &PartSet) -> bool {
         Arc::ptr_eq(&self.base, &other.base)
     }
 
@@ -1257,7 +1320,7 @@ impl IndicatorSet {
         with_view!(self, v => lookup_exact(v, digest, kind, now))
     }
 
-    /// Like [`IndicatorSet::lookup_hash`], for a hex digest.
+    /// Like [`PartSet::lookup_hash`], for a hex digest.
     pub fn lookup_hash_hex(&self, hex: &str, now: u64) -> Hits<'_> {
         let mut raw = [0u8; 64];
         match decode_hex(hex.as_bytes(), &mut raw) {
@@ -1457,6 +1520,7 @@ fn strip_scheme(target: &[u8]) -> Option<&[u8]> {
 mod test {
     use super::*;
     use crate::intel::Tlp;
+    use crate::intel::{IndicatorSet, IndicatorSetBuilder, IndicatorType};
     use std::net::Ipv4Addr;
 
     fn prov<'a>(feed: &'a str, event: &'a str, tags: &'a [&'a str]) -> Provenance<'a> {

@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use vigie_rules::intel::misp::MispOptions;
-use vigie_rules::intel::{IndicatorKind, IndicatorSet, LoadReport};
+use vigie_rules::intel::{IndicatorKind, IndicatorSet, LoadReport, SetPart};
 
 use super::config::{DaemonConfig, HubKind, HubSection};
 use super::metrics::{LiveState, Metric};
@@ -191,6 +191,27 @@ fn publish(state: &LiveState, shared: &SharedIndicators, sync: &HubSync, report:
             shared.generation(),
         ),
         Metric::new(
+            "vigie_indicator_staged_reloads_total",
+            "intel.staged_reloads",
+            "Reloads that rebuilt most of the set and swapped it part by part.",
+            true,
+            shared.staged_reloads(),
+        ),
+        Metric::new(
+            "vigie_indicator_mixed_publications_total",
+            "intel.mixed_publications",
+            "Publications of a staged reload that left parts of different generations in use (until its last part).",
+            true,
+            shared.mixed_publications(),
+        ),
+        Metric::new(
+            "vigie_indicator_set_mixed",
+            "intel.mixed",
+            "1 while a staged reload has swapped some parts of the set but not all.",
+            false,
+            u64::from(shared.mixed()),
+        ),
+        Metric::new(
             "vigie_indicators_rejected",
             "intel.rejected",
             "Indicators rejected by the last build (see vigie intel check).",
@@ -205,6 +226,18 @@ fn publish(state: &LiveState, shared: &SharedIndicators, sync: &HubSync, report:
             report.warninglist_removed_total(),
         ),
     ];
+    for part in SetPart::ALL {
+        m.push(
+            Metric::new(
+                "vigie_indicator_part_generation",
+                "intel.part_generation",
+                "Generation of each part of the indicator set (+1 each time a reload replaced it).",
+                false,
+                shared.part_generation(part),
+            )
+            .labeled("part", part.as_str()),
+        );
+    }
     for kind in IndicatorKind::ALL {
         m.push(
             Metric::new(
@@ -288,26 +321,47 @@ impl IntelRuntime {
         for h in &cfg.hub {
             sync.add_source(hub_source(h, &cfg.intel.state_dir, &opts)?);
         }
-        // The files, and what the hub sources kept in their state folders.
-        let report = sync
-            .reload_files()
-            .map_err(|e| format!("intel.files: {e}"))?;
-        super::log(&format!(
-            "{} indicators loaded from {n_files} file(s) and stored hub state, {} rejected (details: vigie intel check)",
-            report.loaded(),
-            report.rejected_total()
-        ));
-        publish(&state, &shared, &sync, &report);
+        // The files, and what the hub sources kept in their state folders,
+        // are loaded by the hub thread itself: the set's memory then
+        // belongs to the thread that frees and rebuilds it on reload, so a
+        // reload reuses it (memory freed from another thread's heap would
+        // wait for that thread, which sleeps, to collect it).
         let has_sources = !cfg.hub.is_empty();
+        let (loaded_tx, loaded_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let thread = {
             let (stop, reload, shared) = (stop.clone(), reload.clone(), shared.clone());
             std::thread::Builder::new()
                 .name("vigie-hub".into())
                 .spawn(move || {
+                    let report = match sync.reload_files() {
+                        Ok(r) => r,
+                        Err(e) => {
+                            let _ = loaded_tx.send(Err(format!("intel.files: {e}")));
+                            return;
+                        }
+                    };
+                    super::log(&format!(
+                        "{} indicators loaded from {n_files} file(s) and stored hub state, {} rejected (details: vigie intel check)",
+                        report.loaded(),
+                        report.rejected_total()
+                    ));
+                    publish(&state, &shared, &sync, &report);
+                    let _ = loaded_tx.send(Ok(()));
                     sync_loop(sync, has_sources, report, &shared, &state, &stop, &reload)
                 })
                 .map_err(|e| format!("starting the hub thread: {e}"))?
         };
+        match loaded_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e);
+            }
+            Err(_) => {
+                let _ = thread.join();
+                return Err("intel: the hub thread stopped while loading".into());
+            }
+        }
         Ok(IntelRuntime {
             shared: Some(shared),
             reload,
@@ -346,6 +400,15 @@ fn sync_loop(
                 b.took.as_millis(),
                 b.layout.delta,
                 b.layout.dead
+            ),
+            Some(b) if b.staged => format!(
+                ", built in {} ms, swapped part by part (part generations {})",
+                b.took.as_millis(),
+                SetPart::ALL
+                    .iter()
+                    .map(|&p| format!("{} {}", p.as_str(), shared.part_generation(p)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Some(b) => format!(", built in {} ms", b.took.as_millis()),
             None => String::new(),

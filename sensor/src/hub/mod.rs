@@ -6,7 +6,9 @@
 //! built as the next generation of the running one
 //! ([`IndicatorSetBuilder::reloading`]): when little changed it shares the
 //! running set's base and holds only the changes, so a sync costs memory in
-//! proportion to what changed.
+//! proportion to what changed. When most of it changed, it is rebuilt and
+//! swapped part by part (by kind), so that only one part is held twice at a
+//! time (see [`SharedIndicators::store_staged`]).
 //!
 //! The other direction: [`sightings`] reports indicator hits back to MISP
 //! servers and TAXII collections, batched.
@@ -92,6 +94,8 @@ pub struct BuildStats {
     pub layout: SetLayout,
     /// The new set shares its base with the one it replaced.
     pub shared_base: bool,
+    /// Some parts were rebuilt whole and published one at a time.
+    pub staged: bool,
 }
 
 impl HubSync {
@@ -145,11 +149,6 @@ impl HubSync {
         self.last_build
     }
 
-    /// A builder for the next generation of the running set.
-    fn next_generation(&self) -> IndicatorSetBuilder {
-        IndicatorSetBuilder::reloading(&self.shared.current())
-    }
-
     /// Polls every source now (ignoring backoff), then builds and stores a
     /// new set if anything changed or nothing was built yet. Returns the
     /// load report of the stored set, or `None` when the set was kept.
@@ -195,42 +194,80 @@ impl HubSync {
     /// stores it: workers take it on their next batch. A file that no longer
     /// loads is skipped and counted in the report.
     fn rebuild(&mut self) -> LoadReport {
-        let started = Instant::now();
-        let mut b = self.next_generation();
-        for f in &self.files {
-            if let Err(e) = load_path(f, &self.opts, &mut b) {
-                b.skip(&format!("hub: {e}"));
-            }
-        }
-        self.finish_build(b, started)
+        // Not strict: loading cannot fail.
+        self.build_and_store(false).unwrap_or_default()
     }
 
     /// Re-reads the files (SIGHUP) and builds a new set with the sources'
     /// last good state. A file that no longer loads is an error naming it,
     /// and the running set is kept.
     pub fn reload_files(&mut self) -> Result<LoadReport, String> {
-        let started = Instant::now();
-        let mut b = self.next_generation();
-        for f in &self.files {
-            load_path(f, &self.opts, &mut b).map_err(|e| e.to_string())?;
-        }
-        Ok(self.finish_build(b, started))
+        self.build_and_store(true)
     }
 
-    fn finish_build(&mut self, mut b: IndicatorSetBuilder, started: Instant) -> LoadReport {
-        for e in &self.sources {
-            e.source.load_into(&mut b);
+    /// Loads the files and the sources into `b`. `strict`: a file that
+    /// does not load is an error; else it is skipped and counted.
+    fn load_all(&self, b: &mut IndicatorSetBuilder, strict: bool) -> Result<(), String> {
+        for f in &self.files {
+            match load_path(f, &self.opts, b) {
+                Ok(_) => {}
+                Err(e) if strict => return Err(e.to_string()),
+                Err(e) => b.skip(&format!("hub: {e}")),
+            }
         }
-        let (set, report) = b.build();
-        let shared_base = set.shares_base_with(&self.shared.current());
+        for e in &self.sources {
+            e.source.load_into(b);
+        }
+        Ok(())
+    }
+
+    /// Builds the next generation of the running set and stores it.
+    ///
+    /// A first pass loads every source into a reloading builder: it checks
+    /// that everything loads (when `strict`, a failure keeps the running
+    /// set, and nothing is published) and builds the parts that changed
+    /// little as a delta on their old base. A part that must be rebuilt
+    /// whole (most of it changed) is only counted in that pass; each such
+    /// part is then built by a pass of its own that stores only its
+    /// entries, and published as soon as it is built, so that the old
+    /// version of only one part is held next to its new one at any time.
+    /// If a source no longer loads in such a later pass (it changed in
+    /// between), the part keeps its old version and the report says so.
+    fn build_and_store(&mut self, strict: bool) -> Result<LoadReport, String> {
+        let started = Instant::now();
+        let current = self.shared.current();
+        let mut b = IndicatorSetBuilder::reloading(&current).staged();
+        self.load_all(&mut b, strict)?;
+        let mut staged = b.build_staged();
+        let first = staged.set();
+        let rebuilt = staged.parts_left() > 0;
+        let shared_base = !rebuilt && first.shares_base_with(&current);
+        drop(current);
+        self.shared
+            .store_staged(first, true, staged.parts_left() > 0);
+        while staged.next_part().is_some() {
+            let Some(mut pb) = staged.part_builder() else {
+                break;
+            };
+            match self.load_all(&mut pb, strict) {
+                Ok(()) => staged.install(pb),
+                Err(e) => {
+                    drop(pb);
+                    staged.keep_old(&e);
+                }
+            }
+            self.shared
+                .store_staged(staged.set(), false, staged.parts_left() > 0);
+        }
+        let (set, report) = staged.finish();
         self.last_build = Some(BuildStats {
             took: started.elapsed(),
             layout: set.layout(),
             shared_base,
+            staged: rebuilt,
         });
-        self.shared.store(set);
         self.builds += 1;
-        report
+        Ok(report)
     }
 }
 

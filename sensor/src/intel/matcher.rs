@@ -113,7 +113,11 @@ const MAX_ALERTS_PER_FLOW: usize = 64;
 /// A worker's indicator matcher.
 pub struct IntelMatcher {
     shared: SharedIndicators,
+    /// The set of the current batch; between batches, `idle`.
     set: Arc<IndicatorSet>,
+    /// An empty set held between batches, so that an idle worker keeps no
+    /// old set (or old part of a staged reload) alive.
+    idle: Arc<IndicatorSet>,
     generation: u64,
     flows: HashMap<u64, FlowIntel>,
     pending: Vec<IntelAlert>,
@@ -125,8 +129,11 @@ impl IntelMatcher {
     /// A matcher reading the current set of `shared`.
     pub fn new(shared: SharedIndicators) -> IntelMatcher {
         let generation = shared.generation();
+        // No set is held until the first batch (see `end_batch`).
+        let idle = Arc::new(IndicatorSet::default());
         IntelMatcher {
-            set: shared.current(),
+            set: idle.clone(),
+            idle,
             shared,
             generation,
             flows: HashMap::new(),
@@ -150,14 +157,21 @@ impl IntelMatcher {
         .any(|&k| self.set.count(k) > 0)
     }
 
-    /// Takes a newly stored set into use; called once per batch.
+    /// Takes the current set into use; called once per batch, before any
+    /// lookup of the batch.
     pub fn begin_batch(&mut self) {
         let g = self.shared.generation();
+        self.set = self.shared.current();
         if g != self.generation {
             self.generation = g;
-            self.set = self.shared.current();
             self.counters.sets_used += 1;
         }
+    }
+
+    /// Lets the set go at the end of a batch: the next batch takes the
+    /// current one again.
+    pub fn end_batch(&mut self) {
+        self.set = self.idle.clone();
     }
 
     /// Checks one packet of `flow`: endpoints when the packet created the flow,

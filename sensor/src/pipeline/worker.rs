@@ -188,11 +188,19 @@ impl Worker {
     }
 
     /// Handles one batch; returns its events for the output stage.
-    pub fn process(&mut self, batch: &WorkBatch, mut buf: EventBuf) -> WorkerOutput {
-        buf.clear();
+    pub fn process(&mut self, batch: &WorkBatch, buf: EventBuf) -> WorkerOutput {
         if let Some(i) = self.intel.as_mut() {
             i.begin_batch();
         }
+        let out = self.process_batch(batch, buf);
+        if let Some(i) = self.intel.as_mut() {
+            i.end_batch();
+        }
+        out
+    }
+
+    fn process_batch(&mut self, batch: &WorkBatch, mut buf: EventBuf) -> WorkerOutput {
+        buf.clear();
         let mut emit = Emit {
             buf: &mut buf,
             sub: 0,
@@ -323,7 +331,18 @@ impl Worker {
     }
 
     /// Ends every flow still open (end of capture).
-    pub fn finish(&mut self, mut buf: EventBuf) -> WorkerOutput {
+    pub fn finish(&mut self, buf: EventBuf) -> WorkerOutput {
+        if let Some(i) = self.intel.as_mut() {
+            i.begin_batch();
+        }
+        let out = self.finish_flows(buf);
+        if let Some(i) = self.intel.as_mut() {
+            i.end_batch();
+        }
+        out
+    }
+
+    fn finish_flows(&mut self, mut buf: EventBuf) -> WorkerOutput {
         buf.clear();
         let mut emit = Emit {
             buf: &mut buf,
