@@ -251,6 +251,11 @@ struct ReplayArgs {
     /// (a fast survey of decode anomalies, and the decode benchmark).
     #[arg(long, conflicts_with_all = ["rules", "intel"])]
     decode_only: bool,
+    /// Reassemble and parse TCP sessions whose start is not in the capture
+    /// (off by default, as the reference IDS's `stream.midstream`; their
+    /// packets are inspected one by one either way).
+    #[arg(long)]
+    midstream: bool,
     /// Capture files, processed in the order given.
     #[arg(value_name = "PCAP", required = true)]
     pcaps: Vec<PathBuf>,
@@ -386,7 +391,9 @@ fn replay(a: ReplayArgs) -> ExitCode {
     if let Some(c) = suricata {
         eve_types.xff = c.xff;
         reassembly.hosts = Arc::new(c.host_policies);
+        reassembly.midstream = c.midstream.unwrap_or(false);
     }
+    reassembly.midstream |= a.midstream;
     let cfg = ReplayConfig {
         threads: a.threads,
         batch_packets: a.batch_packets as usize,

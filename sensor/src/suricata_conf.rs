@@ -3,8 +3,9 @@
 //! its rules were tuned with.
 //!
 //! Read: rule variables (`vars.address-groups`, `vars.port-groups`), TCP
-//! overlap policies per host (`host-os-policy`) and the X-Forwarded-For
-//! option of EVE alerts (`outputs: - eve-log: types: - alert: xff:`).
+//! overlap policies per host (`host-os-policy`), midstream pickup
+//! (`stream.midstream`) and the X-Forwarded-For option of EVE alerts
+//! (`outputs: - eve-log: types: - alert: xff:`).
 //! `include:` files are read first (paths relative to the including file),
 //! then the file's own keys override theirs. Every other key is left alone:
 //! [`SuricataConf::ignored`] names the top-level sections not applied.
@@ -32,12 +33,15 @@ pub struct SuricataConf {
     pub host_policies: HostPolicies,
     /// The EVE alert output's `xff` option, when enabled.
     pub xff: Option<XffConfig>,
+    /// `stream.midstream`, when set.
+    pub midstream: Option<bool>,
     /// Top-level sections present but not applied.
     pub ignored: Vec<String>,
 }
 
-/// Top-level sections vigie applies (`outputs` only for the alert `xff` option).
-const APPLIED: &[&str] = &["vars", "host-os-policy", "outputs", "include"];
+/// Top-level sections vigie applies (`outputs` only for the alert `xff`
+/// option, `stream` only for `midstream`).
+const APPLIED: &[&str] = &["vars", "host-os-policy", "outputs", "stream", "include"];
 
 /// Reads `path` and the files it includes.
 pub fn load(path: &Path) -> Result<SuricataConf, String> {
@@ -103,6 +107,10 @@ pub fn from_yaml(doc: &Yaml) -> Result<SuricataConf, String> {
         _ => return Err("host-os-policy: not a mapping of policy: [networks]".into()),
     }
     conf.xff = alert_xff(doc)?;
+    let midstream = &doc["stream"]["midstream"];
+    if !midstream.is_badvalue() && !midstream.is_null() {
+        conf.midstream = Some(truthy(midstream).ok_or("stream.midstream: not a yes/no value")?);
+    }
     Ok(conf)
 }
 
@@ -313,7 +321,17 @@ stream:
             (XffMode::Overwrite, XffDeployment::Forward)
         );
         assert_eq!(x.header(), "X-Forwarded-For");
-        assert_eq!(c.ignored, vec!["stream".to_string()]);
+        assert!(c.ignored.is_empty(), "{:?}", c.ignored);
+        assert_eq!(c.midstream, None);
+        assert_eq!(
+            parse("stream:\n  midstream: true\n").unwrap().midstream,
+            Some(true)
+        );
+        assert_eq!(
+            parse("stream:\n  midstream: no\n").unwrap().midstream,
+            Some(false)
+        );
+        assert!(parse("stream:\n  midstream: maybe\n").is_err());
     }
 
     #[test]

@@ -235,6 +235,11 @@ pub struct DetectSection {
     /// from. Its variables are re-read on SIGHUP; the other two at start.
     #[serde(default)]
     pub suricata_yaml: Option<PathBuf>,
+    /// Reassemble and parse TCP sessions already under way when capture
+    /// started (a restart, a new span port). Default: `stream.midstream`
+    /// of `suricata_yaml`, else false as in the reference IDS.
+    #[serde(default)]
+    pub midstream: Option<bool>,
 }
 
 impl DetectSection {

@@ -444,6 +444,10 @@ pub fn run(cfg_path: &Path) -> Result<(), String> {
     if let (_, Some(c)) = cfg.detect.settings()? {
         eve_types.xff = c.xff;
         reassembly.hosts = Arc::new(c.host_policies);
+        reassembly.midstream = c.midstream.unwrap_or(false);
+    }
+    if let Some(m) = cfg.detect.midstream {
+        reassembly.midstream = m;
     }
     let pcfg = ReplayConfig {
         threads: cfg.detect.threads.unwrap_or(1),

@@ -224,7 +224,9 @@ pub struct ReassemblyConfig {
     pub max_ooo_segments: usize,
     /// Bytes of recent in-order data kept per direction for stream inspection; 0 = none. Default 32 KiB.
     pub window: usize,
-    /// Whether sessions seen without their SYN are tracked. Default true.
+    /// Whether sessions seen without their SYN are tracked (reassembled and
+    /// parsed). Default false, as the reference IDS's `stream.midstream`:
+    /// their packets are still inspected one by one.
     pub midstream: bool,
     /// When in-order data is delivered. Default [`DeliveryMode::Immediate`].
     pub delivery: DeliveryMode,
@@ -239,7 +241,7 @@ impl Default for ReassemblyConfig {
             memcap: 64 << 20,
             max_ooo_segments: 256,
             window: 32 << 10,
-            midstream: true,
+            midstream: false,
             delivery: DeliveryMode::Immediate,
         }
     }

@@ -465,7 +465,10 @@ fn memcap_refuses_out_of_order_but_not_in_order() {
 
 #[test]
 fn midstream_pickup() {
-    let mut h = Harness::new(cfg());
+    let mut h = Harness::new(ReassemblyConfig {
+        midstream: true,
+        ..cfg()
+    });
     h.seg(S, 777_000, 5000, PA, b"220 smtp ready\r\n");
     assert!(h.session.is_midstream());
     assert_eq!(h.session.state(), TcpState::Established);
@@ -478,10 +481,8 @@ fn midstream_pickup() {
     assert_eq!(h.budget.counters.midstream_pickups, 1);
     assert_eq!(h.count(&Ev::Established), 1);
 
-    let mut off = Harness::new(ReassemblyConfig {
-        midstream: false,
-        ..cfg()
-    });
+    // Off by default, as in the reference IDS.
+    let mut off = Harness::new(cfg());
     off.seg(S, 777_000, 5000, PA, b"220 smtp ready\r\n");
     assert_eq!(off.session.state(), TcpState::New);
     assert!(off.events.is_empty());
