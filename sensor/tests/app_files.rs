@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -72,7 +71,9 @@ const CASES: &[(&str, &str, Expected)] = &[
 
 #[test]
 fn suricata_verify_file_keyword_alert_counts() {
-    let Some(sv) = common::sv_tests("app_files") else { return };
+    let Some(sv) = common::sv_tests("app_files") else {
+        return;
+    };
     for (case, pcap, want) in CASES {
         let dir = sv.join(case);
         let yaml = std::fs::read_to_string(dir.join("test.yaml")).unwrap();

@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -61,7 +60,9 @@ fn alerts_by_sid(events: &[Value]) -> BTreeMap<u64, usize> {
 
 #[test]
 fn suricata_verify_frame_alert_counts() {
-    let Some(sv) = common::sv_tests("app_frames") else { return };
+    let Some(sv) = common::sv_tests("app_frames") else {
+        return;
+    };
     for (case, pcap, want) in CASES {
         let dir = sv.join(case);
         let engine = common::engine(&[dir.join("test.rules")]);
@@ -245,7 +246,9 @@ fn frames_are_the_messages_the_parsers_saw_on_real_captures() {
 
 #[test]
 fn no_frame_rule_no_frames() {
-    let Some(sv) = common::sv_tests("app_frames") else { return };
+    let Some(sv) = common::sv_tests("app_frames") else {
+        return;
+    };
     // The same capture with a rule on another buffer: no frame is built, so
     // no alert carries one.
     let dir = std::env::temp_dir().join(format!("vigie-noframes-{}", std::process::id()));

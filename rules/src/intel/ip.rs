@@ -469,7 +469,7 @@ mod test {
         assert_eq!(t.prefix(t.find(0)).map(|p| p.0), Some(7));
         assert_eq!(t.prefix(t.find(u32::MAX)).map(|p| p.0), Some(8));
         assert_eq!(t.prefix(t.find(u32::MAX - 1)).map(|p| p.0), Some(7));
-        let empty = RangeTable::build_v4(Vec::new());
+        let empty = RangeTable::build_v4(Vec::<Pfx<u32>>::new());
         assert_eq!(empty.find(12345), NONE);
         let t6 = RangeTable::build_v6(vec![Prefix {
             start: u128::MAX,
