@@ -260,6 +260,9 @@ struct FlowState {
     server_seen: bool,
     vars: FlowVars,
     app: AppProto,
+    /// TCP sequence space used by (client, server): payload bytes plus the
+    /// SYN (retransmissions counted again; these captures have few).
+    seq_used: (u64, u64),
 }
 
 /// Replays a pcap; returns (packets inspected, alerts as (sid, msg)).
@@ -289,6 +292,7 @@ fn replay(engine: &Engine, path: &Path) -> (usize, Vec<(u32, String)>) {
             server_seen: false,
             vars: FlowVars::default(),
             app: AppProto::Unknown,
+            seq_used: (0, 0),
         });
         let to_server = (d.src, d.sport) == f.client;
         if !to_server {
@@ -319,6 +323,16 @@ fn replay(engine: &Engine, path: &Path) -> (usize, Vec<(u32, String)>) {
         p.flow.to_server = to_server;
         p.flow.established = f.server_seen;
         p.flow.app_proto = f.app;
+        if let Some(t) = d.tcp {
+            let used = d.payload.len() as u64 + u64::from(t.flags & 0x02 != 0);
+            let side = if to_server {
+                &mut f.seq_used.0
+            } else {
+                &mut f.seq_used.1
+            };
+            *side += used;
+            p.flow.stream_size = Some(f.seq_used);
+        }
         p.buffers = &refs;
         out.clear();
         engine.inspect(&p, &mut f.vars, &mut sc, &mut out);

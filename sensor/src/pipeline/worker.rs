@@ -49,6 +49,8 @@ pub struct WorkerConfig {
 pub struct WorkerCounters {
     /// App-layer frames of the flows that ended (built, cut short, dropped).
     pub frames: crate::app::frames::FrameCounts,
+    /// Multipart parts past the per-body cap, not tracked as files.
+    pub multipart_parts_dropped: u64,
     /// Packets handled.
     pub packets: u64,
     /// Bytes handled.
@@ -102,6 +104,7 @@ impl WorkerCounters {
         self.frames.frames += o.frames.frames;
         self.frames.truncated += o.frames.truncated;
         self.frames.dropped += o.frames.dropped;
+        self.multipart_parts_dropped += o.multipart_parts_dropped;
         self.packets += o.packets;
         self.bytes += o.bytes;
         self.alerts += o.alerts;
@@ -408,6 +411,12 @@ impl Worker {
             c.stream
                 .push(("app_layer.frames_dropped", c.frames.dropped));
         }
+        if c.multipart_parts_dropped > 0 {
+            c.stream.push((
+                "app_layer.files.multipart_parts_dropped",
+                c.multipart_parts_dropped,
+            ));
+        }
         (self.flows.counters, c)
     }
 }
@@ -464,7 +473,7 @@ fn end_flow(
             });
     }
     if let Some(mut sess) = sess {
-        log_app(f, &mut sess, now, order_pkt, true, types, emit);
+        log_app(f, &mut sess, now, order_pkt, true, types, counters, emit);
     }
     if types.flow {
         counters.flow_records += 1;
@@ -482,12 +491,16 @@ fn log_app(
     order_pkt: u64,
     all: bool,
     types: EveTypes,
+    counters: &mut WorkerCounters,
     emit: &mut Emit<'_>,
 ) {
     let tiebreak = f.first_pkt_no;
     match &mut sess.app.state {
         AppState::Http(h) => {
             let txs = if all { h.take_all() } else { h.take_complete() };
+            for tx in &txs {
+                counters.multipart_parts_dropped += file::request_parts_over_cap(tx) as u64;
+            }
             let app_proto = if h.is_http2() { "http2" } else { "http" };
             if types.http {
                 for tx in &txs {
@@ -718,7 +731,9 @@ fn handle_packet(
     if let Some(mut sess) = flow.session.take() {
         // Completed transactions are logged (when asked) and freed.
         if wants_app || !matches!(sess.app.state, AppState::Tls(_)) {
-            log_app(flow, &mut sess, p.ts_ns, p.pkt_no, false, types, emit);
+            log_app(
+                flow, &mut sess, p.ts_ns, p.pkt_no, false, types, counters, emit,
+            );
         }
         flow.session = Some(sess);
     }

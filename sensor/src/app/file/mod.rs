@@ -184,6 +184,13 @@ pub fn request_parts(tx: &HttpTransaction) -> Option<Vec<multipart::Part<'_>>> {
     Some(multipart::parts(&tx.request_body, b))
 }
 
+/// Multipart parts of a request body past the cap: not tracked as files.
+pub fn request_parts_over_cap(tx: &HttpTransaction) -> usize {
+    tx.header(Direction::ToServer, "content-type")
+        .and_then(multipart::boundary)
+        .map_or(0, |b| multipart::parts_over_cap(&tx.request_body, b))
+}
+
 /// The path of a normalised URI (query left out): the name of a file sent
 /// or fetched without a better one.
 fn uri_path(uri: &[u8]) -> &[u8] {

@@ -74,6 +74,18 @@ fn trim(b: &[u8]) -> &[u8] {
 /// The parts of `body` delimited by `boundary` (at most [`MAX_PARTS`]). A
 /// body cut short gives its last part incomplete.
 pub fn parts<'a>(body: &'a [u8], boundary: &[u8]) -> Vec<Part<'a>> {
+    parts_up_to(body, boundary, MAX_PARTS)
+}
+
+/// Parts of `body` past [`MAX_PARTS`], which are not tracked as files (the
+/// worker counts them).
+pub fn parts_over_cap(body: &[u8], boundary: &[u8]) -> usize {
+    parts_up_to(body, boundary, usize::MAX)
+        .len()
+        .saturating_sub(MAX_PARTS)
+}
+
+fn parts_up_to<'a>(body: &'a [u8], boundary: &[u8], max: usize) -> Vec<Part<'a>> {
     let mut out = Vec::new();
     let mut delim = Vec::with_capacity(boundary.len() + 4);
     delim.extend_from_slice(b"\r\n--");
@@ -88,7 +100,7 @@ pub fn parts<'a>(body: &'a [u8], boundary: &[u8]) -> Vec<Part<'a>> {
         return out;
     };
     let finder = memmem::Finder::new(&delim);
-    while out.len() < MAX_PARTS {
+    while out.len() < max {
         // `at` is at "--boundary".
         let after = at + delim.len() - 2;
         let Some(rest) = body.get(after..) else { break };
@@ -165,6 +177,23 @@ mod test {
             let p = parts(&BODY[..n], b);
             assert!(p.len() <= 2);
         }
+    }
+
+    #[test]
+    fn parts_past_the_cap_are_counted() {
+        let mut body = Vec::new();
+        for i in 0..MAX_PARTS + 3 {
+            body.extend_from_slice(b"--q\r\nContent-Disposition: form-data; filename=\"f");
+            body.extend_from_slice(i.to_string().as_bytes());
+            body.extend_from_slice(b"\"\r\n\r\nx\r\n");
+        }
+        body.extend_from_slice(b"--q--\r\n");
+        assert_eq!(parts(&body, b"q").len(), MAX_PARTS);
+        assert_eq!(parts_over_cap(&body, b"q"), 3);
+        assert_eq!(
+            parts_over_cap(BODY, b"------------------------DGoa8IkJzGtIQpK8j2fLTv"),
+            0
+        );
     }
 
     #[test]
