@@ -251,7 +251,7 @@ fn files_match_zeek() {
                 }
             }
         }
-        let (bytes, _) = common::replay_with(vec![pcap], 1, "fileinfo", None);
+        let (bytes, _) = common::replay(vec![pcap], 1, "fileinfo");
         let ours: Vec<(u64, String)> = common::events(&bytes)
             .iter()
             .map(|e| {

@@ -33,7 +33,7 @@ pub fn event_rule_names() -> Vec<&'static str> {
         .filter_map(|e| e.rule_name())
         .chain(dns::DnsEvent::ALL.iter().filter_map(|e| e.rule_name()))
         .chain(tls::TlsEvent::ALL.iter().filter_map(|e| e.rule_name()))
-        .chain(mqtt::MqttEvent::ALL.iter().map(|e| e.rule_name()))
+        .chain(mqtt::MqttEvent::ALL.iter().filter_map(|e| e.rule_name()))
         .collect();
     v.push(layer::MISMATCH_BOTH_DIRECTIONS);
     v

@@ -1174,7 +1174,8 @@ fn inspect_app(
                 .get(tx.inspected.1..)
                 .unwrap_or_default()
                 .iter()
-                .map(|e| event_id(e.rule_name()))
+                .filter_map(|e| e.rule_name())
+                .map(event_id)
                 .collect();
             tx.inspected = (tx.msgs.len(), tx.events.len());
             let mut bufs = Vec::new();

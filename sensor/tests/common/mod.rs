@@ -64,9 +64,13 @@ impl Write for SharedBuf {
     }
 }
 
-/// Replays `files` and returns the EVE bytes and the run summary.
+/// Replays `files` without rules and returns the EVE bytes and the run
+/// summary. Sessions whose start the capture lacks are picked up (as Zeek,
+/// Arkime and nDPI do, which these replays are compared with).
 pub fn replay(files: Vec<PathBuf>, threads: usize, types: &str) -> (Vec<u8>, RunSummary) {
-    replay_with(files, threads, types, None)
+    let mut cfg = replay_config(threads, types, None);
+    cfg.reassembly.midstream = true;
+    run_replay(&cfg, files)
 }
 
 /// Loads rule files or directories into an engine.
@@ -76,22 +80,34 @@ pub fn engine(paths: &[PathBuf]) -> Arc<vigie_rules::signature::Engine> {
     Arc::new(e)
 }
 
-/// Replays `files` with an optional signature engine.
+/// Replays `files` with an optional signature engine (sessions without
+/// their start are not picked up, as in the reference IDS).
 pub fn replay_with(
     files: Vec<PathBuf>,
     threads: usize,
     types: &str,
     engine: Option<Arc<vigie_rules::signature::Engine>>,
 ) -> (Vec<u8>, RunSummary) {
-    let cfg = ReplayConfig {
+    run_replay(&replay_config(threads, types, engine), files)
+}
+
+fn replay_config(
+    threads: usize,
+    types: &str,
+    engine: Option<Arc<vigie_rules::signature::Engine>>,
+) -> ReplayConfig {
+    ReplayConfig {
         threads,
         eve_types: EveTypes::parse(types).unwrap(),
         engine,
         ..Default::default()
-    };
+    }
+}
+
+fn run_replay(cfg: &ReplayConfig, files: Vec<PathBuf>) -> (Vec<u8>, RunSummary) {
     let buf = SharedBuf::default();
     let summary = pipeline::replay(
-        &cfg,
+        cfg,
         files,
         Box::new(buf.clone()),
         Arc::new(Progress::default()),

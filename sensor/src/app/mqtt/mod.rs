@@ -95,9 +95,11 @@ impl MqttEvent {
         }
     }
 
-    /// `mqtt.<name>`, as `app-layer-event` rules name it.
-    pub fn rule_name(self) -> &'static str {
-        match self {
+    /// `mqtt.<name>`, as `app-layer-event` rules name it; None for vigie's
+    /// own events (oversized message, stream gap), which the reference IDS
+    /// does not raise: they are EVE anomalies and counters only.
+    pub fn rule_name(self) -> Option<&'static str> {
+        Some(match self {
             MqttEvent::MissingConnect => "mqtt.missing_connect",
             MqttEvent::MissingPublish => "mqtt.missing_publish",
             MqttEvent::MissingSubscribe => "mqtt.missing_subscribe",
@@ -109,9 +111,8 @@ impl MqttEvent {
             MqttEvent::UnassignedMsgType => "mqtt.unassigned_msg_type",
             MqttEvent::TooManyTransactions => "mqtt.too_many_transactions",
             MqttEvent::MalformedTraffic => "mqtt.malformed_traffic",
-            MqttEvent::MessageTooLarge => "mqtt.message_too_large",
-            MqttEvent::Gap => "mqtt.gap",
-        }
+            MqttEvent::MessageTooLarge | MqttEvent::Gap => return None,
+        })
     }
 }
 
