@@ -484,6 +484,7 @@ fn end_flow(
 }
 
 /// Writes app-layer events for finished transactions and frees them.
+#[allow(clippy::too_many_arguments)]
 fn log_app(
     f: &Flow,
     sess: &mut FlowSession,
