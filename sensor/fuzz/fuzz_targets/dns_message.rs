@@ -1,7 +1,7 @@
 //! One DNS message (UDP datagram), parsed and logged as EVE.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use vigie_sensor::app::dns::{eve, DnsState};
+use vigie_sensor::app::dns::{eve, DnsSide, DnsState, DnsVariant};
 use vigie_sensor::app::Direction;
 
 fuzz_target!(|data: &[u8]| {
@@ -10,6 +10,10 @@ fuzz_target!(|data: &[u8]| {
     s.parse_udp(data, Direction::ToClient);
     for tx in s.take_all() {
         let _ = eve::eve_alert(&tx);
-        let _ = tx.buffers(Direction::ToServer);
+        for side in [DnsSide::Request, DnsSide::Response] {
+            for variant in [DnsVariant::Dns, DnsVariant::Mdns, DnsVariant::Llmnr] {
+                let _ = tx.buffers(side, variant);
+            }
+        }
     }
 });
