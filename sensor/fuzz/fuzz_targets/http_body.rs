@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
         1 => "deflate",
         _ => "identity",
     };
-    let te = if mode & 4 != 0 { "Transfer-Encoding: chunked\r\n" } else { "" };
+    let te = if mode & 4 != 0 {
+        "Transfer-Encoding: chunked\r\n"
+    } else {
+        ""
+    };
     let mut s = HttpState::new();
     s.parse(b"GET / HTTP/1.1\r\nHost: f\r\n\r\n", Direction::ToServer);
     let head = format!("HTTP/1.1 200 OK\r\nContent-Encoding: {coding}\r\n{te}\r\n");

@@ -23,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
             tcp.parse_stream(chunk, dir);
         }
     }
-    for tx in udp.take_complete(true, true).iter().chain(tcp.transactions()) {
+    for tx in udp
+        .take_complete(true, true)
+        .iter()
+        .chain(tcp.transactions())
+    {
         let _ = eve_sip(tx);
         tx.for_each_buffer(|_, _| {});
     }

@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = eve_ssh(&s);
-    for (side, dir) in s.sides.iter().zip([Direction::ToServer, Direction::ToClient]) {
+    for (side, dir) in s
+        .sides
+        .iter()
+        .zip([Direction::ToServer, Direction::ToClient])
+    {
         side.for_each_buffer(dir, |_, _| {});
     }
 });
