@@ -12,20 +12,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-fn sv_dir() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/suricata-verify/tests");
-    if p.is_dir() {
-        return Some(p);
-    }
-    assert!(
-        !std::env::var("VIGIE_EXTERNAL_TESTS").is_ok_and(|v| v == "1"),
-        "VIGIE_EXTERNAL_TESTS=1 but suricata-verify is missing at {}",
-        p.display()
-    );
-    eprintln!("skip: suricata-verify not found at {}", p.display());
-    None
-}
-
 /// (signature id, alerts the reference IDS writes).
 type Expected = &'static [(u64, usize)];
 
@@ -66,7 +52,9 @@ fn capture(dir: &Path) -> PathBuf {
 
 #[test]
 fn suricata_verify_dcerpc_and_smb_alert_counts() {
-    let Some(sv) = sv_dir() else { return };
+    let Some(sv) = common::sv_tests("app_dcerpc") else {
+        return;
+    };
     for (case, want) in CASES {
         let dir = sv.join(case);
         let yaml = std::fs::read_to_string(dir.join("test.yaml")).unwrap();

@@ -6,23 +6,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
-
-fn sv_dir() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/suricata-verify/tests");
-    if p.is_dir() {
-        return Some(p);
-    }
-    assert!(
-        !std::env::var("VIGIE_EXTERNAL_TESTS").is_ok_and(|v| v == "1"),
-        "VIGIE_EXTERNAL_TESTS=1 but suricata-verify is missing at {}",
-        p.display()
-    );
-    eprintln!("skip: suricata-verify not found at {}", p.display());
-    None
-}
 
 /// (signature id, alerts the reference IDS writes).
 type Expected = &'static [(u64, usize)];
@@ -75,7 +61,9 @@ const CASES: &[(&str, &str, Expected)] = &[
 
 #[test]
 fn suricata_verify_mqtt_alert_counts() {
-    let Some(sv) = sv_dir() else { return };
+    let Some(sv) = common::sv_tests("app_mqtt") else {
+        return;
+    };
     for (case, pcap, want) in CASES {
         let dir = sv.join(case);
         let engine = common::engine(&[dir.join("test.rules")]);
@@ -131,7 +119,9 @@ fn suricata_verify_mqtt_alert_counts() {
 /// The `mqtt` events of a capture, with the fields test.yaml checks.
 #[test]
 fn suricata_verify_mqtt_eve_fields() {
-    let Some(sv) = sv_dir() else { return };
+    let Some(sv) = common::sv_tests("app_mqtt") else {
+        return;
+    };
     let (bytes, _) = common::replay(vec![sv.join("mqtt-sub-rules/input.pcap")], 1, "mqtt");
     let tx: Vec<Value> = common::events(&bytes)
         .into_iter()
