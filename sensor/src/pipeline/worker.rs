@@ -958,6 +958,14 @@ fn file_hashes_wanted(det: &Detector) -> bool {
         .any(|b| det.uses_buffer(*b))
 }
 
+/// Adds the buffer a parser named `name` to a transaction part's buffers
+/// (names detection does not know are skipped).
+fn push_named_buffer(out: &mut Vec<(BufferId, Vec<u8>)>, name: &str, b: &[u8]) {
+    if let Some(id) = BufferId::from_name(name) {
+        out.push((id, b.to_vec()));
+    }
+}
+
 /// Part ids of SMB commands and DCERPC calls, apart from SMB file ids.
 const SMB_COMMAND_PARTS: u64 = 1 << 62;
 const DCERPC_PARTS: u64 = 1 << 61;
@@ -986,9 +994,7 @@ fn dcerpc_parts(
         for tx in st.transactions().iter().filter(|t| t.inspect[d] == 1) {
             let mut bufs = Vec::new();
             crate::app::dcerpc::for_each_buffer(st, tx, dir, |n, b| {
-                if let Some(id) = BufferId::from_name(n) {
-                    bufs.push((id, b.to_vec()));
-                }
+                push_named_buffer(&mut bufs, n, b)
             });
             let obj = crate::app::dcerpc::eve::eve_dcerpc(st, tx);
             let app = if over_smb {
@@ -1033,11 +1039,7 @@ fn smb_command_parts(
             c.inspect[d] = 2;
             if wanted {
                 let mut bufs = Vec::new();
-                c.for_each_buffer(dir, |n, b| {
-                    if let Some(id) = BufferId::from_name(n) {
-                        bufs.push((id, b.to_vec()));
-                    }
-                });
+                c.for_each_buffer(dir, |n, b| push_named_buffer(&mut bufs, n, b));
                 let id = SMB_COMMAND_PARTS | (c.tx_id << 1) | d as u64;
                 let app = ("smb", smb_eve::eve_command(c));
                 parts.push((id, bufs, app, None, Vec::new(), None));
@@ -1075,11 +1077,7 @@ fn inspect_app(
         s.late_parts = keep;
         parts.extend(now.into_iter().map(|(_, p): (AppDir, _)| p));
     }
-    let add = |out: &mut Vec<(BufferId, Vec<u8>)>, name: &str, b: &[u8]| {
-        if let Some(id) = BufferId::from_name(name) {
-            out.push((id, b.to_vec()));
-        }
-    };
+    let add = push_named_buffer;
     // Rules on file names, types, digests or sizes: files give those buffers.
     let file_rules = file::FILE_BUFFERS.iter().any(|b| det.uses_buffer(*b));
     if let AppState::Smb(m) = &mut s.app.state {
