@@ -66,13 +66,9 @@ fn suricata_verify_dcerpc_and_smb_alert_counts() {
         }
         let engine = common::engine(&[dir.join("test.rules")]);
         let (bytes, _) = common::replay_with(vec![capture(&dir)], 1, "alert", Some(engine));
-        let mut by_sid: BTreeMap<u64, usize> = BTreeMap::new();
-        for e in common::events(&bytes)
-            .iter()
-            .filter(|e| e["event_type"] == "alert")
-        {
-            let sid = e["alert"]["signature_id"].as_u64().unwrap();
-            *by_sid.entry(sid).or_default() += 1;
+        let events = common::events(&bytes);
+        let by_sid = common::alerts_by_sid(&events);
+        for e in events.iter().filter(|e| e["event_type"] == "alert") {
             // Alerts on calls carry the call; over SMB inside the smb object.
             if e["app_proto"] == "dcerpc" {
                 assert!(e["dcerpc"]["call_id"].is_u64(), "{case}: {e}");

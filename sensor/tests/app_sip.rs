@@ -49,11 +49,8 @@ fn suricata_verify_sip_alert_counts() {
         let engine = common::engine(&[dir.join("test.rules")]);
         let (bytes, _) = common::replay_with(vec![dir.join(pcap)], 1, "alert,sip", Some(engine));
         let events = common::events(&bytes);
-        let mut by_sid: BTreeMap<u64, usize> = BTreeMap::new();
+        let by_sid = common::alerts_by_sid(&events);
         for e in events.iter().filter(|e| e["event_type"] == "alert") {
-            *by_sid
-                .entry(e["alert"]["signature_id"].as_u64().unwrap())
-                .or_default() += 1;
             // Alerts carry the message they matched on.
             assert!(
                 e["sip"].is_object(),

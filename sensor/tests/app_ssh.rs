@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
@@ -135,14 +134,9 @@ fn suricata_verify_ssh_alert_counts() {
         let engine = common::engine(&[dir.join("test.rules")]);
         let (bytes, _) =
             common::replay_with(vec![dir.join("input.pcap")], 1, "alert", Some(engine));
-        let mut by_sid: BTreeMap<u64, usize> = BTreeMap::new();
-        for e in common::events(&bytes)
-            .iter()
-            .filter(|e| e["event_type"] == "alert")
-        {
-            *by_sid
-                .entry(e["alert"]["signature_id"].as_u64().unwrap())
-                .or_default() += 1;
+        let events = common::events(&bytes);
+        let by_sid = common::alerts_by_sid(&events);
+        for e in events.iter().filter(|e| e["event_type"] == "alert") {
             assert!(e["ssh"].is_object(), "{case}: alert without ssh object");
         }
         for (sid, n) in want {

@@ -14,12 +14,7 @@ fn run_case(dir: &Path, pcap: &str) -> (BTreeMap<u64, usize>, Vec<serde_json::Va
     let engine = common::engine(&[dir.join("test.rules")]);
     let (bytes, _) = common::replay_with(vec![dir.join(pcap)], 1, "alert,dns,tls", Some(engine));
     let events = common::events(&bytes);
-    let mut by_sid = BTreeMap::new();
-    for e in events.iter().filter(|e| e["event_type"] == "alert") {
-        let sid = e["alert"]["signature_id"].as_u64().expect("sid");
-        *by_sid.entry(sid).or_insert(0) += 1;
-    }
-    (by_sid, events)
+    (common::alerts_by_sid(&events), events)
 }
 
 /// Expected alert count per sid; sids not listed: none.

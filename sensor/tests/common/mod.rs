@@ -117,6 +117,18 @@ fn run_replay(cfg: &ReplayConfig, files: Vec<PathBuf>) -> (Vec<u8>, RunSummary) 
     (bytes, summary)
 }
 
+/// Alerts per signature id among `events`.
+pub fn alerts_by_sid(events: &[serde_json::Value]) -> std::collections::BTreeMap<u64, usize> {
+    let mut by_sid = std::collections::BTreeMap::new();
+    for e in events.iter().filter(|e| e["event_type"] == "alert") {
+        let sid = e["alert"]["signature_id"]
+            .as_u64()
+            .expect("alert without sid");
+        *by_sid.entry(sid).or_insert(0) += 1;
+    }
+    by_sid
+}
+
 /// Parses EVE lines.
 pub fn events(bytes: &[u8]) -> Vec<serde_json::Value> {
     bytes
